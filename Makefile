@@ -1,0 +1,59 @@
+# ROSE: `make demo` and `make test` work on a fresh machine with only Python 3.10+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# Use this machine's Python; never download an interpreter.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+PYTEST_ARGS ?=
+MEMBERS := $(wildcard rose_core/pyproject.toml plugins/*/pyproject.toml examples/rose-plugin-hello/pyproject.toml)
+
+.PHONY: help setup demo test lint typecheck unit isolation dist docs bench clean
+
+help:
+	@echo "make demo   - set everything up, then run the flagship campaign"
+	@echo "make test   - set everything up, then run lint, type checks and every test"
+	@echo "make dist   - build a wheel for every distribution into dist/"
+	@echo "make docs   - build the documentation (mkdocs --strict)"
+	@echo "make bench  - run the benchmarks and write benchmarks/results.md"
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.synced: pyproject.toml $(MEMBERS) | $(UV)
+	$(UV) sync --all-packages --python $(PYTHON) --quiet
+	@touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(BIN)/python examples/demo.py
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+isolation: setup
+	$(BIN)/python tests/isolation/run_isolated.py
+
+test: lint typecheck unit isolation
+
+dist: setup
+	rm -rf dist && mkdir -p dist
+	for d in rose_core plugins/* examples/rose-plugin-hello; do $(UV) build --quiet --wheel --out-dir dist $$d || exit 1; done
+
+docs: setup
+	$(BIN)/python -m mkdocs build --strict --quiet
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .tools dist site

@@ -1,0 +1,124 @@
+"""``SequentialActiveLearner``: one active-learning loop."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from rose.config import LearnerConfig
+from rose.learner import Learner
+from rose.state import IterationState
+from rose.streaming import LearnerRun
+
+__all__ = ["SequentialActiveLearner"]
+
+
+class SequentialActiveLearner(Learner):
+    """simulation -> training -> active_learn -> criterion, repeated.
+
+    Each iteration ``i`` runs the active-learning task (config ``i``) on the latest
+    simulation and training results, then the stop criterion (config ``i``); the next
+    simulation and training (config ``i + 1``) follow only when another iteration will
+    run. Function tasks receive upstream results as trailing positional arguments.
+    """
+
+    required_tasks = ("training", "active_learn")
+
+    def validate(  # type: ignore[override]
+        self,
+        max_iter: int = 0,
+        skip_pre_loop: bool = False,
+        skip_simulation_step: bool = False,
+        initial_config: LearnerConfig | None = None,
+        **options: Any,
+    ) -> None:
+        """Check tasks, max_iter/criterion and the configuration before running."""
+        if not skip_simulation_step and not self.has_task("simulation"):
+            raise ValueError(
+                "SequentialActiveLearner needs a simulation task (@learner.simulation_task) "
+                "unless start(skip_simulation_step=True) is used with a simulation pool"
+            )
+        if initial_config is not None and not isinstance(initial_config, LearnerConfig):
+            raise TypeError(f"initial_config must be a LearnerConfig or None, got {initial_config!r}")
+        super().validate(max_iter=max_iter)
+
+    def start(  # type: ignore[override]
+        self,
+        max_iter: int = 0,
+        skip_pre_loop: bool = False,
+        skip_simulation_step: bool = False,
+        initial_config: LearnerConfig | None = None,
+    ) -> LearnerRun:
+        """Run the loop: ``async for state in learner.start(max_iter=10)`` or ``await`` it."""
+        self.validate(max_iter, skip_pre_loop, skip_simulation_step, initial_config)
+        return LearnerRun(
+            lambda: self.run_campaign(
+                self._iterate(max_iter, skip_pre_loop, skip_simulation_step, initial_config),
+                max_iter=max_iter,
+            )
+        )
+
+    async def _iterate(  # type: ignore[override]
+        self,
+        max_iter: int,
+        skip_pre_loop: bool,
+        skip_simulation_step: bool,
+        config: LearnerConfig | None,
+    ) -> AsyncIterator[IterationState]:
+        simulate = not skip_simulation_step
+        sim_result: Any = None
+        train_result: Any = None
+        if not skip_pre_loop:
+            if simulate:
+                sim_result = await self.run_task("simulation", iteration=0, config=config)
+                train_result = await self.run_task("training", iteration=0, config=config, deps=(sim_result,))
+            else:
+                train_result = await self.run_task("training", iteration=0, config=config)
+        i = 0
+        while max_iter == 0 or i < max_iter:
+            if self.is_stopped:
+                self._stop_reason = "stopped"
+                return
+            config = self.take_pending_config(config)
+            self.clear_state()
+            for upstream in (sim_result, train_result):
+                if isinstance(upstream, Mapping):
+                    self._extract_state_from_result(upstream)
+            if skip_pre_loop and i == 0:
+                deps: tuple[Any, ...] = ()
+            elif simulate:
+                deps = (sim_result, train_result)
+            else:
+                deps = (train_result,)
+            al_result = await self.run_task("active_learn", iteration=i, config=config, deps=deps)
+            should_stop, value = await self.check_criterion(i, config)
+            yield self.build_iteration_state(i, value, should_stop, config)
+            if should_stop:
+                self._stop_reason = "criterion_met"
+                return
+            if self.is_stopped:
+                self._stop_reason = "stopped"
+                return
+            if max_iter and i + 1 >= max_iter:
+                break
+            config = self.take_pending_config(config)
+            if simulate:
+                sim_result = await self.run_task("simulation", iteration=i + 1, config=config, deps=(al_result,))
+                train_result = await self.run_task("training", iteration=i + 1, config=config, deps=(sim_result,))
+            else:
+                train_result = await self.run_task("training", iteration=i + 1, config=config, deps=(al_result,))
+            i += 1
+        self._stop_reason = "max_iter_reached"
+
+    async def teach(
+        self,
+        max_iter: int = 0,
+        skip_pre_loop: bool = False,
+        skip_simulation_step: bool = False,
+        learner_config: LearnerConfig | None = None,
+    ) -> IterationState | None:
+        """Deprecated: use ``await learner.start(...)``; returns the final state."""
+        warnings.warn("teach() is deprecated; use `await learner.start(...)`", DeprecationWarning, stacklevel=2)
+        result: IterationState | None = await self.start(max_iter, skip_pre_loop, skip_simulation_step, learner_config)
+        return result

@@ -1,0 +1,73 @@
+"""ROSE: orchestrate active-learning, reinforcement-learning and surrogate campaigns.
+
+The core is small and fast to import; learners, backends and trackers come from plugins
+(``rose plugins`` lists them). Everything users import from ``rose`` is listed in
+``__all__``; heavy pieces load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rose.config import LearnerConfig, TaskConfig
+from rose.errors import ResourceError, RoseError, TaskFailedError
+from rose.hookspecs import hookimpl
+from rose.records import Resources
+from rose.state import IterationState
+from rose.tracking import PipelineManifest, TrackerBase
+
+if TYPE_CHECKING:
+    from rose.engine import EngineHandle
+    from rose.learner import Learner, TaskKind
+
+__all__ = [
+    "IterationState",
+    "Learner",
+    "LearnerConfig",
+    "PipelineManifest",
+    "ResourceError",
+    "Resources",
+    "RoseError",
+    "TaskConfig",
+    "TaskFailedError",
+    "TaskKind",
+    "TrackerBase",
+    "engine",
+    "hookimpl",
+    "scheduler",
+    "tracker",
+]
+
+_LAZY = {"Learner": "rose.learner", "TaskKind": "rose.learner"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rose' has no attribute {name!r}")
+
+
+def engine(name: str = "local", *, work_dir: str | None = None, **options: Any) -> EngineHandle:
+    """A radical.asyncflow WorkflowEngine on backend plugin ``name``.
+
+    ``engine = await rose.engine("local")`` or ``async with rose.engine("dask") as e:``.
+    """
+    from rose.engine import engine as _engine
+
+    return _engine(name, work_dir=work_dir, **options)
+
+
+def tracker(name: str, **options: Any) -> Any:
+    """An experiment tracker from plugin ``name``: ``rose.tracker("mlflow", experiment_name=...)``."""
+    from rose.plugins import lookup
+
+    return lookup("tracker", name).factory(**options)
+
+
+def scheduler(name: str, **options: Any) -> Any:
+    """A value schedule ``iteration -> value``: ``rose.scheduler("cosine", start=0.1, stop=0.01)``."""
+    from rose.plugins import lookup
+
+    return lookup("scheduler", name).factory(**options)

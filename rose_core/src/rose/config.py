@@ -1,0 +1,194 @@
+"""What users write to configure tasks: ``TaskConfig`` and ``LearnerConfig``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Union
+
+from attrs import define, field, fields, frozen
+
+from rose.schedules import Schedule
+
+__all__ = ["LearnerConfig", "TaskConfig", "TaskConfigValue", "resolve_task_config"]
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"TaskConfig.args must be a tuple or list, got {value!r}")
+    return tuple(value)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"TaskConfig.kwargs must be a dict, got {value!r}")
+    return dict(value)
+
+
+@frozen(kw_only=False)
+class TaskConfig:
+    """Arguments for one task: ``TaskConfig(args=(), kwargs={})``.
+
+    ``kwargs`` are passed as keyword arguments to the task function; the common idiom is
+    command-line style keys read inside the function::
+
+        TaskConfig(kwargs={"--n_labeled": "200"})
+    """
+
+    args: tuple[Any, ...] = field(default=(), converter=_as_tuple)
+    kwargs: dict[str, Any] = field(factory=dict, converter=_as_dict)
+
+    @classmethod
+    def coerce(cls, value: Any, where: str = "task") -> TaskConfig:
+        """Accept a TaskConfig or a ``{"args": ..., "kwargs": ...}`` dict."""
+        if isinstance(value, TaskConfig):
+            return value
+        if isinstance(value, Mapping):
+            unknown = set(value) - {"args", "kwargs"}
+            if unknown:
+                raise ValueError(
+                    f"{where}: unknown key(s) {sorted(unknown)} in {dict(value)!r}; "
+                    f"a task configuration has only 'args' and 'kwargs'"
+                )
+            return cls(args=value.get("args", ()), kwargs=value.get("kwargs", {}))
+        raise TypeError(
+            f"{where}: expected a TaskConfig or a dict with 'args'/'kwargs', got {value!r}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict (``args`` as a list)."""
+        return {"args": list(self.args), "kwargs": dict(self.kwargs)}
+
+
+TaskConfigValue = Union[TaskConfig, Mapping[Any, TaskConfig], Schedule, None]
+"""What a ``LearnerConfig`` field holds: one config, a per-iteration dict, or a schedule."""
+
+
+def _check_field(instance: Any, attribute: Any, value: Any) -> None:
+    name = f"LearnerConfig.{attribute.name}"
+    if value is None or isinstance(value, (TaskConfig, Schedule)):
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not (isinstance(key, int) and not isinstance(key, bool)) and key != "default":
+                raise TypeError(
+                    f"{name}: per-iteration keys must be iteration numbers (use -1 or "
+                    f"'default' for the fallback), got key {key!r}"
+                )
+            if not isinstance(item, TaskConfig):
+                raise TypeError(
+                    f"{name}[{key!r}]: expected a TaskConfig, got {item!r}; write "
+                    f"TaskConfig(kwargs={{...}})"
+                )
+        return
+    if callable(value):
+        raise TypeError(
+            f"{name}: got a bare function {value!r}; wrap it with "
+            f"learner.create_adaptive_schedule({attribute.name!r}, fn)"
+        )
+    raise TypeError(
+        f"{name}: expected a TaskConfig, a {{iteration: TaskConfig}} dict or a schedule, "
+        f"got {value!r}"
+    )
+
+
+def _check_named(instance: Any, attribute: Any, value: Mapping[str, Any]) -> None:
+    for name, item in value.items():
+        _check_field(instance, _Named(f"tasks[{name!r}]"), item)
+
+
+class _Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _config_field() -> Any:
+    return field(default=None, validator=_check_field)
+
+
+@define(kw_only=True, eq=True)
+class LearnerConfig:
+    """Per-learner task configuration.
+
+    Each field is a :class:`TaskConfig` (every iteration), a ``{iteration: TaskConfig}``
+    dict (exact iteration, then ``-1``, then ``"default"``, then the task's decorator
+    defaults) or a schedule from ``learner.create_adaptive_schedule`` /
+    ``create_iteration_schedule``. ``tasks`` addresses named tasks, such as one of
+    several environment tasks: ``LearnerConfig(tasks={"env_1": TaskConfig(...)})``.
+    """
+
+    simulation: TaskConfigValue = _config_field()
+    training: TaskConfigValue = _config_field()
+    prediction: TaskConfigValue = _config_field()
+    active_learn: TaskConfigValue = _config_field()
+    environment: TaskConfigValue = _config_field()
+    update: TaskConfigValue = _config_field()
+    criterion: TaskConfigValue = _config_field()
+    uncertainty: TaskConfigValue = _config_field()
+    utility: TaskConfigValue = _config_field()
+    tasks: dict[str, TaskConfigValue] = field(factory=dict, validator=_check_named)
+
+    def __init__(self, **kwargs: Any) -> None:
+        allowed = [f.name for f in fields(type(self))]
+        unknown = [k for k in kwargs if k not in allowed]
+        if unknown:
+            import difflib
+
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise TypeError(
+                f"LearnerConfig got unknown field(s) {', '.join(hints)}; "
+                f"valid fields: {', '.join(allowed)}"
+            )
+        self.__attrs_init__(**kwargs)  # type: ignore[attr-defined]
+
+    def get_task_config(self, task_name: str, iteration: int) -> TaskConfig | None:
+        """The TaskConfig for ``task_name`` at ``iteration``, or None for the defaults.
+
+        ``task_name`` is a field name (``"simulation"``) or a named task in ``tasks``.
+        """
+        if task_name in self.tasks:
+            value = self.tasks[task_name]
+        else:
+            value = getattr(self, task_name, None) if task_name != "tasks" else None
+        return resolve_task_config(value, iteration)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly description (schedules are shown by their repr)."""
+        out: dict[str, Any] = {}
+        for f in fields(type(self)):
+            value = getattr(self, f.name)
+            if f.name == "tasks":
+                if value:
+                    out["tasks"] = {k: _describe(v) for k, v in value.items()}
+            elif value is not None:
+                out[f.name] = _describe(value)
+        return out
+
+
+def resolve_task_config(value: TaskConfigValue, iteration: int) -> TaskConfig | None:
+    """Resolve one field value for an iteration (see :class:`LearnerConfig`)."""
+    if value is None:
+        return None
+    if isinstance(value, TaskConfig):
+        return value
+    if isinstance(value, Schedule):
+        return value.config_for(iteration)
+    if isinstance(value, Mapping):
+        for key in (iteration, -1, "default"):
+            if key in value:
+                return value[key]
+        return None
+    raise TypeError(f"cannot resolve a task configuration from {value!r}")
+
+
+def _describe(value: Any) -> Any:
+    if isinstance(value, TaskConfig):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {str(k): _describe(v) for k, v in value.items()}
+    return repr(value)
+
+
+ConfigFactory = Callable[[int], Mapping[str, Any]]

@@ -1,0 +1,143 @@
+"""Exceptions ROSE raises. Each message names what failed, the value and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rose.records import Resources
+
+__all__ = [
+    "CriterionOutputError",
+    "LearnerFailedError",
+    "PluginConflictError",
+    "PluginLoadError",
+    "ResourceError",
+    "RoseError",
+    "TaskFailedError",
+    "TaskTimeoutError",
+    "UnknownNameError",
+]
+
+
+class RoseError(Exception):
+    """Base class of every error ROSE raises on its own behalf."""
+
+
+class PluginLoadError(RoseError):
+    """A plugin failed to import (raised in strict mode, a warning otherwise)."""
+
+
+class PluginConflictError(RoseError):
+    """Two installed plugins provide the same name."""
+
+    def __init__(self, kind: str, name: str, first: str, second: str) -> None:
+        super().__init__(
+            f"two plugins provide the {kind} {name!r}: {first} and {second}. "
+            f"Uninstall one of them, or disable one with ROSE_DISABLE_PLUGINS=<entry point>."
+        )
+        self.kind, self.name, self.first, self.second = kind, name, first, second
+
+
+class UnknownNameError(RoseError, LookupError):
+    """A backend, tracker, metric or scheduler name that no installed plugin provides."""
+
+    def __init__(self, kind: str, name: str, available: Sequence[str]) -> None:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(available), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        listing = ", ".join(sorted(available)) or "none"
+        super().__init__(
+            f"no {kind} named {name!r} is installed.{hint} Available {kind}s: {listing}. "
+            f"Run `rose plugins` to see what each installed plugin provides."
+        )
+        self.kind, self.name, self.available = kind, name, tuple(available)
+
+
+class ResourceError(RoseError, ValueError):
+    """A task asked for resources its backend cannot provide."""
+
+    def __init__(self, task: str, resources: Resources | Any, backend: str, why: str) -> None:
+        super().__init__(
+            f"task {task!r} asks for {resources!r}, which the {backend!r} backend cannot "
+            f"provide: {why}. Change the task's resources or pick another backend."
+        )
+        self.task, self.resources, self.backend = task, resources, backend
+
+
+class TaskFailedError(RoseError):
+    """A task failed: names the task, learner, iteration, command, exit code, stderr."""
+
+    def __init__(
+        self,
+        *,
+        task: str,
+        learner: Any = None,
+        iteration: int | None = None,
+        command: str | None = None,
+        exit_code: int | None = None,
+        stderr: str | None = None,
+        cause: BaseException | None = None,
+        attempts: int = 1,
+    ) -> None:
+        where = f"task {task!r}"
+        if learner is not None:
+            where += f" of learner {learner}"
+        if iteration is not None:
+            where += f" at iteration {iteration}"
+        parts = [f"{where} failed"]
+        if attempts > 1:
+            parts[0] += f" after {attempts} attempts"
+        if command:
+            parts.append(f"command: {command}")
+        if exit_code is not None:
+            parts.append(f"exit code: {exit_code}")
+        tail = _tail(stderr)
+        if tail:
+            parts.append(f"stderr (last lines):\n{tail}")
+        elif cause is not None:
+            parts.append(f"cause: {type(cause).__name__}: {cause}")
+        super().__init__("\n  ".join(parts))
+        self.task, self.learner, self.iteration = task, learner, iteration
+        self.command, self.exit_code, self.stderr = command, exit_code, stderr
+        self.attempts = attempts
+
+
+class TaskTimeoutError(TaskFailedError, TimeoutError):
+    """A task ran past its ``timeout`` (seconds) and was cancelled."""
+
+
+class CriterionOutputError(RoseError, ValueError):
+    """A stop criterion produced something that is not a finite number."""
+
+    def __init__(self, task: str, output: Any, why: str, command: str | None = None) -> None:
+        shown = repr(output)
+        if len(shown) > 500:
+            shown = shown[:240] + " ... " + shown[-240:]
+        msg = f"stop criterion {task!r} {why}; it produced {shown}"
+        if command:
+            msg += f" (command: {command})"
+        msg += (
+            ". A criterion must return a number, a dict with 'metric_value', or (for an "
+            "executable) print the number on its last non-empty line of stdout."
+        )
+        super().__init__(msg)
+        self.task, self.output, self.command = task, output, command
+
+
+class LearnerFailedError(RoseError):
+    """One or more learners of a parallel run failed; ``failures`` maps id -> exception."""
+
+    def __init__(self, failures: dict[Any, BaseException]) -> None:
+        lines = [f"learner {lid} failed: {type(exc).__name__}: {exc}" for lid, exc in failures.items()]
+        super().__init__(f"{len(failures)} learner(s) failed:\n  " + "\n  ".join(lines))
+        self.failures = failures
+
+
+def _tail(text: str | None, lines: int = 15) -> str:
+    if not text:
+        return ""
+    kept = [line for line in str(text).rstrip().splitlines() if line.strip()]
+    return "\n".join("    " + line for line in kept[-lines:])

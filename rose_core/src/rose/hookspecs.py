@@ -1,0 +1,173 @@
+"""The plugin contract: five registration hooks, each returning frozen records.
+
+A plugin is a module (registered under the entry point group ``rose.plugins``) with
+functions marked ``@rose.hookimpl`` whose names match the hooks below. Each hook returns a
+list of records from :mod:`rose.records`. ROSE calls every installed plugin's
+implementation and merges the results; two plugins providing the same name is an error
+naming both distributions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pluggy
+
+from rose.records import BackendSpec, LearnerSpec, MetricSpec, SchedulerSpec, TrackerSpec
+
+PROJECT_NAME = "rose"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+__all__ = [
+    "PROJECT_NAME",
+    "hookimpl",
+    "hookspec",
+    "rose_backends",
+    "rose_learners",
+    "rose_metrics",
+    "rose_schedulers",
+    "rose_trackers",
+]
+
+
+@hookspec
+def rose_learners() -> Sequence[LearnerSpec]:
+    """Return the learners (and their helper objects) this plugin provides.
+
+    ``namespaces`` decides where users import each name from (``rose.al``, ``rose.rl``,
+    ``rose.uq``...). The factory is called on first import, so the plugin module itself
+    stays cheap to load.
+
+    Example::
+
+        import rose
+        from rose.records import LearnerSpec
+
+        def _greedy():
+            from my_plugin.greedy import GreedyLearner
+            return GreedyLearner
+
+        @rose.hookimpl
+        def rose_learners():
+            return [
+                LearnerSpec(
+                    name="GreedyLearner",
+                    summary="Always labels the highest-variance point",
+                    factory=_greedy,
+                    namespaces=("al",),
+                )
+            ]
+
+        # users then write: from rose.al import GreedyLearner
+    """
+
+
+@hookspec
+def rose_metrics() -> Sequence[MetricSpec]:
+    """Return named metrics with their direction (the operator that stops a campaign).
+
+    A stop criterion on a registered metric needs no operator; the registry knows that
+    ``"rmse"`` stops below the threshold and ``"model_accuracy"`` above it.
+
+    Example::
+
+        import rose
+        from rose.records import MetricSpec
+
+        def _pearson():
+            from my_plugin.stats import pearson_r
+            return pearson_r
+
+        @rose.hookimpl
+        def rose_metrics():
+            return [
+                MetricSpec(name="pearson_r", summary="Pearson correlation",
+                           operator=">=", factory=_pearson)
+            ]
+
+        # users then write:
+        # @learner.as_stop_criterion(metric_name="pearson_r", threshold=0.95)
+    """
+
+
+@hookspec
+def rose_schedulers() -> Sequence[SchedulerSpec]:
+    """Return value schedules (iteration -> value) usable by name.
+
+    Example::
+
+        import rose
+        from rose.records import SchedulerSpec
+
+        def _linear(start: float, stop: float, steps: int):
+            def value(i: int) -> float:
+                return start + (stop - start) * min(i, steps) / steps
+            return value
+
+        @rose.hookimpl
+        def rose_schedulers():
+            return [SchedulerSpec(name="linear", summary="linear ramp", factory=_linear)]
+
+        # users then write:
+        # lr = rose.scheduler("linear", start=0.1, stop=0.01, steps=20)
+        # learner.create_adaptive_schedule(
+        #     "training", lambda i: {"kwargs": {"--lr": lr(i)}})
+    """
+
+
+@hookspec
+def rose_trackers() -> Sequence[TrackerSpec]:
+    """Return experiment trackers usable by name with ``rose.tracker(name, **options)``.
+
+    Example::
+
+        import rose
+        from rose.records import TrackerSpec
+
+        class PrintTracker:
+            def on_start(self, manifest): ...
+            def on_iteration(self, state):
+                print(state.iteration, state.metric_value)
+            def on_stop(self, final_state, reason): ...
+
+        @rose.hookimpl
+        def rose_trackers():
+            return [TrackerSpec(name="print", summary="prints metrics",
+                                factory=PrintTracker)]
+
+        # users then write: learner.add_tracker(rose.tracker("print"))
+    """
+
+
+@hookspec
+def rose_backends() -> Sequence[BackendSpec]:
+    """Return execution backends usable by name with ``await rose.engine(name, ...)``.
+
+    ``factory(**options)`` returns a radical.asyncflow execution backend (or an
+    awaitable of one); ``translate`` maps ROSE's :class:`~rose.records.Resources` to the
+    backend's task description.
+
+    Example::
+
+        import rose
+        from rose.records import BackendSpec
+
+        def _threads(max_workers: int | None = None):
+            from concurrent.futures import ThreadPoolExecutor
+            from radical.asyncflow import LocalExecutionBackend
+            return LocalExecutionBackend(ThreadPoolExecutor(max_workers))
+
+        def _translate(task_name, resources, shell):
+            if resources.gpus:
+                raise rose.ResourceError(task_name, resources, "threads", "no GPUs here")
+            return {"shell": shell}
+
+        @rose.hookimpl
+        def rose_backends():
+            return [BackendSpec(name="threads", summary="a thread pool",
+                                factory=_threads, translate=_translate)]
+
+        # users then write: engine = await rose.engine("threads", max_workers=4)
+    """

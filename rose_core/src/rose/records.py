@@ -1,0 +1,147 @@
+"""Frozen records that plugins return from the registration hooks.
+
+Every record has a short user-visible ``name``, a one-line ``summary`` and a lazy
+``factory``: nothing heavy is imported until the thing is used, so a missing optional
+dependency fails with a targeted message when it is needed, not at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from attrs import field, frozen, validators
+
+__all__ = [
+    "BackendSpec",
+    "LearnerSpec",
+    "MetricSpec",
+    "Resources",
+    "SchedulerSpec",
+    "TrackerSpec",
+]
+
+_name = field(validator=[validators.instance_of(str), validators.min_len(1)])
+_summary = field(default="", validator=validators.instance_of(str))
+
+
+@frozen(kw_only=True)
+class LearnerSpec:
+    """A learner (or a helper object of a learner family) a plugin provides.
+
+    ``namespaces`` says where users import it from: ``("al",)`` makes it importable as
+    ``from rose.al import <name>``; ``("rl", "rl.reinforcement_learner")`` both from
+    ``rose.rl`` and ``rose.rl.reinforcement_learner``. ``factory()`` returns the object
+    (usually the class) and is only called on first use. ``role`` is ``"learner"`` for a
+    learning policy and ``"support"`` for helpers such as experience banks or scorers.
+    """
+
+    name: str = _name
+    summary: str = _summary
+    factory: Callable[[], Any] = field(validator=validators.is_callable())
+    namespaces: tuple[str, ...] = field(default=(), converter=tuple)
+    role: str = field(default="learner", validator=validators.in_(("learner", "support")))
+
+
+@frozen(kw_only=True)
+class MetricSpec:
+    """A named metric and its direction.
+
+    ``operator`` is what stops a campaign: ``"<"`` means "stop when the value drops below
+    the threshold" (errors, losses), ``">"`` or ``">="`` "stop when it rises above"
+    (accuracy, reward). ``factory``, when given, returns a function computing the metric
+    (for example ``lambda: rmse`` where ``rmse(y_true, y_pred) -> float``).
+    """
+
+    name: str = _name
+    summary: str = _summary
+    operator: str = field(validator=validators.in_(("<", ">", "=", "==", "<=", ">=")))
+    factory: Callable[[], Callable[..., float]] | None = None
+
+    @property
+    def higher_is_better(self) -> bool:
+        """True when larger values of this metric are better (accuracy, reward)."""
+        return self.operator in (">", ">=")
+
+
+@frozen(kw_only=True)
+class SchedulerSpec:
+    """A value schedule usable by name: ``rose.scheduler(name, **options)``.
+
+    ``factory(**options)`` returns a function ``iteration -> value`` (a learning rate, a
+    batch size, a noise level), used inside adaptive task configurations.
+    """
+
+    name: str = _name
+    summary: str = _summary
+    factory: Callable[..., Callable[[int], Any]] = field(validator=validators.is_callable())
+
+
+@frozen(kw_only=True)
+class TrackerSpec:
+    """An experiment tracker: ``rose.tracker(name, **options)`` calls ``factory(**options)``.
+
+    The object returned has ``on_start(manifest)``, ``on_iteration(state)`` and
+    ``on_stop(final_state, reason)`` (see :class:`rose.tracking.Tracker`).
+    """
+
+    name: str = _name
+    summary: str = _summary
+    factory: Callable[..., Any] = field(validator=validators.is_callable())
+
+
+@frozen(kw_only=True)
+class Resources:
+    """What one task asks for, in the same words on every backend.
+
+    Each backend translates this into its own task description and rejects what it
+    cannot provide with an error naming the task, the request and the backend.
+    """
+
+    cores: int = field(default=1, validator=validators.ge(1))
+    gpus: int = field(default=0, validator=validators.ge(0))
+    ranks: int = field(default=1, validator=validators.ge(1))
+    memory_mb: int | None = field(default=None, validator=validators.optional(validators.ge(1)))
+    env: Mapping[str, str] = field(factory=dict, converter=dict)
+    cwd: str | None = None
+
+    @classmethod
+    def coerce(cls, value: Resources | Mapping[str, Any] | None) -> Resources:
+        """Build from a ``Resources``, a plain dict (``{"gpus": 1}``) or ``None``."""
+        if value is None:
+            return cls()
+        if isinstance(value, Resources):
+            return value
+        if not isinstance(value, Mapping):
+            raise TypeError(
+                f"resources must be a dict such as {{'cores': 2, 'gpus': 1}}, got {value!r}"
+            )
+        unknown = sorted(set(value) - {"cores", "gpus", "ranks", "memory_mb", "env", "cwd"})
+        if unknown:
+            raise ValueError(
+                f"unknown resource key(s) {unknown}; use cores, gpus, ranks, memory_mb, env, cwd"
+            )
+        return cls(**dict(value))
+
+    def is_default(self) -> bool:
+        """True when nothing beyond one core is requested."""
+        return self == Resources()
+
+
+@frozen(kw_only=True)
+class BackendSpec:
+    """An execution backend: ``await rose.engine(name, **options)`` uses it.
+
+    ``factory(**options)`` returns a radical.asyncflow execution backend (or an awaitable
+    resolving to one). ``translate(task_name, resources, shell)`` turns ROSE's
+    backend-agnostic :class:`Resources` into the backend's ``task_description`` dict and
+    raises :class:`rose.errors.ResourceError` for what the backend cannot satisfy.
+    ``backend_classes`` lists the backend classes (``"module:Class"``) this spec describes,
+    so an engine a user built by hand is still translated correctly.
+    """
+
+    name: str = _name
+    summary: str = _summary
+    factory: Callable[..., Any] = field(validator=validators.is_callable())
+    translate: Callable[[str, Resources, bool], dict[str, Any]] | None = None
+    backend_classes: tuple[str, ...] = field(default=(), converter=tuple)

@@ -1,0 +1,15 @@
+"""``rose.rl.reinforcement_learner``: names provided by rose-plugin-rl."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rose._shim import names_in, resolve
+
+
+def __getattr__(name: str) -> Any:
+    return resolve("rl.reinforcement_learner", name)
+
+
+def __dir__() -> list[str]:
+    return names_in("rl.reinforcement_learner")

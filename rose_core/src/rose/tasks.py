@@ -1,0 +1,284 @@
+"""Registered tasks and how one task is executed on a radical.asyncflow engine.
+
+Dependencies are resolved by the learner (it awaits upstream results and passes the
+values), so every submission here has resolved arguments and never waits on
+asyncflow's polling dependency futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import shlex
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from attrs import define, field
+
+from rose.errors import TaskFailedError, TaskTimeoutError
+from rose.records import Resources
+
+__all__ = ["ENGINE_OPTIONS", "TASK_OPTIONS", "CriterionSpec", "TaskContext", "TaskSpec", "execute"]
+
+logger = logging.getLogger(__name__)
+
+#: decorator keywords passed through to radical.asyncflow's task decorators
+ENGINE_OPTIONS = ("service", "backend", "capture_stdio")
+#: every keyword a task decorator accepts
+TASK_OPTIONS = (
+    "as_executable",
+    "log_params",
+    "resources",
+    "shell",
+    "retries",
+    "retry_backoff",
+    "timeout",
+    "name",
+    *ENGINE_OPTIONS,
+)
+
+
+@define(kw_only=True)
+class TaskSpec:
+    """A task registered on a learner with a decorator such as ``@learner.training_task``."""
+
+    kind: str
+    name: str
+    func: Callable[..., Awaitable[Any]]
+    as_executable: bool = True
+    log_params: dict[str, Any] = field(factory=dict)
+    resources: Resources = field(factory=Resources)
+    shell: bool = False
+    retries: int = 0
+    retry_backoff: float = 1.0
+    timeout: float | None = None
+    engine_options: dict[str, Any] = field(factory=dict)
+
+    @classmethod
+    def build(cls, kind: str, func: Any, options: Mapping[str, Any], **extra: Any) -> TaskSpec:
+        """Validate decorator options and build the spec (errors name the task)."""
+        label = f"{kind} task {getattr(func, '__name__', func)!r}"
+        if not callable(func):
+            raise TypeError(f"{label}: expected an async function, got {func!r}")
+        if not inspect.iscoroutinefunction(func):
+            raise TypeError(
+                f"{label} must be defined with `async def` (ROSE awaits it); "
+                f"write `async def {getattr(func, '__name__', 'task')}(*args, **kwargs): ...`"
+            )
+        unknown = sorted(set(options) - set(TASK_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"{label}: unknown option(s) {unknown}; valid options: {', '.join(TASK_OPTIONS)}. "
+                f"Per-task resources go in resources={{'cores': ..., 'gpus': ...}}."
+            )
+        retries = int(options.get("retries", 0))
+        if retries < 0:
+            raise ValueError(f"{label}: retries must be >= 0, got {retries}")
+        timeout = options.get("timeout")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"{label}: timeout must be a positive number of seconds, got {timeout!r}")
+        try:
+            resources = Resources.coerce(options.get("resources"))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{label}: {exc}") from None
+        return cls(
+            kind=kind,
+            name=str(options.get("name") or kind),
+            func=func,
+            as_executable=bool(options.get("as_executable", True)),
+            log_params=dict(options.get("log_params") or {}),
+            resources=resources,
+            shell=bool(options.get("shell", False)),
+            retries=retries,
+            retry_backoff=float(options.get("retry_backoff", 1.0)),
+            timeout=timeout,
+            engine_options={k: options[k] for k in ENGINE_OPTIONS if k in options},
+            **extra,
+        )
+
+
+@define(kw_only=True)
+class CriterionSpec(TaskSpec):
+    """The stop criterion task: its metric, threshold and (resolved) operator."""
+
+    metric_name: str
+    threshold: float
+    operator: str
+
+
+@define(kw_only=True)
+class TaskContext:
+    """Where a task runs: for error messages, the journal and per-learner isolation."""
+
+    learner: Any = None
+    iteration: int | None = None
+    cwd: str | None = None
+    on_attempt: Callable[[dict[str, Any]], None] | None = None
+
+
+def command_line(spec: TaskSpec, produced: Any) -> list[str]:
+    """Turn what an executable task returned into an argv list (no shell unless asked)."""
+    if isinstance(produced, str):
+        if not produced.strip():
+            raise ValueError(f"executable task {spec.name!r} returned an empty command")
+        if spec.shell:
+            return ["/bin/sh", "-c", produced]
+        return shlex.split(produced)
+    if isinstance(produced, Sequence) and not isinstance(produced, (bytes, bytearray)):
+        argv = [str(part) for part in produced]
+        if not argv:
+            raise ValueError(f"executable task {spec.name!r} returned an empty argv list")
+        if spec.shell:
+            return ["/bin/sh", "-c", shlex.join(argv)]
+        return argv
+    raise TypeError(
+        f"executable task {spec.name!r} must return a command string or an argv list, "
+        f"got {produced!r}; for a Python function task use as_executable=False"
+    )
+
+
+async def execute(
+    engine: Any,
+    spec: TaskSpec,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    context: TaskContext,
+    translate: Callable[[str, Resources, bool], dict[str, Any]],
+) -> Any:
+    """Run ``spec`` once (plus retries) on ``engine`` and return its result.
+
+    Executable tasks return their stdout; function tasks their return value. A failing
+    executable raises :class:`TaskFailedError` (exit code, command, stderr tail); a
+    failing function re-raises its own exception with a note naming the task.
+    """
+    attempts = 1 + spec.retries
+    for attempt in range(1, attempts + 1):
+        started = time.monotonic()
+        command: str | None = None
+        try:
+            if spec.as_executable:
+                argv = command_line(spec, await spec.func(*args, **kwargs))
+                command = shlex.join(argv)
+                future = _submit_executable(engine, spec, argv, context, translate)
+            else:
+                future = _submit_function(engine, spec, args, kwargs, context, translate)
+            if spec.timeout is not None:
+                try:
+                    result = await asyncio.wait_for(future, spec.timeout)
+                except asyncio.TimeoutError:
+                    raise TaskTimeoutError(
+                        task=spec.name,
+                        learner=context.learner,
+                        iteration=context.iteration,
+                        command=command,
+                        cause=TimeoutError(f"no result after {spec.timeout} s (timeout={spec.timeout})"),
+                    ) from None
+            else:
+                result = await future
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = _describe_failure(spec, exc, command, context, attempt, locals().get("future"))
+            _report(context, spec, attempt, "failed", started, error=str(error))
+            if attempt < attempts:
+                delay = spec.retry_backoff * 2 ** (attempt - 1)
+                logger.warning(
+                    "task %r of learner %s (iteration %s) failed, retry %d/%d in %.1f s: %s",
+                    spec.name, context.learner, context.iteration, attempt, spec.retries, delay,
+                    str(error).splitlines()[0],
+                )
+                await asyncio.sleep(delay)
+                continue
+            if error is exc:
+                raise
+            raise error from exc
+        _report(context, spec, attempt, "done", started, command=command)
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _submit_executable(
+    engine: Any,
+    spec: TaskSpec,
+    argv: list[str],
+    context: TaskContext,
+    translate: Callable[[str, Resources, bool], dict[str, Any]],
+) -> Any:
+    joined = shlex.join(argv)
+
+    async def command() -> str:
+        return joined
+
+    command.__name__ = command.__qualname__ = spec.name
+    description = translate(spec.name, _with_cwd(spec.resources, context), False)
+    return engine.executable_task(command, **spec.engine_options)(task_description=description)
+
+
+def _submit_function(
+    engine: Any,
+    spec: TaskSpec,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    context: TaskContext,
+    translate: Callable[[str, Resources, bool], dict[str, Any]],
+) -> Any:
+    description = translate(spec.name, spec.resources, False)
+    description.pop("shell", None)
+    decorated = engine.function_task(spec.func, **spec.engine_options)
+    return decorated(*args, task_description=description, **kwargs)
+
+
+def _with_cwd(resources: Resources, context: TaskContext) -> Resources:
+    if resources.cwd is None and context.cwd is not None:
+        from attrs import evolve
+
+        return evolve(resources, cwd=context.cwd)
+    return resources
+
+
+def _describe_failure(
+    spec: TaskSpec, exc: Exception, command: str | None, context: TaskContext, attempt: int, future: Any
+) -> Exception:
+    if isinstance(exc, TaskFailedError):
+        return exc
+    if not spec.as_executable:
+        note = f"in function task {spec.name!r} of learner {context.learner} at iteration {context.iteration}"
+        if attempt > 1:
+            note += f" (attempt {attempt})"
+        if hasattr(exc, "add_note"):
+            exc.add_note(note)
+        return exc
+    record = getattr(future, "task", None) or {}
+    exit_code = record.get("exit_code") if isinstance(record, dict) else None
+    stderr = record.get("stderr") if isinstance(record, dict) else None
+    if stderr is None:
+        stderr = str(exc)
+    return TaskFailedError(
+        task=spec.name,
+        learner=context.learner,
+        iteration=context.iteration,
+        command=command,
+        exit_code=exit_code,
+        stderr=stderr,
+        cause=exc,
+        attempts=attempt,
+    )
+
+
+def _report(context: TaskContext, spec: TaskSpec, attempt: int, status: str, started: float, **extra: Any) -> None:
+    if context.on_attempt is None:
+        return
+    record = {
+        "task": spec.name,
+        "kind": spec.kind,
+        "attempt": attempt,
+        "status": status,
+        "seconds": round(time.monotonic() - started, 6),
+        **extra,
+    }
+    try:
+        context.on_attempt(record)
+    except Exception:
+        logger.warning("could not record task %r", spec.name, exc_info=True)

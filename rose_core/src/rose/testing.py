@@ -1,0 +1,212 @@
+"""Test helpers for ROSE and for plugin authors (a pytest plugin, entry point ``pytest11``).
+
+Fixtures:
+
+* ``rose_plugins`` - an isolated plugin manager with only the built-ins; call
+  ``rose_plugins.register(module_or_object, name)`` to add a plugin for one test.
+* ``rose_engine`` - a WorkflowEngine on :data:`TEST_BACKEND` (threads, no shell),
+  working in the test's temporary directory, shut down afterwards.
+
+Contract checks (``check_tracker``, ``check_backend_spec``, ``check_learner_spec``,
+``check_metric_spec``, ``check_scheduler_spec``) assert what every record of a kind must do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from rose.hookspecs import hookimpl
+from rose.records import BackendSpec, LearnerSpec, MetricSpec, Resources, SchedulerSpec
+
+__all__ = [
+    "TEST_BACKEND",
+    "PluginSandbox",
+    "RecordingTracker",
+    "TestBackendPlugin",
+    "check_backend_spec",
+    "check_learner_spec",
+    "check_metric_spec",
+    "check_scheduler_spec",
+    "check_tracker",
+]
+
+TEST_BACKEND = "test-threads"
+
+
+def _thread_backend(max_workers: int | None = None) -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from radical.asyncflow import LocalExecutionBackend
+
+    return LocalExecutionBackend(ThreadPoolExecutor(max_workers=max_workers or 4))
+
+
+def _translate(task: str, resources: Resources, shell: bool) -> dict[str, Any]:
+    from rose.errors import ResourceError
+
+    if resources.gpus or resources.ranks > 1 or resources.cwd or resources.env:
+        raise ResourceError(task, resources, TEST_BACKEND, "it runs plain local threads only")
+    return {"shell": shell}
+
+
+class TestBackendPlugin:
+    """A plugin providing the ``test-threads`` backend (asyncflow threads, no shell)."""
+
+    __test__ = False  # not a pytest test class
+
+    @staticmethod
+    @hookimpl
+    def rose_backends() -> list[BackendSpec]:
+        """The test backend."""
+        return [
+            BackendSpec(
+                name=TEST_BACKEND,
+                summary="radical.asyncflow LocalExecutionBackend on threads, for tests",
+                factory=_thread_backend,
+                translate=_translate,
+            )
+        ]
+
+
+class PluginSandbox:
+    """An isolated plugin manager installed as ROSE's registry for one test."""
+
+    def __init__(self, include_builtin: bool = True) -> None:
+        from rose import plugins
+
+        self.manager, self.infos = plugins.new_isolated_manager(include_builtin)
+        plugins.reset(self.manager, self.infos)
+
+    def register(self, plugin: Any, name: str | None = None) -> None:
+        """Register a plugin module or object (then the registry is rebuilt)."""
+        from rose import plugins
+
+        self.manager.register(plugin, name=name)
+        plugins.reset(self.manager, self.infos)
+
+    @property
+    def registry(self) -> Any:
+        """The current registry."""
+        from rose.plugins import registry
+
+        return registry()
+
+
+class RecordingTracker:
+    """A tracker that remembers every call, for assertions."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.manifest: Any = None
+        self.states: list[Any] = []
+        self.stop: tuple[Any, str] | None = None
+
+    def on_start(self, manifest: Any) -> None:
+        """Remember the manifest."""
+        self.manifest = manifest
+        self.events.append(("start", manifest))
+
+    def on_iteration(self, state: Any) -> None:
+        """Remember the state."""
+        self.states.append(state)
+        self.events.append(("iteration", state))
+
+    def on_stop(self, final_state: Any, reason: str) -> None:
+        """Remember the final state and reason."""
+        self.stop = (final_state, reason)
+        self.events.append(("stop", reason))
+
+
+# -- contract checks ---------------------------------------------------------------------
+
+
+def check_learner_spec(spec: LearnerSpec) -> None:
+    """A learner record resolves to a class or object and declares where it is imported."""
+    assert isinstance(spec, LearnerSpec)
+    assert spec.summary, f"learner {spec.name!r} needs a summary"
+    assert spec.namespaces, f"learner {spec.name!r} must name at least one namespace"
+    obj = spec.factory()
+    assert obj is not None
+
+
+def check_metric_spec(spec: MetricSpec) -> None:
+    """A metric record has an operator; its factory (if any) returns a function."""
+    assert isinstance(spec, MetricSpec)
+    assert spec.operator in ("<", ">", "=", "==", "<=", ">=")
+    if spec.factory is not None:
+        assert callable(spec.factory())
+
+
+def check_scheduler_spec(spec: SchedulerSpec, **options: Any) -> None:
+    """A scheduler record builds a schedule that gives a value for iteration 0 and 1000."""
+    assert isinstance(spec, SchedulerSpec)
+    schedule = spec.factory(**options)
+    schedule(0)
+    schedule(1000)
+
+
+def check_tracker(tracker: Any) -> None:
+    """A tracker survives a full lifecycle with a minimal manifest and state."""
+    from rose.state import IterationState
+    from rose.tracking import PipelineManifest
+
+    for method in ("on_start", "on_iteration", "on_stop"):
+        assert callable(getattr(tracker, method, None)), f"tracker lacks {method}"
+    tracker.on_start(PipelineManifest(learner_type="ContractCheck"))
+    state = IterationState(iteration=0, metric_name="mean_squared_error_mse", metric_value=0.5,
+                           metric_history=[0.5], state={"labeled": 3})
+    tracker.on_iteration(state)
+    tracker.on_stop(state, "max_iter_reached")
+
+
+def check_backend_spec(spec: BackendSpec) -> None:
+    """A backend record has a factory and a translator that accepts a default request."""
+    assert isinstance(spec, BackendSpec)
+    assert callable(spec.factory)
+    if spec.translate is not None:
+        description = spec.translate("contract-check", Resources(), False)
+        assert isinstance(description, dict)
+
+
+# -- pytest fixtures ---------------------------------------------------------------------
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - rose.testing without pytest installed
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture
+    def rose_plugins() -> Iterator[PluginSandbox]:
+        """An isolated plugin registry with the built-ins and the test backend."""
+        from rose import plugins
+
+        sandbox = PluginSandbox()
+        sandbox.register(TestBackendPlugin, name="rose-testing")
+        try:
+            yield sandbox
+        finally:
+            plugins.reset()
+
+    @pytest.fixture
+    async def rose_engine(tmp_path: Any, monkeypatch: Any) -> AsyncIterator[Any]:
+        """A WorkflowEngine on the test backend, in a temporary directory."""
+        from rose import plugins
+        from rose.engine import engine
+
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("ROSE_RUNS_DIR", os.fspath(tmp_path / "runs"))
+        registry = plugins.registry()
+        if TEST_BACKEND not in registry.backends:
+            manager = plugins.get_plugin_manager()
+            if not manager.is_registered(TestBackendPlugin):
+                manager.register(TestBackendPlugin, name="rose-testing")
+            plugins.invalidate()  # rebuild the registry with the test backend
+        created = await engine(TEST_BACKEND)
+        try:
+            yield created
+        finally:
+            await created.shutdown()
