@@ -50,6 +50,7 @@ dist: setup
 	for d in rose_core plugins/* examples/rose-plugin-hello; do $(UV) build --quiet --wheel --out-dir dist $$d || exit 1; done
 
 docs: setup
+	$(BIN)/python docs/gen_reference.py
 	$(BIN)/python -m mkdocs build --strict --quiet
 
 bench: setup

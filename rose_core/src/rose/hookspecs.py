@@ -62,6 +62,7 @@ def rose_learners() -> Sequence[LearnerSpec]:
 
         # users then write: from rose.al import GreedyLearner
     """
+    raise NotImplementedError  # a specification: plugins implement it
 
 
 @hookspec
@@ -90,6 +91,7 @@ def rose_metrics() -> Sequence[MetricSpec]:
         # users then write:
         # @learner.as_stop_criterion(metric_name="pearson_r", threshold=0.95)
     """
+    raise NotImplementedError  # a specification: plugins implement it
 
 
 @hookspec
@@ -115,6 +117,7 @@ def rose_schedulers() -> Sequence[SchedulerSpec]:
         # learner.create_adaptive_schedule(
         #     "training", lambda i: {"kwargs": {"--lr": lr(i)}})
     """
+    raise NotImplementedError  # a specification: plugins implement it
 
 
 @hookspec
@@ -139,6 +142,7 @@ def rose_trackers() -> Sequence[TrackerSpec]:
 
         # users then write: learner.add_tracker(rose.tracker("print"))
     """
+    raise NotImplementedError  # a specification: plugins implement it
 
 
 @hookspec
@@ -171,3 +175,4 @@ def rose_backends() -> Sequence[BackendSpec]:
 
         # users then write: engine = await rose.engine("threads", max_workers=4)
     """
+    raise NotImplementedError  # a specification: plugins implement it

@@ -497,6 +497,7 @@ class Learner:
         """Wrap a learner's iterations: journal, trackers, stop reason, cancellation."""
         self._stop_requested = False
         self._stop_reason = None
+        self.check_resources()
         hub = TrackerHub(self.trackers)
         if journal:
             self._journal = Journal(self.run_dir)
@@ -530,6 +531,18 @@ class Learner:
                                     final=final.to_dict() if final else None)
                 self._journal.close()
             await hub.close(final, reason)
+
+    def check_resources(self) -> None:
+        """Translate every task's resources for this engine now, so a request the backend
+        cannot satisfy fails before any compute is spent (ResourceError names the task)."""
+        if self.asyncflow is None:
+            return
+        if self._translate is None:
+            from rose.engine import translator_for
+
+            self._translate = translator_for(self.asyncflow)
+        for spec in self.tasks.values():
+            self._translate(spec.name, spec.resources, spec.shell)
 
     def _manifest_extra(self, options: Mapping[str, Any]) -> dict[str, Any]:
         return {}

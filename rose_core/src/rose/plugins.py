@@ -56,7 +56,7 @@ class PluginInfo:
     status: str  # "active", "disabled" or "failed"
     reason: str = ""
     provides: dict[str, list[str]] = field(factory=dict)
-    module: ModuleType | None = field(default=None, repr=False)
+    module: ModuleType | Any = field(default=None, repr=False)
 
 
 @define

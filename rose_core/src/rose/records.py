@@ -21,8 +21,8 @@ __all__ = [
     "TrackerSpec",
 ]
 
-_name = field(validator=[validators.instance_of(str), validators.min_len(1)])
-_summary = field(default="", validator=validators.instance_of(str))
+_name: Any = field(validator=validators.and_(validators.instance_of(str), validators.min_len(1)))
+_summary: Any = field(default="", validator=validators.instance_of(str))
 
 
 @frozen(kw_only=True)

@@ -68,7 +68,8 @@ class IterationState:
         for key, value in self.state.items():
             out.setdefault(key, value)
         out["state"] = dict(self.state)
-        return jsonable(out)
+        result: dict[str, Any] = jsonable(out)
+        return result
 
 
 def _config_dict(config: Any) -> Any:
