@@ -153,3 +153,16 @@ def test_hook_reference_in_docs_is_up_to_date() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.TARGET.read_text() == module.render(), "run `python docs/gen_reference.py`"
+
+
+def test_builtin_trackers_by_name_with_options(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from rose.testing import check_tracker
+
+    path = Path(str(tmp_path)) / "events.jsonl"
+    tracker = rose.tracker("jsonl", path=str(path))
+    check_tracker(tracker)
+    events = [json.loads(line)["event"] for line in path.read_text().splitlines()]
+    assert events == ["start", "iteration", "stop"]
+    check_tracker(rose.tracker("console"))

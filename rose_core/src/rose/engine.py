@@ -61,9 +61,10 @@ class EngineHandle:
 
         work_dir = self._work_dir or os.path.join(runs_root(), ".engines")
         os.makedirs(work_dir, exist_ok=True)
+        saved = _python_signal_handlers()
         created = await WorkflowEngine.create(backend=backend, work_dir=work_dir)
         created._rose_backend_spec = spec
-        restore_default_signals()
+        restore_default_signals(saved)
         logger.info("engine %s ready (backend %r)", created.uid, spec.name)
         return created
 
@@ -78,21 +79,38 @@ def engine(name: str = "local", *, work_dir: str | None = None, **options: Any) 
     return EngineHandle(name, work_dir, options)
 
 
-def restore_default_signals() -> None:
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _python_signal_handlers() -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.getsignal(sig) for sig in _SIGNALS}
+
+
+def restore_default_signals(saved: dict[int, Any] | None = None) -> None:
     """Undo asyncflow's SIGINT/SIGTERM/SIGHUP handlers so Ctrl-C reaches the campaign.
 
     asyncflow shuts the engine down on a signal and leaves the learner waiting on
-    cancelled futures. ROSE instead lets Ctrl-C raise as usual and turns SIGTERM (what
-    batch systems send on preemption) into the same clean cancellation of the main task.
+    cancelled futures. ROSE instead restores the handlers that were there before (so
+    asyncio.run's Ctrl-C handling applies: the first Ctrl-C cancels the campaign cleanly,
+    a second one exits at once) and turns SIGTERM (what batch systems send on
+    preemption) into the same clean cancellation of the main task.
     """
     if threading.current_thread() is not threading.main_thread():
         return
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in _SIGNALS:
         try:
             loop.remove_signal_handler(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
             pass
+        previous = (saved or {}).get(sig)
+        if previous is not None:
+            try:
+                signal.signal(sig, previous)
+            except (TypeError, ValueError, OSError):  # pragma: no cover
+                pass
     main = asyncio.current_task()
     if main is not None:
         try:

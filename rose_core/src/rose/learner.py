@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from rose.config import LearnerConfig, TaskConfig
 from rose.errors import CriterionOutputError, RoseError
-from rose.journal import Journal
+from rose.journal import Journal, ResumePoint, load_resume_point
 from rose.metrics import compare, resolve_operator
 from rose.schedules import AdaptiveSchedule, IterationSchedule
 from rose.state import IterationState
@@ -50,9 +50,9 @@ class TaskKind:
     def __set_name__(self, owner: type, attribute: str) -> None:
         self.attribute = attribute
 
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+    def __get__(self, obj: Any, owner: type | None = None) -> Callable[..., Any]:
         if obj is None:
-            return self
+            return self  # type: ignore[return-value]
         return functools.partial(obj._task_decorator, self.kind, self.named)
 
 
@@ -97,6 +97,8 @@ class Learner:
         self._iteration_state: IterationState | None = None
         self._journal: Journal | None = None
         self._translate: Any = None
+        self._resume: ResumePoint | None = None
+        self._current_iteration: int | None = None
         self.task_cwd: str | None = None
 
     # -- registering task kinds and tasks --------------------------------------------
@@ -107,7 +109,7 @@ class Learner:
         descriptor.attribute = f"{kind}_task"
         setattr(cls, f"{kind}_task", descriptor)
 
-    def _task_decorator(self, kind: str, named: bool, func: Any = None, /, **options: Any) -> Any:
+    def _task_decorator(self, kind: str, named: bool, func: Any = None, /, **options: Any) -> Callable[..., Any]:
         if func is not None and not callable(func):
             raise TypeError(f"@{kind}_task takes keyword options only, got {func!r}")
 
@@ -143,7 +145,7 @@ class Learner:
         operator: str = "",
         as_executable: bool = True,
         **options: Any,
-    ) -> Callable[[Any], Any]:
+    ) -> Callable[..., Any]:
         """Register the stop criterion: stop when ``metric OP threshold`` holds.
 
         The operator comes from the metric registry for known metrics (``<`` for errors,
@@ -252,6 +254,8 @@ class Learner:
             from rose.engine import translator_for
 
             self._translate = translator_for(self.asyncflow)
+        if iteration is not None:
+            self._current_iteration = iteration
         context = TaskContext(
             learner=self.learner_id if self.learner_id is not None else self.name,
             iteration=iteration,
@@ -461,6 +465,34 @@ class Learner:
             self._run_dir = path
         return self._run_dir
 
+    def prepare_resume(self, resume: str | os.PathLike[str] | bool | None) -> ResumePoint | None:
+        """Load the journal of a previous run of this campaign to continue it.
+
+        ``resume`` is the campaign directory (``True``: the newest one of this learner
+        under the runs root). Finished iterations are not run again: the metric history
+        and last state are restored and ``self.resume_point.next_iteration`` says where to
+        continue. Learners call this from ``start()`` and consult :attr:`resume_point`.
+        """
+        if resume is None or resume is False:
+            self._resume = None
+            return None
+        run_dir = latest_run_dir(self.name) if resume is True else os.fspath(resume)  # type: ignore[arg-type]
+        point = load_resume_point(run_dir, self.learner_id)
+        self._run_dir = run_dir
+        self._resume = point
+        self.metric_values_per_iteration = {
+            s["iteration"]: s["metric_value"] for s in point.states if s.get("metric_value") is not None
+        }
+        if point.states:
+            self._iteration_state = IterationState.from_dict(point.states[-1])
+        logger.info("[%s] resuming %s at iteration %d", self._label(), run_dir, point.next_iteration)
+        return point
+
+    @property
+    def resume_point(self) -> ResumePoint | None:
+        """Where a resumed campaign continues (None for a fresh campaign)."""
+        return self._resume
+
     def validate(self, max_iter: int = 0, **options: Any) -> None:
         """Check everything that can be checked before any compute is spent."""
         missing = [kind for kind in self.required_tasks if not self.has_task(kind)]
@@ -503,12 +535,21 @@ class Learner:
             self._journal = Journal(self.run_dir)
             self._journal.open()
         manifest = self.build_manifest(max_iter=options.get("max_iter"), **self._manifest_extra(options))
+        resume = self._resume
         if self._journal is not None:
-            self._journal.write("start", learner_id=self.learner_id, manifest=manifest.to_dict())
+            if resume is not None:
+                self._journal.write("resume", learner_id=self.learner_id, next_iteration=resume.next_iteration)
+            else:
+                self._journal.write("start", learner_id=self.learner_id, manifest=manifest.to_dict())
         hub.start(manifest)
         reason = "error"
         started = time.monotonic()
         try:
+            if resume is not None and resume.finished_reason is not None:
+                logger.info("[%s] campaign %s already ended (%s); nothing to resume",
+                            self._label(), resume.run_dir, resume.finished_reason)
+                self._stop_reason = resume.finished_reason
+                iterations = _nothing()
             async for state in iterations:
                 hub.iteration(state)
                 if self._journal is not None:
@@ -517,6 +558,8 @@ class Learner:
             reason = self._stop_reason or "max_iter_reached"
         except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
             reason = "stopped"
+            if self._journal is not None:
+                self._journal.write("interrupted", learner_id=self.learner_id, iteration=self._current_iteration)
             raise
         finally:
             if self._stop_requested and reason != "error":
@@ -546,6 +589,25 @@ class Learner:
 
     def _manifest_extra(self, options: Mapping[str, Any]) -> dict[str, Any]:
         return {}
+
+
+async def _nothing() -> AsyncIterator[IterationState]:
+    return
+    yield  # pragma: no cover - makes this an async generator
+
+
+def latest_run_dir(name: str) -> str:
+    """The newest campaign directory of learner ``name`` under the runs root."""
+    from rose.engine import runs_root
+
+    root = runs_root()
+    suffix = f"-{name.lower()}"
+    candidates = sorted(
+        entry.path for entry in os.scandir(root) if entry.is_dir() and suffix in entry.name
+    ) if os.path.isdir(root) else []
+    if not candidates:
+        raise FileNotFoundError(f"cannot resume: no campaign of {name} under {root}")
+    return candidates[-1]
 
 
 def _resources_dict(resources: Any) -> dict[str, Any]:

@@ -281,3 +281,21 @@ def lazy(import_path: str) -> Callable[[], Any]:
 
     load.__qualname__ = load.__name__ = f"lazy({import_path})"
     return load
+
+
+def lazy_call(import_path: str) -> Callable[..., Any]:
+    """A factory importing ``"package.module:attribute"`` on first call and calling it.
+
+    For records whose factory builds an instance from options (trackers, backends,
+    schedulers)::
+
+        TrackerSpec(name="x", factory=rose.plugins.lazy_call("my_plugin.tracker:XTracker"))
+        # rose.tracker("x", option=1) -> XTracker(option=1)
+    """
+    load = lazy(import_path)
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        return load()(*args, **kwargs)
+
+    build.__qualname__ = build.__name__ = f"lazy_call({import_path})"
+    return build

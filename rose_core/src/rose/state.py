@@ -53,6 +53,21 @@ class IterationState:
         """A copy with some fields changed (``state.replace(learner_id=1)``)."""
         return evolve(self, **changes)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], current_config: Any = None) -> IterationState:
+        """Rebuild a state written by :meth:`to_dict` (e.g. from the journal)."""
+        return cls(
+            iteration=int(data["iteration"]),
+            metric_name=data.get("metric_name"),
+            metric_value=data.get("metric_value"),
+            metric_threshold=data.get("metric_threshold"),
+            metric_history=list(data.get("metric_history") or []),
+            should_stop=bool(data.get("should_stop", False)),
+            current_config=current_config,
+            learner_id=data.get("learner_id"),
+            state=dict(data.get("state") or {}),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict: the fields, then state keys that do not clash."""
         out: dict[str, Any] = {

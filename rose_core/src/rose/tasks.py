@@ -194,7 +194,7 @@ async def execute(
             if error is exc:
                 raise
             raise error from exc
-        _report(context, spec, attempt, "done", started, command=command)
+        _report(context, spec, attempt, "done", started, command=command, result=result)
         return result
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rose.hookspecs import hookimpl
 from rose.metrics import BUILTIN_METRICS
-from rose.plugins import lazy
+from rose.plugins import lazy, lazy_call
 from rose.records import MetricSpec, SchedulerSpec, TrackerSpec
 
 _COMPUTE = {
@@ -47,6 +47,10 @@ def rose_schedulers() -> list[SchedulerSpec]:
 def rose_trackers() -> list[TrackerSpec]:
     """``console`` (log lines) and ``jsonl`` (one JSON line per event in a file)."""
     return [
-        TrackerSpec(name="console", summary="one log line per iteration", factory=lazy("rose.builtin.trackers:ConsoleTracker")),
-        TrackerSpec(name="jsonl", summary="JSON lines file of every event", factory=lazy("rose.builtin.trackers:JsonlTracker")),
+        TrackerSpec(
+            name="console", summary="one log line per iteration", factory=lazy_call("rose.builtin.trackers:ConsoleTracker")
+        ),
+        TrackerSpec(
+            name="jsonl", summary="JSON lines file of every event", factory=lazy_call("rose.builtin.trackers:JsonlTracker")
+        ),
     ]
