@@ -38,7 +38,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 unit: setup
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	ROSE_STRICT_PLUGINS=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 isolation: setup
 	$(BIN)/python tests/isolation/run_isolated.py

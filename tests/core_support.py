@@ -22,8 +22,8 @@ def make_fake_distribution(root: Path, dist: str, entry_point: str, module: str,
 
 def run_rose(args: list[str], extra_path: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``python -m rose ...`` in a fresh process with ``extra_path`` on PYTHONPATH."""
-    environment = {**os.environ, **env}
-    environment.pop("ROSE_STRICT_PLUGINS", None) if "ROSE_STRICT_PLUGINS" not in env else None
+    environment = {k: v for k, v in os.environ.items() if k not in ("ROSE_STRICT_PLUGINS", "ROSE_DISABLE_PLUGINS")}
+    environment.update(env)
     if extra_path is not None:
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), environment.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-m", "rose", *args], capture_output=True, text=True, env=environment, timeout=120)

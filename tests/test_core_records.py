@@ -166,3 +166,12 @@ def test_builtin_trackers_by_name_with_options(tmp_path: object) -> None:
     events = [json.loads(line)["event"] for line in path.read_text().splitlines()]
     assert events == ["start", "iteration", "stop"]
     check_tracker(rose.tracker("console"))
+
+
+def test_rose_engine_stays_a_function_after_the_engine_module_is_imported() -> None:
+    import importlib
+
+    importlib.import_module("rose.engine")
+    from rose.engine import translator_for  # noqa: F401 - what learners import
+
+    assert callable(rose.engine) and rose.engine.__module__ == "rose"

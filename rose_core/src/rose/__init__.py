@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import rose.engine as _engine_module  # bound first, so the function below keeps the name
 from rose.config import LearnerConfig, TaskConfig
 from rose.errors import ResourceError, RoseError, TaskFailedError
 from rose.hookspecs import hookimpl
@@ -17,7 +18,6 @@ from rose.state import IterationState
 from rose.tracking import PipelineManifest, TrackerBase
 
 if TYPE_CHECKING:
-    from rose.engine import EngineHandle
     from rose.learner import Learner, TaskKind
 
 __all__ = [
@@ -49,14 +49,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'rose' has no attribute {name!r}")
 
 
-def engine(name: str = "local", *, work_dir: str | None = None, **options: Any) -> EngineHandle:
+def engine(name: str = "local", *, work_dir: str | None = None, **options: Any) -> _engine_module.EngineHandle:
     """A radical.asyncflow WorkflowEngine on backend plugin ``name``.
 
     ``engine = await rose.engine("local")`` or ``async with rose.engine("dask") as e:``.
     """
-    from rose.engine import engine as _engine
-
-    return _engine(name, work_dir=work_dir, **options)
+    return _engine_module.engine(name, work_dir=work_dir, **options)
 
 
 def tracker(name: str, **options: Any) -> Any:

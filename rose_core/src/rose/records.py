@@ -7,7 +7,7 @@ dependency fails with a targeted message when it is needed, not at start-up.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from attrs import field, frozen, validators
@@ -20,6 +20,14 @@ __all__ = [
     "SchedulerSpec",
     "TrackerSpec",
 ]
+
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _str_dict(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
 
 _name: Any = field(validator=validators.and_(validators.instance_of(str), validators.min_len(1)))
 _summary: Any = field(default="", validator=validators.instance_of(str))
@@ -39,7 +47,7 @@ class LearnerSpec:
     name: str = _name
     summary: str = _summary
     factory: Callable[[], Any] = field(validator=validators.is_callable())
-    namespaces: tuple[str, ...] = field(default=(), converter=tuple)
+    namespaces: tuple[str, ...] = field(default=(), converter=_str_tuple)
     role: str = field(default="learner", validator=validators.in_(("learner", "support")))
 
 
@@ -102,7 +110,7 @@ class Resources:
     gpus: int = field(default=0, validator=validators.ge(0))
     ranks: int = field(default=1, validator=validators.ge(1))
     memory_mb: int | None = field(default=None, validator=validators.optional(validators.ge(1)))
-    env: Mapping[str, str] = field(factory=dict, converter=dict)
+    env: Mapping[str, str] = field(factory=dict, converter=_str_dict)
     cwd: str | None = None
 
     @classmethod
@@ -144,4 +152,4 @@ class BackendSpec:
     summary: str = _summary
     factory: Callable[..., Any] = field(validator=validators.is_callable())
     translate: Callable[[str, Resources, bool], dict[str, Any]] | None = None
-    backend_classes: tuple[str, ...] = field(default=(), converter=tuple)
+    backend_classes: tuple[str, ...] = field(default=(), converter=_str_tuple)
