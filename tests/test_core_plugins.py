@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import rose
 from core_support import make_fake_distribution, run_rose
+
+import rose
 from rose.errors import PluginConflictError, UnknownNameError
 from rose.records import TrackerSpec
 from rose.testing import PluginSandbox

@@ -7,6 +7,7 @@ import json
 import math
 
 import pytest
+
 import rose
 from rose import LearnerConfig, TaskConfig, hookspecs
 from rose.config import resolve_task_config

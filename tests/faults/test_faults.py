@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from rose.journal import read_journal
 
 HERE = Path(__file__).resolve().parent

@@ -112,11 +112,11 @@ class TaskTimeoutError(TaskFailedError, TimeoutError):
 class CriterionOutputError(RoseError, ValueError):
     """A stop criterion produced something that is not a finite number."""
 
-    def __init__(self, task: str, output: Any, why: str, command: str | None = None) -> None:
+    def __init__(self, task: str, output: Any, why: str, command: str | None = None, where: str = "") -> None:
         shown = repr(output)
         if len(shown) > 500:
             shown = shown[:240] + " ... " + shown[-240:]
-        msg = f"stop criterion {task!r} {why}; it produced {shown}"
+        msg = f"stop criterion {task!r}{where} {why}; it produced {shown}"
         if command:
             msg += f" (command: {command})"
         msg += (

@@ -289,7 +289,11 @@ class Learner:
 
     def _check_stop_criterion(self, result: Any, iteration: int | None = None) -> tuple[bool, float]:
         assert self.criterion is not None
-        value = parse_metric_value(result, self.criterion.name, self.criterion.as_executable)
+        label = getattr(self.criterion.func, "__name__", self.criterion.name)
+        where = f" of learner {self.learner_id}" if self.learner_id is not None else ""
+        if iteration is not None:
+            where += f" at iteration {iteration}"
+        value = parse_metric_value(result, label, self.criterion.as_executable, where=where)
         key = iteration if iteration is not None else self.iteration
         self.metric_values_per_iteration[key] = value
         self.iteration += 1
@@ -616,32 +620,36 @@ def _resources_dict(resources: Any) -> dict[str, Any]:
     return {k: v for k, v in asdict(resources).items() if v not in (None, {}, 0) or k == "gpus" and v}
 
 
-def parse_metric_value(result: Any, task: str = "criterion", executable: bool = True) -> float:
-    """Read a finite number from a criterion's result (see :meth:`Learner.as_stop_criterion`)."""
+def parse_metric_value(result: Any, task: str = "criterion", executable: bool = True, where: str = "") -> float:
+    """Read a finite number from a criterion's result (see :meth:`Learner.as_stop_criterion`).
+
+    ``task`` names the criterion function and ``where`` says which learner and iteration,
+    for the error message.
+    """
     output = result
     if isinstance(result, Mapping):
         if "metric_value" not in result:
-            raise CriterionOutputError(task, output, "returned a dict without a 'metric_value' key")
+            raise CriterionOutputError(task, output, where=where, why="returned a dict without a 'metric_value' key")
         result = result["metric_value"]
     if isinstance(result, (bytes, bytearray)):
         result = result.decode(errors="replace")
     if isinstance(result, str):
         lines = [line.strip() for line in result.splitlines() if line.strip()]
         if not lines:
-            raise CriterionOutputError(task, output, "printed nothing")
+            raise CriterionOutputError(task, output, where=where, why="printed nothing")
         try:
             value = float(lines[-1])
         except ValueError:
-            raise CriterionOutputError(task, output, "did not print a number on its last line") from None
+            raise CriterionOutputError(task, output, where=where, why="did not print a number on its last line") from None
     elif isinstance(result, numbers.Real) or hasattr(result, "__float__"):
         try:
             value = float(result)
         except (TypeError, ValueError):
-            raise CriterionOutputError(task, output, "returned something that is not a number") from None
+            raise CriterionOutputError(task, output, where=where, why="returned something that is not a number") from None
     else:
-        raise CriterionOutputError(task, output, "returned something that is not a number")
+        raise CriterionOutputError(task, output, where=where, why="returned something that is not a number")
     if not math.isfinite(value):
         raise CriterionOutputError(
-            task, output, f"produced {value}, which can never meet a threshold (the campaign would not stop)"
+            task, output, where=where, why=f"produced {value}, which can never meet a threshold (the campaign would not stop)"
         )
     return value

@@ -33,6 +33,7 @@ class LearnerRun:
         self._factory = factory
         self._parallel = parallel
         self._used = False
+        self._stream: AsyncIterator[IterationState] | None = None
 
     def _take(self) -> AsyncIterator[IterationState]:
         if self._used:
@@ -42,6 +43,23 @@ class LearnerRun:
 
     def __aiter__(self) -> AsyncIterator[IterationState]:
         return self._take()
+
+    async def __aenter__(self) -> AsyncIterator[IterationState]:
+        """``async with learner.start(...) as states:`` closes the run on exit, at once."""
+        self._stream = self._take()
+        return self._stream
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the run now: cancel pending tasks and report ``stopped`` to trackers.
+
+        Needed only when iteration is abandoned outside ``async with``; after a ``break``
+        Python closes the run on its own at the next turn of the event loop.
+        """
+        if self._stream is not None:
+            await self._stream.aclose()  # type: ignore[attr-defined]
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._consume().__await__()

@@ -13,14 +13,24 @@ import logging
 import shlex
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from attrs import define, field
 
-from rose.errors import TaskFailedError, TaskTimeoutError
+from rose.errors import ResourceError, TaskFailedError, TaskTimeoutError
 from rose.records import Resources
 
-__all__ = ["ENGINE_OPTIONS", "TASK_OPTIONS", "CriterionSpec", "TaskContext", "TaskSpec", "execute"]
+__all__ = [
+    "ENGINE_OPTIONS",
+    "TASK_OPTIONS",
+    "CriterionSpec",
+    "Submission",
+    "TaskContext",
+    "TaskSpec",
+    "current_submission",
+    "execute",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +128,30 @@ class TaskContext:
     on_attempt: Callable[[dict[str, Any]], None] | None = None
 
 
+@define(kw_only=True, frozen=True)
+class Submission:
+    """The task being handed to the engine right now (see :func:`current_submission`)."""
+
+    spec: TaskSpec
+    context: TaskContext
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(factory=dict)
+    argv: list[str] | None = None
+
+
+_CURRENT: ContextVar[Submission | None] = ContextVar("rose_current_submission", default=None)
+
+
+def current_submission() -> Submission | None:
+    """The task ROSE is submitting, for a backend's ``translate`` or ``submit_tasks``.
+
+    Set while the task's description is translated and the task handed to the engine, so
+    a backend (the dry-run report, say) can see the learner, iteration, task kind and
+    inputs without asking users for them.
+    """
+    return _CURRENT.get()
+
+
 def command_line(spec: TaskSpec, produced: Any) -> list[str]:
     """Turn what an executable task returned into an argv list (no shell unless asked)."""
     if isinstance(produced, str):
@@ -161,7 +195,7 @@ async def execute(
             if spec.as_executable:
                 argv = command_line(spec, await spec.func(*args, **kwargs))
                 command = shlex.join(argv)
-                future = _submit_executable(engine, spec, argv, context, translate)
+                future = _submit_executable(engine, spec, argv, args, kwargs, context, translate)
             else:
                 future = _submit_function(engine, spec, args, kwargs, context, translate)
             if spec.timeout is not None:
@@ -177,7 +211,7 @@ async def execute(
                     ) from None
             else:
                 result = await future
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ResourceError):
             raise
         except Exception as exc:
             error = _describe_failure(spec, exc, command, context, attempt, locals().get("future"))
@@ -203,6 +237,8 @@ def _submit_executable(
     engine: Any,
     spec: TaskSpec,
     argv: list[str],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
     context: TaskContext,
     translate: Callable[[str, Resources, bool], dict[str, Any]],
 ) -> Any:
@@ -212,8 +248,12 @@ def _submit_executable(
         return joined
 
     command.__name__ = command.__qualname__ = spec.name
-    description = translate(spec.name, _with_cwd(spec.resources, context), False)
-    return engine.executable_task(command, **spec.engine_options)(task_description=description)
+    token = _CURRENT.set(Submission(spec=spec, context=context, args=tuple(args), kwargs=dict(kwargs), argv=argv))
+    try:
+        description = translate(spec.name, _with_cwd(spec.resources, context), False)
+        return engine.executable_task(command, **spec.engine_options)(task_description=description)
+    finally:
+        _CURRENT.reset(token)
 
 
 def _submit_function(
@@ -224,10 +264,14 @@ def _submit_function(
     context: TaskContext,
     translate: Callable[[str, Resources, bool], dict[str, Any]],
 ) -> Any:
-    description = translate(spec.name, spec.resources, False)
-    description.pop("shell", None)
-    decorated = engine.function_task(spec.func, **spec.engine_options)
-    return decorated(*args, task_description=description, **kwargs)
+    token = _CURRENT.set(Submission(spec=spec, context=context, args=tuple(args), kwargs=dict(kwargs)))
+    try:
+        description = translate(spec.name, spec.resources, False)
+        description.pop("shell", None)
+        decorated = engine.function_task(spec.func, **spec.engine_options)
+        return decorated(*args, task_description=description, **kwargs)
+    finally:
+        _CURRENT.reset(token)
 
 
 def _with_cwd(resources: Resources, context: TaskContext) -> Resources:

@@ -7,7 +7,8 @@ Fixtures:
 * ``rose_engine`` - a WorkflowEngine on :data:`TEST_BACKEND` (threads, no shell),
   working in the test's temporary directory, shut down afterwards.
 
-Contract checks (``check_tracker``, ``check_backend_spec``, ``check_learner_spec``,
+``rose.testing.BackendContract`` is the backend contract suite (loaded on first use; see
+:mod:`rose.backend_contract`). Contract checks (``check_tracker``, ``check_backend_spec``, ``check_learner_spec``,
 ``check_metric_spec``, ``check_scheduler_spec``) assert what every record of a kind must do.
 """
 
@@ -120,6 +121,15 @@ class RecordingTracker:
 
 
 # -- contract checks ---------------------------------------------------------------------
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BackendContract":  # imported on use: the suite imports the learner machinery
+        from rose.backend_contract import BackendContract
+
+        return BackendContract
+    raise AttributeError(f"module 'rose.testing' has no attribute {name!r}")
+
 
 
 def check_learner_spec(spec: LearnerSpec) -> None:
