@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -49,9 +50,15 @@ class SequentialActiveLearner(Learner):
         skip_pre_loop: bool = False,
         skip_simulation_step: bool = False,
         initial_config: LearnerConfig | None = None,
+        resume: str | os.PathLike[str] | bool | None = None,
     ) -> LearnerRun:
-        """Run the loop: ``async for state in learner.start(max_iter=10)`` or ``await`` it."""
+        """Run the loop: ``async for state in learner.start(max_iter=10)`` or ``await`` it.
+
+        ``resume=RUN_DIR`` (or ``True`` for the newest run) continues a campaign from its
+        journal after a crash or preemption: finished iterations are not run again.
+        """
         self.validate(max_iter, skip_pre_loop, skip_simulation_step, initial_config)
+        self.prepare_resume(resume)
         return LearnerRun(
             lambda: self.run_campaign(
                 self._iterate(max_iter, skip_pre_loop, skip_simulation_step, initial_config),
@@ -69,13 +76,22 @@ class SequentialActiveLearner(Learner):
         simulate = not skip_simulation_step
         sim_result: Any = None
         train_result: Any = None
-        if not skip_pre_loop:
+        i = 0
+        point = self.resume_point
+        if point is not None and point.next_iteration > 0:
+            i = point.next_iteration
+            upstream = point.result(i - 1, "active_learn")
+            if simulate:
+                sim_result = await self._resumed_or_run("simulation", i, config, (upstream,))
+                train_result = await self._resumed_or_run("training", i, config, (sim_result,))
+            else:
+                train_result = await self._resumed_or_run("training", i, config, (upstream,))
+        elif not skip_pre_loop:
             if simulate:
                 sim_result = await self.run_task("simulation", iteration=0, config=config)
                 train_result = await self.run_task("training", iteration=0, config=config, deps=(sim_result,))
             else:
                 train_result = await self.run_task("training", iteration=0, config=config)
-        i = 0
         while max_iter == 0 or i < max_iter:
             if self.is_stopped:
                 self._stop_reason = "stopped"
@@ -85,7 +101,7 @@ class SequentialActiveLearner(Learner):
             for upstream in (sim_result, train_result):
                 if isinstance(upstream, Mapping):
                     self._extract_state_from_result(upstream)
-            if skip_pre_loop and i == 0:
+            if skip_pre_loop and i == 0 and point is None:
                 deps: tuple[Any, ...] = ()
             elif simulate:
                 deps = (sim_result, train_result)
@@ -110,6 +126,16 @@ class SequentialActiveLearner(Learner):
                 train_result = await self.run_task("training", iteration=i + 1, config=config, deps=(al_result,))
             i += 1
         self._stop_reason = "max_iter_reached"
+
+    async def _resumed_or_run(self, key: str, iteration: int, config: LearnerConfig | None, deps: tuple[Any, ...]) -> Any:
+        """A task result recorded before the interruption, or run the task now."""
+        point = self.resume_point
+        recorded = point.result(iteration, key) if point is not None else None
+        if recorded is not None and not (isinstance(recorded, dict) and "omitted" in recorded):
+            if isinstance(recorded, Mapping):
+                self._extract_state_from_result(recorded)
+            return recorded
+        return await self.run_task(key, iteration=iteration, config=config, deps=deps)
 
     async def teach(
         self,

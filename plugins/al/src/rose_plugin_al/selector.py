@@ -1,0 +1,283 @@
+"""``AlgorithmSelector``: run several active-learning algorithms and pick the best."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from typing import Any
+
+from rose.config import LearnerConfig
+from rose.errors import LearnerFailedError
+from rose.learner import Learner, TaskKind
+from rose.metrics import direction_of
+from rose.state import IterationState
+from rose_plugin_al._common import (
+    ParallelManifestMixin,
+    adopt_tasks,
+    check_config,
+    check_max_iter,
+    check_required_tasks,
+    combined_stop_reason,
+    learner_dir,
+    merged_campaign,
+)
+from rose_plugin_al.sequential import SequentialActiveLearner
+
+__all__ = ["AlgorithmSelector", "SelectionRun"]
+
+logger = logging.getLogger("rose_plugin_al")
+
+
+class SelectionRun:
+    """What ``AlgorithmSelector.start(...)`` returns.
+
+    ``await`` it for the selection (``{"algorithm_results", "best_algorithm",
+    "best_stats"}``) or iterate it with ``async for`` to see every algorithm's states
+    (``state.learner_id`` is the algorithm's name); afterwards the selection is in
+    ``selector.get_best_algorithm()`` and ``selector.algorithm_results``.
+    """
+
+    def __init__(self, factory: Callable[[], AsyncIterator[IterationState]], selector: AlgorithmSelector) -> None:
+        self._factory = factory
+        self._selector = selector
+        self._used = False
+
+    def _take(self) -> AsyncIterator[IterationState]:
+        if self._used:
+            raise RuntimeError("this selection run was already consumed; call selector.start(...) again")
+        self._used = True
+        return self._factory()
+
+    def __aiter__(self) -> AsyncIterator[IterationState]:
+        return self._take()
+
+    def __await__(self) -> Generator[Any, None, dict[str, Any]]:
+        return self._consume().__await__()
+
+    async def _consume(self) -> dict[str, Any]:
+        stream = self._take()
+        try:
+            async for _state in stream:
+                pass
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        return self._selector.selection()
+
+
+class AlgorithmSelector(ParallelManifestMixin, Learner):
+    """Run one active-learning pipeline per algorithm, concurrently, and pick the best.
+
+    Register several algorithms with ``@sel.active_learn_task(name="algo_1")`` (function
+    or executable tasks); they share the simulation, training and criterion tasks. Each
+    algorithm runs its own sequential loop in its own working directory
+    ``<run_dir>/algorithm-<name>``. The best algorithm has the best final criterion
+    value in the metric's own direction (lowest MSE, highest accuracy); ties go to the one
+    that needed fewer iterations. Without a criterion, fewer iterations wins.
+    """
+
+    active_learn_task = TaskKind("active_learn", named=True)
+    required_tasks = ("training",)
+
+    def __init__(self, asyncflow: Any = None, **options: Any) -> None:
+        super().__init__(asyncflow, **options)
+        self.learners: dict[str, SequentialActiveLearner] = {}
+        self.algorithm_results: dict[str, dict[str, Any]] = {}
+        self.best_pipeline_name: str | None = None
+        self.best_pipeline_stats: dict[str, Any] | None = None
+        self._failures: dict[Any, BaseException] = {}
+        self._fail_fast = False
+
+    @property
+    def algorithms(self) -> list[str]:
+        """The names of the registered algorithms, in registration order."""
+        return [spec.name for spec in self.tasks_of("active_learn")]
+
+    def validate(  # type: ignore[override]
+        self,
+        max_iter: int = 0,
+        skip_pre_loop: bool = False,
+        algorithm_configs: Mapping[str, LearnerConfig | None] | None = None,
+        skip_simulation_step: bool = False,
+        fail_fast: bool = False,
+    ) -> dict[str, LearnerConfig | None]:
+        """Check tasks, algorithms and configurations; return one config per algorithm."""
+        if not self.algorithms:
+            raise ValueError(
+                "AlgorithmSelector needs at least one algorithm: register each with "
+                "@selector.active_learn_task(name='algo_1')"
+            )
+        check_required_tasks(self, self.required_tasks, skip_simulation_step=skip_simulation_step)
+        check_max_iter(self, max_iter, has_stop=self.criterion is not None)
+        configs: dict[str, LearnerConfig | None] = {name: None for name in self.algorithms}
+        if algorithm_configs is not None:
+            if not isinstance(algorithm_configs, Mapping):
+                raise TypeError(
+                    f"algorithm_configs must be a dict {{algorithm name: LearnerConfig}}, got {algorithm_configs!r}"
+                )
+            unknown = sorted(str(name) for name in algorithm_configs if name not in configs)
+            if unknown:
+                raise ValueError(
+                    f"algorithm_configs names unknown algorithm(s) {unknown}; registered algorithms: "
+                    f"{', '.join(self.algorithms)}"
+                )
+            for name, config in algorithm_configs.items():
+                configs[name] = check_config(config, f"algorithm_configs[{name!r}]")
+        return configs
+
+    def start(  # type: ignore[override]
+        self,
+        max_iter: int = 0,
+        skip_pre_loop: bool = False,
+        algorithm_configs: Mapping[str, LearnerConfig | None] | None = None,
+        *,
+        skip_simulation_step: bool = False,
+        fail_fast: bool = False,
+    ) -> SelectionRun:
+        """Run every algorithm: ``result = await sel.start(max_iter=5)`` or ``async for``.
+
+        An algorithm that fails is logged with its name, recorded with its error in
+        ``algorithm_results`` and left out of the selection; the others go on
+        (``fail_fast=True`` stops all instead). If every algorithm fails the run raises
+        :class:`rose.errors.LearnerFailedError`.
+        """
+        configs = self.validate(max_iter, skip_pre_loop, algorithm_configs, skip_simulation_step, fail_fast)
+        names = list(configs)
+        logger.info("Starting algorithm selection over %s", ", ".join(names))
+
+        def campaign() -> AsyncIterator[IterationState]:
+            self._begin_campaign()
+            self.algorithm_results = {}
+            self.best_pipeline_name = None
+            self.best_pipeline_stats = None
+            self._failures = {}
+            self._fail_fast = fail_fast
+            self.learners = {name: self._create_sequential_learner(name) for name in names}
+            self.metric_values_per_iteration = {
+                f"learner-{name}": sub.metric_values_per_iteration for name, sub in self.learners.items()
+            }
+            runs = [
+                (
+                    name,
+                    sub.start(
+                        max_iter=max_iter,
+                        skip_pre_loop=skip_pre_loop,
+                        skip_simulation_step=skip_simulation_step,
+                        initial_config=configs[name],
+                    ).__aiter__(),
+                )
+                for name, sub in self.learners.items()
+            ]
+            return merged_campaign(
+                self,
+                runs,
+                fail_fast=fail_fast,
+                label="algorithm",
+                max_iter=max_iter,
+                tolerate=self._tolerate,
+                on_end=self._finish,
+                parallel_count=len(names),
+                learner_configs=[c.to_dict() if c is not None else None for c in configs.values()],
+                extra={"algorithms": names},
+            )
+
+        return SelectionRun(campaign, self)
+
+    def _create_sequential_learner(self, name: str) -> SequentialActiveLearner:
+        directory = learner_dir(self, "algorithm", name)
+        sub = SequentialActiveLearner(self.asyncflow, run_dir=directory, name=self.name)
+        adopt_tasks(sub, self, learner_id=name, directory=directory)
+        for other in self.algorithms:
+            del sub.tasks[other]
+        sub.tasks["active_learn"] = self.tasks[name]
+        return sub
+
+    def _tolerate(self, error: LearnerFailedError) -> bool:
+        self._failures = dict(error.failures)
+        return not self._fail_fast and len(self._failures) < len(self.learners)
+
+    def _finish(self) -> None:
+        self._stop_reason = combined_stop_reason(
+            sub._stop_reason for name, sub in self.learners.items() if name not in self._failures
+        )
+        self._record_results()
+
+    def _record_results(self) -> None:
+        results: dict[str, dict[str, Any]] = {}
+        for name, sub in self.learners.items():
+            final = sub.get_current_state()
+            entry: dict[str, Any] = {
+                "iterations": final.iteration + 1 if final is not None else 0,
+                "last_result": final.metric_value if final is not None else None,
+                "metric_history": list(sub.metric_history),
+                "stop_reason": sub._stop_reason,
+                "run_dir": sub.run_dir,
+            }
+            if name in self._failures:
+                entry["stop_reason"] = "error"
+                entry["error"] = f"{type(self._failures[name]).__name__}: {self._failures[name]}"
+            results[name] = entry
+        self.algorithm_results = results
+        best = _pick_best(results, self.criterion)
+        if best is not None:
+            self.best_pipeline_name, self.best_pipeline_stats = best, results[best]
+            stats = results[best]
+            logger.info(
+                "Best algorithm is %r with %d iteration(s) and final metric %s",
+                best, stats["iterations"], stats["last_result"],
+            )
+
+    def selection(self) -> dict[str, Any]:
+        """``{"algorithm_results", "best_algorithm", "best_stats"}`` of the last run."""
+        if self.best_pipeline_name is None:
+            raise ValueError(
+                f"No algorithm completed an iteration successfully: {self.algorithm_results or 'none ran'}"
+            )
+        return {
+            "algorithm_results": dict(self.algorithm_results),
+            "best_algorithm": self.best_pipeline_name,
+            "best_stats": self.best_pipeline_stats,
+        }
+
+    def get_best_algorithm(self) -> tuple[str | None, dict[str, Any] | None]:
+        """``(name, stats)`` of the best algorithm of the last run."""
+        return self.best_pipeline_name, self.best_pipeline_stats
+
+    def get_all_results(self) -> dict[str, dict[str, Any]]:
+        """Every algorithm's result of the last run (a copy)."""
+        return {name: dict(stats) for name, stats in self.algorithm_results.items()}
+
+    def stop(self) -> None:
+        """Ask every algorithm's loop to stop after its current step."""
+        super().stop()
+        for sub in self.learners.values():
+            sub.stop()
+
+    async def teach(
+        self,
+        max_iter: int = 0,
+        skip_pre_loop: bool = False,
+        algorithm_configs: Mapping[str, LearnerConfig | None] | None = None,
+    ) -> dict[str, Any]:
+        """Deprecated alias of ``await selector.start(...)``."""
+        import warnings
+
+        warnings.warn("teach() is deprecated; use `await selector.start(...)`", DeprecationWarning, stacklevel=2)
+        return await self.start(max_iter, skip_pre_loop, algorithm_configs)
+
+
+def _pick_best(results: Mapping[str, Mapping[str, Any]], criterion: Any) -> str | None:
+    """The best successful algorithm: metric in its direction, then fewer iterations."""
+    candidates = [name for name, r in results.items() if "error" not in r and r["iterations"] > 0]
+    if not candidates:
+        return None
+    if criterion is None:
+        return min(candidates, key=lambda name: results[name]["iterations"])
+    sign = -1.0 if direction_of(criterion.metric_name, criterion.operator) == "max" else 1.0
+
+    def key(name: str) -> tuple[float, int]:
+        value = results[name]["last_result"]
+        score = math.inf if value is None else sign * float(value)
+        return score, int(results[name]["iterations"])
+
+    return min(candidates, key=key)

@@ -1,0 +1,56 @@
+"""Parallel learners resume each learner where its journal ends."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import Any
+
+from rose.al import ParallelActiveLearner
+from rose.journal import read_journal
+
+
+def build(engine: Any, calls: collections.Counter[tuple[Any, str, int]]) -> ParallelActiveLearner:
+    acl = ParallelActiveLearner(engine)
+
+    @acl.simulation_task(as_executable=False)
+    async def simulation(*args: Any, **kwargs: Any) -> dict[str, int]:
+        return {"labeled": kwargs["--learner"] * 100 + kwargs["--i"]}
+
+    @acl.training_task(as_executable=False)
+    async def training(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    @acl.active_learn_task(as_executable=False)
+    async def active_learn(*args: Any, **kwargs: Any) -> int:
+        calls[(kwargs["--learner"], "active_learn", kwargs["--i"])] += 1
+        return kwargs["--i"]
+
+    return acl
+
+
+def configs(acl: ParallelActiveLearner) -> list[Any]:
+    from rose import LearnerConfig
+
+    out = []
+    for learner in (0, 1):
+        every = acl.create_adaptive_schedule("any", lambda i, n=learner: {"kwargs": {"--learner": n, "--i": i}})
+        out.append(LearnerConfig(simulation=every, training=every, active_learn=every))
+    return out
+
+
+async def test_parallel_campaign_resumes_each_learner(al_engine: Any, tmp_path: Path) -> None:
+    calls: collections.Counter[tuple[Any, str, int]] = collections.Counter()
+    acl = build(al_engine, calls)
+    first = await acl.start(parallel_learners=2, max_iter=2, learner_configs=configs(acl))
+    assert [s.iteration for s in first] == [1, 1]
+    run_dir = acl.run_dir
+
+    again = build(al_engine, calls)
+    final = await again.start(parallel_learners=2, max_iter=4, learner_configs=configs(again), resume=run_dir)
+    assert [(s.learner_id, s.iteration) for s in final] == [(0, 3), (1, 3)]
+    assert final[1].metric_history == [] and final[1].state["labeled"] == 103
+    for learner in (0, 1):
+        assert [calls[(learner, "active_learn", i)] for i in range(4)] == [1, 1, 1, 1]
+        journal = read_journal(str(Path(run_dir) / f"learner-{learner}"))
+        assert [r["state"]["iteration"] for r in journal if r["type"] == "iteration"] == [0, 1, 2, 3]
