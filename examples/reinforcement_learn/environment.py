@@ -23,6 +23,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cartpole import MAX_STEPS, N_PARAMS, CartPole, load_policy, run_episode, work_dir
+
 from rose.rl.experience import ExperienceBank, create_experience
 
 

@@ -19,6 +19,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cartpole import load_policy, save_policy, work_dir
+
 from rose.rl.experience import ExperienceBank
 
 

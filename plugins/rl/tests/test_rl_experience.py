@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+
 from rose.errors import RoseError
 
 
@@ -31,10 +32,11 @@ def _bank(n: int, max_size=None, seed=None):
 
 
 def test_public_imports_resolve_through_rose():
+    from rose_plugin_rl.experience import ExperienceBank as Direct
+
     import rose.rl
     from rose.rl import ExperienceBank as FromRl
     from rose.rl.experience import Experience, ExperienceBank, create_experience
-    from rose_plugin_rl.experience import ExperienceBank as Direct
 
     assert ExperienceBank is FromRl is Direct
     assert {"Experience", "ExperienceBank", "create_experience"} <= set(dir(rose.rl.experience))

@@ -7,6 +7,7 @@ import sys
 import warnings
 
 import pytest
+
 from rose import LearnerConfig, TaskConfig
 from rose.errors import LearnerFailedError, RoseError
 from rose.metrics import GREATER_THAN_THRESHOLD

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from rose.journal import read_journal
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", "reinforcement_learn", "parallel_experience")

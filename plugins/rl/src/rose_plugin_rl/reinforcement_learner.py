@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from attrs import evolve
+
 from rose.config import LearnerConfig
 from rose.errors import ResourceError, RoseError
 from rose.learner import Learner, TaskKind
@@ -31,7 +32,6 @@ from rose.records import Resources
 from rose.state import IterationState
 from rose.streaming import LearnerRun, stream_learners
 from rose.tasks import TaskSpec
-
 from rose_plugin_rl.errors import EnvironmentTaskError
 from rose_plugin_rl.merge import MERGED_BANK_NAME, MergeReport, bank_file_for, merge_banks
 

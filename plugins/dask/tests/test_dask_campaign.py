@@ -1,0 +1,131 @@
+"""A 3-iteration active-learning loop of executable tasks on a Dask LocalCluster (2 workers)."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rose.backend_contract import child_processes, wait_until
+from rose.engine import engine as make_engine
+from rose.errors import ResourceError, TaskFailedError
+from rose.learner import Learner
+from rose.metrics import MEAN_SQUARED_ERROR_MSE
+
+SCRIPTS = {
+    # each stage reads the previous stage's file, so the loop only works if the tasks
+    # really ran, in order, with their working directory
+    "sim.py": """
+        import json, os, sys
+        n = int(sys.argv[1])
+        labeled = json.load(open("selected.json")) if os.path.exists("selected.json") else []
+        json.dump({"labeled": labeled + list(range(len(labeled), len(labeled) + n))}, open("data.json", "w"))
+        print("simulated", n, "pid", os.getpid())
+    """,
+    "train.py": """
+        import json
+        data = json.load(open("data.json"))
+        json.dump({"mse": 1.0 / (1 + len(data["labeled"]))}, open("model.json", "w"))
+        print("trained on", len(data["labeled"]))
+    """,
+    "select.py": """
+        import json
+        data = json.load(open("data.json"))
+        json.dump(data["labeled"], open("selected.json", "w"))
+        print("selected", len(data["labeled"]))
+    """,
+    "check.py": """
+        import json
+        print("evaluating")
+        print(json.load(open("model.json"))["mse"])
+    """,
+}
+
+
+def write_scripts(directory: Path) -> None:
+    for name, body in SCRIPTS.items():
+        (directory / name).write_text(textwrap.dedent(body))
+
+
+async def test_active_learning_loop_on_a_local_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rose.al import SequentialActiveLearner
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ROSE_RUNS_DIR", str(tmp_path / "runs"))
+    work = tmp_path / "work"
+    work.mkdir()
+    write_scripts(work)
+    python = sys.executable
+    before = child_processes()
+
+    async with make_engine("dask", work_dir=str(tmp_path / "engine"), n_workers=2) as engine:
+        workers = await engine.backend.client.scheduler.identity()
+        assert len(workers["workers"]) == 2
+        learner = SequentialActiveLearner(engine, run_dir=tmp_path / "campaign")
+        here = {"cwd": str(work)}
+
+        @learner.simulation_task(resources=here)
+        async def simulation(*args: Any) -> list[str]:
+            return [python, "sim.py", "5"]
+
+        @learner.training_task(resources=here)
+        async def training(*args: Any) -> list[str]:
+            return [python, "train.py"]
+
+        @learner.active_learn_task(resources=here)
+        async def active_learn(*args: Any) -> list[str]:
+            return [python, "select.py"]
+
+        @learner.as_stop_criterion(metric_name=MEAN_SQUARED_ERROR_MSE, threshold=0.01, resources=here)
+        async def check(*args: Any) -> list[str]:
+            return [python, "check.py"]
+
+        states = [state async for state in learner.start(max_iter=3)]
+
+    assert [s.iteration for s in states] == [0, 1, 2]
+    # 5 new points per simulation: 5, 10, 15 labeled -> mse 1/6, 1/11, 1/16
+    assert [round(s.metric_value, 6) for s in states] == [round(1 / 6, 6), round(1 / 11, 6), round(1 / 16, 6)]
+    assert learner._stop_reason == "max_iter_reached"
+    # the LocalCluster this engine started is gone with it
+    def leftovers() -> dict[int, str]:
+        # multiprocessing's resource tracker lives as long as this interpreter, by design
+        return {p: c for p, c in child_processes().items() if p not in before and "resource_tracker" not in c}
+
+    assert await wait_until(lambda: not leftovers(), 15), leftovers()
+
+
+async def test_gpu_request_no_worker_offers_is_a_resource_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with make_engine("dask", work_dir=str(tmp_path / "engine"), n_workers=1, processes=False) as engine:
+        learner = Learner(engine, run_dir=tmp_path / "run")
+
+        @learner.training_task(resources={"gpus": 1})
+        async def train() -> str:
+            return "nvidia-smi"
+
+        @learner.training_task(resources={"gpus": 1}, as_executable=False)
+        async def train_function() -> int:
+            return 1
+
+        with pytest.raises(TaskFailedError) as failure:
+            await train()
+        assert isinstance(failure.value.__cause__, ResourceError)
+        assert "--resources" in str(failure.value.__cause__)
+        with pytest.raises(ResourceError, match="'dask'"):
+            await train_function()
+
+
+async def test_function_tasks_ignore_cwd_and_env_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """rhapsody passes the description to Client.submit; cwd/env must not break it."""
+    monkeypatch.chdir(tmp_path)
+    async with make_engine("dask", work_dir=str(tmp_path / "engine"), n_workers=1, processes=False) as engine:
+        learner = Learner(engine, run_dir=tmp_path / "run")
+
+        @learner.utility_task(as_executable=False, resources={"cwd": str(tmp_path), "env": {"A": "1"}})
+        async def add(a: int, b: int) -> int:
+            return a + b
+
+        assert await add(1, 2) == 3

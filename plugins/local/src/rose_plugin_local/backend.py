@@ -1,0 +1,319 @@
+"""``LocalBackend``: radical.asyncflow's local backend, made safe for campaigns.
+
+Built on :class:`radical.asyncflow.LocalExecutionBackend` (function tasks on a thread or
+process pool, asyncflow's callbacks and cancellation hooks). What it changes, and why:
+
+* **argv without a shell.** Commands run with ``create_subprocess_exec`` unless the task
+  description says ``shell=True`` (asyncflow's own default is a shell, which loses the
+  quoting of ``echo 'a;b'``).
+* **cwd and env per task**, as the ``local`` translator puts them in the description.
+* **No orphans.** Every command starts in its own process group; when the task is
+  cancelled (a ``timeout``, a ``break`` out of the learner loop, Ctrl-C, engine shutdown)
+  the whole group gets SIGTERM, then SIGKILL after ``kill_grace`` seconds.
+* **Bounded concurrency.** At most ``max_workers`` cores are busy with commands at once (a
+  task asking for ``cores=2`` takes two); function tasks share a pool of ``max_workers``
+  threads or processes. GPUs listed in ``CUDA_VISIBLE_DEVICES`` are handed out one task at
+  a time.
+* Finished tasks are forgotten, so a long campaign does not accumulate every stdout.
+
+Why not rhapsody-py's ``ConcurrentExecutionBackend`` (which also honours cwd and env)?
+Measured here: both run 200 ``true`` commands at the same rate (spawn-bound, ~300-400/s),
+but importing rhapsody's backend imports every rhapsody backend whose dependency is
+installed (Dask, RADICAL-Pilot): +2.2 s for the default backend, against 0 s for
+asyncflow's, which the engine imports anyway. Neither kills the child on cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
+
+from radical.asyncflow import LocalExecutionBackend
+
+from rose_plugin_local.resources import available_gpus
+
+__all__ = ["LocalBackend", "create_backend"]
+
+logger = logging.getLogger(__name__)
+
+EXECUTORS = ("thread", "process")
+
+
+class _Slots:
+    """A counting pool of ``total`` slots; ``take(n)`` waits until ``n`` are free (FIFO)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.free = total
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    @contextlib.asynccontextmanager
+    async def take(self, n: int) -> AsyncIterator[None]:
+        n = max(1, min(n, self.total))
+        if self._waiters or self.free < n:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append((n, waiter))
+            try:
+                await waiter
+            except BaseException:
+                if (n, waiter) in self._waiters:
+                    self._waiters.remove((n, waiter))
+                elif waiter.done() and not waiter.cancelled():
+                    self._release(n)  # granted while we were being cancelled
+                raise
+        else:
+            self.free -= n
+        try:
+            yield
+        finally:
+            self._release(n)
+
+    def _release(self, n: int) -> None:
+        self.free += n
+        while self._waiters and self._waiters[0][0] <= self.free:
+            wanted, waiter = self._waiters.pop(0)
+            if waiter.done():
+                continue
+            self.free -= wanted
+            waiter.set_result(None)
+
+
+class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
+    """Tasks on this machine: commands as process groups, functions on a pool.
+
+    ``max_workers`` (default: the number of cores) bounds both the function pool and the
+    cores busy with commands. ``executor`` is ``"thread"`` (default) or ``"process"``
+    for function tasks (processes need picklable arguments; they are started with
+    ``spawn``). ``kill_grace`` is how long a cancelled command has between SIGTERM and
+    SIGKILL. Await the instance (or use ``async with``) before use, as with every
+    asyncflow backend; ``rose.engine("local", ...)`` does that for you.
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        executor: str | Executor = "thread",
+        *,
+        kill_grace: float = 2.0,
+        name: str = "local",
+    ) -> None:
+        workers = int(max_workers) if max_workers is not None else (os.cpu_count() or 1)
+        if workers < 1:
+            raise ValueError(f"local backend: max_workers must be >= 1, got {max_workers!r}")
+        if isinstance(executor, str):
+            if executor not in EXECUTORS:
+                raise ValueError(
+                    f"local backend: executor must be 'thread' or 'process', got {executor!r}"
+                )
+            pool: Executor
+            if executor == "thread":
+                pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rose-local")
+            else:
+                import multiprocessing
+
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        elif isinstance(executor, Executor):
+            pool = executor
+        else:
+            raise TypeError(f"local backend: executor must be 'thread', 'process' or an Executor, got {executor!r}")
+        super().__init__(pool, name=name)
+        self.max_workers = workers
+        self.kill_grace = float(kill_grace)
+        self._slots = _Slots(workers)
+        self._gpu_pool = available_gpus()
+        self._gpus_free = list(self._gpu_pool)
+        self._gpu_waiters: list[asyncio.Future[None]] = []
+        self._processes: dict[str, asyncio.subprocess.Process] = {}
+        self._functions_running = 0
+
+    # -- commands -----------------------------------------------------------------------
+    async def _execute_command(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        options = task.get("task_backend_specific_kwargs") or {}
+        argv = [str(task["executable"]), *(str(a) for a in task.get("arguments") or ())]
+        cores = int(options.get("cores", 1) or 1)
+        if cores > self.max_workers:
+            logger.warning(
+                "task %s asks for %d cores; this backend has max_workers=%d, so it runs alone",
+                task.get("name", task["uid"]), cores, self.max_workers,
+            )
+        async with self._slots.take(cores), self._take_gpus(int(options.get("gpus", 0) or 0)) as gpu_ids:
+            env = options.get("env")
+            if gpu_ids:
+                env = {**(env if env is not None else os.environ), "CUDA_VISIBLE_DEVICES": ",".join(gpu_ids)}
+            return await self._run_process(task, argv, bool(options.get("shell", False)), options.get("cwd"), env)
+
+    async def _run_process(
+        self, task: dict[str, Any], argv: list[str], shell: bool, cwd: str | None, env: dict[str, str] | None
+    ) -> tuple[dict[str, Any], str]:
+        uid = task["uid"]
+        stdout_file = stderr_file = None
+        out: Any = asyncio.subprocess.PIPE
+        err: Any = asyncio.subprocess.PIPE
+        if task.get("capture_stdio"):
+            stdout_path = os.path.join(self._work_dir, f"{uid}.stdout")
+            stderr_path = os.path.join(self._work_dir, f"{uid}.stderr")
+            out = stdout_file = open(stdout_path, "wb")
+            err = stderr_file = open(stderr_path, "wb")
+        try:
+            try:
+                if shell:
+                    # asyncflow split the command string; the shell joins it back
+                    process = await asyncio.create_subprocess_shell(
+                        " ".join(argv), stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True
+                    )
+                else:
+                    process = await asyncio.create_subprocess_exec(
+                        *argv, stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True
+                    )
+            except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+                return _spawn_failure(task, argv, cwd, exc)
+            self._processes[uid] = process
+            try:
+                stdout, stderr = await process.communicate()
+            except asyncio.CancelledError:
+                await self._terminate(process, task)
+                raise
+            finally:
+                self._processes.pop(uid, None)
+        finally:
+            for handle in (stdout_file, stderr_file):
+                if handle is not None:
+                    handle.close()
+        if stdout_file is not None:
+            task.update({"stdout": stdout_path, "stderr": stderr_path, "exit_code": process.returncode})
+        else:
+            task.update(
+                {
+                    "stdout": stdout.decode(errors="replace"),
+                    "stderr": stderr.decode(errors="replace"),
+                    "exit_code": process.returncode,
+                }
+            )
+        return task, "DONE" if process.returncode == 0 else "FAILED"
+
+    async def _terminate(self, process: asyncio.subprocess.Process, task: dict[str, Any]) -> None:
+        """SIGTERM the task's process group, SIGKILL it after ``kill_grace`` seconds."""
+        logger.info("task %s cancelled: stopping process group %d", task.get("name", task["uid"]), process.pid)
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), self.kill_grace)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            pass
+        finally:
+            # the leader may be gone while children that ignored SIGTERM live on
+            _signal_group(process.pid, signal.SIGKILL)
+        if process.returncode is None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(process.wait(), 1.0)
+
+    @contextlib.asynccontextmanager
+    async def _take_gpus(self, count: int) -> AsyncIterator[list[str]]:
+        if count <= 0:
+            yield []
+            return
+        if count > len(self._gpu_pool):
+            raise RuntimeError(
+                f"task asks for {count} GPU(s) but this backend sees {len(self._gpu_pool)} "
+                "(CUDA_VISIBLE_DEVICES / /dev/nvidia*)"
+            )
+        while len(self._gpus_free) < count:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._gpu_waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._gpu_waiters:
+                    self._gpu_waiters.remove(waiter)
+        taken, self._gpus_free = self._gpus_free[:count], self._gpus_free[count:]
+        try:
+            yield taken
+        finally:
+            self._gpus_free.extend(taken)
+            for waiter in self._gpu_waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    # -- functions ----------------------------------------------------------------------
+    async def _execute_function(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        self._functions_running += 1
+        try:
+            result: tuple[dict[str, Any], str] = await super()._execute_function(task)
+            return result
+        finally:
+            self._functions_running -= 1
+
+    # -- bookkeeping, cancellation, shutdown -------------------------------------------
+    async def _handle_task(self, task: dict[str, Any]) -> None:
+        try:
+            await super()._handle_task(task)
+        finally:
+            self.tasks.pop(task["uid"], None)
+
+    async def shutdown(self) -> None:
+        """Cancel every task (killing its process group), then stop the pool."""
+        pending = [t["future"] for t in list(self.tasks.values()) if t.get("future") is not None]
+        await self.cancel_all_tasks()
+        if pending:
+            await asyncio.wait(pending, timeout=self.kill_grace + 2.0)
+        for uid, process in list(self._processes.items()):  # pragma: no cover - safety net
+            logger.warning("process of task %s survived cancellation; killing it", uid)
+            _signal_group(process.pid, signal.SIGKILL)
+        executor = self.executor
+        if isinstance(executor, ProcessPoolExecutor):
+            if self._functions_running:
+                logger.warning("stopping %d running function task(s) in worker processes", self._functions_running)
+                _terminate_workers(executor)
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        else:
+            if self._functions_running:
+                logger.warning(
+                    "%d function task(s) are still running on threads; Python cannot stop a thread, "
+                    "so they finish in the background and their results are discarded",
+                    self._functions_running,
+                )
+            executor.shutdown(wait=False, cancel_futures=True)
+        logger.info("local backend shut down")
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _terminate_workers(executor: ProcessPoolExecutor) -> None:
+    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list(getattr(executor, "_processes", {}).values()):  # same thing before 3.14
+        with contextlib.suppress(Exception):
+            process.terminate()
+
+
+def _spawn_failure(
+    task: dict[str, Any], argv: list[str], cwd: str | None, exc: OSError
+) -> tuple[dict[str, Any], str]:
+    if cwd is not None and not os.path.isdir(cwd):
+        message, code = f"working directory {cwd!r} does not exist (task resources cwd=...)", 126
+    elif isinstance(exc, FileNotFoundError):
+        message, code = f"command not found: {argv[0]!r} (is it installed and on PATH?)", 127
+    else:
+        message, code = f"cannot execute {argv[0]!r}: {exc}", 126
+    task.update({"stdout": "", "stderr": message, "exit_code": code})
+    return task, "FAILED"
+
+
+async def create_backend(
+    max_workers: int | None = None, executor: str = "thread", kill_grace: float = 2.0
+) -> LocalBackend:
+    """The ``local`` backend for ``rose.engine("local", max_workers=..., executor=...)``."""
+    backend = LocalBackend(max_workers=max_workers, executor=executor, kill_grace=kill_grace)
+    await backend
+    logger.info("local backend: %d worker(s), %s executor", backend.max_workers, executor)
+    return backend

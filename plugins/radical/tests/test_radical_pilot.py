@@ -1,0 +1,241 @@
+"""A real RADICAL-Pilot pilot on ``local.localhost``: an active-learning loop and the traps.
+
+One pilot serves the whole module (starting one takes 20-35 s here, closing it ~15 s),
+so the tests share an engine and run in order; the last one shuts it down and checks that
+no process is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+rp = pytest.importorskip("radical.pilot", reason="RADICAL-Pilot is not installed")
+
+from rose_plugin_radical import RadicalExecutionBackend, translate  # noqa: E402
+
+from rose.backend_contract import child_processes, processes_running, unique_sleep, wait_until  # noqa: E402
+from rose.engine import backend_spec_for  # noqa: E402
+from rose.engine import engine as make_engine  # noqa: E402
+from rose.errors import ResourceError, TaskFailedError  # noqa: E402
+from rose.learner import Learner  # noqa: E402
+from rose.metrics import MEAN_SQUARED_ERROR_MSE  # noqa: E402
+from rose.records import Resources  # noqa: E402
+
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
+
+SCRIPTS = {
+    "sim.py": """
+        import json, os, sys
+        n = int(sys.argv[1])
+        labeled = json.load(open("selected.json")) if os.path.exists("selected.json") else []
+        json.dump({"labeled": labeled + list(range(len(labeled), len(labeled) + n))}, open("data.json", "w"))
+        print("simulated", n)
+    """,
+    "train.py": """
+        import json
+        data = json.load(open("data.json"))
+        json.dump({"mse": 1.0 / (1 + len(data["labeled"]))}, open("model.json", "w"))
+        print("trained on", len(data["labeled"]))
+    """,
+    "select.py": """
+        import json
+        json.dump(json.load(open("data.json"))["labeled"], open("selected.json", "w"))
+    """,
+    "check.py": """
+        import json
+        print(json.load(open("model.json"))["mse"])
+    """,
+}
+
+
+class Pilot:
+    """The module's engine and the directories around it."""
+
+    def __init__(self, engine: Any, root: Path, children_before: dict[int, str]) -> None:
+        self.engine, self.root, self.children_before = engine, root, children_before
+        self.closed = False
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def pilot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pilot]:
+    root = tmp_path_factory.mktemp("radical")
+    before = child_processes()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("ROSE_RUNS_DIR", str(root / "runs"))
+        engine = await make_engine("radical", work_dir=str(root / "engine"), resource="local.localhost",
+                                   runtime=15, cores=2)
+        state = Pilot(engine, root, before)
+        try:
+            yield state
+        finally:
+            if not state.closed:
+                await engine.shutdown()
+
+
+def test_reference_dictionary_gets_cores_and_keeps_errors_in_python() -> None:
+    """``RadicalExecutionBackend({'runtime': 30, 'resource': 'local.localhost'})`` as documented."""
+    backend = RadicalExecutionBackend({"runtime": 30, "resource": "local.localhost"})
+    assert backend.resources["cores"] == os.cpu_count()  # RP's local default is a fake 8-core node
+    assert backend.resources["exit_on_error"] is False  # True would kill this process on pilot failure
+
+
+def test_translate_emits_only_valid_task_description_keys() -> None:
+    description = translate(
+        "training", Resources(cores=2, gpus=1, ranks=4, memory_mb=512, env={"A": "1"}, cwd="/data/run 1"), False
+    )
+    assert description == {
+        "ranks": 4, "cores_per_rank": 2, "gpus_per_rank": 1, "mem_per_rank": 512,
+        "environment": {"A": "1"}, "pre_exec": ["cd '/data/run 1'"],
+    }
+    task = rp.TaskDescription(from_dict=description)
+    task.executable = "true"
+    task.verify()  # raises on any key RP does not know
+
+
+@in_module_loop
+async def test_engine_is_the_radical_backend_with_its_session_in_the_runs_dir(pilot: Pilot) -> None:
+    spec = backend_spec_for(pilot.engine)
+    assert spec is not None and spec.name == "radical"
+    session = pilot.engine.backend.session
+    assert Path(session.path).resolve().is_relative_to((pilot.root / "runs" / ".radical").resolve())
+    assert not list(pilot.root.glob("rose.session*")) and not list(pilot.root.glob("asyncflow.session*"))
+
+
+@in_module_loop
+async def test_active_learning_loop_of_executables(pilot: Pilot) -> None:
+    from rose.al import SequentialActiveLearner
+
+    work = pilot.root / "work"
+    work.mkdir()
+    for name, body in SCRIPTS.items():
+        (work / name).write_text(textwrap.dedent(body))
+    learner = SequentialActiveLearner(pilot.engine, run_dir=pilot.root / "campaign")
+    python = sys.executable
+    here = {"cwd": str(work)}  # tasks would otherwise start in their own RP sandbox
+
+    @learner.simulation_task(resources=here)
+    async def simulation(*args: Any) -> list[str]:
+        return [python, "sim.py", "5"]
+
+    @learner.training_task(resources=here)
+    async def training(*args: Any) -> list[str]:
+        return [python, "train.py"]
+
+    @learner.active_learn_task(resources=here)
+    async def active_learn(*args: Any) -> list[str]:
+        return [python, "select.py"]
+
+    @learner.as_stop_criterion(metric_name=MEAN_SQUARED_ERROR_MSE, threshold=0.01, resources=here)
+    async def check(*args: Any) -> list[str]:
+        return [python, "check.py"]
+
+    states = [state async for state in learner.start(max_iter=3)]
+    assert [s.iteration for s in states] == [0, 1, 2]
+    assert [round(s.metric_value, 6) for s in states] == [round(1 / 6, 6), round(1 / 11, 6), round(1 / 16, 6)]
+    assert learner._stop_reason == "max_iter_reached"
+
+
+@in_module_loop
+async def test_results_quoting_failures_and_full_output(pilot: Pilot) -> None:
+    learner = Learner(pilot.engine, run_dir=pilot.root / "run")
+
+    @learner.utility_task
+    async def quoted() -> str:
+        return "echo 'a;b'"
+
+    @learner.utility_task
+    async def broken() -> list[str]:
+        return ["sh", "-c", "echo boom-radical >&2; exit 3"]
+
+    @learner.utility_task
+    async def long_output() -> list[str]:
+        return [sys.executable, "-c", "print('x' * 3000)"]
+
+    @learner.utility_task
+    async def missing() -> str:
+        return "rose-radical-no-such-command"
+
+    ok, failed, big, absent = await asyncio.gather(quoted(), broken(), long_output(), missing(),
+                                                   return_exceptions=True)
+    assert ok == "a;b\n"
+    assert isinstance(failed, TaskFailedError) and failed.exit_code == 3 and "boom-radical" in str(failed)
+    assert big == "x" * 3000 + "\n"  # RP itself keeps only the last 1024 characters
+    assert isinstance(absent, TaskFailedError) and absent.exit_code == 127
+    assert "rose-radical-no-such-command" in str(absent)
+
+
+@in_module_loop
+async def test_invalid_description_key_fails_that_task_only(pilot: Pilot) -> None:
+    async def command() -> str:
+        return "echo fine"
+
+    with pytest.raises(ValueError, match="bogus_key"):
+        await pilot.engine.executable_task(command)(task_description={"bogus_key": 1})
+    # the engine survived: the next task runs
+    assert await pilot.engine.executable_task(command)() == "fine\n"
+
+
+@in_module_loop
+async def test_cwd_env_and_what_the_pilot_cannot_hold(pilot: Pilot) -> None:
+    learner = Learner(pilot.engine, run_dir=pilot.root / "run")
+    where = pilot.root / "a dir"
+    where.mkdir()
+
+    @learner.utility_task(resources={"cwd": str(where), "env": {"ROSE_RP_VAR": "v 1"}})
+    async def show() -> list[str]:
+        return ["sh", "-c", 'pwd; printf "%s\\n" "$ROSE_RP_VAR"']
+
+    @learner.training_task(resources={"cores": 3})
+    async def too_wide() -> str:
+        return "true"
+
+    @learner.utility_task(as_executable=False)
+    async def function() -> int:
+        return 1
+
+    assert (await show()).splitlines() == [str(where), "v 1"]
+    with pytest.raises(TaskFailedError) as failure:
+        await too_wide()
+    assert isinstance(failure.value.__cause__, ResourceError)
+    assert "3 cores" in str(failure.value.__cause__) and "the pilot has 2" in str(failure.value.__cause__)
+    with pytest.raises(RuntimeError, match="Raptor"):
+        await function()
+
+
+@in_module_loop
+async def test_cancelled_task_is_killed(pilot: Pilot) -> None:
+    learner = Learner(pilot.engine, run_dir=pilot.root / "run")
+    duration = unique_sleep()
+
+    @learner.utility_task(timeout=8)
+    async def long() -> list[str]:
+        return ["sleep", duration]
+
+    running = asyncio.ensure_future(long())
+    assert await wait_until(lambda: processes_running(duration), 20), "the pilot never started the task"
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert await wait_until(lambda: not processes_running(duration), 20)
+
+
+@in_module_loop
+async def test_shutdown_leaves_no_processes(pilot: Pilot) -> None:
+    await pilot.engine.shutdown()
+    pilot.closed = True
+
+    def leftovers() -> dict[int, str]:
+        return {p: c for p, c in child_processes().items()
+                if p not in pilot.children_before and "resource_tracker" not in c}
+
+    assert await wait_until(lambda: not leftovers(), 30), leftovers()
