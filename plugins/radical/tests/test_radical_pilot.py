@@ -204,10 +204,9 @@ async def test_cwd_env_and_what_the_pilot_cannot_hold(pilot: Pilot) -> None:
         return 1
 
     assert (await show()).splitlines() == [str(where), "v 1"]
-    with pytest.raises(TaskFailedError) as failure:
+    with pytest.raises(ResourceError) as failure:
         await too_wide()
-    assert isinstance(failure.value.__cause__, ResourceError)
-    assert "3 cores" in str(failure.value.__cause__) and "the pilot has 2" in str(failure.value.__cause__)
+    assert "3 cores" in str(failure.value) and "the pilot has 2" in str(failure.value)
     with pytest.raises(RuntimeError, match="Raptor"):
         await function()
 

@@ -592,7 +592,8 @@ class Learner:
             self._translate(spec.name, spec.resources, spec.shell)
 
     def _manifest_extra(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        return {}
+        """Manifest fields a learner passes to ``run_campaign`` (``learner_configs``...)."""
+        return {key: options[key] for key in ("parallel_count", "learner_configs", "extra") if key in options}
 
 
 async def _nothing() -> AsyncIterator[IterationState]:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from rose.config import LearnerConfig
@@ -33,9 +33,8 @@ _T = TypeVar("_T")
 
 
 class ParallelManifestMixin:
-    """For learners that run sub-learners: manifest fields and one directory per campaign.
+    """For learners that run sub-learners: one directory per campaign.
 
-    Puts ``parallel_count``, ``learner_configs`` and ``extra`` into the campaign manifest.
     When the learner made up its own run directory, every ``start()`` after the first one
     gets a fresh directory, so a second campaign never finds the first one's files in its
     learners' working directories (a ``run_dir`` given by the user is always used as is).
@@ -53,9 +52,6 @@ class ParallelManifestMixin:
         if self._campaigns and self._own_run_dir:
             self._run_dir = None
         self._campaigns += 1
-
-    def _manifest_extra(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        return {key: options[key] for key in ("parallel_count", "learner_configs", "extra") if key in options}
 
 
 def combined_stop_reason(reasons: Iterable[str | None]) -> str:

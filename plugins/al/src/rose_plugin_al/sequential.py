@@ -63,6 +63,7 @@ class SequentialActiveLearner(Learner):
             lambda: self.run_campaign(
                 self._iterate(max_iter, skip_pre_loop, skip_simulation_step, initial_config),
                 max_iter=max_iter,
+                learner_configs=[initial_config.to_dict() if initial_config is not None else None],
             )
         )
 

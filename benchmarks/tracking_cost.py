@@ -1,0 +1,136 @@
+"""Cost of the MLflow tracker on the learning loop, measured in one run.
+
+A SequentialActiveLearner with no-op function tasks runs N iterations (default 50) without
+a tracker and with ``rose.tracker("mlflow")`` writing to a fresh sqlite store, alternating,
+several rounds. For each campaign it reports:
+
+* loop: time from ``start`` until the last iteration's state is yielded (the learning loop);
+* total: until the campaign has ended, which includes ``on_stop`` waiting for MLflow to
+  write everything queued (the flush).
+
+The first tracked campaign of the process is reported separately ("cold"): it also pays for
+``import mlflow`` and creating the sqlite tables, in the tracker's background thread.
+
+    .venv/bin/python benchmarks/tracking_cost.py [--iterations 50] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+import rose
+
+
+async def make_engine() -> Any:
+    """The local backend when installed, else rose.testing's thread backend."""
+    from rose.plugins import registry
+
+    if "local" in registry().backends:
+        return await rose.engine("local"), "local"
+    from rose import plugins
+    from rose.testing import TEST_BACKEND, TestBackendPlugin
+
+    plugins.get_plugin_manager().register(TestBackendPlugin, name="rose-testing")
+    plugins.invalidate()
+    return await rose.engine(TEST_BACKEND), TEST_BACKEND
+
+
+def noop_learner(engine: Any, run_dir: str) -> Any:
+    """simulation, training, active learning and a criterion that never stops: all no-ops."""
+    from rose.al import SequentialActiveLearner
+
+    learner = SequentialActiveLearner(engine, run_dir=run_dir)
+
+    @learner.simulation_task(as_executable=False)
+    async def simulation(*args: Any, **kwargs: Any) -> dict[str, int]:
+        return {"labelled": 1}
+
+    @learner.training_task(as_executable=False)
+    async def training(*args: Any, **kwargs: Any) -> dict[str, float]:
+        return {"loss": 0.5}
+
+    @learner.active_learn_task(as_executable=False)
+    async def active_learn(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    @learner.as_stop_criterion(metric_name="mean_squared_error_mse", threshold=-1.0, as_executable=False)
+    async def criterion(*args: Any, **kwargs: Any) -> float:
+        return 0.25
+
+    return learner
+
+
+async def campaign(
+    engine: Any, root: str, name: str, iterations: int, tracked: bool, options: dict[str, Any]
+) -> tuple[float, float]:
+    """(loop seconds, total seconds) of one campaign."""
+    learner = noop_learner(engine, os.path.join(root, name))
+    if tracked:
+        learner.add_tracker(rose.tracker("mlflow", experiment_name="tracking-cost",
+                                         tracking_uri="sqlite:///" + os.path.join(root, "mlflow.db"), **options))
+    started = time.perf_counter()
+    loop = 0.0
+    count = 0
+    async for _state in learner.start(max_iter=iterations):
+        count += 1
+        loop = time.perf_counter() - started
+    total = time.perf_counter() - started
+    assert count == iterations, count
+    return loop, total
+
+
+async def main(argv: list[str] | None = None) -> int:
+    """Run the measurement and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batch-interval", type=float, default=None,
+                        help="the tracker's batch_interval (default: the tracker's own default)")
+    args = parser.parse_args(argv)
+    options = {} if args.batch_interval is None else {"batch_interval": args.batch_interval}
+    logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    results: dict[str, list[tuple[float, float]]] = {"without tracker": [], "with MLflow tracker": []}
+    with tempfile.TemporaryDirectory(prefix="rose-tracking-cost-") as root:
+        os.environ["ROSE_RUNS_DIR"] = root  # campaign and engine directories go here, then away
+        engine, backend = await make_engine()
+        try:
+            await campaign(engine, root, "warmup", args.iterations, False, options)
+            cold = await campaign(engine, root, "cold", args.iterations, True, options)
+            for n in range(args.rounds):
+                results["without tracker"].append(await campaign(engine, root, f"plain-{n}", args.iterations, False, options))
+                results["with MLflow tracker"].append(await campaign(engine, root, f"mlflow-{n}", args.iterations, True, options))
+        finally:
+            await engine.shutdown()
+
+    n = args.iterations
+    print(f"{n}-iteration no-op SequentialActiveLearner campaign, backend {backend!r}, "
+          f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
+          f"{args.rounds} alternating rounds; tracker options {options or 'default'}")
+    print()
+    print("| campaign | loop median (s) | loop min (s) | per iteration, median (ms) | total incl. flush, median (s) |")
+    print("|---|---:|---:|---:|---:|")
+    for label, runs in results.items():
+        loop = statistics.median(r[0] for r in runs)
+        total = statistics.median(r[1] for r in runs)
+        print(f"| {label} | {loop:.3f} | {min(r[0] for r in runs):.3f} | {1000 * loop / n:.2f} | {total:.3f} |")
+    print(f"| with MLflow tracker, first in process (cold) | {cold[0]:.3f} | - | {1000 * cold[0] / n:.2f} | {cold[1]:.3f} |")
+    plain, tracked = results["without tracker"], results["with MLflow tracker"]
+    print()
+    median_ratio = statistics.median(r[0] for r in tracked) / statistics.median(r[0] for r in plain)
+    min_ratio = min(r[0] for r in tracked) / min(r[0] for r in plain)
+    print(f"loop time ratio with/without tracker: median {median_ratio:.2f}, min {min_ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
