@@ -51,10 +51,12 @@ class EngineHandle:
             await self._engine.shutdown()
 
     async def _create(self) -> Any:
+        from rose.overrides import engine_choice
         from rose.plugins import lookup
 
-        spec: BackendSpec = lookup("backend", self._name)
-        backend = spec.factory(**self._options)
+        name, options = engine_choice(self._name, self._options)  # `rose run --backend/--dry-run`
+        spec: BackendSpec = lookup("backend", name)
+        backend = spec.factory(**options)
         if inspect.isawaitable(backend):
             backend = await backend
         from radical.asyncflow import WorkflowEngine

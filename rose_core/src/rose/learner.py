@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from rose import overrides
 from rose.config import LearnerConfig, TaskConfig
 from rose.errors import CriterionOutputError, RoseError
 from rose.journal import Journal, ResumePoint, load_resume_point
@@ -91,6 +92,7 @@ class Learner:
         self._run_dir = os.fspath(run_dir) if run_dir is not None else None
         self._state: dict[str, Any] = {}
         self._state_callbacks: list[Callable[[str, Any], None]] = []
+        self._task_listeners: list[Callable[[dict[str, Any]], None]] = []
         self._stop_requested = False
         self._stop_reason: str | None = None
         self._pending_config: LearnerConfig | None = None
@@ -261,8 +263,44 @@ class Learner:
             iteration=iteration,
             cwd=self.task_cwd,
             on_attempt=self._journal_task(iteration),
+            on_event=self._task_event(iteration) if self._task_listeners else None,
         )
         return await execute(self.asyncflow, spec, args, kwargs, context, self._translate)
+
+    def _task_event(self, iteration: int | None) -> Callable[[dict[str, Any]], None]:
+        learner = self.learner_id
+
+        def emit(event: dict[str, Any]) -> None:
+            event = {"learner_id": learner, "iteration": iteration, **event}
+            for listener in list(self._task_listeners):
+                listener(event)
+
+        return emit
+
+    def on_task_event(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``callback(event)`` when a task attempt starts and ends (see :mod:`rose.tracking`)."""
+        self._task_listeners.append(callback)
+
+    def inherit(self, parent: Learner, *, learner_id: int | str, task_cwd: str | None = None) -> None:
+        """Make this learner a sub-learner of ``parent`` (parallel learners use it).
+
+        It runs the parent's tasks and criterion (the specs are immutable; the ``tasks``
+        dict is copied so siblings never change each other), reports task events and
+        state updates to the parent's listeners, and has its own ``learner_id`` and
+        working directory for executable tasks.
+        """
+        self.tasks = dict(parent.tasks)
+        self.criterion = parent.criterion
+        self.learner_id = learner_id
+        self.task_cwd = task_cwd
+        self._translate = parent._translate
+        self.forward_task_events(parent)
+        for callback in parent._state_callbacks:
+            self.on_state_update(callback)
+
+    def forward_task_events(self, parent: Learner) -> None:
+        """Send this sub-learner's task events to whatever listens to ``parent``, now or later."""
+        self._task_listeners = parent._task_listeners
 
     def _journal_task(self, iteration: int | None) -> Callable[[dict[str, Any]], None] | None:
         journal = self._journal
@@ -458,6 +496,8 @@ class Learner:
     def run_dir(self) -> str:
         """The campaign directory (created when the campaign starts)."""
         if self._run_dir is None:
+            self._run_dir = overrides.resume_for(self)  # `rose run --resume RUN`
+        if self._run_dir is None:
             from rose.engine import runs_root
 
             stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -477,6 +517,8 @@ class Learner:
         and last state are restored and ``self.resume_point.next_iteration`` says where to
         continue. Learners call this from ``start()`` and consult :attr:`resume_point`.
         """
+        if resume is None:
+            resume = overrides.resume_for(self)  # `rose run --resume RUN`
         if resume is None or resume is False:
             self._resume = None
             return None
@@ -534,7 +576,9 @@ class Learner:
         self._stop_requested = False
         self._stop_reason = None
         self.check_resources()
-        hub = TrackerHub(self.trackers)
+        hub = TrackerHub([*self.trackers, *overrides.campaign_trackers(self)])  # + `rose run --tracker`
+        if hub:
+            self._task_listeners.append(hub.task)
         if journal:
             self._journal = Journal(self.run_dir)
             self._journal.open()
@@ -559,6 +603,10 @@ class Learner:
                 if self._journal is not None:
                     self._journal.write("iteration", learner_id=self.learner_id, state=state.to_dict())
                 yield state
+                if overrides.cap_reached(self, state):  # `rose run --max-iter N`
+                    self._stop_reason = "max_iter_reached"
+                    await iterations.aclose()  # type: ignore[attr-defined]
+                    break
             reason = self._stop_reason or "max_iter_reached"
         except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
             reason = "stopped"
@@ -577,6 +625,8 @@ class Learner:
                 self._journal.write("stop", learner_id=self.learner_id, reason=reason,
                                     final=final.to_dict() if final else None)
                 self._journal.close()
+            if hub.task in self._task_listeners:
+                self._task_listeners.remove(hub.task)
             await hub.close(final, reason)
 
     def check_resources(self) -> None:

@@ -126,6 +126,7 @@ class TaskContext:
     iteration: int | None = None
     cwd: str | None = None
     on_attempt: Callable[[dict[str, Any]], None] | None = None
+    on_event: Callable[[dict[str, Any]], None] | None = None
 
 
 @define(kw_only=True, frozen=True)
@@ -191,6 +192,7 @@ async def execute(
     for attempt in range(1, attempts + 1):
         started = time.monotonic()
         command: str | None = None
+        _notify(context, spec, attempt, "running", 0.0)
         try:
             if spec.as_executable:
                 argv = command_line(spec, await spec.func(*args, **kwargs))
@@ -311,7 +313,18 @@ def _describe_failure(
     )
 
 
+def _notify(context: TaskContext, spec: TaskSpec, attempt: int, status: str, seconds: float) -> None:
+    if context.on_event is None:
+        return
+    event = {"task": spec.name, "kind": spec.kind, "attempt": attempt, "status": status, "seconds": seconds}
+    try:
+        context.on_event(event)
+    except Exception:
+        logger.warning("could not report task %r to trackers", spec.name, exc_info=True)
+
+
 def _report(context: TaskContext, spec: TaskSpec, attempt: int, status: str, started: float, **extra: Any) -> None:
+    _notify(context, spec, attempt, status, round(time.monotonic() - started, 6))
     if context.on_attempt is None:
         return
     record = {

@@ -1,7 +1,10 @@
 """Trackers: the protocol, the campaign manifest, and non-blocking dispatch.
 
 A tracker is any object with ``on_start(manifest)``, ``on_iteration(state)`` and
-``on_stop(final_state, reason)``. ``reason`` is one of ``criterion_met``,
+``on_stop(final_state, reason)``, and optionally ``on_task(event)``: a dict with
+``learner_id``, ``iteration``, ``task``, ``kind``, ``attempt``, ``status`` (``running``,
+``done`` or ``failed``) and ``seconds``, sent when every task attempt starts and ends.
+``reason`` is one of ``criterion_met``,
 ``max_iter_reached``, ``stopped`` (``stop()``, a ``break`` out of the loop, Ctrl-C) or
 ``error``. Learners call trackers from a worker thread, in order, so a slow tracker never
 stalls tasks; a tracker that raises is logged with its name and never breaks the campaign.
@@ -127,6 +130,12 @@ class TrackerHub:
     def iteration(self, state: IterationState) -> None:
         """Queue ``on_iteration(state)`` for every tracker; returns at once."""
         self._put("on_iteration", state)
+
+    def task(self, event: dict[str, Any]) -> None:
+        """Queue ``on_task(event)`` for the trackers that implement it; returns at once."""
+        for tracker, queue in zip(self._trackers, self._queues):
+            if callable(getattr(tracker, "on_task", None)):
+                queue.put_nowait(("on_task", (event,)))
 
     async def close(self, final_state: IterationState | None, reason: str) -> None:
         """Queue ``on_stop`` and wait until every tracker has processed its queue."""

@@ -128,13 +128,7 @@ def adopt_tasks(child: Learner, parent: Learner, *, learner_id: Any, directory: 
     child run with ``directory`` as their working directory, so parallel learners never
     write the same file.
     """
-    child.tasks = dict(parent.tasks)
-    child.criterion = parent.criterion
-    child.learner_id = learner_id
-    child.task_cwd = directory
-    child._translate = parent._translate
-    for callback in parent._state_callbacks:
-        child.on_state_update(callback)
+    child.inherit(parent, learner_id=learner_id, task_cwd=directory)
 
 
 async def gather_or_cancel(awaitables: Sequence[Awaitable[_T]]) -> list[_T]:

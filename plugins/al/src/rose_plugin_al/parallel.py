@@ -8,6 +8,7 @@ import warnings
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from rose import overrides
 from rose.config import LearnerConfig
 from rose.journal import JOURNAL_NAME
 from rose.learner import Learner
@@ -89,6 +90,8 @@ class ParallelActiveLearner(ParallelManifestMixin, Learner):
         configs = self.validate(
             parallel_learners, max_iter, skip_pre_loop, skip_simulation_step, learner_configs, fail_fast
         )
+        if resume is None:
+            resume = overrides.resume_for(self)  # `rose run --resume RUN`
         if resume is not None:
             resume_dir = os.fspath(resume)
             if not os.path.isdir(resume_dir):

@@ -271,10 +271,7 @@ class ParallelReinforcementLearner(ReinforcementLearner):
         """Learner ``learner_id``: shares this learner's tasks, criterion and engine (``config`` is given at start)."""
         directory = os.path.join(self.run_dir, f"learner-{learner_id}")
         learner = SequentialReinforcementLearner(self.asyncflow, run_dir=directory, name=self.name)
-        learner.tasks = dict(self.tasks)
-        learner.criterion = self.criterion
-        learner.learner_id = learner_id
-        learner._translate = self._translate
+        learner.inherit(self, learner_id=learner_id)
         return learner
 
     def stop(self) -> None:

@@ -45,8 +45,12 @@ def rose_schedulers() -> list[SchedulerSpec]:
 
 @hookimpl
 def rose_trackers() -> list[TrackerSpec]:
-    """``console`` (log lines) and ``jsonl`` (one JSON line per event in a file)."""
+    """``console`` (log lines), ``jsonl`` (a JSON-lines file) and ``progress`` (a live view)."""
     return [
+        TrackerSpec(
+            name="progress", summary="live per-learner view (rich on a terminal)",
+            factory=lazy_call("rose.progress:ProgressTracker"),
+        ),
         TrackerSpec(
             name="console", summary="one log line per iteration", factory=lazy_call("rose.builtin.trackers:ConsoleTracker")
         ),

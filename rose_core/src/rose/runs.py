@@ -1,0 +1,338 @@
+"""Reading campaign directories: what ``rose runs`` and ``rose show`` print and plot.
+
+Every campaign writes ``<run_dir>/journal.jsonl`` (see :mod:`rose.journal`). Learners that
+run sub-learners (parallel learners) also keep one journal per sub-learner in a
+subdirectory (``learner-0/journal.jsonl``, ...); :func:`load_run` reads both shapes and
+merges them into one :class:`Run` with a :class:`LearnerHistory` per learner.
+
+Two conventions make tables and plots more telling, without being required: a task that
+reports ``labeled_count`` in its dict result gives the x axis of learning curves (number of
+labeled samples or simulations), and one that reports ``learner_label`` names its learner.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from attrs import define, field
+
+from rose.journal import JOURNAL_NAME, read_journal
+
+__all__ = [
+    "LearnerHistory",
+    "Run",
+    "find_runs",
+    "is_run_dir",
+    "list_runs",
+    "load_run",
+    "reached_target",
+    "resolve_run",
+]
+
+logger = logging.getLogger(__name__)
+
+#: run status when the journal has no stop record
+UNFINISHED = "unfinished"
+INTERRUPTED = "interrupted"
+
+
+@define(kw_only=True)
+class LearnerHistory:
+    """One learner of a campaign: its iterations (state dicts), task attempts and status."""
+
+    learner_id: Any
+    iterations: list[dict[str, Any]] = field(factory=list)
+    tasks: list[dict[str, Any]] = field(factory=list)
+    status: str = UNFINISHED
+    journal: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``learner_label`` reported by a task, else ``learner <id>`` (``learner`` alone)."""
+        for state in reversed(self.iterations):
+            value = state.get("learner_label") or (state.get("state") or {}).get("learner_label")
+            if isinstance(value, str) and value:
+                return value
+        return "learner" if self.learner_id is None else f"learner {self.learner_id}"
+
+    def metric_values(self) -> list[float]:
+        """The criterion value of every iteration that has one, in order."""
+        return [float(s["metric_value"]) for s in self.iterations if _finite(s.get("metric_value"))]
+
+    def x_values(self) -> tuple[str, list[float]]:
+        """``("labeled_count", [...])`` when every iteration reports it, else iteration numbers."""
+        points = [s for s in self.iterations if _finite(s.get("metric_value"))]
+        counts = [s.get("labeled_count") for s in points]
+        if points and all(_finite(c) for c in counts):
+            return "labeled_count", [float(c) for c in counts]  # type: ignore[arg-type]
+        return "iteration", [float(s["iteration"]) for s in points]
+
+    def task_seconds(self, iteration: Any) -> float:
+        """Seconds spent in the task attempts of ``iteration``."""
+        return sum(float(t.get("seconds") or 0.0) for t in self.tasks if t.get("iteration") == iteration)
+
+
+@define(kw_only=True)
+class Run:
+    """A campaign directory, read back from its journal(s)."""
+
+    path: str
+    learner_type: str = "?"
+    metric_name: str | None = None
+    threshold: float | None = None
+    operator: str | None = None
+    status: str = UNFINISHED
+    started: float | None = None
+    ended: float | None = None
+    max_iter: int | None = None
+    manifest: dict[str, Any] = field(factory=dict)
+    learners: dict[Any, LearnerHistory] = field(factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The directory name (``20261122-101500-surrogate-demo``)."""
+        return os.path.basename(os.path.normpath(self.path))
+
+    @property
+    def journal(self) -> str:
+        """The top-level journal file."""
+        return os.path.join(self.path, JOURNAL_NAME)
+
+    @property
+    def iterations(self) -> int:
+        """Iterations of the longest-running learner."""
+        return max((len(h.iterations) for h in self.learners.values()), default=0)
+
+    @property
+    def direction(self) -> str:
+        """``"max"`` when larger metric values are better, else ``"min"``."""
+        if self.operator in (">", ">="):
+            return "max"
+        if self.operator:
+            return "min"
+        if self.metric_name:
+            from rose.metrics import direction_of
+
+            try:
+                return direction_of(self.metric_name)
+            except Exception:
+                logger.debug("no direction for %s", self.metric_name, exc_info=True)
+        return "min"
+
+    def best_metric(self) -> float | None:
+        """The best criterion value any learner reached (None without values)."""
+        values = [v for h in self.learners.values() for v in h.metric_values()]
+        if not values:
+            return None
+        return max(values) if self.direction == "max" else min(values)
+
+    def ordered_learners(self) -> list[LearnerHistory]:
+        """The learners in id order."""
+        return [self.learners[key] for key in sorted(self.learners, key=_sort_key)]
+
+
+def is_run_dir(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a campaign directory (it holds a journal)."""
+    return os.path.isfile(os.path.join(os.fspath(path), JOURNAL_NAME))
+
+
+def find_runs(root: str | os.PathLike[str] | None = None) -> list[str]:
+    """Campaign directories directly under ``root`` (default: the runs root), oldest first."""
+    if root is None:
+        from rose.engine import runs_root
+
+        root = runs_root()
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        return []
+    found = [entry.path for entry in os.scandir(root) if entry.is_dir() and is_run_dir(entry.path)]
+    return sorted(found, key=lambda p: (_first_time(os.path.join(p, JOURNAL_NAME)), p))
+
+
+def list_runs(root: str | os.PathLike[str] | None = None) -> list[Run]:
+    """Every readable campaign under ``root``, oldest first (unreadable ones are logged)."""
+    runs = []
+    for path in find_runs(root):
+        try:
+            runs.append(load_run(path))
+        except (OSError, ValueError) as exc:
+            logger.warning("skipping %s: %s", path, exc)
+    return runs
+
+
+def resolve_run(ref: str, root: str | os.PathLike[str] | None = None) -> str:
+    """The campaign directory ``ref`` names: a path, a directory name under the runs root,
+    a unique part of one, or ``latest``.
+
+    Raises FileNotFoundError listing what exists when nothing (or more than one) matches.
+    """
+    if is_run_dir(ref):
+        return os.path.abspath(ref)
+    runs = find_runs(root)
+    if root is None:
+        from rose.engine import runs_root
+
+        root = runs_root()
+    if not runs:
+        raise FileNotFoundError(f"no campaigns under {os.fspath(root)} (set ROSE_RUNS_DIR or pass a run directory)")
+    if ref in ("latest", "last", "-1"):
+        return runs[-1]
+    names = {os.path.basename(p): p for p in runs}
+    if ref in names:
+        return names[ref]
+    matches = [p for name, p in names.items() if ref in name]
+    if len(matches) == 1:
+        return matches[0]
+    listing = ", ".join(sorted(names)[-10:])
+    if matches:
+        raise FileNotFoundError(
+            f"{ref!r} matches {len(matches)} campaigns ({', '.join(os.path.basename(m) for m in matches)}); "
+            f"give more of the name"
+        )
+    raise FileNotFoundError(f"no campaign {ref!r} under {os.fspath(root)}; recent ones: {listing}")
+
+
+def load_run(path: str | os.PathLike[str]) -> Run:
+    """Read a campaign directory (its journal and its sub-learners' journals)."""
+    path = os.path.abspath(os.fspath(path))
+    if not is_run_dir(path):
+        raise FileNotFoundError(f"{path} is not a campaign directory: it has no {JOURNAL_NAME}")
+    top = list(read_journal(path))
+    run = Run(path=path)
+    starts = [r for r in top if r.get("type") == "start"]
+    top_id = starts[0].get("learner_id") if starts else None
+    if starts:
+        run.manifest = dict(starts[-1].get("manifest") or {})
+    _apply_manifest(run, run.manifest)
+    histories: dict[Any, LearnerHistory] = {}
+    _collect(histories, top, os.path.join(path, JOURNAL_NAME))
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+        if entry.is_dir() and is_run_dir(entry.path):
+            _collect(histories, list(read_journal(entry.path)), os.path.join(entry.path, JOURNAL_NAME))
+    run.status = _status(top, top_id)
+    times = [r["time"] for r in top if _finite(r.get("time"))]
+    run.started, run.ended = (min(times), max(times)) if times else (None, None)
+    # a parent that ran sub-learners keeps their states only: drop its own empty entry
+    if len(histories) > 1 and top_id in histories and not histories[top_id].iterations:
+        del histories[top_id]
+    for history in histories.values():
+        history.iterations.sort(key=lambda s: (s.get("iteration", 0)))
+        if history.status == UNFINISHED and run.status != UNFINISHED:
+            history.status = run.status
+    if not histories:
+        histories[top_id] = LearnerHistory(learner_id=top_id, status=run.status, journal=run.journal)
+    run.learners = histories
+    if run.metric_name is None or run.threshold is None:
+        for history in histories.values():
+            for state in history.iterations:
+                run.metric_name = run.metric_name or state.get("metric_name")
+                if run.threshold is None and _finite(state.get("metric_threshold")):
+                    run.threshold = float(state["metric_threshold"])
+    return run
+
+
+def reached_target(history: LearnerHistory, threshold: float | None, operator: str | None) -> dict[str, Any] | None:
+    """The first iteration state of ``history`` whose metric meets ``OP threshold``, else None."""
+    if threshold is None:
+        return None
+    from rose.metrics import compare
+
+    for state in history.iterations:
+        if state.get("should_stop") and _finite(state.get("metric_value")):
+            return state
+        if operator and _finite(state.get("metric_value")) and compare(float(state["metric_value"]), threshold, operator):
+            return state
+    return None
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _apply_manifest(run: Run, manifest: Mapping[str, Any]) -> None:
+    run.learner_type = str(manifest.get("learner_type") or "?")
+    max_iter = manifest.get("max_iter")
+    run.max_iter = int(max_iter) if isinstance(max_iter, int) else None
+    criterion = manifest.get("criterion") or {}
+    if isinstance(criterion, Mapping):
+        run.metric_name = criterion.get("metric_name") or None
+        threshold: Any = criterion.get("threshold")
+        run.threshold = float(threshold) if _finite(threshold) else None
+        run.operator = criterion.get("operator") or None
+
+
+def _collect(histories: dict[Any, LearnerHistory], records: Iterable[dict[str, Any]], journal: str) -> None:
+    stops: dict[Any, str] = {}
+    seen: dict[Any, dict[Any, dict[str, Any]]] = {}
+    for record in records:
+        kind = record.get("type")
+        learner_id = record.get("learner_id")
+        if kind == "iteration":
+            state = dict(record.get("state") or {})
+            learner_id = state.get("learner_id", learner_id)
+            history = _history(histories, learner_id, journal)
+            seen.setdefault(learner_id, {i.get("iteration"): i for i in history.iterations})[state.get("iteration")] = state
+        elif kind == "task":
+            _history(histories, learner_id, journal).tasks.append(record)
+        elif kind == "stop":
+            stops[learner_id] = str(record.get("reason") or UNFINISHED)
+        elif kind == "interrupted":
+            stops.setdefault(learner_id, INTERRUPTED)
+        elif kind in ("start", "resume"):
+            stops.pop(learner_id, None)
+            _history(histories, learner_id, journal).journal = journal
+    for learner_id, states in seen.items():
+        histories[learner_id].iterations = list(states.values())
+    for learner_id, reason in stops.items():
+        if learner_id in histories:
+            histories[learner_id].status = reason
+
+
+def _history(histories: dict[Any, LearnerHistory], learner_id: Any, journal: str) -> LearnerHistory:
+    history = histories.get(learner_id)
+    if history is None:
+        history = histories[learner_id] = LearnerHistory(learner_id=learner_id, journal=journal)
+    return history
+
+
+def _status(records: list[dict[str, Any]], top_id: Any) -> str:
+    status = UNFINISHED
+    for record in records:
+        if record.get("learner_id") != top_id:
+            continue
+        kind = record.get("type")
+        if kind == "stop":
+            status = str(record.get("reason") or UNFINISHED)
+        elif kind == "interrupted":
+            status = INTERRUPTED
+        elif kind in ("start", "resume"):
+            status = UNFINISHED
+    return status
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _first_time(journal: str) -> float:
+    """When a campaign started: the time of its journal's first record (else the file's mtime)."""
+    try:
+        with open(journal, encoding="utf-8") as handle:
+            first = json.loads(handle.readline() or "{}")
+        if _finite(first.get("time")):
+            return float(first["time"])
+        return os.path.getmtime(journal)
+    except (OSError, ValueError, AttributeError):
+        return 0.0
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, 0)
+    if isinstance(value, (int, float)):
+        return (1, value)
+    return (2, str(value))

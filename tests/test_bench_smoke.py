@@ -1,0 +1,39 @@
+"""The benchmark harness runs end to end (tiny sizes, one repetition, no ROSE 0.3 install).
+
+``make bench`` runs the full benchmark; this smoke run keeps it from rotting: every
+scenario's worker starts, runs a real campaign on the real local backend and reports a
+value for this project and for the floor, and the results file is written. Scenario 5
+uses the built-in ``jsonl`` tracker here (importing MLflow alone takes longer than this
+whole test may).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_smoke_run_writes_every_scenario(tmp_path: Path) -> None:
+    output = tmp_path / "results.md"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--no-rose03", "--tracker", "jsonl",
+         "--quiet", "--output", str(output)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert re.search(r"\d+/\d+ targets met", proc.stdout), proc.stdout[-2000:]
+
+    text = output.read_text(encoding="utf-8")
+    assert "failed:" not in text, text
+    rows = {line.split("|")[1].strip()[:3]: line for line in text.splitlines() if re.match(r"\| \d[a-d]\. ", line)}
+    for key in ("1a.", "1b.", "2a.", "2b.", "2c.", "3a.", "3b.", "3c.", "3d.", "4a.", "4b.", "4c.", "5a.", "5b.", "5c."):
+        assert key in rows, f"no row {key} in\n{text}"
+    for key, line in rows.items():
+        ours = line.split("|")[2].strip()
+        assert re.match(r"-?[\d.,]+(e[-+]?\d+)?\s*\S*", ours), f"row {key} has no value for this project: {line}"
+    assert re.search(r"machine: .+ cores", text)
+    assert "radical.asyncflow" in text  # versions are recorded
