@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from test_cli_runs import run_small_campaign
 
 from rose.progress import ProgressTracker, short_metric_name
@@ -87,14 +86,6 @@ def test_short_metric_names():
     assert short_metric_name(None) == "metric"
 
 
-def _task_events_wired() -> bool:
-    from rose.learner import Learner
-
-    return hasattr(Learner, "on_task_event")
-
-
-@pytest.mark.xfail(not _task_events_wired(), strict=True,
-                   reason="Learner does not send task events to trackers yet (core patch in issue 7's report)")
 async def test_running_tasks_of_a_real_campaign(rose_engine):
     seen = []
 

@@ -178,26 +178,9 @@ def test_cap_counts_only_a_learners_own_states():
     assert not cap_reached(Top(), IterationState(iteration=9))
 
 
-# -- the overrides taking effect: needs rose.engine / Learner to consult rose.overrides --------
-# (the wiring is the core patch described in issue 7; until it lands these fail as expected)
-
-def _core_wired() -> bool:
-    import importlib
-    import inspect
-
-    engine = importlib.import_module("rose.engine")  # `rose.engine` is also the function
-    learner = importlib.import_module("rose.learner")
-    return ("engine_choice" in inspect.getsource(engine.EngineHandle._create)
-            and "cap_reached" in inspect.getsource(learner.Learner.run_campaign))
+# -- the overrides taking effect in rose.engine and Learner.run_campaign ----------------------
 
 
-needs_core_wiring = pytest.mark.xfail(
-    not _core_wired(), strict=True,
-    reason="rose.engine and rose.learner do not consult rose.overrides yet (core patch in issue 7's report)",
-)
-
-
-@needs_core_wiring
 def test_max_iter_caps_every_learner(workflow, tmp_path):
     assert main(["run", str(workflow), "--max-iter", "2", "--iters", "6"]) == 0
     assert report(tmp_path)["iterations"] == 2
@@ -205,7 +188,6 @@ def test_max_iter_caps_every_learner(workflow, tmp_path):
     assert load_run(run_dir).status == "max_iter_reached"
 
 
-@needs_core_wiring
 def test_backend_and_tracker_overrides(workflow, tmp_path, monkeypatch):
     text = workflow.read_text().replace('rose.engine("local", max_workers=2)', 'rose.engine("no-such-backend")')
     workflow.write_text(text)
@@ -215,7 +197,6 @@ def test_backend_and_tracker_overrides(workflow, tmp_path, monkeypatch):
     assert events == ["start", "iteration", "iteration", "stop"]
 
 
-@needs_core_wiring
 def test_resume_continues_the_named_campaign(workflow, tmp_path):
     assert main(["run", str(workflow), "--iters", "2"]) == 0
     (first,) = find_runs(tmp_path / "runs")
