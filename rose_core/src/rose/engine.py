@@ -8,16 +8,18 @@ learner too: the backend's plugin is found from the backend's class.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import os
 import signal
 import threading
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rose.errors import ResourceError
+
+if TYPE_CHECKING:
+    import asyncio
 from rose.records import BackendSpec, Resources
 
 __all__ = ["EngineHandle", "engine", "runs_root", "translator_for"]
@@ -99,6 +101,8 @@ def restore_default_signals(saved: dict[int, Any] | None = None) -> None:
     a second one exits at once) and turns SIGTERM (what batch systems send on
     preemption) into the same clean cancellation of the main task.
     """
+    import asyncio
+
     if threading.current_thread() is not threading.main_thread():
         return
     loop = asyncio.get_running_loop()

@@ -28,7 +28,8 @@ from rose.schedules import AdaptiveSchedule, IterationSchedule
 from rose.state import IterationState
 from rose.streaming import LearnerRun
 from rose.tasks import CriterionSpec, TaskContext, TaskSpec, execute
-from rose.tracking import CriterionManifest, PipelineManifest, TaskManifest, TrackerHub
+from rose.tracker_hub import TrackerHub
+from rose.tracking import CriterionManifest, PipelineManifest, TaskManifest
 
 __all__ = ["Learner", "TaskKind", "parse_metric_value"]
 
