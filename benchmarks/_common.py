@@ -1,0 +1,118 @@
+"""Helpers shared by every benchmark worker (standard library only).
+
+Workers run in three interpreters - this project's ``.venv``, the ROSE 0.3 environment
+and (for the floor) this project's ``.venv`` again - so this module imports nothing but
+the standard library. A worker is started as ``python <worker>.py <job-json> <result-path>``
+and writes one JSON object to ``result-path``; its stdout is discarded (ROSE 0.3 prints
+a line per task check).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = [
+    "CRITERION_THRESHOLD",
+    "Timing",
+    "current_rss_mb",
+    "hops_ms",
+    "peak_rss_mb",
+    "percentile",
+    "run_worker",
+]
+
+#: the criterion never stops the loop: an error metric (stop when < threshold) below 0
+CRITERION_THRESHOLD = -1.0
+
+
+class Timing:
+    """How long a learner run took: wall and CPU seconds, and when each state arrived."""
+
+    def __init__(self, seconds: float, cpu_seconds: float, marks: Sequence[float]) -> None:
+        self.seconds = seconds
+        self.cpu_seconds = cpu_seconds
+        self.marks = list(marks)
+
+    def loop_per_state_ms(self) -> float:
+        """Milliseconds between the first and the last state, per state (start-up excluded)."""
+        if len(self.marks) < 2:
+            return 1000 * self.seconds
+        return 1000 * (self.marks[-1] - self.marks[0]) / (len(self.marks) - 1)
+
+    def tail_per_state_ms(self) -> float:
+        """Milliseconds per state over the second half of the run (the steady state)."""
+        half = len(self.marks) // 2
+        if len(self.marks) - half < 2:
+            return self.loop_per_state_ms()
+        return 1000 * (self.marks[-1] - self.marks[half]) / (len(self.marks) - 1 - half)
+
+    def summary(self) -> dict[str, Any]:
+        """The fields every timed job reports."""
+        return {
+            "seconds": self.seconds,
+            "cpu_seconds": self.cpu_seconds,
+            "states": len(self.marks),
+            "tail_per_iteration_ms": self.tail_per_state_ms(),
+        }
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) with linear interpolation."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = (len(ordered) - 1) * q / 100.0
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def hops_ms(stamps_ns: Sequence[int]) -> dict[str, float]:
+    """Median and p95 of the gaps between consecutive process clock readings, in ms."""
+    gaps = [(b - a) / 1e6 for a, b in zip(stamps_ns, stamps_ns[1:])]
+    if not gaps:
+        return {"hop_median_ms": float("nan"), "hop_p95_ms": float("nan"), "hops": 0}
+    return {"hop_median_ms": statistics.median(gaps), "hop_p95_ms": percentile(gaps, 95), "hops": len(gaps)}
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / (1024.0 * 1024.0)
+
+
+def current_rss_mb() -> float:
+    """The process's resident memory now, in MiB (falls back to the peak off Linux)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / (1024.0 * 1024.0)
+    except (OSError, ValueError, IndexError):
+        return peak_rss_mb()
+
+
+def run_worker(jobs: dict[str, Callable[..., dict[str, Any]]]) -> None:
+    """Entry point of a worker: run the job named in argv[1], write the result to argv[2]."""
+    job = json.loads(sys.argv[1])
+    result_path = sys.argv[2]
+    name = job.pop("job")
+    started = time.perf_counter()
+    try:
+        result = jobs[name](**job)
+        result["ok"] = True
+    except BaseException as exc:  # noqa: BLE001 - reported to the harness, which shows it
+        import traceback
+
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    result["worker_seconds"] = time.perf_counter() - started
+    with open(result_path, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)

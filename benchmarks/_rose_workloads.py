@@ -1,0 +1,234 @@
+"""Benchmark workloads for this project (run by ``run.py`` in this project's ``.venv``).
+
+Each job builds its learner and engine first, then times only the campaign, exactly as a
+user script would run it: ``async for state in learner.start(...)``. The backend is the
+``local`` plugin when it is installed (the default users get), otherwise the test
+backend of ``rose.testing`` (asyncflow threads), and the result says which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from _common import CRITERION_THRESHOLD, Timing, current_rss_mb, hops_ms, peak_rss_mb, run_worker
+
+METRIC = "mean_squared_error_mse"  # a registered error metric: stop when value < threshold
+
+
+def _backend_name() -> str:
+    import rose.plugins
+
+    if "local" in rose.plugins.registry().backends:
+        return "local"
+    from rose.testing import TEST_BACKEND, TestBackendPlugin
+
+    manager = rose.plugins.get_plugin_manager()
+    if not manager.is_registered(TestBackendPlugin):
+        manager.register(TestBackendPlugin, name="rose-testing")
+    rose.plugins.invalidate()
+    return TEST_BACKEND
+
+
+async def _engine() -> tuple[Any, dict[str, Any]]:
+    import rose
+
+    name = _backend_name()
+    engine = await rose.engine(name)
+    backend = engine.backend
+    executor = getattr(backend, "executor", None)
+    upstream = next(
+        (c for c in type(backend).__mro__ if c.__module__.startswith(("radical.asyncflow", "rhapsody"))),
+        type(backend),
+    )
+    info = {
+        "backend": name,
+        "backend_class": f"{type(backend).__module__}:{type(backend).__qualname__}",
+        "asyncflow_class": f"{upstream.__module__}:{upstream.__qualname__}",
+        "executor": type(executor).__name__ if executor is not None else None,
+        "workers": getattr(executor, "_max_workers", None),
+    }
+    return engine, info
+
+
+def probe() -> dict[str, Any]:
+    """Which backend this project's engine uses (ROSE 0.3 is run on the same kind)."""
+
+    async def main() -> dict[str, Any]:
+        engine, info = await _engine()
+        await engine.shutdown()
+        return info
+
+    return asyncio.run(main())
+
+
+def _function_tasks(learner: Any, seconds: float, counter: list[int] | None = None) -> None:
+    """Register four function tasks (simulation, training, active learning, criterion)."""
+
+    async def work() -> None:
+        if counter is not None:
+            counter.append(1)
+        if seconds:
+            await asyncio.sleep(seconds)
+
+    @learner.simulation_task(as_executable=False)
+    async def simulation(*args: Any, **kwargs: Any) -> None:
+        await work()
+
+    @learner.training_task(as_executable=False)
+    async def training(*args: Any, **kwargs: Any) -> None:
+        await work()
+
+    @learner.active_learn_task(as_executable=False)
+    async def active_learn(*args: Any, **kwargs: Any) -> None:
+        await work()
+
+    @learner.as_stop_criterion(metric_name=METRIC, threshold=CRITERION_THRESHOLD, as_executable=False)
+    async def criterion(*args: Any, **kwargs: Any) -> float:
+        await work()
+        return 1.0
+
+
+async def _timed(run: AsyncIterator[Any], started: float | None = None) -> Timing:
+    """Consume a learner run: wall seconds, CPU seconds (all threads), time of each state."""
+    started = time.perf_counter() if started is None else started
+    cpu = time.process_time()
+    marks: list[float] = []
+    async for _state in run:
+        marks.append(time.perf_counter() - started)
+    return Timing(time.perf_counter() - started, time.process_time() - cpu, marks)
+
+
+def loop(iterations: int, task_seconds: float, tracker: str | None = None) -> dict[str, Any]:
+    """Scenario 1 (and 5 with ``tracker="mlflow"``): a sequential AL loop of function tasks."""
+
+    async def main() -> dict[str, Any]:
+        from rose.al import SequentialActiveLearner
+
+        engine, info = await _engine()
+        try:
+            learner = SequentialActiveLearner(engine)
+            _function_tasks(learner, task_seconds)
+            if tracker:
+                info.update(_add_tracker(learner, tracker))
+            timing = await _timed(learner.start(max_iter=iterations))
+        finally:
+            await engine.shutdown()
+        return {
+            **info,
+            **timing.summary(),
+            "per_iteration_ms": 1000 * timing.seconds / iterations,
+            "loop_per_iteration_ms": timing.loop_per_state_ms(),
+        }
+
+    return asyncio.run(main())
+
+
+def _add_tracker(learner: Any, name: str) -> dict[str, Any]:
+    """Attach tracker ``name``; its store is created first so the run times steady use."""
+    import rose
+
+    if name != "mlflow":
+        learner.add_tracker(rose.tracker(name))
+        return {"tracker": name}
+    import mlflow  # the ~2 s import is a one-off, not a per-campaign cost
+    from mlflow.tracking import MlflowClient
+
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    MlflowClient(uri).search_experiments()  # creates and migrates the sqlite store
+    learner.add_tracker(rose.tracker("mlflow", experiment_name="rose-bench", tracking_uri=uri))
+    return {"tracker": "mlflow", "mlflow": mlflow.__version__, "tracking_uri": uri}
+
+
+class _Stamps:
+    """Clock readings printed by the ``date +%s%N`` task processes, in task order."""
+
+    def __init__(self) -> None:
+        self.values: list[int] = []
+
+
+def executable_loop(iterations: int) -> dict[str, Any]:
+    """Scenario 2: the loop with ``date +%s%N`` executable tasks (each prints its start clock)."""
+
+    async def main() -> dict[str, Any]:
+        from rose.al import SequentialActiveLearner
+
+        stamps = _Stamps()
+
+        class Recording(SequentialActiveLearner):  # type: ignore[misc, valid-type]
+            async def run_task(self, key: str, **options: Any) -> Any:
+                result = await super().run_task(key, **options)
+                stamps.values.append(int(str(result).split()[-1]))
+                return result
+
+        engine, info = await _engine()
+        try:
+            learner = Recording(engine)
+            command = ["date", "+%s%N"]
+
+            @learner.simulation_task
+            async def simulation(*args: Any, **kwargs: Any) -> list[str]:
+                return command
+
+            @learner.training_task
+            async def training(*args: Any, **kwargs: Any) -> list[str]:
+                return command
+
+            @learner.active_learn_task
+            async def active_learn(*args: Any, **kwargs: Any) -> list[str]:
+                return command
+
+            @learner.as_stop_criterion(metric_name=METRIC, threshold=CRITERION_THRESHOLD)
+            async def criterion(*args: Any, **kwargs: Any) -> list[str]:
+                return command
+
+            timing = await _timed(learner.start(max_iter=iterations))
+        finally:
+            await engine.shutdown()
+        return {
+            **info,
+            **timing.summary(),
+            "per_iteration_ms": 1000 * timing.seconds / iterations,
+            "tasks": len(stamps.values),
+            **hops_ms(stamps.values),
+        }
+
+    return asyncio.run(main())
+
+
+def parallel(learners: int, iterations: int) -> dict[str, Any]:
+    """Scenario 3: ``learners`` parallel AL learners of no-op function tasks."""
+
+    async def main() -> dict[str, Any]:
+        from rose.al import ParallelActiveLearner
+
+        counter: list[int] = []
+        engine, info = await _engine()
+        try:
+            learner = ParallelActiveLearner(engine)
+            _function_tasks(learner, 0.0, counter)
+            rss_before = current_rss_mb()
+            timing = await _timed(learner.start(parallel_learners=learners, max_iter=iterations))
+        finally:
+            await engine.shutdown()
+        return {
+            **info,
+            **timing.summary(),
+            "tasks": len(counter),
+            "tasks_per_second": len(counter) / timing.seconds,
+            "cpu_ms_per_task": 1000 * timing.cpu_seconds / max(1, len(counter)),
+            "rss_before_mb": rss_before,
+            "peak_rss_mb": peak_rss_mb(),
+            "peak_delta_mb": peak_rss_mb() - rss_before,
+        }
+
+    return asyncio.run(main())
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("ROSE_RUNS_DIR", tempfile.mkdtemp(prefix="rose-bench-runs-"))
+    run_worker({"probe": probe, "loop": loop, "executable_loop": executable_loop, "parallel": parallel})

@@ -1,0 +1,694 @@
+"""``make bench``: ROSE's overhead against bare asyncio and ROSE 0.3, in one command.
+
+Every scenario runs for this project, for ROSE 0.3 (``rose-surrogate-explorer`` 0.3.0,
+installed by this script into ``benchmarks/.rose03-venv``) on the same backend kind, and
+for the floor (the same work in bare asyncio). Each run is a fresh process; the table
+shows medians of several repetitions, the ratios and whether each target is met, and is
+written with the machine, versions and date to ``benchmarks/results.md``.
+
+    python benchmarks/run.py                 # the full run (~15-25 min on 2 cores)
+    python benchmarks/run.py --reps 3        # fewer repetitions
+    python benchmarks/run.py --smoke --no-rose03 --output /tmp/r.md   # what CI runs
+    python benchmarks/run.py --only 1,4      # some scenarios
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+ROSE03_REQUIREMENT = "rose-surrogate-explorer==0.3.0"
+ROSE03_VENV = HERE / ".rose03-venv"
+OURS, ROSE03, FLOOR = "this project", "ROSE 0.3", "floor"
+IMPLS = (OURS, ROSE03, FLOOR)
+WORKERS = {OURS: HERE / "_rose_workloads.py", ROSE03: HERE / "_rose03_workloads.py", FLOOR: HERE / "_floor.py"}
+JOB_TIMEOUT = 1800.0
+
+
+# -- sizes -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sizes:
+    """How big each scenario is and how often it is repeated."""
+
+    reps: int = 5  # repetitions of the quick measurements
+    slow_reps: int = 3  # repetitions of the long ones (50 ms tasks, parallel learners)
+    startup_reps: int = 10  # fresh-process start-up timings
+    loop_iterations: int = 100
+    loop50_iterations: int = 100
+    loop50_iterations_rose03: int = 20  # ROSE 0.3 needs ~1.2 s per iteration here
+    exec_iterations: int = 100
+    parallel: tuple[int, int] = (256, 10)
+    many: tuple[int, int] = (1000, 3)
+    tracking_iterations: int = 100
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    reps=1, slow_reps=1, startup_reps=1, loop_iterations=5, loop50_iterations=2, loop50_iterations_rose03=2,
+    exec_iterations=3, parallel=(8, 2), many=(16, 2), tracking_iterations=3,
+)
+
+
+# -- running workers -----------------------------------------------------------------------------
+@dataclass
+class Runner:
+    """Starts worker processes and keeps what they report."""
+
+    pythons: dict[str, str]
+    verbose: bool = True
+    log: list[str] = field(default_factory=list)
+
+    def job(self, impl: str, name: str, verbose: bool = True, **params: Any) -> dict[str, Any]:
+        """Run job ``name`` of ``impl``'s worker in a fresh process and return its result."""
+        python = self.pythons[impl]
+        with tempfile.TemporaryDirectory(prefix="rose-bench-") as tmp:
+            result_path = os.path.join(tmp, "result.json")
+            env = {
+                **os.environ,
+                "ROSE_RUNS_DIR": os.path.join(tmp, "runs"),
+                "MLFLOW_TRACKING_URI": "sqlite:///" + os.path.join(tmp, "mlflow.db"),
+            }
+            command = [python, str(WORKERS[impl]), json.dumps({"job": name, **params}), result_path]
+            started = time.perf_counter()
+            try:
+                proc = subprocess.run(
+                    command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                    cwd=tmp, env=env, timeout=JOB_TIMEOUT, check=False,
+                )
+            except subprocess.TimeoutExpired:
+                return {"ok": False, "error": f"timed out after {JOB_TIMEOUT:.0f} s"}
+            wall = time.perf_counter() - started
+            if not os.path.exists(result_path):
+                tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+                return {"ok": False, "error": f"worker exited with {proc.returncode}: {tail}"}
+            with open(result_path, encoding="utf-8") as handle:
+                result: dict[str, Any] = json.load(handle)
+        result["process_seconds"] = wall
+        if self.verbose and verbose:
+            brief = result.get("error") or ", ".join(
+                f"{k}={_fmt(result[k])}" for k in ("per_iteration_ms", "tasks_per_second", "hop_median_ms", "peak_delta_mb")
+                if k in result
+            )
+            print(f"  {impl:<12} {name:<16} {json.dumps(params, sort_keys=True):<60} {brief}", file=sys.stderr)
+        return result
+
+    def fresh_process(self, impl: str, argv: Sequence[str]) -> dict[str, Any]:
+        """Wall time of a fresh process (and the float it prints last, if any)."""
+        started = time.perf_counter()
+        proc = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=120, check=False,
+            cwd=tempfile.gettempdir(),
+        )
+        wall = time.perf_counter() - started
+        if proc.returncode != 0:
+            return {"ok": False, "error": f"{' '.join(argv[:3])} exited with {proc.returncode}: {proc.stderr[-300:]}"}
+        result: dict[str, Any] = {"ok": True, "wall_ms": 1000 * wall}
+        lines = proc.stdout.strip().splitlines()
+        try:
+            inprocess, cpu = lines[-1].split()
+            result["inprocess_ms"], result["inprocess_cpu_ms"] = 1000 * float(inprocess), 1000 * float(cpu)
+        except (IndexError, ValueError):
+            pass
+        return result
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# -- measurements and the table ----------------------------------------------------------------
+@dataclass
+class Measure:
+    """One row of the table: the repeated values per implementation and the target."""
+
+    key: str
+    label: str
+    unit: str
+    values: dict[str, list[float]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    target: str = ""
+    check: Callable[[dict[str, float]], bool | None] | None = None
+    higher_is_better: bool = False
+
+    def median(self, impl: str) -> float | None:
+        """The median of ``impl``'s values (None if it has none)."""
+        values = self.values.get(impl)
+        return statistics.median(values) if values else None
+
+    def medians(self) -> dict[str, float]:
+        """Medians of every implementation that has values."""
+        return {impl: m for impl in IMPLS if (m := self.median(impl)) is not None}
+
+    def met(self) -> bool | None:
+        """Whether the target is met (None: no target, or no value for this project)."""
+        if self.check is None or OURS not in self.medians():
+            return None
+        return self.check(self.medians())
+
+
+def _add(measure: Measure, impl: str, result: dict[str, Any], key: str, scale: float = 1.0) -> None:
+    if not result.get("ok"):
+        measure.notes[impl] = "failed: " + str(result.get("error", "?")).splitlines()[0][:160]
+        return
+    if key in result and result[key] is not None:
+        measure.values.setdefault(impl, []).append(float(result[key]) * scale)
+
+
+def _cell(value: float | None, unit: str, note: str = "") -> str:
+    if value is None:
+        return note or "n/a"
+    if unit == "x":
+        text = f"{value:.3f}x"
+    elif unit in ("ms", "MB") or value < 100:
+        text = f"{value:.4g} {unit}" if value < 1000 else f"{value:,.0f} {unit}"
+    else:
+        text = f"{value:,.0f} {unit}"
+    return text.strip()
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "-"
+    ratio = a / b
+    if ratio >= 100:
+        return f"{ratio:,.0f}x"
+    return f"{ratio:.3g}x"
+
+
+def render_table(measures: Sequence[Measure]) -> list[str]:
+    """The result table as Markdown lines."""
+    lines = [
+        f"| measure | {OURS} | {ROSE03} | {FLOOR} | project / floor | ROSE 0.3 / project | target | met |",
+        "|---|---:|---:|---:|---:|---:|---|:---:|",
+    ]
+    for m in measures:
+        med = m.medians()
+        ours, old, floor = med.get(OURS), med.get(ROSE03), med.get(FLOOR)
+        if m.higher_is_better:
+            speedup = _ratio(ours, old)
+        else:
+            speedup = _ratio(old, ours)
+        met = m.met()
+        lines.append(
+            f"| {m.label} | {_cell(ours, m.unit, m.notes.get(OURS, ''))} | {_cell(old, m.unit, m.notes.get(ROSE03, ''))} "
+            f"| {_cell(floor, m.unit, m.notes.get(FLOOR, ''))} | {_ratio(ours, floor)} | {speedup} | {m.target} "
+            f"| {'-' if met is None else ('yes' if met else '**no**')} |"
+        )
+    return lines
+
+
+def render_plain(measures: Sequence[Measure]) -> str:
+    """The result table for a terminal (aligned columns)."""
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in render_table(measures)]
+    rows = [rows[0]] + rows[2:]
+    rows = [[c.replace("**", "") for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for n, row in enumerate(rows):
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+@dataclass
+class Bench:
+    """The whole run: which implementations, sizes, and the collected measures."""
+
+    runner: Runner
+    sizes: Sizes
+    impls: tuple[str, ...]
+    rose03_backend: dict[str, Any]
+    rose03_mlflow: bool
+    tracker: str = "mlflow"
+    measures: list[Measure] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def params(self, impl: str, **params: Any) -> dict[str, Any]:
+        """Job parameters, plus the backend class and worker count for ROSE 0.3."""
+        if impl == ROSE03:
+            return {**params, **self.rose03_backend}
+        return params
+
+    def repeat(self, reps: int, impls: Sequence[str], run: Callable[[str], None]) -> None:
+        """Run ``run(impl)`` ``reps`` times per implementation, interleaved."""
+        for _ in range(reps):
+            for impl in impls:
+                if impl in self.impls:
+                    run(impl)
+
+    # 1. loop overhead
+    def scenario1(self) -> None:
+        """Sequential AL loop of four function tasks: no-op, then 50 ms tasks."""
+        s = self.sizes
+        noop = Measure("1a", f"1a. sequential loop, {s.loop_iterations} iterations of 4 no-op function tasks: per iteration",
+                       "ms")
+        noop_cpu = Measure("1a-cpu", "1a. its CPU time per iteration (all threads)", "ms")
+        over = Measure("1a+", "1a. overhead above the floor, per iteration", "ms", target="< 5 ms/iteration")
+        over.check = lambda med: med[OURS] < 5.0
+        slow = Measure("1b", f"1b. the same loop with 50 ms tasks ({s.loop50_iterations} iterations): per iteration",
+                       "ms", target="<= 1.05x floor")
+        slow.check = lambda med: FLOOR in med and med[OURS] <= 1.05 * med[FLOOR]
+
+        def run_noop(impl: str) -> None:
+            result = self.runner.job(impl, "loop", **self.params(impl, iterations=s.loop_iterations, task_seconds=0.0))
+            _add(noop, impl, result, "per_iteration_ms")
+            if impl != FLOOR:
+                _add(noop_cpu, impl, result, "cpu_seconds", 1000.0 / s.loop_iterations)
+
+        def run_slow(impl: str) -> None:
+            iterations = s.loop50_iterations_rose03 if impl == ROSE03 else s.loop50_iterations
+            _add(slow, impl, self.runner.job(impl, "loop", **self.params(impl, iterations=iterations,
+                                                                           task_seconds=0.05)), "per_iteration_ms")
+
+        self.repeat(s.reps, IMPLS, run_noop)
+        floor = noop.median(FLOOR) or 0.0
+        for impl in (OURS, ROSE03):
+            if noop.values.get(impl):
+                over.values[impl] = [v - floor for v in noop.values[impl]]
+            elif impl in noop.notes:
+                over.notes[impl] = noop.notes[impl]
+        over.values[FLOOR] = [0.0]
+        self.repeat(s.slow_reps, IMPLS, run_slow)
+        if s.loop50_iterations_rose03 != s.loop50_iterations and ROSE03 in self.impls:
+            slow.notes["detail"] = f"ROSE 0.3 measured over {s.loop50_iterations_rose03} iterations"
+        noop_cpu.notes[FLOOR] = "-"
+        self.measures += [noop, over, noop_cpu, slow]
+
+    # 2. executable loop
+    def scenario2(self) -> None:
+        """The loop with `date +%s%N` commands: per iteration and exit -> dependent start."""
+        s = self.sizes
+        per_iter = Measure("2a", f"2a. executable loop, {s.exec_iterations} iterations of 4 `date` commands: per iteration", "ms")
+        hop = Measure("2b", "2b. task exit -> dependent start, median", "ms", target="<= floor + 2 ms")
+        hop.check = lambda med: FLOOR in med and med[OURS] <= med[FLOOR] + 2.0
+        p95 = Measure("2c", "2c. task exit -> dependent start, p95", "ms")
+
+        def run(impl: str) -> None:
+            result = self.runner.job(impl, "executable_loop", **self.params(impl, iterations=s.exec_iterations))
+            _add(per_iter, impl, result, "per_iteration_ms")
+            _add(hop, impl, result, "hop_median_ms")
+            _add(p95, impl, result, "hop_p95_ms")
+
+        self.repeat(s.reps, IMPLS, run)
+        self.measures += [per_iter, hop, p95]
+
+    # 3. throughput
+    def scenario3(self) -> None:
+        """Many parallel learners of no-op function tasks: tasks/s and memory."""
+        s = self.sizes
+        (p, n), (bp, bn) = s.parallel, s.many
+        rate = Measure("3a", f"3a. {p} parallel learners x {n} iterations: throughput", "tasks/s",
+                       target=">= 2,000 tasks/s", higher_is_better=True)
+        rate.check = lambda med: med[OURS] >= 2000.0
+        cpu = Measure("3a-cpu", "3a. CPU time per task (all threads)", "ms")
+        memory = Measure("3b", f"3b. {p} x {n}: peak memory above start", "MB")
+        many_time = Measure("3c", f"3c. {bp} parallel learners x {bn} iterations: wall time", "s", target="completes")
+        many_time.check = lambda med: True
+        many_memory = Measure("3d", f"3d. {bp} x {bn}: peak memory above start", "MB")
+
+        def run(impl: str) -> None:
+            result = self.runner.job(impl, "parallel", **self.params(impl, learners=p, iterations=n))
+            _add(rate, impl, result, "tasks_per_second")
+            if impl != FLOOR:
+                _add(cpu, impl, result, "cpu_ms_per_task")
+            _add(memory, impl, result, "peak_delta_mb")
+
+        def run_many(impl: str) -> None:
+            result = self.runner.job(impl, "parallel", **self.params(impl, learners=bp, iterations=bn))
+            _add(many_time, impl, result, "seconds")
+            _add(many_memory, impl, result, "peak_delta_mb")
+            if result.get("ok") and impl != FLOOR:
+                self.extra.setdefault("many", {})[impl] = {
+                    k: result.get(k) for k in ("tasks", "states", "tasks_per_second", "peak_rss_mb")
+                }
+
+        self.repeat(s.slow_reps, IMPLS, run)
+        self.repeat(1, IMPLS, run_many)
+        cpu.notes[FLOOR] = "-"
+        self.measures += [rate, cpu, memory, many_time, many_memory]
+
+    # 4. start-up
+    def scenario4(self) -> None:
+        """``import rose`` + plugin discovery, and ``rose plugins``, in fresh processes."""
+        s = self.sizes
+        imp = Measure("4a", "4a. `import rose` + plugin discovery, fresh process (wall)", "ms", target="< 150 ms")
+        imp.check = lambda med: med[OURS] < 150.0
+        imp_in = Measure("4b", "4b. the same, inside the process (without interpreter start)", "ms")
+        imp_cpu = Measure("4b+", "4b. its CPU time", "ms")
+        cli = Measure("4c", "4c. `rose plugins`, fresh process (wall)", "ms", target="< 150 ms")
+        cli.check = lambda med: med[OURS] < 150.0
+        code = (
+            "import time; t, c = time.perf_counter(), time.process_time(); import rose{extra}; "
+            "print(time.perf_counter() - t, time.process_time() - c)"
+        )
+        ours_code = code.format(extra=", rose.plugins; rose.plugins.registry()")
+        old_code = code.format(extra="")
+        # one untimed start of each first: compiled bytecode and caches as a user's second run finds them
+        for impl, code_line in ((OURS, ours_code), (ROSE03, old_code)):
+            if impl in self.impls:
+                self.runner.fresh_process(impl, [self.runner.pythons[impl], "-c", code_line])
+        for _ in range(s.startup_reps):
+            if OURS in self.impls:
+                python = self.runner.pythons[OURS]
+                r = self.runner.fresh_process(OURS, [python, "-c", ours_code])
+                _add(imp, OURS, r, "wall_ms")
+                _add(imp_in, OURS, r, "inprocess_ms")
+                _add(imp_cpu, OURS, r, "inprocess_cpu_ms")
+                _add(cli, OURS, self.runner.fresh_process(OURS, [_script(python, "rose"), "plugins"]), "wall_ms")
+            if ROSE03 in self.impls:
+                python = self.runner.pythons[ROSE03]
+                r = self.runner.fresh_process(ROSE03, [python, "-c", old_code])
+                _add(imp, ROSE03, r, "wall_ms")
+                _add(imp_in, ROSE03, r, "inprocess_ms")
+                _add(imp_cpu, ROSE03, r, "inprocess_cpu_ms")
+                _add(cli, ROSE03, self.runner.fresh_process(ROSE03, [_script(python, "rose"), "--help"]), "wall_ms")
+            if FLOOR in self.impls:
+                r = self.runner.fresh_process(FLOOR, [self.runner.pythons[FLOOR], "-c", "pass"])
+                _add(imp, FLOOR, r, "wall_ms")
+                _add(cli, FLOOR, r, "wall_ms")
+                imp_in.values.setdefault(FLOOR, []).append(0.0)
+                imp_cpu.values.setdefault(FLOOR, []).append(0.0)
+        if ROSE03 in self.impls:
+            cli.notes["detail"] = "ROSE 0.3 has no `rose plugins`: its `rose --help` is timed"
+        self.measures += [imp, imp_in, imp_cpu, cli]
+
+    # 5. tracking cost
+    def scenario5(self) -> None:
+        """Scenario 1a with a tracker (MLflow on a local sqlite store) vs without, alternated."""
+        s = self.sizes
+        tracker = self.tracker
+        if tracker == "mlflow" and OURS in self.impls and not _has_module(self.runner.pythons[OURS], "rose_plugin_mlflow"):
+            self.extra["scenario5"] = "skipped: the mlflow plugin (rose-plugin-mlflow) is not installed"
+            return
+        name = "the MLflow tracker (sqlite store)" if tracker == "mlflow" else f"the {tracker!r} tracker"
+        without = Measure("5a", f"5a. scenario 1a ({s.tracking_iterations} iterations), loop time per iteration "
+                                "without a tracker", "ms")
+        with_t = Measure("5b", f"5b. the same with {name}", "ms")
+        ratio = Measure("5c", "5c. loop slowdown with the tracker", "x", target="<= 1.05x")
+        ratio.check = lambda med: med[OURS] <= 1.05
+        steady = Measure("5c+", "5c. slowdown over the second half of the loop (steady state)", "x")
+        fixed = Measure("5d", "5d. the tracker's per-campaign cost (start + final flush)", "s")
+        impls = [i for i in (OURS, ROSE03) if i != ROSE03 or (self.rose03_mlflow and tracker == "mlflow")]
+
+        def run(impl: str) -> None:
+            base = self.params(impl, iterations=s.tracking_iterations, task_seconds=0.0)
+            plain = self.runner.job(impl, "loop", **base)
+            tracked = self.runner.job(impl, "loop", **base, tracker=tracker)
+            _add(without, impl, plain, "loop_per_iteration_ms")
+            _add(with_t, impl, tracked, "loop_per_iteration_ms")
+            if plain.get("ok") and tracked.get("ok"):
+                ratio.values.setdefault(impl, []).append(
+                    tracked["loop_per_iteration_ms"] / plain["loop_per_iteration_ms"]
+                )
+                steady.values.setdefault(impl, []).append(
+                    tracked["tail_per_iteration_ms"] / plain["tail_per_iteration_ms"]
+                )
+                loop_plain = plain["loop_per_iteration_ms"] * (plain["states"] - 1) / 1000
+                loop_tracked = tracked["loop_per_iteration_ms"] * (tracked["states"] - 1) / 1000
+                fixed.values.setdefault(impl, []).append(
+                    (tracked["seconds"] - loop_tracked) - (plain["seconds"] - loop_plain)
+                )
+            else:
+                ratio.notes[impl] = with_t.notes.get(impl) or without.notes.get(impl) or "failed"
+
+        self.repeat(s.reps, impls, run)
+        if ROSE03 in self.impls and ROSE03 not in impls:
+            reason = "not run (--no-rose03-mlflow)" if tracker == "mlflow" else f"ROSE 0.3 has no {tracker!r} tracker"
+            for m in (without, with_t, ratio, steady, fixed):
+                m.notes[ROSE03] = reason
+        for m in (without, with_t, ratio, steady, fixed):
+            m.notes[FLOOR] = "-"
+        self.measures += [without, with_t, ratio, steady, fixed]
+
+
+def _script(python: str, name: str) -> str:
+    return str(Path(python).parent / name)
+
+
+def _has_module(python: str, module: str) -> bool:
+    code = f"import importlib.util, sys; sys.exit(0 if importlib.util.find_spec({module!r}) else 1)"
+    return subprocess.run([python, "-c", code], check=False).returncode == 0
+
+
+# -- environments ------------------------------------------------------------------------------
+def _find_uv() -> str | None:
+    found = shutil.which("uv")
+    if found:
+        return found
+    local = ROOT / ".tools" / "bin" / "uv"
+    return str(local) if local.exists() else None
+
+
+def ensure_rose03(venv: Path, extra: Sequence[str]) -> str:
+    """Create ``venv`` with ROSE 0.3 (and ``extra`` requirements) unless it is already there."""
+    python = venv / "bin" / "python"
+    wanted = "\n".join([ROSE03_REQUIREMENT, *extra])
+    marker = venv / ".rose-bench-installed"
+    if python.exists() and marker.exists() and marker.read_text(encoding="utf-8") == wanted:
+        return str(python)
+    uv = _find_uv()
+    print(f"installing {', '.join([ROSE03_REQUIREMENT, *extra])} into {venv} ...", file=sys.stderr)
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    env.pop("VIRTUAL_ENV", None)
+    if uv:
+        if not python.exists():
+            subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, env=env)
+        subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), ROSE03_REQUIREMENT, *extra],
+                       check=True, env=env)
+    else:  # no uv: the standard library's venv and pip
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=env)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", ROSE03_REQUIREMENT, *extra], check=True, env=env)
+    marker.write_text(wanted, encoding="utf-8")
+    return str(python)
+
+
+def versions(python: str, names: Sequence[str]) -> dict[str, str]:
+    """Installed versions of ``names`` in the environment of ``python``."""
+    code = (
+        "import json, sys, importlib.metadata as m\n"
+        "out = {}\n"
+        "for n in sys.argv[1:]:\n"
+        "    try: out[n] = m.version(n)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "print(json.dumps(out))"
+    )
+    proc = subprocess.run([python, "-c", code, *names], capture_output=True, text=True, check=False)
+    try:
+        return dict(json.loads(proc.stdout))
+    except ValueError:
+        return {}
+
+
+def machine() -> dict[str, str]:
+    """What this machine is."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = "?"
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            kib = int(handle.readline().split()[1])
+        memory = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": memory,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+
+
+def _load() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, check=False, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return out.stdout.strip() or "?"
+
+
+OUR_PACKAGES = (
+    "rose-core", "rose-plugin-al", "rose-plugin-local", "rose-plugin-mlflow", "radical.asyncflow",
+    "rhapsody-py", "mlflow", "pluggy", "stevedore",
+)
+OLD_PACKAGES = ("rose-surrogate-explorer", "radical.asyncflow", "rhapsody-py", "mlflow")
+
+
+def write_results(path: Path, bench: Bench, info: dict[str, Any], table: list[str], seconds: float) -> None:
+    """``results.md``: the table, every repetition, the environment."""
+    m = info["machine"]
+    lines = [
+        "# ROSE benchmark results",
+        "",
+        f"Generated by `make bench` (`{' '.join(['python', 'benchmarks/run.py', *info['argv']])}`) on "
+        f"{info['date']} in {seconds / 60:.1f} min; commit {info['commit']}.",
+        "",
+        f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, {m['os']}, Python {m['python']}",
+        f"- this project: {_pkgs(info['versions'].get(OURS, {}))}; backend `{info['backend'].get('backend', '?')}` "
+        f"({info['backend'].get('backend_class', '?')}, {info['backend'].get('executor', '?')} x "
+        f"{info['backend'].get('workers', '?')})",
+        (f"- ROSE 0.3: {_pkgs(info['versions'][ROSE03])}; backend {bench.rose03_backend.get('backend_class', '?')} "
+         f"with a ThreadPoolExecutor x {bench.rose03_backend.get('workers', '?')} (the same backend kind and "
+         "worker count), engine built by hand as its documentation shows"
+         if ROSE03 in info["versions"] else "- ROSE 0.3: not run (--no-rose03)"),
+        "- floor: the same work in bare asyncio in this project's interpreter (no framework)",
+        f"- load average (1/5/15 min) at start {info['load_start']}, at end {info['load_end']} on {m['cores']} cores: "
+        "wall times are only comparable when nothing else runs; CPU times are less sensitive",
+        f"- medians of {bench.sizes.reps} repetitions ({bench.sizes.slow_reps} for the 50 ms loop and the parallel "
+        f"learners, {bench.sizes.startup_reps} for start-up), each repetition in a fresh process",
+        "",
+        *table,
+        "",
+    ]
+    notes = [f"- {mm.key}: {mm.notes['detail']}" for mm in bench.measures if "detail" in mm.notes]
+    if "scenario5" in bench.extra:
+        notes.append(f"- 5: {bench.extra['scenario5']}")
+    if notes:
+        lines += ["Notes:", "", *notes, ""]
+    lines += [
+        "## How each figure is measured",
+        "",
+        "1. `SequentialActiveLearner` (simulation, training, active learning and criterion tasks, all "
+        "`as_executable=False` async functions) for the stated number of iterations, timed from `start()` "
+        "to the end of the `async for`; the floor awaits the same coroutine `4 x iterations` times in a row. "
+        "Overhead = per-iteration time minus the floor's.",
+        "2. The same loop with every task an executable `date +%s%N`; each process prints the clock when it "
+        "starts, so consecutive readings give the gap from one task's process to its dependent's (this includes "
+        "`date`'s own ~1 ms run in every column); the floor chains `asyncio.create_subprocess_exec` + "
+        "`communicate()`.",
+        "3. `ParallelActiveLearner` with no-op function tasks; tasks/s counts task bodies actually executed "
+        "(ROSE 0.3 runs two extra per learner) over the wall time; memory is the peak RSS minus the RSS just "
+        "before `start()`. The floor is the same number of concurrent bare-asyncio chains.",
+        "4. Wall time of a fresh `python -c 'import rose; rose.plugins.registry()'` and of `rose plugins` "
+        "(ROSE 0.3: `import rose`, `rose --help`); the floor is `python -c pass`.",
+        "5. Scenario 1a with `rose.tracker('mlflow')` (ROSE 0.3: its `MLflowTracker`) on a fresh sqlite store "
+        "vs without, alternated. The slowdown compares the loop (first to last iteration); the tracker's "
+        "per-campaign cost is the rest: its start and the final flush (MLflow is imported and the store "
+        "created before timing).",
+        "",
+        "## Every repetition",
+        "",
+    ]
+    for mm in bench.measures:
+        parts = [f"{impl}: " + ", ".join(f"{v:.4g}" for v in mm.values[impl]) for impl in IMPLS if mm.values.get(impl)]
+        lines.append(f"- {mm.label} [{mm.unit}] - " + "; ".join(parts))
+    if "many" in bench.extra:
+        learners = bench.sizes.many[0]
+        lines += ["", f"{learners}-learner run details: " + json.dumps(bench.extra["many"], sort_keys=True)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _pkgs(found: dict[str, str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in found.items())
+
+
+# -- main ------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmarks, print the table, write the results file."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, help="repetitions of the quick measurements (default 5)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition (CI)")
+    parser.add_argument("--no-rose03", action="store_true", help="skip ROSE 0.3 (no install)")
+    parser.add_argument("--no-rose03-mlflow", action="store_true", help="do not install mlflow for ROSE 0.3")
+    parser.add_argument("--rose03-venv", type=Path, default=ROSE03_VENV, help="where ROSE 0.3 is installed")
+    parser.add_argument("--only", default="1,2,3,4,5", help="comma-separated scenarios (default all)")
+    parser.add_argument("--output", type=Path, default=HERE / "results.md", help="results file")
+    parser.add_argument("--tracker", default="mlflow", help="tracker of scenario 5 (default mlflow; CI uses jsonl)")
+    parser.add_argument("--quiet", action="store_true", help="do not log every run")
+    args = parser.parse_args(argv)
+
+    sizes = SMOKE if args.smoke else FULL
+    if args.reps:
+        sizes = Sizes(**{**sizes.__dict__, "reps": args.reps, "slow_reps": min(sizes.slow_reps, args.reps),
+                         "startup_reps": max(args.reps, 1)})
+    started = time.perf_counter()
+    ours_python = sys.executable
+    pythons = {OURS: ours_python, FLOOR: ours_python}
+    impls = [OURS, FLOOR]
+    runner = Runner(pythons, verbose=not args.quiet)
+
+    probe = runner.job(OURS, "probe", verbose=False)
+    if not probe.get("ok"):
+        print(f"cannot start this project's engine: {probe.get('error')}", file=sys.stderr)
+        return 1
+    # ROSE 0.3 runs on the asyncflow/rhapsody class our local backend builds on, same workers
+    rose03_backend = {"backend_class": probe["asyncflow_class"], "workers": probe["workers"]}
+
+    info: dict[str, Any] = {
+        "machine": machine(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _commit(),
+        "argv": list(argv if argv is not None else sys.argv[1:]),
+        "backend": probe,
+        "load_start": _load(),
+        "versions": {OURS: versions(ours_python, OUR_PACKAGES)},
+    }
+    rose03_mlflow = False
+    if not args.no_rose03:
+        extra: list[str] = []
+        mlflow_version = info["versions"][OURS].get("mlflow")
+        if mlflow_version and not args.no_rose03_mlflow and "5" in args.only and args.tracker == "mlflow":
+            extra.append(f"mlflow=={mlflow_version}")  # the same MLflow as this project's
+            rose03_mlflow = True
+        pythons[ROSE03] = ensure_rose03(args.rose03_venv, extra)
+        impls.insert(1, ROSE03)
+        info["versions"][ROSE03] = versions(pythons[ROSE03], OLD_PACKAGES)
+
+    bench = Bench(runner, sizes, tuple(impls), rose03_backend, rose03_mlflow, args.tracker)
+    scenarios = {"1": bench.scenario1, "2": bench.scenario2, "3": bench.scenario3, "4": bench.scenario4,
+                 "5": bench.scenario5}
+    for number in [n.strip() for n in args.only.split(",") if n.strip()]:
+        if number not in scenarios:
+            parser.error(f"--only: unknown scenario {number!r} (1-5)")
+        print(f"scenario {number} ...", file=sys.stderr)
+        scenarios[number]()
+
+    table = render_table(bench.measures)
+    print(render_plain(bench.measures))
+    elapsed = time.perf_counter() - started
+    info["load_end"] = _load()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    write_results(args.output, bench, info, table, elapsed)
+    met = [m for m in bench.measures if m.met() is not None]
+    print(f"\n{sum(1 for m in met if m.met())}/{len(met)} targets met; written to {args.output} "
+          f"in {elapsed / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
