@@ -188,6 +188,16 @@ async def test_process_executor_runs_functions_in_another_process(workdir: Path)
 
         assert await whoami() != os.getpid()
 
+        @learner.training_task(as_executable=False)
+        async def fit(model: Any) -> int:
+            return 1
+
+        import threading
+
+        with pytest.raises(TypeError, match=r"function task 'training' runs in a worker process .*argument 1 \(lock\)"
+                           r".*executor='thread'"):
+            await fit(threading.Lock())
+
 
 def test_invalid_options_are_explained() -> None:
     with pytest.raises(ValueError, match="executor must be 'thread' or 'process'"):

@@ -84,6 +84,23 @@ class _Slots:
             waiter.set_result(None)
 
 
+def _check_picklable(task: dict[str, Any]) -> None:
+    """Fail with a clear message when a function task's arguments cannot reach a worker process."""
+    import pickle
+
+    values = [(f"argument {i + 1}", v) for i, v in enumerate(task.get("args", ()))]
+    values += [(f"keyword argument {k!r}", v) for k, v in (task.get("kwargs") or {}).items()]
+    for label, value in values:
+        try:
+            pickle.dumps(value)
+        except Exception as exc:
+            raise TypeError(
+                f"function task {task.get('name')!r} runs in a worker process (executor='process'), but its "
+                f"{label} ({type(value).__name__}) cannot be sent there: {exc}. Pass plain data (numbers, "
+                f"strings, arrays, file paths) or use rose.engine('local', executor='thread')."
+            ) from exc
+
+
 class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
     """Tasks on this machine: commands as process groups, functions on a pool.
 
@@ -241,6 +258,8 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
 
     # -- functions ----------------------------------------------------------------------
     async def _execute_function(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        if isinstance(self.executor, ProcessPoolExecutor):
+            _check_picklable(task)
         self._functions_running += 1
         try:
             result: tuple[dict[str, Any], str] = await super()._execute_function(task)
