@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rose.hookspecs import hookimpl
-from rose.records import BackendSpec, Resources
-
-
-def _create(**options: Any) -> Any:
-    from rose_plugin_dask.backend import create_backend
-
-    return create_backend(**options)
-
-
-def _translate(task: str, resources: Resources, shell: bool) -> dict[str, Any]:
-    from rose_plugin_dask.resources import translate
-
-    return translate(task, resources, shell)
+from rose.plugins import lazy_call
+from rose.records import BackendSpec
 
 
 @hookimpl
@@ -27,8 +14,8 @@ def rose_backends() -> list[BackendSpec]:
         BackendSpec(
             name="dask",
             summary="a Dask distributed cluster (address=...) or a LocalCluster of worker processes",
-            factory=_create,
-            translate=_translate,
+            factory=lazy_call("rose_plugin_dask.backend:create_backend"),
+            translate=lazy_call("rose_plugin_dask.resources:translate"),
             backend_classes=(
                 "rose_plugin_dask.backend:DaskBackend",
                 "rhapsody.backends.execution.dask_parallel:DaskExecutionBackend",

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rose.hookspecs import hookimpl
-from rose.records import BackendSpec, Resources
-
-
-def _create(**options: Any) -> Any:
-    from rose_plugin_dryrun.backend import create_backend
-
-    return create_backend(**options)
-
-
-def _translate(task: str, resources: Resources, shell: bool) -> dict[str, Any]:
-    from rose_plugin_dryrun.submission import translate
-
-    return translate(task, resources, shell)
+from rose.plugins import lazy_call
+from rose.records import BackendSpec
 
 
 @hookimpl
@@ -27,8 +14,8 @@ def rose_backends() -> list[BackendSpec]:
         BackendSpec(
             name="dry-run",
             summary="runs the loop without executing tasks; reports each task, its inputs and command",
-            factory=_create,
-            translate=_translate,
+            factory=lazy_call("rose_plugin_dryrun.backend:create_backend"),
+            translate=lazy_call("rose_plugin_dryrun.submission:translate"),
             backend_classes=("rose_plugin_dryrun.backend:DryRunBackend",),
         )
     ]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rose.hookspecs import hookimpl
-from rose.records import BackendSpec, Resources
+from rose.plugins import lazy_call
+from rose.records import BackendSpec
 
 BACKEND_CLASSES = (
     "rose_plugin_local.backend:LocalBackend",
@@ -15,18 +14,6 @@ BACKEND_CLASSES = (
 )
 
 
-def _create(**options: Any) -> Any:
-    from rose_plugin_local.backend import create_backend
-
-    return create_backend(**options)
-
-
-def _translate(task: str, resources: Resources, shell: bool) -> dict[str, Any]:
-    from rose_plugin_local.resources import translate
-
-    return translate(task, resources, shell)
-
-
 @hookimpl
 def rose_backends() -> list[BackendSpec]:
     """The ``local`` backend: this machine's cores, threads or processes (the default)."""
@@ -34,8 +21,8 @@ def rose_backends() -> list[BackendSpec]:
         BackendSpec(
             name="local",
             summary="this machine: subprocesses without a shell, function tasks on threads or processes",
-            factory=_create,
-            translate=_translate,
+            factory=lazy_call("rose_plugin_local.backend:create_backend"),
+            translate=lazy_call("rose_plugin_local.resources:translate"),
             backend_classes=BACKEND_CLASSES,
         )
     ]

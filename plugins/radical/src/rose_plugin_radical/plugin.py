@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rose.hookspecs import hookimpl
-from rose.records import BackendSpec, Resources
-
-
-def _create(**options: Any) -> Any:
-    from rose_plugin_radical.backend import create_backend
-
-    return create_backend(**options)
-
-
-def _translate(task: str, resources: Resources, shell: bool) -> dict[str, Any]:
-    from rose_plugin_radical.resources import translate
-
-    return translate(task, resources, shell)
+from rose.plugins import lazy_call
+from rose.records import BackendSpec
 
 
 @hookimpl
@@ -27,8 +14,8 @@ def rose_backends() -> list[BackendSpec]:
         BackendSpec(
             name="radical",
             summary="RADICAL-Pilot: one pilot job on an HPC allocation runs every task (resource=...)",
-            factory=_create,
-            translate=_translate,
+            factory=lazy_call("rose_plugin_radical.backend:create_backend"),
+            translate=lazy_call("rose_plugin_radical.resources:translate"),
             backend_classes=(
                 "rose_plugin_radical.backend:RadicalExecutionBackend",
                 "rhapsody.backends.execution.radical_pilot:RadicalExecutionBackend",
