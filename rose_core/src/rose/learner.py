@@ -531,7 +531,8 @@ class Learner:
             s["iteration"]: s["metric_value"] for s in point.states if s.get("metric_value") is not None
         }
         if point.states:
-            self._iteration_state = IterationState.from_dict(point.states[-1])
+            last = IterationState.from_dict(point.states[-1])
+            self._iteration_state = last.replace(metric_history=self.metric_history)
         logger.info("[%s] resuming %s at iteration %d", self._label(), run_dir, point.next_iteration)
         return point
 
@@ -602,7 +603,7 @@ class Learner:
             async for state in iterations:
                 hub.iteration(state)
                 if self._journal is not None:
-                    self._journal.write("iteration", learner_id=self.learner_id, state=state.to_dict())
+                    self._journal.write("iteration", learner_id=self.learner_id, state=state.to_dict(history=False))
                 yield state
                 if overrides.cap_reached(self, state):  # `rose run --max-iter N`
                     self._stop_reason = "max_iter_reached"

@@ -68,14 +68,18 @@ class IterationState:
             state=dict(data.get("state") or {}),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict: the fields, then state keys that do not clash."""
+    def to_dict(self, *, history: bool = True) -> dict[str, Any]:
+        """A JSON-serialisable dict: the fields, then state keys that do not clash.
+
+        ``history=False`` leaves out ``metric_history`` (the journal does: every
+        iteration's own value is already on its line, and the list grows with the run).
+        """
         out: dict[str, Any] = {
             "iteration": self.iteration,
             "metric_name": self.metric_name,
             "metric_value": self.metric_value,
             "metric_threshold": self.metric_threshold,
-            "metric_history": list(self.metric_history),
+            "metric_history": list(self.metric_history) if history else None,
             "should_stop": self.should_stop,
             "learner_id": self.learner_id,
             "current_config": _config_dict(self.current_config),
