@@ -126,21 +126,24 @@ def rose_trackers() -> Sequence[TrackerSpec]:
 
     Example::
 
+        import logging
+
         import rose
         from rose.records import TrackerSpec
 
-        class PrintTracker:
+        class LogTracker:
             def on_start(self, manifest): ...
             def on_iteration(self, state):
-                print(state.iteration, state.metric_value)
+                logging.getLogger("my_plugin").info(
+                    "%d: %s", state.iteration, state.metric_value)
             def on_stop(self, final_state, reason): ...
 
         @rose.hookimpl
         def rose_trackers():
-            return [TrackerSpec(name="print", summary="prints metrics",
-                                factory=PrintTracker)]
+            return [TrackerSpec(name="log", summary="logs metrics",
+                                factory=LogTracker)]
 
-        # users then write: learner.add_tracker(rose.tracker("print"))
+        # users then write: learner.add_tracker(rose.tracker("log"))
     """
     raise NotImplementedError  # a specification: plugins implement it
 

@@ -437,6 +437,23 @@ class Learner:
             raise TypeError(f"set_next_config expects a LearnerConfig, got {config!r}")
         self._pending_config = config
 
+    def ends_after(self, state: IterationState, max_iter: int = 0) -> bool:
+        """True when the campaign ends after ``state``; records why in the stop reason.
+
+        A met criterion ends it (``criterion_met``), then ``stop()`` (``stopped``), then
+        the last of ``max_iter`` iterations (``max_iter_reached``). Learners call it right
+        after yielding each state, so no work is prepared for an iteration that will not run.
+        """
+        if state.should_stop:
+            self._stop_reason = "criterion_met"
+        elif self.is_stopped:
+            self._stop_reason = "stopped"
+        elif max_iter and state.iteration + 1 >= max_iter:
+            self._stop_reason = "max_iter_reached"
+        else:
+            return False
+        return True
+
     def take_pending_config(self, current: LearnerConfig | None) -> LearnerConfig | None:
         """The pending configuration if one was set (then cleared), else ``current``."""
         if self._pending_config is not None:

@@ -110,15 +110,10 @@ class SequentialActiveLearner(Learner):
                 deps = (train_result,)
             al_result = await self.run_task("active_learn", iteration=i, config=config, deps=deps)
             should_stop, value = await self.check_criterion(i, config)
-            yield self.build_iteration_state(i, value, should_stop, config)
-            if should_stop:
-                self._stop_reason = "criterion_met"
+            state = self.build_iteration_state(i, value, should_stop, config)
+            yield state
+            if self.ends_after(state, max_iter):
                 return
-            if self.is_stopped:
-                self._stop_reason = "stopped"
-                return
-            if max_iter and i + 1 >= max_iter:
-                break
             config = self.take_pending_config(config)
             if simulate:
                 sim_result = await self.run_task("simulation", iteration=i + 1, config=config, deps=(al_result,))

@@ -320,15 +320,10 @@ class SeqUQLearner(UQLearner):
                     logger.info("[%s] model(s) %s met the stop criterion", self._label(), ", ".join(met))
                 active = [model for model in active if model not in met]
                 should_stop = not active
-            yield self.build_iteration_state(i, metric_value, should_stop, config)
-            if should_stop:
-                self._stop_reason = "criterion_met"
+            state = self.build_iteration_state(i, metric_value, should_stop, config)
+            yield state
+            if self.ends_after(state, max_iter):
                 return
-            if self.is_stopped:
-                self._stop_reason = "stopped"
-                return
-            if max_iter and i + 1 >= max_iter:
-                break
             config = self.take_pending_config(config)
             predictions = await self._model_round(i + 1, config, active, num_predictions, (al_result,), simulate)
             i += 1

@@ -149,15 +149,10 @@ class SequentialReinforcementLearner(ReinforcementLearner):
                     self._extract_state_from_result(upstream)
             previous: tuple[Any, ...] = (update_result,) if have_update else ()
             should_stop, value = await self.check_criterion(i, config, previous)
-            yield self.build_iteration_state(i, value, should_stop, config)
-            if should_stop:
-                self._stop_reason = "criterion_met"
+            state = self.build_iteration_state(i, value, should_stop, config)
+            yield state
+            if self.ends_after(state, max_iter):
                 return
-            if self.is_stopped:
-                self._stop_reason = "stopped"
-                return
-            if max_iter and i + 1 >= max_iter:
-                break
             config = self.take_pending_config(config)
             previous = (update_result,) if have_update else ()
             if use_env:
@@ -554,15 +549,10 @@ class ParallelExperience(ReinforcementLearner):
             self._record(env_results, report, update_result)
             previous: tuple[Any, ...] = (update_result,) if have_update else ()
             should_stop, value = await self.check_criterion(i, config, previous)
-            yield self.build_iteration_state(i, value, should_stop, config)
-            if should_stop:
-                self._stop_reason = "criterion_met"
+            state = self.build_iteration_state(i, value, should_stop, config)
+            yield state
+            if self.ends_after(state, max_iter):
                 return
-            if self.is_stopped:
-                self._stop_reason = "stopped"
-                return
-            if max_iter and i + 1 >= max_iter:
-                break
             config = self.take_pending_config(config)
             previous = (update_result,) if have_update else ()
             env_results, report, update_result = await self._collect(i + 1, config, previous)
