@@ -6,7 +6,7 @@ for the floor (the same work in bare asyncio). Each run is a fresh process; the 
 shows medians of several repetitions, the ratios and whether each target is met, and is
 written with the machine, versions and date to ``benchmarks/results.md``.
 
-    python benchmarks/run.py                 # the full run (~15-25 min on 2 cores)
+    python benchmarks/run.py                 # the full run (~10-15 min on 2 cores)
     python benchmarks/run.py --reps 3        # fewer repetitions
     python benchmarks/run.py --smoke --no-rose03 --output /tmp/r.md   # what CI runs
     python benchmarks/run.py --only 1,4      # some scenarios
