@@ -9,7 +9,7 @@ from attrs import define, field, fields, frozen
 
 from rose.schedules import Schedule
 
-__all__ = ["LearnerConfig", "TaskConfig", "TaskConfigValue", "resolve_task_config"]
+__all__ = ["LearnerConfig", "TaskConfig", "TaskConfigValue", "check_learner_config", "resolve_task_config"]
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
@@ -165,6 +165,16 @@ class LearnerConfig:
             elif value is not None:
                 out[f.name] = _describe(value)
         return out
+
+
+def check_learner_config(config: Any, where: str) -> LearnerConfig | None:
+    """``config`` if it is a LearnerConfig or None, else a TypeError naming ``where``."""
+    if config is None or isinstance(config, LearnerConfig):
+        return config
+    raise TypeError(
+        f"{where} must be a LearnerConfig or None (None uses the base tasks' own defaults), "
+        f"got {config!r}"
+    )
 
 
 def resolve_task_config(value: TaskConfigValue, iteration: int) -> TaskConfig | None:

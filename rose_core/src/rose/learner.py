@@ -560,13 +560,25 @@ class Learner:
 
     def validate(self, max_iter: int = 0, **options: Any) -> None:
         """Check everything that can be checked before any compute is spent."""
-        missing = [kind for kind in self.required_tasks if not self.has_task(kind)]
+        self.check_tasks(self.required_tasks)
+        self.check_max_iter(max_iter)
+
+    def check_tasks(self, kinds: Sequence[str]) -> None:
+        """Raise ValueError naming every task kind still missing and the decorator to use."""
+        missing = [kind for kind in kinds if not self.has_task(kind)]
         if missing:
             decorators = ", ".join(f"@learner.{k}_task" for k in missing)
             raise ValueError(f"{type(self).__name__} needs task(s) {missing}: register them with {decorators}")
+
+    def can_stop(self) -> bool:
+        """True when something other than ``max_iter`` can end the campaign (a criterion)."""
+        return self.criterion is not None
+
+    def check_max_iter(self, max_iter: Any) -> None:
+        """``max_iter`` is a whole number >= 0 (0 only if :meth:`can_stop`), and there is an engine."""
         if not isinstance(max_iter, int) or isinstance(max_iter, bool) or max_iter < 0:
             raise ValueError(f"max_iter must be a whole number >= 0, got {max_iter!r}")
-        if max_iter == 0 and self.criterion is None:
+        if max_iter == 0 and not self.can_stop():
             raise ValueError(
                 "Either max_iter > 0 or a stop criterion must be provided: with max_iter=0 and no "
                 "@learner.as_stop_criterion the campaign would never end."

@@ -9,7 +9,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from rose.config import LearnerConfig
+from rose.config import check_learner_config as check_config
 from rose.errors import LearnerFailedError
 from rose.learner import Learner
 from rose.state import IterationState
@@ -20,7 +20,6 @@ __all__ = [
     "adopt_tasks",
     "check_config",
     "combined_stop_reason",
-    "check_max_iter",
     "check_required_tasks",
     "gather_or_cancel",
     "learner_dir",
@@ -65,43 +64,13 @@ def combined_stop_reason(reasons: Iterable[str | None]) -> str:
 
 
 def check_required_tasks(learner: Learner, kinds: Iterable[str], *, skip_simulation_step: bool = False) -> None:
-    """Raise ValueError naming every task kind ``learner`` still needs, and the decorator to use."""
-    owner = type(learner).__name__
-    missing = [kind for kind in kinds if not learner.has_task(kind)]
-    if missing:
-        decorators = ", ".join(f"@learner.{kind}_task" for kind in missing)
-        raise ValueError(f"{owner} needs task(s) {missing}: register them with {decorators}")
+    """The learner's task kinds, plus a simulation task unless ``skip_simulation_step``."""
+    learner.check_tasks(list(kinds))
     if not skip_simulation_step and not learner.has_task("simulation"):
         raise ValueError(
-            f"{owner} needs a simulation task (@learner.simulation_task) unless "
+            f"{type(learner).__name__} needs a simulation task (@learner.simulation_task) unless "
             f"start(skip_simulation_step=True) is used with a pool of existing simulations"
         )
-
-
-def check_max_iter(learner: Learner, max_iter: Any, *, has_stop: bool) -> None:
-    """``max_iter`` is a whole number >= 0, and 0 only when something else can stop the run."""
-    owner = type(learner).__name__
-    if not isinstance(max_iter, int) or isinstance(max_iter, bool) or max_iter < 0:
-        raise ValueError(f"{owner}: max_iter must be a whole number >= 0, got {max_iter!r}")
-    if max_iter == 0 and not has_stop:
-        raise ValueError(
-            f"{owner}: either max_iter > 0 or a stop criterion must be provided: with max_iter=0 "
-            f"and no @learner.as_stop_criterion the campaign would never end."
-        )
-    if learner.asyncflow is None:
-        raise ValueError(
-            f"{owner} has no engine: `engine = await rose.engine('local')` then {owner}(engine)"
-        )
-
-
-def check_config(config: Any, where: str) -> LearnerConfig | None:
-    """``config`` is a LearnerConfig or None (else a TypeError naming ``where``)."""
-    if config is None or isinstance(config, LearnerConfig):
-        return config
-    raise TypeError(
-        f"{where} must be a LearnerConfig or None (None uses the base tasks' own defaults), "
-        f"got {config!r}"
-    )
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

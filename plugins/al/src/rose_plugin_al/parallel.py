@@ -18,7 +18,6 @@ from rose_plugin_al._common import (
     ParallelManifestMixin,
     adopt_tasks,
     check_config,
-    check_max_iter,
     check_required_tasks,
     combined_stop_reason,
     learner_dir,
@@ -67,7 +66,7 @@ class ParallelActiveLearner(ParallelManifestMixin, Learner):
             )
         configs = _configs_per_learner(parallel_learners, learner_configs)
         check_required_tasks(self, self.required_tasks, skip_simulation_step=skip_simulation_step)
-        check_max_iter(self, max_iter, has_stop=self.criterion is not None)
+        self.check_max_iter(max_iter)
         return configs
 
     def start(  # type: ignore[override]

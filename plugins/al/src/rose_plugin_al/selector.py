@@ -16,7 +16,6 @@ from rose_plugin_al._common import (
     ParallelManifestMixin,
     adopt_tasks,
     check_config,
-    check_max_iter,
     check_required_tasks,
     combined_stop_reason,
     learner_dir,
@@ -108,7 +107,7 @@ class AlgorithmSelector(ParallelManifestMixin, Learner):
                 "@selector.active_learn_task(name='algo_1')"
             )
         check_required_tasks(self, self.required_tasks, skip_simulation_step=skip_simulation_step)
-        check_max_iter(self, max_iter, has_stop=self.criterion is not None)
+        self.check_max_iter(max_iter)
         configs: dict[str, LearnerConfig | None] = {name: None for name in self.algorithms}
         if algorithm_configs is not None:
             if not isinstance(algorithm_configs, Mapping):

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from rose.config import LearnerConfig
+from rose.config import LearnerConfig, check_learner_config
 from rose.learner import Learner
 from rose.state import IterationState
 from rose.streaming import LearnerRun
@@ -40,8 +40,7 @@ class SequentialActiveLearner(Learner):
                 "SequentialActiveLearner needs a simulation task (@learner.simulation_task) "
                 "unless start(skip_simulation_step=True) is used with a simulation pool"
             )
-        if initial_config is not None and not isinstance(initial_config, LearnerConfig):
-            raise TypeError(f"initial_config must be a LearnerConfig or None, got {initial_config!r}")
+        check_learner_config(initial_config, "initial_config")
         super().validate(max_iter=max_iter)
 
     def start(  # type: ignore[override]

@@ -29,7 +29,6 @@ from rose_plugin_al._common import (
     ParallelManifestMixin,
     adopt_tasks,
     check_config,
-    check_max_iter,
     check_required_tasks,
     combined_stop_reason,
     gather_or_cancel,
@@ -84,6 +83,10 @@ class UQLearner(Learner):
         """The query size given to ``uncertainty_quantification`` (for the user's tasks)."""
         spec = self.uncertainty
         return spec.query_size if spec is not None else None
+
+    def can_stop(self) -> bool:
+        """A stop criterion or an uncertainty threshold can end the campaign."""
+        return self.criterion is not None or self.uncertainty is not None
 
     def uncertainty_quantification(
         self,
@@ -185,7 +188,7 @@ class SeqUQLearner(UQLearner):
         """Check models, tasks, stop conditions and the configuration; return the model names."""
         names = _check_models(type(self).__name__, model_names, num_predictions)
         check_required_tasks(self, self.required_tasks, skip_simulation_step=skip_simulation_step)
-        check_max_iter(self, max_iter, has_stop=self.criterion is not None or self.uncertainty is not None)
+        self.check_max_iter(max_iter)
         if isinstance(learning_config, Mapping):
             raise TypeError(
                 "learning_config is one LearnerConfig for this learner (UQLearnerConfig is LearnerConfig); "

@@ -25,7 +25,7 @@ from typing import Any
 
 from attrs import evolve
 
-from rose.config import LearnerConfig
+from rose.config import LearnerConfig, check_learner_config
 from rose.errors import ResourceError, RoseError
 from rose.learner import Learner, TaskKind
 from rose.records import Resources
@@ -68,11 +68,6 @@ class ReinforcementLearner(Learner):
         return True
 
 
-def _check_config(config: Any, where: str) -> None:
-    if config is not None and not isinstance(config, LearnerConfig):
-        raise TypeError(f"{where} must be a LearnerConfig or None, got {config!r}")
-
-
 class SequentialReinforcementLearner(ReinforcementLearner):
     """environment -> update -> criterion, repeated.
 
@@ -100,7 +95,7 @@ class SequentialReinforcementLearner(ReinforcementLearner):
                 f"{type(self).__name__} needs an environment task (@learner.environment_task) unless "
                 f"start(skip_environment_step=True) is used with external experience"
             )
-        _check_config(initial_config, "initial_config")
+        check_learner_config(initial_config, "initial_config")
         super().validate(max_iter=max_iter)
 
     def start(
@@ -227,7 +222,7 @@ class ParallelReinforcementLearner(ReinforcementLearner):
                     f"{parallel_learners}; give one LearnerConfig (or None) per learner"
                 )
             for index, config in enumerate(learner_configs):
-                _check_config(config, f"learner_configs[{index}]")
+                check_learner_config(config, f"learner_configs[{index}]")
         super().validate(max_iter=max_iter)
 
     def start(
@@ -415,7 +410,7 @@ class ParallelExperience(ReinforcementLearner):
                 "ParallelExperience needs at least one environment task: "
                 "@pe.environment_task(name='env_1') async def env_1(*args): ..."
             )
-        _check_config(initial_config, "initial_config")
+        check_learner_config(initial_config, "initial_config")
         super().validate(max_iter=max_iter)
         executables = [spec.name for spec in self.tasks.values() if spec.as_executable]
         if executables and not self._backend_accepts(
