@@ -279,6 +279,53 @@ async def test_slow_and_failing_trackers_never_stall_or_break_the_loop(
         learner.add_tracker(type("NotATracker", (), {"on_start": lambda self, m: None})())
 
 
+class OneAtATimeTracker(RecordingTracker):
+    """Records calls and whether two of them ever overlapped (it is not thread-safe)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = 0
+        self.overlapped = False
+
+    def _enter(self) -> None:
+        self.inside += 1
+        self.overlapped |= self.inside > 1
+        time.sleep(0.002)  # widen the window an overlap would need
+        self.inside -= 1
+
+    def on_start(self, manifest: Any) -> None:
+        self._enter()
+        super().on_start(manifest)
+
+    def on_iteration(self, state: IterationState) -> None:
+        self._enter()
+        super().on_iteration(state)
+
+    def on_stop(self, final_state: Any, reason: str) -> None:
+        self._enter()
+        super().on_stop(final_state, reason)
+
+
+async def test_a_tracker_shared_by_learners_gets_their_calls_one_at_a_time_in_order(
+    rose_plugins: PluginSandbox, rose_engine: Any
+) -> None:
+    tracker = OneAtATimeTracker()
+    learners = []
+    for learner_id, length in enumerate((1, 3, 6)):
+        learner = make(rose_engine, [0.5] * (length - 1) + [0.01])
+        learner.learner_id = learner_id
+        learner.add_tracker(tracker)
+        learners.append(learner)
+    runs = [(n, learner.start(max_iter=10).__aiter__()) for n, learner in enumerate(learners)]
+    seen = [s async for s in stream_learners(runs)]
+    assert len(seen) == 10
+    kinds = [kind for kind, _ in tracker.events]
+    # the one-iteration learner stops long before the others: still every start comes first
+    assert kinds[:3] == ["start"] * 3 and kinds.count("stop") == 3, kinds
+    assert [s.learner_id for s in tracker.states if s.learner_id == 2] == [2] * 6
+    assert not tracker.overlapped
+
+
 async def test_stream_learners_isolates_failures_and_cancels_on_close(rose_plugins: PluginSandbox, rose_engine: Any) -> None:
     async def good(n: int) -> AsyncIterator[IterationState]:
         for i in range(n):
