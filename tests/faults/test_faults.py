@@ -147,6 +147,19 @@ def test_sigterm_stops_cleanly_records_the_interruption_and_exits_non_zero(tmp_p
     assert campaign.wait_no_orphans() == []
 
 
+def test_ctrl_c_to_the_process_group_stops_cleanly_and_trackers_get_stopped(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C: SIGINT to the campaign, its tasks and any helper process at once."""
+    campaign = Campaign(tmp_path, max_iter=50, sleep=0.5)
+    process = campaign.start()
+    campaign.wait_for_iterations(1)
+    os.killpg(process.pid, signal.SIGINT)
+    process.communicate(timeout=30)
+    assert process.returncode != 0
+    assert campaign.records()[-1]["type"] == "stop" and campaign.records()[-1]["reason"] == "stopped"
+    assert campaign.stop_reasons() == ["stopped"]
+    assert campaign.wait_no_orphans() == []
+
+
 def test_a_task_killed_by_a_signal_is_a_clear_error(tmp_path: Path) -> None:
     campaign = Campaign(tmp_path, max_iter=4, kill_at=1)
     result = campaign.run()

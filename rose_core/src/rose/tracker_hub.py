@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import contextvars
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from rose.state import IterationState
@@ -19,6 +21,8 @@ logger = logging.getLogger("rose.tracking")
 
 #: seconds a queued tracker call may wait before the tracker's thread is woken to deliver it
 DELIVERY_DELAY = 0.05
+#: seconds the interpreter waits at exit for trackers to deliver what they were given
+EXIT_DELIVERY_TIMEOUT = 60.0
 
 _Call = tuple[str, tuple[Any, ...]]
 _Marker = asyncio.Future  # "tell me when everything before this has been delivered"
@@ -36,7 +40,9 @@ class TrackerHub:
     a tracker costs the learning loop little more than the CPU its own callbacks use -
     waking a thread per iteration would cost more than a fast loop's iteration itself.
     ``close()`` waits until everything queued has been delivered (nothing is lost at a
-    normal stop).
+    normal stop). When the wait itself is cancelled (``asyncio.run`` cancelling what is left
+    after a Ctrl-C), the calls are still delivered: the interpreter waits for them at exit,
+    before ``atexit`` handlers run (so a tracker's own exit handler sees its ``on_stop``).
     """
 
     def __init__(self, trackers: list[Any]) -> None:
@@ -78,6 +84,7 @@ class _TrackerWorker:
     """One tracker's daemon thread: runs its callbacks in the order they were queued."""
 
     _running: dict[tuple[int, int], _TrackerWorker] = {}
+    _alive: set[_TrackerWorker] = set()
 
     @classmethod
     def join(cls, tracker: Any) -> _TrackerWorker:
@@ -100,6 +107,7 @@ class _TrackerWorker:
         self._wake_pending: asyncio.TimerHandle | None = None
         self._loop = loop
         self._loop_thread = threading.get_ident()
+        self._alive.add(self)
         context = contextvars.copy_context()
         self._thread = threading.Thread(
             target=context.run, args=(self._work,), name=f"rose-tracker[{type(tracker).__name__}]", daemon=True
@@ -137,7 +145,19 @@ class _TrackerWorker:
         self._wake_pending = None
         self._wakeups.put(None)
 
+    def finish(self) -> threading.Thread:
+        """Deliver what is queued, then end (any thread; used at interpreter exit)."""
+        self._calls.append(None)
+        self._wakeups.put(None)
+        return self._thread
+
     def _work(self) -> None:
+        try:
+            self._deliver()
+        finally:
+            self._alive.discard(self)
+
+    def _deliver(self) -> None:
         name = type(self.tracker).__name__
         while True:
             self._wakeups.get()
@@ -167,3 +187,19 @@ class _TrackerWorker:
 def _complete(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _deliver_at_exit() -> None:
+    """Let every tracker deliver what it was given before the interpreter goes (bounded)."""
+    threads = [worker.finish() for worker in list(_TrackerWorker._alive)]
+    deadline = time.monotonic() + EXIT_DELIVERY_TIMEOUT
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    late = [thread.name for thread in threads if thread.is_alive()]
+    if late:
+        logger.warning("trackers still busy after %s s at exit, their last calls may be lost: %s",
+                       EXIT_DELIVERY_TIMEOUT, ", ".join(late))
+
+
+# Before atexit handlers and before daemon threads stop: concurrent.futures uses the same hook.
+getattr(threading, "_register_atexit", atexit.register)(_deliver_at_exit)
