@@ -264,35 +264,6 @@ async def test_mlflow_unreachable_server_does_not_stop_the_campaign(
     assert "127.0.0.1" in warnings[0].split("failed:", 1)[1]  # the cause is included
 
 
-async def test_mlflow_slow_mlflow_never_blocks_the_loop_and_loses_nothing(
-    rose_engine, tmp_path, mlflow_store, experiment, al_learner, metric_history, monkeypatch
-):
-    """Fault injection: every MLflow write takes 0.25 s and the tracker queue holds 2 items."""
-    from mlflow.tracking import MlflowClient
-
-    original = MlflowClient.log_batch
-
-    def slow_log_batch(self, *args, **kwargs):
-        time.sleep(0.25)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(MlflowClient, "log_batch", slow_log_batch)
-    values = [1.0 / (i + 1) for i in range(20)]
-    learner = al_learner(rose_engine, tmp_path / "slow", values)
-    tracker = MLflowTracker(experiment, tracking_uri=mlflow_store, queue_size=2, log_artifacts=False, batch_interval=0)
-    learner.add_tracker(tracker)
-    started = time.monotonic()
-    last_state_at = 0.0
-    async for _ in learner.start(max_iter=20):
-        last_state_at = time.monotonic() - started
-    finished_at = time.monotonic() - started
-    # the loop ran ahead; the end of the campaign waited for MLflow to catch up
-    assert finished_at - last_state_at > 0.75, (last_state_at, finished_at)
-    client = client_for(mlflow_store)
-    assert metric_history(client, tracker.run_id, "mean_squared_error_mse") == list(enumerate(values))
-    assert client.get_run(tracker.run_id).info.status == "FINISHED"
-
-
 async def test_mlflow_works_alongside_console_and_jsonl(rose_engine, tmp_path, mlflow_store, experiment, al_learner, caplog):
     from rose.builtin.trackers import ConsoleTracker, JsonlTracker
 

@@ -2,8 +2,8 @@
 
 ``learner.add_tracker(rose.tracker("mlflow", experiment_name="ROSE_AL_Experiment"))`` or
 ``from rose_plugin_mlflow import MLflowTracker``. Importing this package is cheap: the
-tracker module loads on first use, and MLflow itself (seconds to import) loads in the
-tracker's background thread when a campaign starts.
+tracker module loads on first use, and MLflow itself (seconds to import) loads only in the
+tracker's writer process (:mod:`rose_plugin_mlflow.writer_process`), never in the campaign's.
 """
 
 from __future__ import annotations

@@ -1,0 +1,285 @@
+"""``RunWriter``: one campaign's MLflow calls, made in the writer process.
+
+It creates the experiment and runs, writes batched metrics, parameters and tags, attaches
+artifacts and ends the runs. A failing MLflow call is reported as one warning naming the
+store, what failed and the cause; after three failures in a row (or a failed start) the
+campaign's tracking is off and the campaign goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from rose_plugin_mlflow.jobs import (
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+    MAX_TAG_VALUE,
+    PARENT,
+    Log,
+    Start,
+    Stop,
+    clip,
+)
+
+__all__ = ["RunWriter", "plot_learning_curve"]
+
+logger = logging.getLogger("rose_plugin_mlflow")
+
+#: consecutive failed MLflow calls after which a campaign's tracking is turned off
+MAX_FAILURES = 3
+
+#: MLflow clients by tracking URI, shared by the campaigns this process writes
+_clients: dict[str, Any] = {}
+
+#: what a RunWriter tells the tracker: ("started", experiment_id, run_name, uri), ("run", key, run_id), ("disabled",)
+Report = Callable[[tuple[Any, ...]], None]
+
+
+def _label(key: Any) -> str:
+    return "campaign" if key == PARENT else f"learner {key}"
+
+
+class RunWriter:
+    """The MLflow side of one campaign: ``start``, ``write``, ``stop``; never raises."""
+
+    def __init__(self, report: Report) -> None:
+        self._report = report
+        self.disabled = False
+        self.failures = 0
+        self.experiment_name = ""
+        self.tracking_uri = ""
+        self.experiment_id: str | None = None
+        self.run_name = ""
+        self.log_artifacts = True
+        self.run_ids: dict[Any, str] = {}
+        self._client: Any = None
+        self._params: dict[str, dict[str, str]] = {}
+        self._skipped_children: set[Any] = set()
+        self._manifest_json = "{}"
+
+    # the three jobs ------------------------------------------------------------------------
+    def start(self, job: Start) -> None:
+        """Create (or restore) the experiment and the campaign's run, log its parameters."""
+        self.experiment_name = job.experiment_name
+        self.tracking_uri = job.tracking_uri
+        self.log_artifacts = job.log_artifacts
+        self._guard("starting the MLflow run", self._start, job, fatal=True)
+
+    def write(self, pending: Mapping[Any, Log]) -> None:
+        """Write the merged logs of each run (nested runs are created on first use)."""
+        for key, log in pending.items():
+            if self.disabled:
+                return
+            run_id = self._run_id(key)
+            if run_id is None:
+                continue
+            self._guard(f"logging to the {_label(key)} run", self._log_batch, run_id, log.metrics, log.params, log.tags)
+
+    def stop(self, job: Stop) -> None:
+        """Tag the runs, attach the final state and the learning curve, end every run."""
+        if self.disabled or self._client is None:
+            return
+        for key, child in job.children.items():
+            run_id = self._run_id(key)
+            if run_id is None:
+                continue
+            self._guard(f"tagging the {_label(key)} run", self._log_batch, run_id, {}, {}, child.tags)
+            if self.log_artifacts:
+                self._guard(f"logging final_state.json of {_label(key)}", self._artifact, run_id,
+                            "final_state.json", child.final_json)
+            self._guard(f"ending the {_label(key)} run", self._client.set_terminated, run_id, child.status, job.end_ms)
+        run_id = self.run_ids.get(PARENT)
+        if run_id is None:
+            return
+        self._guard("tagging the campaign run", self._log_batch, run_id, {}, {}, job.tags)
+        if self.log_artifacts:
+            self._guard("logging manifest.json", self._artifact, run_id, "manifest.json", self._manifest_json)
+            if any(job.curves.values()):
+                self._guard("logging learning_curve.png", self._plot, run_id, job)
+            self._guard("logging final_state.json", self._artifact, run_id, "final_state.json", job.final_json)
+        self._guard("ending the campaign run", self._client.set_terminated, run_id, job.status, job.end_ms)
+
+    def abandon(self, end_ms: int) -> None:
+        """The campaign's process went away without stopping: end its runs as ``KILLED``."""
+        if self.disabled or self._client is None:
+            return
+        parent = self.run_ids.get(PARENT)
+        if self.log_artifacts and parent is not None:
+            self._guard("logging manifest.json", self._artifact, parent, "manifest.json", self._manifest_json)
+        for key, run_id in self.run_ids.items():
+            self._guard(f"ending the {_label(key)} run", self._client.set_terminated, run_id, "KILLED", end_ms)
+
+    # failures ------------------------------------------------------------------------------
+    def _guard(self, what: str, fn: Any, *args: Any, fatal: bool = False) -> bool:
+        if self.disabled:
+            return False
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - any MLflow failure is reported, never raised into the campaign
+            self._failed(what, exc, fatal=fatal)
+            return False
+        self.failures = 0
+        return True
+
+    def _failed(self, what: str, exc: BaseException, *, fatal: bool) -> None:
+        self.failures += 1
+        if fatal or self.failures >= MAX_FAILURES:
+            self.disabled = True
+            self._report(("disabled",))
+            outcome = "MLflow tracking is off for the rest of this campaign; the campaign goes on"
+        else:
+            outcome = "that data is not in MLflow; the campaign goes on"
+        cause = " ".join(f"{type(exc).__name__}: {exc}".split())
+        logger.warning(
+            "MLflow tracker (experiment %r, tracking URI %s): %s failed: %s. %s. Check that the tracking "
+            "server is up and the URI is right (tracking_uri= or MLFLOW_TRACKING_URI).",
+            self.experiment_name, self.tracking_uri or "(default)", what, clip(cause, 600), outcome,
+        )
+        logger.debug("MLflow failure details", exc_info=exc)
+
+    # MLflow calls --------------------------------------------------------------------------
+    def _start(self, job: Start) -> None:
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+
+        client = _clients.get(job.tracking_uri)
+        if client is None:  # one per store for the writer's life: opening a store checks its schema
+            client = _clients[job.tracking_uri] = MlflowClient(tracking_uri=job.tracking_uri)
+        experiment = client.get_experiment_by_name(job.experiment_name)
+        if experiment is None:
+            try:
+                experiment_id = client.create_experiment(job.experiment_name, artifact_location=job.artifact_location)
+            except MlflowException:
+                experiment = client.get_experiment_by_name(job.experiment_name)  # created meanwhile
+                if experiment is None:
+                    raise
+                experiment_id = experiment.experiment_id
+        else:
+            experiment_id = experiment.experiment_id
+            if experiment.lifecycle_stage == "deleted":
+                logger.info("MLflow experiment %r was deleted; restoring it", job.experiment_name)
+                client.restore_experiment(experiment_id)
+        run = client.create_run(experiment_id, start_time=job.start_ms, tags=job.tags, run_name=job.run_name)
+        self._client = client
+        self.experiment_id = experiment_id
+        self.run_name = run.info.run_name or job.run_name
+        run_id = run.info.run_id
+        self.run_ids[PARENT] = run_id
+        self._report(("started", experiment_id, self.run_name))
+        self._report(("run", PARENT, run_id))
+        self._log_batch(run_id, {}, job.params, {})
+        self._manifest_json = job.manifest_json  # attached at the end, with the final state
+        logger.info(
+            "MLflow run %s (%s) in experiment %r at %s; view it with: mlflow ui --backend-store-uri %s",
+            self.run_name, run_id, job.experiment_name, job.tracking_uri, job.tracking_uri,
+        )
+
+    def _run_id(self, key: Any) -> str | None:
+        if key in self.run_ids:
+            return self.run_ids[key]
+        parent = self.run_ids.get(PARENT)
+        if parent is None or key in self._skipped_children:
+            return None
+        name = f"{self.run_name}/learner-{key}"
+        tags = {"mlflow.parentRunId": parent, "rose.learner_id": clip(str(key), MAX_TAG_VALUE)}
+        try:
+            run = self._client.create_run(self.experiment_id, start_time=_now_ms(), tags=tags, run_name=name)
+        except Exception as exc:  # noqa: BLE001 - reported; that learner's data is skipped
+            self._skipped_children.add(key)
+            self._failed(f"creating the nested run for learner {key}", exc, fatal=False)
+            return None
+        run_id: str = run.info.run_id
+        self.run_ids[key] = run_id
+        self._report(("run", key, run_id))
+        return run_id
+
+    def _log_batch(
+        self,
+        run_id: str,
+        metrics: Mapping[tuple[str, int], tuple[float, int]],
+        params: Mapping[str, str],
+        tags: Mapping[str, str],
+    ) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        logged = self._params.setdefault(run_id, {})
+        new_params = []
+        for key, value in params.items():
+            if key in logged:
+                if logged[key] != value:
+                    logger.debug("MLflow param %r already logged as %r; not changing it to %r", key, logged[key], value)
+                continue
+            logged[key] = value
+            new_params.append(Param(key, value))
+        metric_list = [Metric(key, value, ms, step) for (key, step), (value, ms) in metrics.items()]
+        tag_list = [RunTag(key, value) for key, value in tags.items()]
+        while metric_list or new_params or tag_list:
+            batch_metrics, metric_list = metric_list[:MAX_METRICS_PER_BATCH], metric_list[MAX_METRICS_PER_BATCH:]
+            batch_params, new_params = new_params[:MAX_PARAMS_TAGS_PER_BATCH], new_params[MAX_PARAMS_TAGS_PER_BATCH:]
+            batch_tags, tag_list = tag_list[:MAX_PARAMS_TAGS_PER_BATCH], tag_list[MAX_PARAMS_TAGS_PER_BATCH:]
+            self._client.log_batch(run_id, metrics=batch_metrics, params=batch_params, tags=batch_tags)
+
+    def _artifact(self, run_id: str, name: str, text: str) -> None:
+        with tempfile.TemporaryDirectory(prefix="rose-mlflow-") as tmp:
+            path = os.path.join(tmp, name)
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            self._client.log_artifact(run_id, path)
+
+    def _plot(self, run_id: str, stop: Stop) -> None:
+        with tempfile.TemporaryDirectory(prefix="rose-mlflow-") as tmp:
+            path = os.path.join(tmp, "learning_curve.png")
+            plot_learning_curve(path, stop.curves, stop.metric_name, stop.threshold, stop.title)
+            self._client.log_artifact(run_id, path)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def plot_learning_curve(
+    path: str,
+    curves: Mapping[str, Iterable[tuple[int, float]]],
+    metric_name: str,
+    threshold: float | None = None,
+    title: str = "",
+) -> None:
+    """Write a PNG of ``metric_name`` against iteration, one line per curve, threshold dashed.
+
+    Uses matplotlib's Agg canvas directly (no pyplot, so a script's own backend is untouched).
+    The y axis is logarithmic when all values are positive and span more than two decades.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(7.5, 4.5), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    values: list[float] = []
+    for label, points in curves.items():
+        finite = sorted((i, v) for i, v in points if math.isfinite(v))
+        if not finite:
+            continue
+        xs, ys = zip(*finite)
+        values.extend(ys)
+        ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.5, label=label)
+    if threshold is not None and math.isfinite(threshold):
+        ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1.2, label=f"threshold {threshold:g}")
+        values.append(threshold)
+    if values and min(values) > 0 and max(values) / min(values) > 100:
+        ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(metric_name)
+    ax.set_title(title or f"{metric_name} per iteration")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
