@@ -15,13 +15,14 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 __all__ = [
     "CRITERION_THRESHOLD",
     "Timing",
     "current_rss_mb",
+    "paired_campaigns",
     "hops_ms",
     "peak_rss_mb",
     "percentile",
@@ -53,6 +54,17 @@ class Timing:
             return self.loop_per_state_ms()
         return 1000 * (self.marks[-1] - self.marks[half]) / (len(self.marks) - 1 - half)
 
+    def pair_summary(self, iterations: int) -> dict[str, float]:
+        """Scenario 5's figures of one campaign: loop and steady-state ms per iteration, CPU ms
+        per iteration, and the seconds outside the loop (start-up and end)."""
+        loop_ms = self.loop_per_state_ms()
+        return {
+            "loop_ms": loop_ms,
+            "tail_ms": self.tail_per_state_ms(),
+            "cpu_ms": 1000 * self.cpu_seconds / iterations,
+            "outside_s": self.seconds - loop_ms * (len(self.marks) - 1) / 1000,
+        }
+
     def summary(self) -> dict[str, Any]:
         """The fields every timed job reports."""
         return {
@@ -61,6 +73,20 @@ class Timing:
             "states": len(self.marks),
             "tail_per_iteration_ms": self.tail_per_state_ms(),
         }
+
+
+async def paired_campaigns(
+    campaign: Callable[[int, bool], Awaitable[Timing]], iterations: int, rounds: int
+) -> dict[str, Any]:
+    """Scenario 5's schedule: a 5-iteration campaign without then with the tracker, then
+    ``rounds`` pairs of ``iterations``-iteration campaigns; ``campaign(n, tracked)`` runs one."""
+    first_plain, first_tracked = await campaign(5, False), await campaign(5, True)
+    pairs = [(await campaign(iterations, False), await campaign(iterations, True)) for _ in range(rounds)]
+    return {
+        "first_extra_seconds": first_tracked.seconds - first_plain.seconds,
+        "plain": [t.pair_summary(iterations) for t, _ in pairs],
+        "tracked": [t.pair_summary(iterations) for _, t in pairs],
+    }
 
 
 def percentile(values: Sequence[float], q: float) -> float:

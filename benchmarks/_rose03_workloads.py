@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from _common import CRITERION_THRESHOLD, Timing, current_rss_mb, hops_ms, peak_rss_mb, run_worker
+from _common import CRITERION_THRESHOLD, Timing, current_rss_mb, hops_ms, paired_campaigns, peak_rss_mb, run_worker
 
 METRIC = "mean_squared_error_mse"
 
@@ -91,6 +91,31 @@ def loop(
             "per_iteration_ms": 1000 * timing.seconds / iterations,
             "loop_per_iteration_ms": timing.loop_per_state_ms(),
         }
+
+    return asyncio.run(main())
+
+
+def tracking(iterations: int, rounds: int, tracker: str, backend_class: str, workers: int | None) -> dict[str, Any]:
+    """Scenario 5 on ROSE 0.3, paired as in this project's workload."""
+
+    async def main() -> dict[str, Any]:
+        from rose.al import SequentialActiveLearner
+
+        engine, info = await _engine(backend_class, workers)
+        make_tracker = _tracker_factory(tracker)
+
+        async def campaign(n: int, tracked: bool) -> Timing:
+            learner = SequentialActiveLearner(engine)
+            _function_tasks(learner, 0.0)
+            started = time.perf_counter()
+            if tracked:  # 0.3 calls on_start inside add_tracker: time it too
+                learner.add_tracker(make_tracker())
+            return await _timed(learner.start(max_iter=n), started)
+
+        try:
+            return {**info, **await paired_campaigns(campaign, iterations, rounds)}
+        finally:
+            await engine.shutdown()
 
     return asyncio.run(main())
 
@@ -190,4 +215,4 @@ def parallel(learners: int, iterations: int, backend_class: str, workers: int | 
 
 if __name__ == "__main__":
     os.chdir(tempfile.mkdtemp(prefix="rose03-bench-"))  # ROSE 0.3 writes into the working directory
-    run_worker({"loop": loop, "executable_loop": executable_loop, "parallel": parallel})
+    run_worker({"loop": loop, "executable_loop": executable_loop, "parallel": parallel, "tracking": tracking})

@@ -55,12 +55,14 @@ class Sizes:
     parallel: tuple[int, int] = (256, 10)
     many: tuple[int, int] = (1000, 3)
     tracking_iterations: int = 100
+    tracking_long_iterations: int = 1000  # scenario 5 again, long enough for several MLflow writes
+    tracking_rounds: int = 5  # pairs (without, with the tracker) per process in scenario 5
 
 
 FULL = Sizes()
 SMOKE = Sizes(
     reps=1, slow_reps=1, startup_reps=1, loop_iterations=5, loop50_iterations=2, loop50_iterations_rose03=2,
-    exec_iterations=3, parallel=(8, 2), many=(16, 2), tracking_iterations=3,
+    exec_iterations=3, parallel=(8, 2), many=(16, 2), tracking_iterations=3, tracking_long_iterations=6, tracking_rounds=1,
 )
 
 
@@ -406,38 +408,45 @@ class Bench:
         ratio = Measure("5c", "5c. loop slowdown with the tracker", "x", target="<= 1.05x")
         ratio.check = lambda med: med[OURS] <= 1.05
         steady = Measure("5c+", "5c. slowdown over the second half of the loop (steady state)", "x")
-        fixed = Measure("5d", "5d. the tracker's per-campaign cost (start + final flush)", "s")
+        long = Measure("5c++", f"5c. slowdown of a {s.tracking_long_iterations}-iteration loop", "x")
+        cpu = Measure("5d", "5d. CPU time of the campaign's own process per iteration, with / without", "x")
+        fixed = Measure("5e", "5e. the tracker's per-campaign cost (start + final flush)", "s")
+        first = Measure("5f", "5f. the first tracked campaign of a process: extra wall time (tracker start-up)", "s")
+        measures = [without, with_t, ratio, steady, long, cpu, fixed, first]
         impls = [i for i in (OURS, ROSE03) if i != ROSE03 or (self.rose03_mlflow and tracker == "mlflow")]
 
+        def median_of(runs: list[dict[str, float]], key: str) -> float:
+            return statistics.median(r[key] for r in runs)
+
         def run(impl: str) -> None:
-            base = self.params(impl, iterations=s.tracking_iterations, task_seconds=0.0)
-            plain = self.runner.job(impl, "loop", **base)
-            tracked = self.runner.job(impl, "loop", **base, tracker=tracker)
-            _add(without, impl, plain, "loop_per_iteration_ms")
-            _add(with_t, impl, tracked, "loop_per_iteration_ms")
-            if plain.get("ok") and tracked.get("ok"):
-                ratio.values.setdefault(impl, []).append(
-                    tracked["loop_per_iteration_ms"] / plain["loop_per_iteration_ms"]
-                )
-                steady.values.setdefault(impl, []).append(
-                    tracked["tail_per_iteration_ms"] / plain["tail_per_iteration_ms"]
-                )
-                loop_plain = plain["loop_per_iteration_ms"] * (plain["states"] - 1) / 1000
-                loop_tracked = tracked["loop_per_iteration_ms"] * (tracked["states"] - 1) / 1000
-                fixed.values.setdefault(impl, []).append(
-                    (tracked["seconds"] - loop_tracked) - (plain["seconds"] - loop_plain)
-                )
-            else:
-                ratio.notes[impl] = with_t.notes.get(impl) or without.notes.get(impl) or "failed"
+            base = self.params(impl, rounds=s.tracking_rounds, tracker=tracker)
+            short = self.runner.job(impl, "tracking", iterations=s.tracking_iterations, **base)
+            longer = self.runner.job(impl, "tracking", iterations=s.tracking_long_iterations, **base)
+            if not (short.get("ok") and longer.get("ok")):
+                for m in measures:
+                    m.notes[impl] = short.get("error") or longer.get("error") or "failed"
+                return
+            plain, tracked = short["plain"], short["tracked"]
+            for m, value in (
+                (without, median_of(plain, "loop_ms")),
+                (with_t, median_of(tracked, "loop_ms")),
+                (ratio, median_of(tracked, "loop_ms") / median_of(plain, "loop_ms")),
+                (steady, median_of(tracked, "tail_ms") / median_of(plain, "tail_ms")),
+                (long, median_of(longer["tracked"], "loop_ms") / median_of(longer["plain"], "loop_ms")),
+                (cpu, median_of(tracked, "cpu_ms") / median_of(plain, "cpu_ms")),
+                (fixed, median_of(tracked, "outside_s") - median_of(plain, "outside_s")),
+                (first, short["first_extra_seconds"]),
+            ):
+                m.values.setdefault(impl, []).append(value)
 
         self.repeat(s.reps, impls, run)
         if ROSE03 in self.impls and ROSE03 not in impls:
             reason = "not run (--no-rose03-mlflow)" if tracker == "mlflow" else f"ROSE 0.3 has no {tracker!r} tracker"
-            for m in (without, with_t, ratio, steady, fixed):
+            for m in measures:
                 m.notes[ROSE03] = reason
-        for m in (without, with_t, ratio, steady, fixed):
+        for m in measures:
             m.notes[FLOOR] = "-"
-        self.measures += [without, with_t, ratio, steady, fixed]
+        self.measures += measures
 
 
 def _script(python: str, name: str) -> str:
@@ -596,10 +605,14 @@ def write_results(path: Path, bench: Bench, info: dict[str, Any], table: list[st
         "before `start()`. The floor is the same number of concurrent bare-asyncio chains.",
         "4. Wall time of a fresh `python -c 'import rose; rose.plugins.registry()'` and of `rose plugins` "
         "(ROSE 0.3: `import rose`, `rose --help`); the floor is `python -c pass`.",
-        "5. Scenario 1a with `rose.tracker('mlflow')` (ROSE 0.3: its `MLflowTracker`) on a fresh sqlite store "
-        "vs without, alternated. The slowdown compares the loop (first to last iteration); the tracker's "
-        "per-campaign cost is the rest: its start and the final flush (MLflow is imported and the store "
-        "created before timing).",
+        "5. Scenario 1a with `rose.tracker('mlflow')` (ROSE 0.3: its `MLflowTracker`) on a sqlite store. Each "
+        "repetition is one fresh process that runs a 5-iteration campaign without and one with the tracker "
+        "(5f: how much longer the tracked one took; for this project, starting the MLflow writer process, which "
+        "imports MLflow, and which the campaign waits for only at its end), then alternates campaigns without "
+        "and with the tracker (pairs, medians per process): the ratios compare the loop (first to last "
+        "iteration), the second half of it, and a longer loop; 5d compares the campaign process's own CPU "
+        "time (all its threads; this project's writer process is not in it); 5e is the time outside the loop "
+        "(the tracker's start and the final flush).",
         "",
         "## Every repetition",
         "",

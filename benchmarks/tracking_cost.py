@@ -8,8 +8,8 @@ several rounds. For each campaign it reports:
 * total: until the campaign has ended, which includes ``on_stop`` waiting for MLflow to
   write everything queued (the flush).
 
-The first tracked campaign of the process is reported separately ("cold"): it also pays for
-``import mlflow`` and creating the sqlite tables, in the tracker's background thread.
+The first tracked campaign of the process is reported separately ("cold"): its end waits for
+the MLflow writer process to start, import MLflow and create the sqlite tables.
 
     .venv/bin/python benchmarks/tracking_cost.py [--iterations 50] [--rounds 3]
 """
