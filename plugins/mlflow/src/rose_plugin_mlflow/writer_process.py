@@ -20,6 +20,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 from typing import IO, Any
 
@@ -44,18 +45,25 @@ class _Relay(logging.Handler):
         try:
             message = self.format(record)  # the message, and the traceback when there is one
             self.server.send(("log", record.levelno, record.name, message))
+        except OSError:  # the campaign's process is gone (ending its runs): standard error instead
+            if logging.lastResort is not None:
+                logging.lastResort.handle(record)
         except Exception:  # noqa: BLE001 - logging must never break the writer
             self.handleError(record)
 
 
 class _Server:
+    """Reads job batches, runs them with one RunWriter per campaign, answers."""
+
     def __init__(self, inbox: IO[bytes], outbox: IO[bytes]) -> None:
         self.inbox = inbox
         self.outbox = outbox
         self.writers: dict[int, RunWriter] = {}
+        self._sending = threading.Lock()
 
     def send(self, message: tuple[Any, ...]) -> None:
-        write_frame(self.outbox, message)
+        with self._sending:
+            write_frame(self.outbox, message)
 
     def serve(self) -> None:
         while True:
