@@ -9,28 +9,71 @@ a line per task check).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import resource
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 __all__ = [
     "CRITERION_THRESHOLD",
+    "METRIC",
     "Timing",
     "current_rss_mb",
+    "function_tasks",
     "paired_campaigns",
     "hops_ms",
     "peak_rss_mb",
     "percentile",
     "run_worker",
+    "timed",
 ]
 
 #: the criterion never stops the loop: an error metric (stop when < threshold) below 0
 CRITERION_THRESHOLD = -1.0
+#: a registered error metric (stop when value < threshold), in ROSE 0.3 and in this project
+METRIC = "mean_squared_error_mse"
+
+
+def function_tasks(learner: Any, seconds: float, counter: list[int] | None = None) -> None:
+    """Register four function tasks (simulation, training, active learning, criterion)."""
+
+    async def work() -> None:
+        if counter is not None:
+            counter.append(1)
+        if seconds:
+            await asyncio.sleep(seconds)
+
+    @learner.simulation_task(as_executable=False)
+    async def simulation(*args: Any, **kwargs: Any) -> None:
+        await work()
+
+    @learner.training_task(as_executable=False)
+    async def training(*args: Any, **kwargs: Any) -> None:
+        await work()
+
+    @learner.active_learn_task(as_executable=False)
+    async def active_learn(*args: Any, **kwargs: Any) -> None:
+        await work()
+
+    @learner.as_stop_criterion(metric_name=METRIC, threshold=CRITERION_THRESHOLD, as_executable=False)
+    async def criterion(*args: Any, **kwargs: Any) -> float:
+        await work()
+        return 1.0
+
+
+async def timed(run: AsyncIterator[Any], started: float | None = None) -> Timing:
+    """Consume a learner run: wall seconds, CPU seconds (all threads), time of each state."""
+    started = time.perf_counter() if started is None else started
+    cpu = time.process_time()
+    marks: list[float] = []
+    async for _state in run:
+        marks.append(time.perf_counter() - started)
+    return Timing(time.perf_counter() - started, time.process_time() - cpu, marks)
 
 
 class Timing:

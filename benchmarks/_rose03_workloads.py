@@ -12,13 +12,21 @@ import importlib
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from _common import CRITERION_THRESHOLD, Timing, current_rss_mb, hops_ms, paired_campaigns, peak_rss_mb, run_worker
-
-METRIC = "mean_squared_error_mse"
+from _common import (
+    CRITERION_THRESHOLD,
+    METRIC,
+    Timing,
+    current_rss_mb,
+    function_tasks,
+    hops_ms,
+    paired_campaigns,
+    peak_rss_mb,
+    run_worker,
+    timed,
+)
 
 
 async def _engine(backend_class: str, workers: int | None) -> tuple[Any, dict[str, Any]]:
@@ -29,41 +37,6 @@ async def _engine(backend_class: str, workers: int | None) -> tuple[Any, dict[st
     backend = await cls(ThreadPoolExecutor(max_workers=workers))
     engine = await WorkflowEngine.create(backend=backend, work_dir=tempfile.mkdtemp(prefix="rose03-engine-"))
     return engine, {"backend_class": backend_class, "workers": workers}
-
-
-def _function_tasks(learner: Any, seconds: float, counter: list[int] | None = None) -> None:
-    async def work() -> None:
-        if counter is not None:
-            counter.append(1)
-        if seconds:
-            await asyncio.sleep(seconds)
-
-    @learner.simulation_task(as_executable=False)
-    async def simulation(*args: Any, **kwargs: Any) -> None:
-        await work()
-
-    @learner.training_task(as_executable=False)
-    async def training(*args: Any, **kwargs: Any) -> None:
-        await work()
-
-    @learner.active_learn_task(as_executable=False)
-    async def active_learn(*args: Any, **kwargs: Any) -> None:
-        await work()
-
-    @learner.as_stop_criterion(metric_name=METRIC, threshold=CRITERION_THRESHOLD, as_executable=False)
-    async def criterion(*args: Any, **kwargs: Any) -> float:
-        await work()
-        return 1.0
-
-
-async def _timed(run: AsyncIterator[Any], started: float | None = None) -> Timing:
-    """Consume a learner run: wall seconds, CPU seconds (all threads), time of each state."""
-    started = time.perf_counter() if started is None else started
-    cpu = time.process_time()
-    marks: list[float] = []
-    async for _state in run:
-        marks.append(time.perf_counter() - started)
-    return Timing(time.perf_counter() - started, time.process_time() - cpu, marks)
 
 
 def loop(
@@ -77,12 +50,12 @@ def loop(
         engine, info = await _engine(backend_class, workers)
         try:
             learner = SequentialActiveLearner(engine)
-            _function_tasks(learner, task_seconds)
+            function_tasks(learner, task_seconds)
             make_tracker = _tracker_factory(tracker) if tracker else None
             started = time.perf_counter()
             if make_tracker is not None:  # 0.3 calls on_start inside add_tracker: time it too
                 learner.add_tracker(make_tracker())
-            timing = await _timed(learner.start(max_iter=iterations), started)
+            timing = await timed(learner.start(max_iter=iterations), started)
         finally:
             await engine.shutdown()
         return {
@@ -106,11 +79,11 @@ def tracking(iterations: int, rounds: int, tracker: str, backend_class: str, wor
 
         async def campaign(n: int, tracked: bool) -> Timing:
             learner = SequentialActiveLearner(engine)
-            _function_tasks(learner, 0.0)
+            function_tasks(learner, 0.0)
             started = time.perf_counter()
             if tracked:  # 0.3 calls on_start inside add_tracker: time it too
                 learner.add_tracker(make_tracker())
-            return await _timed(learner.start(max_iter=n), started)
+            return await timed(learner.start(max_iter=n), started)
 
         try:
             return {**info, **await paired_campaigns(campaign, iterations, rounds)}
@@ -169,7 +142,7 @@ def executable_loop(iterations: int, backend_class: str, workers: int | None) ->
             async def criterion(*args: Any, **kwargs: Any) -> str:
                 return command
 
-            timing = await _timed(learner.start(max_iter=iterations))
+            timing = await timed(learner.start(max_iter=iterations))
         finally:
             await engine.shutdown()
         stamps = [int(str(f.result()).split()[-1]) for f in futures if f.done() and not f.cancelled()]
@@ -194,9 +167,9 @@ def parallel(learners: int, iterations: int, backend_class: str, workers: int | 
         engine, info = await _engine(backend_class, workers)
         try:
             learner = ParallelActiveLearner(engine)
-            _function_tasks(learner, 0.0, counter)
+            function_tasks(learner, 0.0, counter)
             rss_before = current_rss_mb()
-            timing = await _timed(learner.start(parallel_learners=learners, max_iter=iterations))
+            timing = await timed(learner.start(parallel_learners=learners, max_iter=iterations))
         finally:
             await engine.shutdown()
         return {

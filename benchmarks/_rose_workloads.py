@@ -11,13 +11,20 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-from _common import CRITERION_THRESHOLD, Timing, current_rss_mb, hops_ms, paired_campaigns, peak_rss_mb, run_worker
-
-METRIC = "mean_squared_error_mse"  # a registered error metric: stop when value < threshold
+from _common import (
+    CRITERION_THRESHOLD,
+    METRIC,
+    Timing,
+    current_rss_mb,
+    function_tasks,
+    hops_ms,
+    paired_campaigns,
+    peak_rss_mb,
+    run_worker,
+    timed,
+)
 
 
 def _backend_name() -> str:
@@ -66,43 +73,6 @@ def probe() -> dict[str, Any]:
     return asyncio.run(main())
 
 
-def _function_tasks(learner: Any, seconds: float, counter: list[int] | None = None) -> None:
-    """Register four function tasks (simulation, training, active learning, criterion)."""
-
-    async def work() -> None:
-        if counter is not None:
-            counter.append(1)
-        if seconds:
-            await asyncio.sleep(seconds)
-
-    @learner.simulation_task(as_executable=False)
-    async def simulation(*args: Any, **kwargs: Any) -> None:
-        await work()
-
-    @learner.training_task(as_executable=False)
-    async def training(*args: Any, **kwargs: Any) -> None:
-        await work()
-
-    @learner.active_learn_task(as_executable=False)
-    async def active_learn(*args: Any, **kwargs: Any) -> None:
-        await work()
-
-    @learner.as_stop_criterion(metric_name=METRIC, threshold=CRITERION_THRESHOLD, as_executable=False)
-    async def criterion(*args: Any, **kwargs: Any) -> float:
-        await work()
-        return 1.0
-
-
-async def _timed(run: AsyncIterator[Any], started: float | None = None) -> Timing:
-    """Consume a learner run: wall seconds, CPU seconds (all threads), time of each state."""
-    started = time.perf_counter() if started is None else started
-    cpu = time.process_time()
-    marks: list[float] = []
-    async for _state in run:
-        marks.append(time.perf_counter() - started)
-    return Timing(time.perf_counter() - started, time.process_time() - cpu, marks)
-
-
 def loop(iterations: int, task_seconds: float, tracker: str | None = None) -> dict[str, Any]:
     """Scenario 1 (and 5 with ``tracker="mlflow"``): a sequential AL loop of function tasks."""
 
@@ -112,10 +82,10 @@ def loop(iterations: int, task_seconds: float, tracker: str | None = None) -> di
         engine, info = await _engine()
         try:
             learner = SequentialActiveLearner(engine)
-            _function_tasks(learner, task_seconds)
+            function_tasks(learner, task_seconds)
             if tracker:
                 info.update(_add_tracker(learner, tracker))
-            timing = await _timed(learner.start(max_iter=iterations))
+            timing = await timed(learner.start(max_iter=iterations))
         finally:
             await engine.shutdown()
         return {
@@ -144,10 +114,10 @@ def tracking(iterations: int, rounds: int, tracker: str) -> dict[str, Any]:
 
         async def campaign(n: int, tracked: bool) -> Timing:
             learner = SequentialActiveLearner(engine)
-            _function_tasks(learner, 0.0)
+            function_tasks(learner, 0.0)
             if tracked:
                 info.update(_add_tracker(learner, tracker))
-            return await _timed(learner.start(max_iter=n))
+            return await timed(learner.start(max_iter=n))
 
         try:
             return {**info, **await paired_campaigns(campaign, iterations, rounds)}
@@ -220,7 +190,7 @@ def executable_loop(iterations: int) -> dict[str, Any]:
             async def criterion(*args: Any, **kwargs: Any) -> list[str]:
                 return command
 
-            timing = await _timed(learner.start(max_iter=iterations))
+            timing = await timed(learner.start(max_iter=iterations))
         finally:
             await engine.shutdown()
         return {
@@ -244,9 +214,9 @@ def parallel(learners: int, iterations: int) -> dict[str, Any]:
         engine, info = await _engine()
         try:
             learner = ParallelActiveLearner(engine)
-            _function_tasks(learner, 0.0, counter)
+            function_tasks(learner, 0.0, counter)
             rss_before = current_rss_mb()
-            timing = await _timed(learner.start(parallel_learners=learners, max_iter=iterations))
+            timing = await timed(learner.start(parallel_learners=learners, max_iter=iterations))
         finally:
             await engine.shutdown()
         return {
