@@ -6,13 +6,14 @@ before MLflow, and the tracker side never imports MLflow at all.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from attrs import define, field
 
 __all__ = [
     "PARENT", "MAX_KEY", "MAX_PARAM_VALUE", "MAX_TAG_VALUE", "MAX_METRICS_PER_BATCH", "MAX_PARAMS_TAGS_PER_BATCH",
-    "Start", "Log", "Child", "Stop", "Flush", "clip",
+    "Start", "Log", "Child", "Stop", "Flush", "clip", "now_ms",
 ]
 
 #: run key of the campaign's own run (the parent run when learners have ids)
@@ -24,6 +25,11 @@ MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, as MLflow timestamps are."""
+    return int(time.time() * 1000)
 
 
 def clip(text: str, limit: int) -> str:

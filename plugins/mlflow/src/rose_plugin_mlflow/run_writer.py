@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -25,6 +24,7 @@ from rose_plugin_mlflow.jobs import (
     Start,
     Stop,
     clip,
+    now_ms,
 )
 
 __all__ = ["RunWriter", "plot_learning_curve"]
@@ -189,7 +189,7 @@ class RunWriter:
         name = f"{self.run_name}/learner-{key}"
         tags = {"mlflow.parentRunId": parent, "rose.learner_id": clip(str(key), MAX_TAG_VALUE)}
         try:
-            run = self._client.create_run(self.experiment_id, start_time=_now_ms(), tags=tags, run_name=name)
+            run = self._client.create_run(self.experiment_id, start_time=now_ms(), tags=tags, run_name=name)
         except Exception as exc:  # noqa: BLE001 - reported; that learner's data is skipped
             self._skipped_children.add(key)
             self._failed(f"creating the nested run for learner {key}", exc, fatal=False)
@@ -237,10 +237,6 @@ class RunWriter:
             path = os.path.join(tmp, "learning_curve.png")
             plot_learning_curve(path, stop.curves, stop.metric_name, stop.threshold, stop.title)
             self._client.log_artifact(run_id, path)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def plot_learning_curve(

@@ -39,13 +39,12 @@ import os
 import re
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from rose.state import IterationState, jsonable
 from rose.tracking import PipelineManifest, TrackerBase
-from rose_plugin_mlflow.jobs import MAX_KEY, MAX_PARAM_VALUE, MAX_TAG_VALUE, PARENT, Child, Flush, Log, Start, Stop, clip
+from rose_plugin_mlflow.jobs import MAX_KEY, MAX_PARAM_VALUE, MAX_TAG_VALUE, PARENT, Child, Flush, Log, Start, Stop, clip, now_ms
 from rose_plugin_mlflow.run_writer import plot_learning_curve
 from rose_plugin_mlflow.writer_link import Session, writer_link
 
@@ -55,9 +54,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_EXPERIMENT = "ROSE_AL_Experiment"
 
-_PARENT = PARENT
-_MAX_KEY, _MAX_PARAM_VALUE, _MAX_TAG_VALUE = MAX_KEY, MAX_PARAM_VALUE, MAX_TAG_VALUE
-_clip = clip
 _tokens = itertools.count(1)
 
 # Characters MLflow accepts in keys on every platform (colons are refused on Windows servers).
@@ -71,7 +67,7 @@ def mlflow_key(raw: object) -> str:
     ``..`` path segments (which MLflow rejects) are removed or replaced; the result is at
     most 250 characters. ``"config/simulation/--n_labeled"`` is kept as is.
     """
-    text = _BAD_KEY_CHARS.sub("_", str(raw))[:_MAX_KEY]
+    text = _BAD_KEY_CHARS.sub("_", str(raw))[:MAX_KEY]
     parts = []
     for part in text.split("/"):
         if part == "":
@@ -121,11 +117,7 @@ def _param_value(value: Any) -> str:
             text = str(item)
         else:
             text = json.dumps(jsonable(value), sort_keys=True, default=repr)
-    return _clip(text, _MAX_PARAM_VALUE)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+    return clip(text, MAX_PARAM_VALUE)
 
 
 def _on_event_loop_thread() -> bool:
@@ -235,7 +227,7 @@ class MLflowTracker(TrackerBase):
         self.tracking_uri = tracking_uri
         self.artifact_location = artifact_location
         self.log_artifacts = log_artifacts
-        self.tags = {mlflow_key(k): _clip(str(v), _MAX_TAG_VALUE) for k, v in (tags or {}).items()}
+        self.tags = {mlflow_key(k): clip(str(v), MAX_TAG_VALUE) for k, v in (tags or {}).items()}
         self.queue_size = queue_size
         self.flush_timeout = flush_timeout
         self.batch_interval = float(batch_interval)
@@ -262,14 +254,14 @@ class MLflowTracker(TrackerBase):
     @property
     def run_id(self) -> str | None:
         """The campaign's (parent) MLflow run id, once created."""
-        return self._session.run_ids.get(_PARENT) if self._session else None
+        return self._session.run_ids.get(PARENT) if self._session else None
 
     @property
     def child_run_ids(self) -> dict[Any, str]:
         """Nested run ids by learner id (parallel learners)."""
         if self._session is None:
             return {}
-        return {self._wire_keys.get(k, k): v for k, v in self._session.run_ids.items() if k != _PARENT}
+        return {self._wire_keys.get(k, k): v for k, v in self._session.run_ids.items() if k != PARENT}
 
     @property
     def experiment_id(self) -> str | None:
@@ -313,7 +305,7 @@ class MLflowTracker(TrackerBase):
                 logger.debug("MLflowTracker: learner %s joins the running campaign", manifest.learner_type)
                 self._joined = True
                 self._starts += 1
-                job = Log(_PARENT, params=params)
+                job = Log(PARENT, params=params)
             session = self._session
         if session is not None:
             session.send(job)
@@ -329,7 +321,7 @@ class MLflowTracker(TrackerBase):
             session = self._session
             if session is None or session.disabled:
                 return
-            key = _PARENT if state.learner_id is None else self._wire_key(state.learner_id)
+            key = PARENT if state.learner_id is None else self._wire_key(state.learner_id)
             job = self._iteration_job(key, state)
         # from a tracker thread wait for room when MLflow is behind; the event loop never waits
         if not session.send(job, wait=0.0 if _on_event_loop_thread() else self.flush_timeout):
@@ -347,7 +339,7 @@ class MLflowTracker(TrackerBase):
             self._starts -= 1
             self._reasons.append(reason)
             if final_state is not None:
-                key = _PARENT if final_state.learner_id is None else self._wire_key(final_state.learner_id)
+                key = PARENT if final_state.learner_id is None else self._wire_key(final_state.learner_id)
                 self._last.setdefault(key, final_state)
                 if final_state.learner_id is not None and self._joined:
                     # one learner of several that each started the tracker: its own reason
@@ -395,9 +387,9 @@ class MLflowTracker(TrackerBase):
         return Start(
             experiment_name=self.experiment_name, tracking_uri=uri, artifact_location=artifact_location,
             log_artifacts=self.log_artifacts, run_name=run_name, params=params,
-            tags={mlflow_key(k): _clip(str(v), _MAX_TAG_VALUE) for k, v in tags.items()},
+            tags={mlflow_key(k): clip(str(v), MAX_TAG_VALUE) for k, v in tags.items()},
             manifest_json=json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=repr),
-            start_ms=_now_ms(), environ=dict(os.environ), cwd=os.getcwd(),
+            start_ms=now_ms(), environ=dict(os.environ), cwd=os.getcwd(),
             log_level=logging.getLogger("rose_plugin_mlflow").getEffectiveLevel(),
         )
 
@@ -485,7 +477,7 @@ class MLflowTracker(TrackerBase):
 
     def _iteration_job(self, key: Any, state: IterationState) -> Log:
         step = int(state.iteration)
-        ms = _now_ms()
+        ms = now_ms()
         metrics: dict[str, float] = {}
         metric_name = state.metric_name or "metric"
         value = _number(state.metric_value) if state.metric_value is not None else None
@@ -500,7 +492,7 @@ class MLflowTracker(TrackerBase):
         tags: dict[str, str] = {}
         first = key not in self._seen
         self._seen.add(key)
-        if first and key != _PARENT:
+        if first and key != PARENT:
             params["learner_id"] = _param_value(state.learner_id)
         sent = self._string_tags.setdefault(key, {})
         for task, (args, kwargs) in self._task_configs(state.current_config, step).items():
@@ -512,7 +504,7 @@ class MLflowTracker(TrackerBase):
                 if number is not None:
                     metrics[config_key] = number
                     continue
-                text = _clip(raw if isinstance(raw, str) else _param_value(raw), _MAX_TAG_VALUE)
+                text = clip(raw if isinstance(raw, str) else _param_value(raw), MAX_TAG_VALUE)
                 if sent.get(config_key) != text:
                     sent[config_key] = tags[config_key] = text
         self._last[key] = state
@@ -525,7 +517,7 @@ class MLflowTracker(TrackerBase):
         max_iter = manifest.max_iter if manifest is not None else None
         children: dict[Any, Child] = {}
         for key, last in self._last.items():
-            if key == _PARENT:
+            if key == PARENT:
                 continue
             child_reason = self._child_reasons.get(key)
             if child_reason is None:
@@ -544,10 +536,10 @@ class MLflowTracker(TrackerBase):
             final_iteration: int | None = final_state.iteration
         else:
             final_iteration = max((s.iteration for s in self._last.values()), default=None)
-        final = final_state if final_state is not None else self._last.get(_PARENT)
+        final = final_state if final_state is not None else self._last.get(PARENT)
         document: dict[str, Any] = {"reason": reason, "final_state": final.to_dict() if final is not None else None}
         if children:
-            document["learners"] = {str(k): s.to_dict() for k, s in self._last.items() if k != _PARENT}
+            document["learners"] = {str(k): s.to_dict() for k, s in self._last.items() if k != PARENT}
         crit = manifest.criterion if manifest is not None else None
         threshold = crit.threshold if crit is not None else None
         metric_name = crit.metric_name if crit is not None else None
@@ -556,7 +548,7 @@ class MLflowTracker(TrackerBase):
                 threshold = threshold if threshold is not None else state.metric_threshold
                 metric_name = metric_name or state.metric_name
         curves = {
-            (metric_name or "metric") if key == _PARENT else f"learner {key}": points
+            (metric_name or "metric") if key == PARENT else f"learner {key}": points
             for key, points in self._curves.items()
         }
         learner_type = manifest.learner_type if manifest is not None else "ROSE"
@@ -569,7 +561,7 @@ class MLflowTracker(TrackerBase):
             metric_name=metric_name or "metric",
             threshold=threshold,
             title=f"{learner_type}: {metric_name or 'metric'} per iteration ({reason})",
-            end_ms=_now_ms(),
+            end_ms=now_ms(),
             token=next(_tokens),
         )
 

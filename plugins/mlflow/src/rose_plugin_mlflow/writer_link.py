@@ -110,7 +110,6 @@ class WriterLink:
         self.alive = True
         self.closing = False
         self.sessions: dict[int, Session] = {}
-        self.tokens = itertools.count(1)
         self._numbers = itertools.count(1)
         self._outbox: list[tuple[Session, Any]] = []
         self._first_queued = 0.0

@@ -21,10 +21,9 @@ import select
 import signal
 import sys
 import threading
-import time
 from typing import IO, Any
 
-from rose_plugin_mlflow.jobs import Flush, Log, Start, Stop
+from rose_plugin_mlflow.jobs import Flush, Log, Start, Stop, now_ms
 from rose_plugin_mlflow.run_writer import RunWriter
 from rose_plugin_mlflow.wire import read_frame, write_frame
 
@@ -131,7 +130,7 @@ class _Server:
                 writer.write(runs)
 
     def abandon_open_campaigns(self) -> None:
-        now = int(time.time() * 1000)
+        now = now_ms()
         for writer in self.writers.values():
             writer.abandon(now)
         self.writers.clear()
