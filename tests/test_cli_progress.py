@@ -1,4 +1,4 @@
-"""rose.progress.ProgressTracker: plain lines off a terminal, a live rich table on one."""
+"""rose.builtin.progress.ProgressTracker: plain lines off a terminal, a live rich table on one."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 
 from test_cli_runs import run_small_campaign
 
-from rose.progress import ProgressTracker, short_metric_name
+from rose.builtin.progress import ProgressTracker, short_metric_name
 from rose.state import IterationState
 from rose.testing import check_tracker
 from rose.tracking import CriterionManifest, PipelineManifest

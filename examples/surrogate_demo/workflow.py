@@ -32,7 +32,6 @@ from rose import LearnerConfig, TaskConfig
 from rose.al import ParallelActiveLearner
 from rose.metrics import ROOT_MEAN_SQUARED_ERROR_RMSE
 from rose.plotting import learning_curve
-from rose.progress import ProgressTracker
 from rose.runs import load_run, reached_target
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -98,7 +97,7 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
             )
             for strategy in STRATEGIES
         ]
-        acl.add_tracker(ProgressTracker(labels=dict(enumerate(STRATEGIES)), unit="m"))
+        acl.add_tracker(rose.tracker("progress", labels=dict(enumerate(STRATEGIES)), unit="m"))
         mlflow_tracker = None
         if not args.no_mlflow:
             try:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from rose.backend_contract import child_processes, wait_until
 from rose.engine import engine as make_engine
 from rose.errors import ResourceError
 from rose.learner import Learner
 from rose.metrics import MEAN_SQUARED_ERROR_MSE
+from rose.testing.backend import child_processes, wait_until
 
 SCRIPTS = {
     # each stage reads the previous stage's file, so the loop only works if the tasks

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rose.backend_contract import BackendContract
+from rose.testing.backend import BackendContract
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from typing import Any
 
 from rose_plugin_dryrun import report_of
 
-from rose.backend_contract import BackendContract, child_processes, processes_running, unique_sleep
 from rose.learner import Learner
+from rose.testing.backend import BackendContract, child_processes, processes_running, unique_sleep
 
 
 def last(engine: Any) -> Any:

@@ -12,12 +12,12 @@ import pytest
 from radical.asyncflow import WorkflowEngine
 from rose_plugin_local import LocalBackend, translate
 
-from rose.backend_contract import processes_running, unique_sleep, wait_until
 from rose.engine import backend_spec_for, restore_default_signals
 from rose.engine import engine as make_engine
 from rose.errors import ResourceError
 from rose.learner import Learner
 from rose.records import Resources
+from rose.testing.backend import processes_running, unique_sleep, wait_until
 
 
 @pytest.fixture

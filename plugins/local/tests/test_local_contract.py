@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rose.backend_contract import BackendContract
+from rose.testing.backend import BackendContract
 
 
 class TestLocalContract(BackendContract):

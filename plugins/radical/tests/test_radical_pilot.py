@@ -22,13 +22,13 @@ rp = pytest.importorskip("radical.pilot", reason="RADICAL-Pilot is not installed
 
 from rose_plugin_radical import RadicalExecutionBackend, translate  # noqa: E402
 
-from rose.backend_contract import child_processes, processes_running, unique_sleep, wait_until  # noqa: E402
 from rose.engine import backend_spec_for  # noqa: E402
 from rose.engine import engine as make_engine  # noqa: E402
 from rose.errors import ResourceError, TaskFailedError  # noqa: E402
 from rose.learner import Learner  # noqa: E402
 from rose.metrics import MEAN_SQUARED_ERROR_MSE  # noqa: E402
 from rose.records import Resources  # noqa: E402
+from rose.testing.backend import child_processes, processes_running, unique_sleep, wait_until  # noqa: E402
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 

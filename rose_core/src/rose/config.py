@@ -7,9 +7,16 @@ from typing import Any, Union
 
 from attrs import define, field, fields, frozen
 
-from rose.schedules import Schedule
-
-__all__ = ["LearnerConfig", "TaskConfig", "TaskConfigValue", "check_learner_config", "resolve_task_config"]
+__all__ = [
+    "AdaptiveSchedule",
+    "IterationSchedule",
+    "LearnerConfig",
+    "Schedule",
+    "TaskConfig",
+    "TaskConfigValue",
+    "check_learner_config",
+    "resolve_task_config",
+]
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
@@ -57,6 +64,97 @@ class TaskConfig:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (``args`` as a list)."""
         return {"args": list(self.args), "kwargs": dict(self.kwargs)}
+
+
+# -- task schedules: an iteration number -> a TaskConfig ------------------------------
+
+
+class Schedule:
+    """Base class: ``config_for(iteration)`` returns a TaskConfig or None (defaults)."""
+
+    task_name: str = ""
+
+    def config_for(self, iteration: int) -> TaskConfig | None:  # pragma: no cover - abstract
+        """The task configuration for ``iteration``."""
+        raise NotImplementedError
+
+    def __getitem__(self, iteration: int) -> TaskConfig | None:
+        return self.config_for(iteration)
+
+
+class AdaptiveSchedule(Schedule):
+    """Calls ``fn(iteration)`` lazily, once per iteration, for any iteration number.
+
+    ``fn`` returns ``{"args": ..., "kwargs": ...}`` (either key optional), a TaskConfig,
+    or None to use the task's defaults.
+    """
+
+    def __init__(self, task_name: str, fn: Callable[[int], Any]) -> None:
+        if not callable(fn):
+            raise TypeError(
+                f"create_adaptive_schedule({task_name!r}, fn): fn must be a function of the "
+                f"iteration number, got {fn!r}"
+            )
+        self.task_name = task_name
+        self.fn = fn
+        self._cache: dict[int, TaskConfig | None] = {}
+
+    def config_for(self, iteration: int) -> TaskConfig | None:
+        """Evaluate (and remember) the schedule for ``iteration``."""
+        if iteration not in self._cache:
+            value = self.fn(iteration)
+            self._cache[iteration] = (
+                None
+                if value is None
+                else TaskConfig.coerce(
+                    value, where=f"adaptive schedule for {self.task_name!r} at iteration {iteration}"
+                )
+            )
+        return self._cache[iteration]
+
+    def __repr__(self) -> str:
+        return f"AdaptiveSchedule({self.task_name!r}, {getattr(self.fn, '__name__', self.fn)})"
+
+
+class IterationSchedule(Schedule, Mapping[Any, "TaskConfig"]):
+    """Fixed checkpoints: exact iteration, then ``-1``, then ``"default"``, else None."""
+
+    def __init__(self, task_name: str, schedule: Mapping[Any, Any]) -> None:
+        if not isinstance(schedule, Mapping):
+            raise TypeError(
+                f"create_iteration_schedule({task_name!r}, schedule): schedule must be a dict "
+                f"like {{0: {{'kwargs': {{...}}}}, -1: {{...}}}}, got {schedule!r}"
+            )
+        self.task_name = task_name
+        self._items: dict[Any, TaskConfig] = {}
+        for key, value in schedule.items():
+            if not (isinstance(key, int) and not isinstance(key, bool)) and key != "default":
+                raise TypeError(
+                    f"create_iteration_schedule({task_name!r}): keys must be iteration "
+                    f"numbers, -1 or 'default'; got {key!r}"
+                )
+            self._items[key] = TaskConfig.coerce(
+                value, where=f"iteration schedule for {task_name!r}[{key!r}]"
+            )
+
+    def config_for(self, iteration: int) -> TaskConfig | None:
+        """Exact iteration, then -1, then 'default', else None."""
+        for key in (iteration, -1, "default"):
+            if key in self._items:
+                return self._items[key]
+        return None
+
+    def __getitem__(self, key: Any) -> TaskConfig:  # type: ignore[override]
+        return self._items[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"IterationSchedule({self.task_name!r}, {self._items!r})"
 
 
 TaskConfigValue = Union[TaskConfig, Mapping[Any, TaskConfig], Schedule, None]

@@ -17,8 +17,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from rose.builtin.progress import short_metric_name
 from rose.errors import RoseError
-from rose.progress import short_metric_name
 from rose.runs import Run, load_run, reached_target
 
 __all__ = ["PLOT_NAME", "learning_curve"]

@@ -107,7 +107,7 @@ def _new_manager() -> pluggy.PluginManager:
 
 
 def _discover(pm: pluggy.PluginManager) -> list[PluginInfo]:
-    """Load built-ins and every enabled entry point of the group into ``pm``.
+    """Load every enabled entry point of the group into ``pm``, rose-core's ``builtin`` first.
 
     importlib.metadata lists the entry points with their distributions; stevedore's
     NamedExtensionManager loads the enabled ones, each in isolation, and reports a plugin
@@ -117,13 +117,10 @@ def _discover(pm: pluggy.PluginManager) -> list[PluginInfo]:
 
     from stevedore import NamedExtensionManager
 
-    from rose import builtin
-
-    infos = [PluginInfo(BUILTIN_NAME, "rose-core", _core_version(), "active", module=builtin)]
-    pm.register(builtin, name=BUILTIN_NAME)
-    disabled = _env_list("ROSE_DISABLE_PLUGINS")
+    disabled = _env_list("ROSE_DISABLE_PLUGINS") - {BUILTIN_NAME}  # the core's own records stay
     found: dict[str, PluginInfo] = {}
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    # rose-core's own entry point first, so a plugin repeating a built-in name is the one named second
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name != BUILTIN_NAME, e.name)):
         if ep.name in found:  # the same distribution visible twice on sys.path
             continue
         dist, version = _distribution_of(ep)
@@ -153,8 +150,12 @@ def _discover(pm: pluggy.PluginManager) -> list[PluginInfo]:
             info = found[extension.name]
             pm.register(extension.plugin, name=extension.name)
             info.module = extension.plugin
-    infos.extend(found.values())
-    return infos
+    if BUILTIN_NAME not in found or found[BUILTIN_NAME].module is None:
+        raise PluginLoadError(
+            f"rose-core's own entry point {BUILTIN_NAME!r} (group {ENTRY_POINT_GROUP}) is missing or broken: "
+            f"reinstall rose-core (pip install --force-reinstall rose-core)"
+        )
+    return list(found.values())
 
 
 def _core_version() -> str:
@@ -245,11 +246,13 @@ def invalidate() -> None:
 
 def new_isolated_manager(include_builtin: bool = True) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
     """A fresh manager with only the built-ins (for tests and embedding)."""
-    from rose import builtin
+    from importlib.metadata import entry_points
 
     pm = _new_manager()
     infos: list[PluginInfo] = []
     if include_builtin:
+        (entry_point,) = entry_points(group=ENTRY_POINT_GROUP, name=BUILTIN_NAME)
+        builtin = entry_point.load()
         pm.register(builtin, name=BUILTIN_NAME)
         infos.append(PluginInfo(BUILTIN_NAME, "rose-core", _core_version(), "active", module=builtin))
     return pm, infos

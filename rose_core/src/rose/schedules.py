@@ -1,7 +1,8 @@
 """Schedules: map an iteration number to a task configuration or a value.
 
 Task schedules (``Schedule``) are what ``create_adaptive_schedule`` and
-``create_iteration_schedule`` return and what a ``LearnerConfig`` field may hold. Value
+``create_iteration_schedule`` return and what a ``LearnerConfig`` field may hold; they live
+in :mod:`rose.config` and are re-exported here. Value
 schedules (constant, step decay, exponential decay, cosine) are plain functions
 ``iteration -> value`` registered through the ``rose_schedulers`` hook and used inside an
 adaptive schedule::
@@ -14,11 +15,10 @@ adaptive schedule::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-if TYPE_CHECKING:
-    from rose.config import TaskConfig
+from rose.config import AdaptiveSchedule, IterationSchedule, Schedule
 
 __all__ = [
     "AdaptiveSchedule",
@@ -29,98 +29,6 @@ __all__ = [
     "exponential_decay",
     "step_decay",
 ]
-
-
-class Schedule:
-    """Base class: ``config_for(iteration)`` returns a TaskConfig or None (defaults)."""
-
-    task_name: str = ""
-
-    def config_for(self, iteration: int) -> TaskConfig | None:  # pragma: no cover - abstract
-        """The task configuration for ``iteration``."""
-        raise NotImplementedError
-
-    def __getitem__(self, iteration: int) -> TaskConfig | None:
-        return self.config_for(iteration)
-
-
-class AdaptiveSchedule(Schedule):
-    """Calls ``fn(iteration)`` lazily, once per iteration, for any iteration number.
-
-    ``fn`` returns ``{"args": ..., "kwargs": ...}`` (either key optional), a TaskConfig,
-    or None to use the task's defaults.
-    """
-
-    def __init__(self, task_name: str, fn: Callable[[int], Any]) -> None:
-        if not callable(fn):
-            raise TypeError(
-                f"create_adaptive_schedule({task_name!r}, fn): fn must be a function of the "
-                f"iteration number, got {fn!r}"
-            )
-        self.task_name = task_name
-        self.fn = fn
-        self._cache: dict[int, TaskConfig | None] = {}
-
-    def config_for(self, iteration: int) -> TaskConfig | None:
-        """Evaluate (and remember) the schedule for ``iteration``."""
-        from rose.config import TaskConfig
-
-        if iteration not in self._cache:
-            value = self.fn(iteration)
-            self._cache[iteration] = (
-                None
-                if value is None
-                else TaskConfig.coerce(
-                    value, where=f"adaptive schedule for {self.task_name!r} at iteration {iteration}"
-                )
-            )
-        return self._cache[iteration]
-
-    def __repr__(self) -> str:
-        return f"AdaptiveSchedule({self.task_name!r}, {getattr(self.fn, '__name__', self.fn)})"
-
-
-class IterationSchedule(Schedule, Mapping[Any, "TaskConfig"]):
-    """Fixed checkpoints: exact iteration, then ``-1``, then ``"default"``, else None."""
-
-    def __init__(self, task_name: str, schedule: Mapping[Any, Any]) -> None:
-        from rose.config import TaskConfig
-
-        if not isinstance(schedule, Mapping):
-            raise TypeError(
-                f"create_iteration_schedule({task_name!r}, schedule): schedule must be a dict "
-                f"like {{0: {{'kwargs': {{...}}}}, -1: {{...}}}}, got {schedule!r}"
-            )
-        self.task_name = task_name
-        self._items: dict[Any, TaskConfig] = {}
-        for key, value in schedule.items():
-            if not (isinstance(key, int) and not isinstance(key, bool)) and key != "default":
-                raise TypeError(
-                    f"create_iteration_schedule({task_name!r}): keys must be iteration "
-                    f"numbers, -1 or 'default'; got {key!r}"
-                )
-            self._items[key] = TaskConfig.coerce(
-                value, where=f"iteration schedule for {task_name!r}[{key!r}]"
-            )
-
-    def config_for(self, iteration: int) -> TaskConfig | None:
-        """Exact iteration, then -1, then 'default', else None."""
-        for key in (iteration, -1, "default"):
-            if key in self._items:
-                return self._items[key]
-        return None
-
-    def __getitem__(self, key: Any) -> TaskConfig:  # type: ignore[override]
-        return self._items[key]
-
-    def __iter__(self) -> Any:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __repr__(self) -> str:
-        return f"IterationSchedule({self.task_name!r}, {self._items!r})"
 
 
 # -- value schedules (registered as built-in schedulers) -------------------------------

@@ -143,7 +143,7 @@ async def create_backend(
     if address is None:
         from distributed import LocalCluster
 
-        cluster = await LocalCluster(
+        cluster = await LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=n_workers,
             threads_per_worker=threads_per_worker,
             processes=processes,
@@ -155,7 +155,7 @@ async def create_backend(
         try:
             await backend
         except BaseException:
-            await cluster.close()
+            await cluster.close()  # type: ignore[misc]
             raise
         logger.info("Dask LocalCluster started: %d worker(s) at %s", n_workers, cluster.scheduler_address)
         return backend

@@ -99,11 +99,11 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
 
     async def _initialize(self) -> None:
         prepare_environment()
-        cfg = {}
+        cfg: dict[str, Any] = {}
         if self.session_dir is not None:
             os.makedirs(self.session_dir, exist_ok=True)
             cfg = {"base": self.session_dir}
-        self.tasks = {}
+        self.tasks: dict[str, Any] = {}
         self.raptor_mode = False
         self._callback_func = lambda task, state: None
         self.session = rp.Session(uid=ru.generate_id("rose.session", mode=ru.ID_PRIVATE), cfg=cfg)
@@ -194,7 +194,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
     def _fail(self, task: dict[str, Any], error: BaseException) -> None:
         logger.error("task %s not submitted: %s", task.get("name", task["uid"]), error)
         task.update({"exception": error, "stdout": "", "stderr": str(error), "exit_code": None})
-        self._callback_func(task, rp.FAILED)
+        self._callback_func(task, rp.FAILED)  # type: ignore[no-untyped-call]
 
     # -- results ------------------------------------------------------------------------
     def register_callback(self, func: Any) -> None:

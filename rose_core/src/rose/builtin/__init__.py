@@ -49,7 +49,7 @@ def rose_trackers() -> list[TrackerSpec]:
     return [
         TrackerSpec(
             name="progress", summary="live per-learner view (rich on a terminal)",
-            factory=lazy_call("rose.progress:ProgressTracker"),
+            factory=lazy_call("rose.builtin.progress:ProgressTracker"),
         ),
         TrackerSpec(
             name="console", summary="one log line per iteration", factory=lazy_call("rose.builtin.trackers:ConsoleTracker")

@@ -8,7 +8,7 @@ Fixtures:
   working in the test's temporary directory, shut down afterwards.
 
 ``rose.testing.BackendContract`` is the backend contract suite (loaded on first use; see
-:mod:`rose.backend_contract`). Contract checks (``check_tracker``, ``check_backend_spec``, ``check_learner_spec``,
+:mod:`rose.testing.backend`). Contract checks (``check_tracker``, ``check_backend_spec``, ``check_learner_spec``,
 ``check_metric_spec``, ``check_scheduler_spec``) assert what every record of a kind must do.
 """
 
@@ -125,7 +125,7 @@ class RecordingTracker:
 
 def __getattr__(name: str) -> Any:
     if name == "BackendContract":  # imported on use: the suite imports the learner machinery
-        from rose.backend_contract import BackendContract
+        from rose.testing.backend import BackendContract
 
         return BackendContract
     raise AttributeError(f"module 'rose.testing' has no attribute {name!r}")

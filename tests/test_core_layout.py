@@ -1,0 +1,102 @@
+"""The core's layout keeps its architecture visible: no import circles, one module knows asyncflow."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "rose_core" / "src" / "rose"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(CORE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _core_modules() -> dict[str, Path]:
+    return {_module_name(path): path for path in CORE.rglob("*.py")}
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """Every core module ``path`` imports, at module level or inside functions (not for type checking)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return {name for name in found if name in modules}
+
+
+def test_the_core_has_no_import_circles() -> None:
+    modules = _core_modules()
+    graph = {name: _imports(path, set(modules)) - {name, "rose"} for name, path in modules.items()}
+    # the deprecated alias modules only point at their new home
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def walk(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                cycles.append([*stack[stack.index(target):], target])
+            elif target not in state:
+                walk(target)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            walk(name)
+    assert not cycles, "import circles in rose-core:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_only_the_engine_module_knows_asyncflow_internals() -> None:
+    allowed_importers = {"rose.engine", "rose.testing", "rose.testing.backend"}  # the test kits build engines too
+    offenders = []
+    for name, path in _core_modules().items():
+        text = path.read_text()
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("radical.asyncflow"):
+                if name not in allowed_importers or node.module != "radical.asyncflow":
+                    if name != "rose.engine":
+                        offenders.append(f"{name} imports {node.module}")
+            if isinstance(node, ast.Attribute) and node.attr in ("components", "_backends", "task_callbacks"):
+                if name != "rose.engine":
+                    offenders.append(f"{name} uses engine.{node.attr}")
+    assert not offenders, offenders
+
+
+def test_the_command_line_and_the_test_kits_are_subpackages() -> None:
+    assert (CORE / "cli" / "__init__.py").is_file() and (CORE / "testing" / "__init__.py").is_file()
+    assert (CORE / "builtin" / "progress.py").is_file()
+    assert not (CORE / "cli.py").exists() and not (CORE / "testing.py").exists()
