@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from rose import LearnerConfig, TaskConfig
+from rose.campaign import Outcome, Step
 from rose.errors import CriterionOutputError, LearnerFailedError, ResourceError, TaskFailedError
 from rose.journal import read_journal
 from rose.learner import Learner
@@ -21,29 +22,17 @@ from rose.testing import PluginSandbox, RecordingTracker
 
 
 class LoopLearner(Learner):
-    """The smallest learner: simulation then criterion, every iteration."""
+    """The smallest policy: simulation then criterion, every iteration."""
 
     required_tasks = ("simulation",)
 
-    def start(self, max_iter: int = 0, config: LearnerConfig | None = None) -> LearnerRun:  # type: ignore[override]
-        self.validate(max_iter)
-        return LearnerRun(lambda: self.run_campaign(self._iterate(max_iter, config), max_iter=max_iter))
+    def start(self, max_iter: int = 0, config: LearnerConfig | None = None, **options: Any) -> LearnerRun:  # type: ignore[override]
+        return super().start(max_iter, initial_config=config, **options)
 
-    async def _iterate(self, max_iter: int, config: LearnerConfig | None) -> AsyncIterator[IterationState]:  # type: ignore[override]
-        i = 0
-        while max_iter == 0 or i < max_iter:
-            config = self.take_pending_config(config)
-            self.clear_state()
-            result = await self.run_task("simulation", iteration=i, config=config)
-            stop, value = await self.check_criterion(i, config, deps=(result,))
-            yield self.build_iteration_state(i, value, stop, config)
-            if stop:
-                self._stop_reason = "criterion_met"
-                return
-            if self.is_stopped:
-                self._stop_reason = "stopped"
-                return
-            i += 1
+    async def evaluate(self, step: Step) -> Outcome:
+        result = await step.run("simulation")
+        met, value = await step.criterion(result)
+        return Outcome(metric_value=value, should_stop=met)
 
 
 def make(engine: Any, values: list[float] | None = None, **criterion: Any) -> LoopLearner:

@@ -110,3 +110,23 @@ def test_unknown_name_lists_what_is_available_and_the_closest(rose_plugins: Plug
     assert "Did you mean 'console'?" in message and "console, jsonl" in message
     with pytest.raises(UnknownNameError, match="no scheduler named 'cosin'.*Did you mean 'cosine'"):
         rose.scheduler("cosin")
+
+
+def test_a_misspelled_hook_is_named_and_an_error_in_strict_mode(rose_plugins: PluginSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rose
+    from rose.errors import PluginLoadError
+    from rose.plugins import registry
+
+    class Typo:
+        @staticmethod
+        @rose.hookimpl
+        def rose_tracker() -> list[object]:
+            return []
+
+    monkeypatch.setenv("ROSE_STRICT_PLUGINS", "1")
+    rose_plugins.register(Typo, name="typo-plugin")
+    with pytest.raises(PluginLoadError, match=r"'typo-plugin' marks rose_tracker\(\).*did you mean rose_trackers"):
+        registry()
+    monkeypatch.delenv("ROSE_STRICT_PLUGINS")
+    with pytest.warns(RuntimeWarning, match="rose_tracker"):
+        registry()

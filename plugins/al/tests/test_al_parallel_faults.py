@@ -145,9 +145,9 @@ def test_validation_happens_at_start(scripts: Path) -> None:
     add_tasks(acl, scripts)
     with pytest.raises(ValueError, match="parallel_learners >= 2, got 1.*SequentialActiveLearner"):
         acl.start(parallel_learners=1, max_iter=2)
-    with pytest.raises(ValueError, match="learner_configs has 2 entries but parallel_learners=3"):
+    with pytest.raises(ValueError, match="learner_configs has 2 entries but there are 3 learners"):
         acl.start(parallel_learners=3, max_iter=2, learner_configs=[None, None])
-    with pytest.raises(ValueError, match="learner_configs has 4 entries but parallel_learners=3"):
+    with pytest.raises(ValueError, match="learner_configs has 4 entries but there are 3 learners"):
         acl.start(parallel_learners=3, max_iter=2, learner_configs=[None] * 4)
     with pytest.raises(TypeError, match=r"learner_configs\[1\] must be a LearnerConfig or None"):
         acl.start(parallel_learners=2, max_iter=2, learner_configs=[None, {"simulation": {}}])

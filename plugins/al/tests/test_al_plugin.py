@@ -30,7 +30,7 @@ def test_names_importable_from_rose_al_and_rose_uq() -> None:
 
     assert {"SequentialActiveLearner", "ParallelActiveLearner", "AlgorithmSelector"} <= set(dir(rose.al))
     assert UQLearnerConfig is LearnerConfig
-    assert issubclass(SeqUQLearner, UQLearner) and issubclass(ParallelUQLearner, SeqUQLearner)
+    assert issubclass(SeqUQLearner, UQLearner) and issubclass(ParallelUQLearner, UQLearner)
     assert "margin" in UQ_REGISTRY and callable(register_uq) and UQScorer("regression")
     assert all(callable(x) for x in (AlgorithmSelector, ParallelActiveLearner, SequentialActiveLearner))
 

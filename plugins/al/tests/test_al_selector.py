@@ -153,7 +153,7 @@ def test_selector_validation() -> None:
     async def algo(*args: Any, **kwargs: Any) -> str:
         return "true"
 
-    with pytest.raises(ValueError, match=r"unknown algorithm\(s\) \['algo_2'\]; registered algorithms: algo_1"):
+    with pytest.raises(ValueError, match=r"unknown algorithm\(s\) \['algo_2'\]; the algorithms are \['algo_1'\]"):
         sel.start(max_iter=1, algorithm_configs={"algo_2": LearnerConfig()})
     with pytest.raises(ValueError, match="max_iter > 0 or a stop criterion"):
         sel.start()

@@ -167,7 +167,7 @@ def test_uq_validation() -> None:
         learner.start(["l1"], ["m"], num_predictions=0, max_iter=1)
     with pytest.raises(ValueError, match=r"unknown learner\(s\) \['l3'\]"):
         learner.start(["l1", "l2"], ["m"], max_iter=1, learner_configs={"l3": None})
-    with pytest.raises(ValueError, match="learner_configs has 1 entries but there are 2 learner_names"):
+    with pytest.raises(ValueError, match="learner_configs has 1 entries but there are 2 learners"):
         learner.start(["l1", "l2"], ["m"], max_iter=1, learner_configs=[None])
     seq = SeqUQLearner(object())
     with pytest.raises(ValueError, match=r"needs task\(s\) \['training', 'prediction', 'active_learn'\]"):

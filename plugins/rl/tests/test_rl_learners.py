@@ -165,7 +165,7 @@ async def test_parallel_learner_failure_is_reported_and_others_finish(rl_engine,
         await prl.start(parallel_learners=2, max_iter=3, learner_configs=configs)
     finals = info.value.results
     assert [s.iteration for s in finals if s.learner_id == 0] == [2]
-    assert "[RLLearner-1] failed with error" in caplog.text and "simulator crashed" in caplog.text
+    assert "[learner-1] failed with error" in caplog.text and "simulator crashed" in caplog.text
 
 
 def _parallel_experience(engine, calls, fail_at=None, silent_env=None, **options):

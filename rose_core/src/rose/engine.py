@@ -193,6 +193,7 @@ def submit_task(
     args: Sequence[Any] = (),
     kwargs: Mapping[str, Any] | None = None,
     argv: list[str] | None = None,
+    on_spawn: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> asyncio.Future[Any]:
     """Hand one task with resolved arguments straight to the engine's backend.
 
@@ -204,7 +205,9 @@ def submit_task(
     (``engine.task_callbacks``) resolve this future exactly as for asyncflow's own tasks,
     and ``engine.shutdown()`` cancels it. The entry is removed when the task ends, so a
     long campaign does not accumulate finished tasks. Cancelling the future (a timeout, a
-    ``break``) cancels the task in the backend.
+    ``break``) cancels the task in the backend. A backend that starts a process for the task
+    calls ``task["rose_on_spawn"]({"pid", "pgid", "start_time"})`` when it has one (from any
+    thread), so the campaign can record it and end it after a crash.
     """
     import asyncio
 
@@ -232,6 +235,8 @@ def submit_task(
         "_tel_task_type": "executable" if argv else "function",
         "metadata": {"dependencies": [], "input_files": [], "output_files": []},
     }
+    if on_spawn is not None:
+        task["rose_on_spawn"] = on_spawn
     future.task = task  # type: ignore[attr-defined]  # exit code and stderr are read from here
     future.state = "PENDING"  # type: ignore[attr-defined]  # what asyncflow's handlers update
     engine.components[uid] = {"type": "task", "future": future, "description": task}

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CriterionOutputError",
+    "JournalError",
     "LearnerFailedError",
     "PluginConflictError",
     "PluginLoadError",
@@ -125,6 +126,20 @@ class CriterionOutputError(RoseError, ValueError):
         )
         super().__init__(msg)
         self.task, self.output, self.command = task, output, command
+
+
+class JournalError(RoseError, OSError):
+    """The campaign journal cannot be written: the campaign stops rather than run unrecorded."""
+
+    def __init__(self, path: str, cause: OSError) -> None:
+        super().__init__(
+            f"cannot write the campaign journal {path}: {cause.strerror or cause}. Nothing more runs, so "
+            f"nothing is lost: free disk space or fix permissions, then resume "
+            f"(`start(resume=...)` or `rose run --resume`), or choose another directory (run_dir=..., "
+            f"ROSE_RUNS_DIR)."
+        )
+        self.path = path
+        self.errno = cause.errno
 
 
 class LearnerFailedError(RoseError):

@@ -1,107 +1,143 @@
-"""The campaign journal: an append-only JSON-lines record in the run directory.
+"""The campaign journal: an append-only JSON-lines record in each learner's directory.
 
-One line per finished task attempt and per finished iteration, flushed as it is written,
-so a crash, ``kill -9`` or preemption loses nothing that finished. Reading tolerates a
-truncated last line (the write that was cut off).
+One line per finished task attempt, per finished iteration and per start, resume and stop.
+Lines are flushed to the operating system as they are written, so ``kill -9`` of the campaign
+loses nothing that finished (a power cut may lose what the kernel had not yet written).
+Results needed by a resume are stored losslessly (:mod:`rose.results`); large ones live in
+``results/`` next to the journal. Reading skips damaged lines with a warning, every time.
+
+One campaign holds a directory at a time: :meth:`Journal.open` takes an exclusive lock
+(``.rose.lock``) and a second campaign or resume on the same directory is refused with an
+error naming the process that holds it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from rose.errors import JournalError, RoseError
 from rose.state import jsonable
 
-__all__ = ["JOURNAL_NAME", "MAX_RESULT_BYTES", "Journal", "ResumePoint", "load_resume_point", "read_journal"]
+__all__ = ["JOURNAL_NAME", "LOCK_NAME", "Journal", "ResumePoint", "load_resume_point", "read_journal"]
 
 JOURNAL_NAME = "journal.jsonl"
-#: task results larger than this (as JSON) are not kept in the journal
-MAX_RESULT_BYTES = 64 * 1024
+LOCK_NAME = ".rose.lock"
 logger = logging.getLogger(__name__)
 
 
 class Journal:
-    """Appends records to ``<run_dir>/journal.jsonl``; write errors are reported once."""
+    """Appends records to ``<run_dir>/journal.jsonl`` under the directory's lock.
+
+    A write that fails (disk full, permissions) raises :class:`~rose.errors.JournalError`:
+    the campaign stops with that error instead of running on unrecorded.
+    """
 
     def __init__(self, run_dir: str) -> None:
         self.run_dir = run_dir
         self.path = os.path.join(run_dir, JOURNAL_NAME)
         self._lock = threading.Lock()
         self._file: Any = None
-        self._failed = False
+        self._lock_file: Any = None
 
     def open(self) -> None:
-        """Create the run directory and open the journal for appending.
+        """Lock the directory, then open the journal for appending.
 
-        A last line cut off by a crash (no final newline) is removed first: that record
-        was never complete. Raises RoseError naming the path when the journal cannot be
-        written, so nothing runs that could not be recorded.
+        A last line cut off by a crash is removed first (that record never completed).
+        Raises :class:`~rose.errors.JournalError` naming the path when the journal cannot be
+        written, and :class:`~rose.errors.RoseError` naming the holder when another campaign
+        has the directory.
         """
-        from rose.errors import RoseError
-
         try:
             os.makedirs(self.run_dir, exist_ok=True)
+            self._take_lock()
             _drop_partial_last_line(self.path)
             self._file = open(self.path, "a", encoding="utf-8")
         except OSError as exc:
+            self._release_lock()
+            raise JournalError(self.path, exc) from exc
+
+    def _take_lock(self) -> None:
+        import fcntl
+
+        path = os.path.join(self.run_dir, LOCK_NAME)
+        handle = open(path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
             raise RoseError(
-                f"cannot write the campaign journal {self.path}: {exc.strerror or exc}. Choose a writable "
-                f"directory with run_dir=... or ROSE_RUNS_DIR, or free disk space."
-            ) from exc
+                f"campaign directory {self.run_dir} is in use by {holder}: one campaign (or resume) runs in "
+                f"a directory at a time. Wait for it to end, stop it, or use another directory."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {os.uname().nodename}\n")
+        handle.flush()
+        self._lock_file = handle
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            try:
+                self._lock_file.close()  # closing releases the flock
+            except OSError:  # pragma: no cover
+                pass
+            self._lock_file = None
 
     def write(self, record_type: str, /, **fields: Any) -> None:
         """Append one record ``{"type": record_type, "time": ..., **fields}`` and flush it."""
-        if self._file is None or self._failed:
+        if self._file is None:
             return
-        if "result" in fields:
-            fields["result"] = _small(fields["result"])
-        line = json.dumps(jsonable({"type": record_type, "time": time.time(), **fields}), sort_keys=False)
+        line = json.dumps(jsonable({"type": record_type, "time": time.time(), **fields}))
         with self._lock:
             try:
                 self._file.write(line + "\n")
                 self._file.flush()
             except OSError as exc:
-                self._failed = True
-                logger.error(
-                    "cannot write the journal %s (%s); the campaign goes on but cannot be "
-                    "resumed from this point. Free disk space or fix permissions.", self.path, exc,
-                )
+                raise JournalError(self.path, exc) from exc
 
     def close(self) -> None:
-        """Flush and close the journal."""
+        """Flush and close the journal, then release the directory."""
         if self._file is not None:
             try:
                 self._file.close()
-            except OSError:  # pragma: no cover
-                pass
+            except OSError as exc:
+                logger.error("could not flush the journal %s at the end: %s", self.path, exc)
             self._file = None
+        self._release_lock()
 
 
 def read_journal(path: str) -> Iterator[dict[str, Any]]:
     """Yield the records of a journal (a run directory or the file itself).
 
-    A truncated or corrupt *last* line is skipped with a warning; corruption earlier in
-    the file raises ValueError naming the line.
+    A damaged line (cut off, or garbage) is skipped with a warning naming it, wherever it is.
     """
     if os.path.isdir(path):
         path = os.path.join(path, JOURNAL_NAME)
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.readlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):
-                logger.warning("ignoring the truncated last line %d of %s", number, path)
-                return
-            raise ValueError(f"journal {path} is corrupt at line {number}: {exc}") from exc
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                logger.warning("skipping damaged line %d of %s (%s)", number, path, exc)
+                continue
+            if isinstance(record, dict):
+                yield record
+            else:
+                logger.warning("skipping line %d of %s: not a journal record", number, path)
 
 
 def _drop_partial_last_line(path: str) -> None:
@@ -115,55 +151,88 @@ def _drop_partial_last_line(path: str) -> None:
         handle.seek(size - 1)
         if handle.read(1) == b"\n":
             return
-        handle.seek(0)
-        data = handle.read()
-        keep = data.rfind(b"\n") + 1
+        # read backwards only as far as the last newline: journals can be large
+        step, position = 1 << 16, size
+        while position > 0:
+            start = max(0, position - step)
+            handle.seek(start)
+            chunk = handle.read(position - start)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                keep = start + cut + 1
+                break
+            position = start
+        else:
+            keep = 0
         logger.warning("removing the incomplete last record of %s (%d bytes cut off by a crash)", path, size - keep)
         handle.truncate(keep)
 
 
-def _small(result: Any) -> Any:
-    """The result as kept in the journal: JSON values up to MAX_RESULT_BYTES."""
-    value = jsonable(result)
-    if len(json.dumps(value)) > MAX_RESULT_BYTES:
-        return {"omitted": f"result larger than {MAX_RESULT_BYTES} bytes", "type": type(result).__name__}
-    return value
-
-
 class ResumePoint:
-    """What a learner needs to continue a campaign from its journal.
+    """What the campaign loop needs to continue a learner's campaign from its journal.
 
-    ``states`` are the finished iterations (as dicts), ``next_iteration`` the first one
-    to run, ``results[(iteration, task)]`` the last successful result of each task,
-    ``finished_reason`` the stop reason when the campaign already ended for good.
+    ``states`` are the finished iterations (as dicts, in order), ``next_iteration`` the first
+    one to run, ``carries`` the stored hand-over of each finished iteration to the next,
+    ``learner_type`` the learner class that wrote the journal, ``stop_reason`` how the last
+    run ended (None when it was killed), ``processes`` the task processes started by the last
+    run that never reported back (to end before anything runs again).
     """
 
-    def __init__(self, run_dir: str, learner_id: Any, records: list[dict[str, Any]]) -> None:
+    def __init__(self, run_dir: str, records: list[dict[str, Any]]) -> None:
         self.run_dir = run_dir
-        self.learner_id = learner_id
-        mine = [r for r in records if r.get("learner_id") == learner_id]
-        self.states = [r["state"] for r in mine if r.get("type") == "iteration"]
-        self.next_iteration = (self.states[-1]["iteration"] + 1) if self.states else 0
-        self.results: dict[tuple[Any, str], Any] = {}
-        for record in mine:
-            if record.get("type") == "task" and record.get("status") == "done":
-                self.results[(record.get("iteration"), str(record.get("task")))] = record.get("result")
-        stops = [r for r in mine if r.get("type") == "stop"]
-        last_stop = stops[-1]["reason"] if stops else None
-        # a met criterion ends a campaign for good; max_iter_reached can be extended
-        self.finished_reason = last_stop if last_stop == "criterion_met" else None
+        self.learner_type: str | None = None
+        self.max_iter: int | None = None
+        self.states: list[dict[str, Any]] = []
+        self.carries: dict[int, Any] = {}
+        self.stop_reason: str | None = None
+        self._results: dict[tuple[Any, str, str], deque[Any]] = {}
+        spawned: dict[tuple[Any, str, str], dict[str, Any]] = {}
+        for record in records:
+            kind = record.get("type")
+            if kind == "task":
+                key = (record.get("iteration"), str(record.get("task")), str(record.get("key", "")))
+                if record.get("status") == "done" and "result" in record:
+                    self._results.setdefault(key, deque()).append(record["result"])
+                spawned.pop(key, None)
+            elif kind == "process":
+                key = (record.get("iteration"), str(record.get("task")), str(record.get("key", "")))
+                spawned[key] = record
+            elif kind == "iteration":
+                state = record.get("state") or {}
+                self.states.append(state)
+                if "carry" in record:
+                    self.carries[int(state.get("iteration", len(self.states) - 1))] = record["carry"]
+            elif kind == "start":
+                manifest = record.get("manifest") or {}
+                self.learner_type = self.learner_type or manifest.get("learner_type")
+                self.max_iter = manifest.get("max_iter", self.max_iter)
+                self.stop_reason = None
+            elif kind == "resume":
+                self.stop_reason = None
+            elif kind == "stop":
+                self.stop_reason = record.get("reason")
+        self.processes = list(spawned.values())
+        self.next_iteration = (int(self.states[-1]["iteration"]) + 1) if self.states else 0
 
-    def result(self, iteration: int, task: str, default: Any = None) -> Any:
-        """The recorded result of ``task`` at ``iteration``, or ``default``."""
-        return self.results.get((iteration, task), default)
+    def take_result(self, iteration: Any, task: str, key: str) -> tuple[bool, Any]:
+        """``(True, stored result)`` of the next recorded run of ``task`` with ``key`` at ``iteration``."""
+        queue = self._results.get((iteration, task, key))
+        if not queue:
+            return False, None
+        return True, queue.popleft()
+
+    @property
+    def finished(self) -> bool:
+        """True when the campaign met its criterion: there is nothing left to do."""
+        return self.stop_reason == "criterion_met"
 
 
-def load_resume_point(run_dir: str, learner_id: Any) -> ResumePoint:
-    """Read ``run_dir``'s journal for one learner (raises FileNotFoundError naming it)."""
+def load_resume_point(run_dir: str) -> ResumePoint:
+    """Read ``run_dir``'s journal (raises FileNotFoundError naming it)."""
     path = os.path.join(run_dir, JOURNAL_NAME)
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"cannot resume: no journal at {path}. Pass the campaign directory printed when it "
             f"started (see `rose runs`)."
         )
-    return ResumePoint(run_dir, learner_id, list(read_journal(path)))
+    return ResumePoint(run_dir, list(read_journal(path)))

@@ -1,39 +1,45 @@
-"""The ``Learner`` base class: tasks, stop criterion, configuration, state, trackers.
+"""The ``Learner`` base class: the public toolkit of a learning policy.
 
-Learning policies (sequential and parallel active learning, reinforcement learning, ...)
-live in plugins and subclass :class:`Learner`. They implement ``_iterate(**options)``, an
-async generator of :class:`~rose.state.IterationState`, built from :meth:`Learner.run_task`
-and :meth:`Learner.check_criterion`; the base class wraps it with validation, the journal,
-tracker notification, cancellation and the stop reason.
+A learning policy (sequential or parallel active learning, reinforcement learning, your own)
+subclasses :class:`Learner` and implements two methods, ``prepare(step)`` and
+``evaluate(step)`` (see :mod:`rose.campaign`); the base class gives it task registration
+(``@learner.simulation_task`` ...), the stop criterion, configuration, iteration state,
+trackers and :meth:`Learner.start`, which runs the one campaign loop of :mod:`rose.campaign`.
+A policy that runs several children of another policy uses :mod:`rose.fanout`.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import functools
+import hashlib
+import json
 import logging
 import math
 import numbers
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from rose import overrides
-from rose.config import LearnerConfig, TaskConfig
-from rose.errors import CriterionOutputError, RoseError
-from rose.journal import Journal, ResumePoint, load_resume_point
+from rose import overrides, results
+from rose.campaign import CampaignRecord, CampaignStream, Outcome, Plan, Step, check_resumable, reap_processes, run_iterations
+from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig, check_learner_config
+from rose.errors import CriterionOutputError, JournalError, RoseError
+from rose.journal import JOURNAL_NAME, ResumePoint, load_resume_point
 from rose.metrics import compare, resolve_operator
-from rose.schedules import AdaptiveSchedule, IterationSchedule
-from rose.state import IterationState
+from rose.names import check_plain_name, dirname_for
+from rose.state import IterationState, jsonable
 from rose.streaming import LearnerRun
 from rose.tasks import CriterionSpec, TaskContext, TaskSpec, execute
-from rose.tracker_hub import TrackerHub
 from rose.tracking import CriterionManifest, PipelineManifest, TaskManifest
 
-__all__ = ["Learner", "TaskKind", "parse_metric_value"]
+__all__ = ["Learner", "Outcome", "Step", "TaskKind", "parse_metric_value"]
 
 logger = logging.getLogger(__name__)
+
+#: what a masked secret looks like in every record ROSE writes
+MASK = "***"
 
 
 class TaskKind:
@@ -59,11 +65,11 @@ class TaskKind:
 
 
 class Learner:
-    """Base of every learner: task registration, configuration, criterion, state, trackers.
+    """Base of every learner: tasks, criterion, configuration, state, trackers, the campaign.
 
     ``asyncflow`` is a radical.asyncflow ``WorkflowEngine`` (``await rose.engine("local")``
-    or one built by hand). ``run_dir`` is the campaign directory (journal, per-learner
-    working directories); by default ``runs/<timestamp>-<learner type>``.
+    or one built by hand). ``run_dir`` is the campaign directory (journal, results, the
+    working directory of the learner's tasks); by default ``runs/<timestamp>-<name>``.
     """
 
     simulation_task = TaskKind("simulation")
@@ -83,14 +89,18 @@ class Learner:
         name: str | None = None,
     ) -> None:
         self.asyncflow = asyncflow
-        self.name = name or type(self).__name__
+        self.name = check_plain_name(name, "learner") if name is not None else type(self).__name__
         self.learner_id: int | str | None = None
         self.tasks: dict[str, TaskSpec] = {}
         self.criterion: CriterionSpec | None = None
         self.trackers: list[Any] = []
+        self.children: list[Learner] = []
         self.metric_values_per_iteration: dict[Any, Any] = {}
         self.iteration = 0
-        self._run_dir = os.fspath(run_dir) if run_dir is not None else None
+        self.task_cwd: str | None = None
+        self._run_dir = os.path.abspath(os.fspath(run_dir)) if run_dir is not None else None
+        self._own_run_dir = run_dir is None
+        self._campaigns = 0
         self._state: dict[str, Any] = {}
         self._state_callbacks: list[Callable[[str, Any], None]] = []
         self._task_listeners: list[Callable[[dict[str, Any]], None]] = []
@@ -98,11 +108,25 @@ class Learner:
         self._stop_reason: str | None = None
         self._pending_config: LearnerConfig | None = None
         self._iteration_state: IterationState | None = None
-        self._journal: Journal | None = None
         self._translate: Any = None
         self._resume: ResumePoint | None = None
-        self._current_iteration: int | None = None
-        self.task_cwd: str | None = None
+        self._record: CampaignRecord | None = None
+        self._replaying = False
+        self._max_iter: int | None = None
+        self._cwd_is_default = False
+
+    # -- the policy protocol (see rose.campaign) ------------------------------------------
+    async def prepare(self, step: Step) -> Any:
+        """The work that feeds iteration ``step.iteration``; returns that iteration's inputs.
+
+        ``step.inputs`` is the previous iteration's :attr:`Outcome.carry` (None before the
+        first). The default prepares nothing and passes the carry through.
+        """
+        return step.inputs
+
+    async def evaluate(self, step: Step) -> Outcome:
+        """The iteration's own work and its criterion (policies must implement it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement evaluate(step)")
 
     # -- registering task kinds and tasks --------------------------------------------
     @classmethod
@@ -121,18 +145,26 @@ class Learner:
             if named:
                 if not options.get("name"):
                     spec.name = getattr(fn, "__name__", kind)
-                if spec.name in self.tasks and self.tasks[spec.name].kind != kind:
+                check_plain_name(spec.name, f"{kind} task")
+                if spec.name in self.tasks:
                     raise ValueError(
-                        f"task name {spec.name!r} is already used by a {self.tasks[spec.name].kind} task"
+                        f"task name {spec.name!r} is already used by a {self.tasks[spec.name].kind} task of "
+                        f"{self.name}: give each {kind} task its own name=..."
                     )
             else:
                 spec.name = kind
-            self.tasks[spec.name] = spec
-            return self._callable_task(spec, fn)
+            return self.add_task(spec, fn)
 
         return register(func) if func is not None else register
 
-    def _callable_task(self, spec: TaskSpec, fn: Any) -> Any:
+    def add_task(self, spec: TaskSpec, fn: Any) -> Any:
+        """Register a built :class:`~rose.tasks.TaskSpec`; returns ``fn`` wrapped to run once on demand.
+
+        Plugins that add their own registration decorators (such as an uncertainty task with
+        a threshold) build the spec and call this.
+        """
+        self.tasks[spec.name] = spec
+
         @functools.wraps(fn)
         async def run_now(*args: Any, **kwargs: Any) -> Any:
             """Run this task once through the learner's engine and return its result."""
@@ -156,10 +188,7 @@ class Learner:
         number, a dict with ``metric_value``, or (executable) prints the number on its last
         non-empty stdout line.
         """
-        if not isinstance(metric_name, str) or not metric_name:
-            raise TypeError(f"as_stop_criterion: metric_name must be a non-empty string, got {metric_name!r}")
-        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-            raise TypeError(f"as_stop_criterion({metric_name!r}): threshold must be a number, got {threshold!r}")
+        threshold = check_threshold(metric_name, threshold, "as_stop_criterion")
         resolved = resolve_operator(metric_name, operator)
         options["as_executable"] = options.get("as_executable", as_executable)
 
@@ -169,23 +198,20 @@ class Learner:
 
             fields = asdict(base, recurse=False)
             fields["name"] = "criterion"
-            self.criterion = CriterionSpec(
-                **fields, metric_name=metric_name, threshold=float(threshold), operator=resolved
-            )
+            self.criterion = CriterionSpec(**fields, metric_name=metric_name, threshold=threshold, operator=resolved)
             self.tasks["criterion"] = self.criterion
-            return self._callable_criterion(self.criterion, fn)
+            spec = self.criterion
+
+            @functools.wraps(fn)
+            async def check_now(*args: Any, **kwargs: Any) -> tuple[bool, float]:
+                """Run the criterion once; returns ``(should_stop, metric_value)``."""
+                value = self.metric_of(await self.submit(spec, args, kwargs))
+                return compare(value, spec.threshold, spec.operator), value
+
+            check_now.spec = spec  # type: ignore[attr-defined]
+            return check_now
 
         return register
-
-    def _callable_criterion(self, spec: CriterionSpec, fn: Any) -> Any:
-        @functools.wraps(fn)
-        async def check_now(*args: Any, **kwargs: Any) -> tuple[bool, float]:
-            """Run the criterion once; returns ``(should_stop, metric_value)``."""
-            result = await self.submit(spec, args, kwargs)
-            return self._check_stop_criterion(result)
-
-        check_now.spec = spec  # type: ignore[attr-defined]
-        return check_now
 
     def tasks_of(self, kind: str) -> list[TaskSpec]:
         """Every registered task of ``kind`` in registration order."""
@@ -229,7 +255,9 @@ class Learner:
 
         Arguments are the configuration's ``args`` followed by ``deps`` (upstream
         results); keyword arguments are the configuration's ``kwargs`` (plus
-        ``extra_kwargs``). A dict result is recorded as iteration state.
+        ``extra_kwargs``). A dict result is recorded as iteration state. In a resumed
+        campaign a task that finished before the interruption is not run again: its
+        recorded result is returned.
         """
         spec = self.tasks.get(key)
         if spec is None:
@@ -239,15 +267,44 @@ class Learner:
         kwargs = dict(task_config.kwargs) if task_config else {}
         if extra_kwargs:
             kwargs.update(extra_kwargs)
-        result = await self.submit(spec, args, kwargs, iteration=iteration)
+        call = call_key(kwargs) if self._record is not None else ""
+        found, result = self._replayed(spec, iteration, call)
+        if not found:
+            result = await self.submit(spec, args, kwargs, iteration=iteration, key=call)
         if record_state and isinstance(result, Mapping) and spec.kind != "criterion":
-            self._extract_state_from_result(result)
+            self.register_result_state(result)
         return result
 
+    def _replayed(self, spec: TaskSpec, iteration: int | None, call: str) -> tuple[bool, Any]:
+        point = self._resume
+        if point is None or self._record is None:
+            return False, None
+        found, stored = point.take_result(iteration, spec.name, call)
+        if not found:
+            return False, None
+        if not results.is_stored(stored):
+            logger.warning(
+                "[%s] task %r of iteration %s finished before the interruption, but its result could not be "
+                "stored: running it again", self.label, spec.name, iteration,
+            )
+            return False, None
+        try:
+            return True, results.decode(stored, self.run_dir)
+        except (OSError, ValueError) as exc:
+            logger.warning("[%s] cannot read the stored result of task %r (iteration %s): %s; running it again",
+                           self.label, spec.name, iteration, exc)
+            return False, None
+
     async def submit(
-        self, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any], *, iteration: int | None = None
+        self,
+        spec: TaskSpec,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        *,
+        iteration: int | None = None,
+        key: str = "",
     ) -> Any:
-        """Execute ``spec`` with exactly these arguments on the learner's engine."""
+        """Execute ``spec`` with exactly these arguments on the learner's engine (no replay)."""
         if self.asyncflow is None:
             raise RoseError(
                 f"{self.name} has no engine: create it with `engine = await rose.engine('local')` "
@@ -257,14 +314,14 @@ class Learner:
             from rose.engine import translator_for
 
             self._translate = translator_for(self.asyncflow)
-        if iteration is not None:
-            self._current_iteration = iteration
+        record = self._record
         context = TaskContext(
             learner=self.learner_id if self.learner_id is not None else self.name,
             iteration=iteration,
             cwd=self.task_cwd,
-            on_attempt=self._journal_task(iteration),
+            on_attempt=self._journal_task(record, iteration, key) if record is not None else None,
             on_event=self._task_event(iteration) if self._task_listeners else None,
+            on_spawn=self._journal_spawn(record, iteration, spec.name, key) if record is not None else None,
         )
         return await execute(self.asyncflow, spec, args, kwargs, context, self._translate)
 
@@ -278,12 +335,44 @@ class Learner:
 
         return emit
 
+    def _journal_task(self, record: CampaignRecord, iteration: int | None, key: str) -> Callable[[dict[str, Any]], None]:
+        directory = self.run_dir
+
+        def write(entry: dict[str, Any]) -> None:
+            if "result" in entry:
+                try:
+                    entry["result"] = results.encode(entry["result"], directory)
+                except results.Unstorable as exc:
+                    logger.warning(
+                        "[%s] the result of task %r (iteration %s) cannot be stored (%s): a resume runs it again",
+                        self.label, entry.get("task"), iteration, exc,
+                    )
+                    entry["result"] = results.UNSTORED
+            if "error" in entry:
+                entry["error"] = clip(str(entry["error"]))
+            record.write("task", iteration=iteration, key=key, **entry)
+
+        return write
+
+    @staticmethod
+    def _journal_spawn(record: CampaignRecord, iteration: int | None, task: str, key: str) -> Callable[[Mapping[str, Any]], None]:
+        def write(process: Mapping[str, Any]) -> None:
+            record.write("process", iteration=iteration, task=task, key=key,
+                         **{k: process.get(k) for k in ("pid", "pgid", "start_time")})
+
+        return write
+
     def on_task_event(self, callback: Callable[[dict[str, Any]], None]) -> None:
         """Call ``callback(event)`` when a task attempt starts and ends (see :mod:`rose.tracking`)."""
         self._task_listeners.append(callback)
 
+    def remove_task_listener(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Stop calling ``callback`` for task events."""
+        if callback in self._task_listeners:
+            self._task_listeners.remove(callback)
+
     def inherit(self, parent: Learner, *, learner_id: int | str, task_cwd: str | None = None) -> None:
-        """Make this learner a sub-learner of ``parent`` (parallel learners use it).
+        """Make this learner a child of ``parent`` (parallel learners use it).
 
         It runs the parent's tasks and criterion (the specs are immutable; the ``tasks``
         dict is copied so siblings never change each other), reports task events and
@@ -293,55 +382,46 @@ class Learner:
         self.tasks = dict(parent.tasks)
         self.criterion = parent.criterion
         self.learner_id = learner_id
-        self.task_cwd = task_cwd
         self._translate = parent._translate
-        self.forward_task_events(parent)
+        if task_cwd is not None and parent.asyncflow is not None and not parent.backend_accepts({"cwd": task_cwd}):
+            task_cwd = None  # a bare thread pool cannot place tasks: they run where it runs them
+        self.task_cwd = task_cwd
+        self._task_listeners = parent._task_listeners
         for callback in parent._state_callbacks:
             self.on_state_update(callback)
 
-    def forward_task_events(self, parent: Learner) -> None:
-        """Send this sub-learner's task events to whatever listens to ``parent``, now or later."""
-        self._task_listeners = parent._task_listeners
-
-    def _journal_task(self, iteration: int | None) -> Callable[[dict[str, Any]], None] | None:
-        journal = self._journal
-        if journal is None:
-            return None
-        learner = self.learner_id
-
-        def record(entry: dict[str, Any]) -> None:
-            journal.write("task", learner_id=learner, iteration=iteration, **entry)
-
-        return record
-
     # -- the stop criterion -----------------------------------------------------------
     async def check_criterion(
-        self, iteration: int, config: LearnerConfig | None = None, deps: Sequence[Any] = ()
+        self,
+        iteration: int,
+        config: LearnerConfig | None = None,
+        deps: Sequence[Any] = (),
+        extra_kwargs: Mapping[str, Any] | None = None,
     ) -> tuple[bool, float | None]:
-        """Run the criterion task (if any) and return ``(should_stop, metric_value)``."""
-        if self.criterion is None:
+        """Run the criterion task (if any) and return ``(met, metric_value)``."""
+        spec = self.criterion
+        if spec is None:
             return False, None
-        result = await self.run_task("criterion", iteration=iteration, config=config, deps=deps)
+        result = await self.run_task("criterion", iteration=iteration, config=config, deps=deps,
+                                     extra_kwargs=extra_kwargs, record_state=False)
         if isinstance(result, Mapping):
-            self._extract_state_from_result(result, exclude_keys={"metric_value", "should_stop"})
-        return self._check_stop_criterion(result, iteration=iteration)
+            self.register_result_state(result, exclude_keys={"metric_value", "should_stop"})
+        value = self.metric_of(result, iteration)
+        met = compare(value, spec.threshold, spec.operator)
+        logger.info(
+            "[%s] %s = %.6g (stop when %s %g: %s)", self.label, spec.metric_name, value, spec.operator,
+            spec.threshold, "met" if met else "not met",
+        )
+        return met, value
 
-    def _check_stop_criterion(self, result: Any, iteration: int | None = None) -> tuple[bool, float]:
+    def metric_of(self, result: Any, iteration: int | None = None) -> float:
+        """The criterion's number from its result (a clear error naming the criterion if none)."""
         assert self.criterion is not None
         label = getattr(self.criterion.func, "__name__", self.criterion.name)
         where = f" of learner {self.learner_id}" if self.learner_id is not None else ""
         if iteration is not None:
             where += f" at iteration {iteration}"
-        value = parse_metric_value(result, label, self.criterion.as_executable, where=where)
-        key = iteration if iteration is not None else self.iteration
-        self.metric_values_per_iteration[key] = value
-        self.iteration += 1
-        met = compare(value, self.criterion.threshold, self.criterion.operator)
-        logger.info(
-            "[%s] %s = %.6g (%s %s %g: %s)", self._label(), self.criterion.metric_name, value,
-            "stop when", self.criterion.operator, self.criterion.threshold, "met" if met else "not met",
-        )
-        return met, value
+        return parse_metric_value(result, label, self.criterion.as_executable, where=where)
 
     def compare_metric(self, metric_name: str, metric_value: float, threshold: float, operator: str = "") -> bool:
         """``metric_value OP threshold`` with the metric's registered (or given) operator."""
@@ -351,11 +431,20 @@ class Learner:
     def register_state(self, key: str, value: Any) -> None:
         """Record a value for the current iteration and notify ``on_state_update`` callbacks."""
         self._state[key] = value
+        if self._replaying:
+            return
         for callback in list(self._state_callbacks):
             try:
                 callback(key, value)
             except Exception:
                 logger.warning("state callback %r failed for %r", callback, key, exc_info=True)
+
+    def register_result_state(self, result: Mapping[str, Any], exclude_keys: set[str] | None = None) -> None:
+        """Record every key of a task's dict result as state of the current iteration."""
+        for key, value in result.items():
+            if exclude_keys and key in exclude_keys:
+                continue
+            self.register_state(str(key), value)
 
     def get_state(self, key: str, default: Any = None) -> Any:
         """A value recorded this iteration."""
@@ -366,7 +455,7 @@ class Learner:
         return dict(self._state)
 
     def clear_state(self) -> None:
-        """Forget this iteration's values (called at the start of each iteration)."""
+        """Forget this iteration's values (the loop calls it before each iteration)."""
         self._state.clear()
 
     def on_state_update(self, callback: Callable[[str, Any], None]) -> None:
@@ -378,12 +467,14 @@ class Learner:
         if callback in self._state_callbacks:
             self._state_callbacks.remove(callback)
 
-    def _extract_state_from_result(self, result: Any, exclude_keys: set[str] | None = None) -> None:
-        if isinstance(result, Mapping):
-            for key, value in result.items():
-                if exclude_keys and key in exclude_keys:
-                    continue
-                self.register_state(str(key), value)
+    @contextlib.contextmanager
+    def replaying(self, active: bool) -> Iterator[None]:
+        """While ``active``, state callbacks stay silent (the loop replays finished iterations)."""
+        previous, self._replaying = self._replaying, active
+        try:
+            yield
+        finally:
+            self._replaying = previous
 
     @property
     def metric_history(self) -> list[float]:
@@ -394,6 +485,10 @@ class Learner:
         """Criterion values by iteration (per learner for parallel learners)."""
         return dict(self.metric_values_per_iteration)
 
+    def get_max_iterations(self) -> int | None:
+        """The ``max_iter`` of the running (or last) campaign, ``rose run --max-iter`` applied (0: no limit)."""
+        return self._max_iter
+
     def build_iteration_state(
         self,
         iteration: int,
@@ -401,7 +496,10 @@ class Learner:
         should_stop: bool = False,
         current_config: Any = None,
     ) -> IterationState:
-        """The state this learner yields for ``iteration``."""
+        """The state this learner yields for ``iteration`` (its metric joins the history)."""
+        if metric_value is not None:
+            self.metric_values_per_iteration[iteration] = metric_value
+        self.iteration = iteration + 1
         criterion = self.criterion
         state = IterationState(
             iteration=iteration,
@@ -421,38 +519,40 @@ class Learner:
         """The last state yielded."""
         return self._iteration_state
 
+    def relay_state(self, state: IterationState) -> None:
+        """A child's state passing through this parent learner (the fan-out calls it)."""
+        self._iteration_state = state
+
     # -- control ------------------------------------------------------------------------
     def stop(self) -> None:
-        """Ask the learner to stop after the current step (reported as ``stopped``)."""
+        """Ask the learner (and its children) to stop after the current step (``stopped``)."""
         self._stop_requested = True
+        for child in self.children:
+            child.stop()
 
     @property
     def is_stopped(self) -> bool:
         """True once ``stop()`` was called."""
         return self._stop_requested
 
+    @property
+    def stop_reason(self) -> str | None:
+        """How the last campaign ended: criterion_met, max_iter_reached, stopped or error."""
+        return self._stop_reason
+
+    def end_campaign(self, reason: str) -> None:
+        """Called by the campaign loop when a campaign ends (after its last state)."""
+        self._stop_reason = reason
+        self._record = None
+
     def set_next_config(self, config: LearnerConfig) -> None:
-        """Use ``config`` from the next iteration on (replaces the current one)."""
+        """Use ``config`` from the next iteration on (replaces the current one; a parallel
+        learner's children all take it)."""
         if not isinstance(config, LearnerConfig):
             raise TypeError(f"set_next_config expects a LearnerConfig, got {config!r}")
         self._pending_config = config
-
-    def ends_after(self, state: IterationState, max_iter: int = 0) -> bool:
-        """True when the campaign ends after ``state``; records why in the stop reason.
-
-        A met criterion ends it (``criterion_met``), then ``stop()`` (``stopped``), then
-        the last of ``max_iter`` iterations (``max_iter_reached``). Learners call it right
-        after yielding each state, so no work is prepared for an iteration that will not run.
-        """
-        if state.should_stop:
-            self._stop_reason = "criterion_met"
-        elif self.is_stopped:
-            self._stop_reason = "stopped"
-        elif max_iter and state.iteration + 1 >= max_iter:
-            self._stop_reason = "max_iter_reached"
-        else:
-            return False
-        return True
+        for child in self.children:
+            child.set_next_config(config)
 
     def take_pending_config(self, current: LearnerConfig | None) -> LearnerConfig | None:
         """The pending configuration if one was set (then cleared), else ``current``."""
@@ -477,7 +577,7 @@ class Learner:
         self.trackers.append(tracker)
 
     def build_manifest(self, **extra: Any) -> PipelineManifest:
-        """Describe this campaign for trackers and the journal."""
+        """Describe this campaign for trackers and the journal (secrets masked)."""
         tasks: dict[str, TaskManifest] = {}
         for key, spec in self.tasks.items():
             if spec.kind == "criterion":
@@ -489,7 +589,7 @@ class Learner:
                 kind=spec.kind,
                 decor_kwargs=dict(spec.engine_options),
                 log_params=dict(spec.log_params),
-                resources={} if spec.resources.is_default() else _resources_dict(spec.resources),
+                resources={} if spec.resources.is_default() else resources_record(spec.resources),
             )
         criterion = None
         if self.criterion is not None:
@@ -509,6 +609,10 @@ class Learner:
             run_dir=self._run_dir, **extra,
         )
 
+    def manifest_extra(self, plan: Plan) -> dict[str, Any]:
+        """Manifest fields of this policy (``learner_configs``, ``extra``...): override to add."""
+        return dict(plan.manifest)
+
     # -- the campaign -------------------------------------------------------------------
     @property
     def run_dir(self) -> str:
@@ -519,7 +623,7 @@ class Learner:
             from rose.engine import runs_root
 
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            base = os.path.join(runs_root(), f"{stamp}-{self.name.lower()}")
+            base = os.path.join(runs_root(), f"{stamp}-{dirname_for(self.name).lower()}")
             path, n = base, 1
             while os.path.exists(path):
                 n += 1
@@ -527,21 +631,26 @@ class Learner:
             self._run_dir = path
         return self._run_dir
 
+    @property
+    def label(self) -> str:
+        """How log lines name this learner: its name, with its id for a child."""
+        return f"{self.name}" if self.learner_id is None else f"{self.name}-{self.learner_id}"
+
     def prepare_resume(self, resume: str | os.PathLike[str] | bool | None) -> ResumePoint | None:
         """Load the journal of a previous run of this campaign to continue it.
 
         ``resume`` is the campaign directory (``True``: the newest one of this learner
-        under the runs root). Finished iterations are not run again: the metric history
-        and last state are restored and ``self.resume_point.next_iteration`` says where to
-        continue. Learners call this from ``start()`` and consult :attr:`resume_point`.
+        under the runs root). The metric history and last state are restored; the loop
+        continues at :attr:`ResumePoint.next_iteration`.
         """
         if resume is None:
             resume = overrides.resume_for(self)  # `rose run --resume RUN`
         if resume is None or resume is False:
             self._resume = None
             return None
-        run_dir = latest_run_dir(self.name) if resume is True else os.fspath(resume)  # type: ignore[arg-type]
-        point = load_resume_point(run_dir, self.learner_id)
+        run_dir = latest_run_dir(self.name) if resume is True else os.path.abspath(os.fspath(resume))  # type: ignore[arg-type]
+        point = load_resume_point(run_dir)
+        check_resumable(self, point)
         self._run_dir = run_dir
         self._resume = point
         self.metric_values_per_iteration = {
@@ -550,7 +659,6 @@ class Learner:
         if point.states:
             last = IterationState.from_dict(point.states[-1])
             self._iteration_state = last.replace(metric_history=self.metric_history)
-        logger.info("[%s] resuming %s at iteration %d", self._label(), run_dir, point.next_iteration)
         return point
 
     @property
@@ -559,7 +667,11 @@ class Learner:
         return self._resume
 
     def validate(self, max_iter: int = 0, **options: Any) -> None:
-        """Check everything that can be checked before any compute is spent."""
+        """Check everything that can be checked before any compute is spent.
+
+        Policies with ``start()`` options of their own override it, check their options
+        and call ``super().validate(max_iter)``.
+        """
         self.check_tasks(self.required_tasks)
         self.check_max_iter(max_iter)
 
@@ -589,76 +701,72 @@ class Learner:
                 f"{type(self).__name__}(engine)"
             )
 
-    def start(self, *args: Any, **kwargs: Any) -> LearnerRun:
-        """Run the campaign: ``async for state in learner.start(...)`` or ``await`` it."""
-        self.validate(*args, **kwargs)
-        return LearnerRun(lambda: self.run_campaign(self._iterate(*args, **kwargs), **kwargs))
+    def start(
+        self,
+        max_iter: int = 0,
+        skip_pre_loop: bool = False,
+        initial_config: LearnerConfig | None = None,
+        resume: str | os.PathLike[str] | bool | None = None,
+        **options: Any,
+    ) -> LearnerRun:
+        """Run the campaign: ``async for state in learner.start(max_iter=10)`` or ``await`` it.
 
-    def _iterate(self, *args: Any, **kwargs: Any) -> AsyncIterator[IterationState]:
-        raise NotImplementedError(f"{type(self).__name__} does not implement _iterate()")
+        Everything is validated here, before any task runs. ``initial_config`` configures the
+        tasks; ``resume=RUN_DIR`` (``True``: this learner's newest campaign) continues an
+        interrupted campaign where it stopped, without re-running finished tasks. Further
+        keyword ``options`` are the policy's own; they reach it as ``step.options``.
+        """
+        check_learner_config(initial_config, "initial_config")
+        self.validate(max_iter, **options)
+        plan = Plan(
+            max_iter=max_iter, skip_pre_loop=bool(skip_pre_loop), config=initial_config, resume=resume,
+            options=options, manifest={"learner_configs": [initial_config.to_dict() if initial_config else None]},
+        )
+        return LearnerRun(lambda: self.open_campaign(plan))
 
-    def _label(self) -> str:
-        return f"{self.name}" if self.learner_id is None else f"{self.name}-{self.learner_id}"
+    def open_campaign(self, plan: Plan) -> CampaignStream:
+        """Open the journal and trackers for ``plan`` and return the stream of its states."""
+        self.begin_campaign(plan)
+        point = self.prepare_resume(plan.resume)
+        self.place_tasks()
+        self.check_resources()
+        manifest = self.build_manifest(max_iter=self._max_iter, **self.manifest_extra(plan))
+        record = CampaignRecord(self, manifest, point)
+        if point is not None:
+            reap_processes(point)
+        record.open()
+        self._record = record
+        states = run_iterations(self, plan, record)
+        return CampaignStream(states, lambda: self._abandon(record))
 
-    async def run_campaign(
-        self, iterations: AsyncIterator[IterationState], *, journal: bool = True, **options: Any
-    ) -> AsyncIterator[IterationState]:
-        """Wrap a learner's iterations: journal, trackers, stop reason, cancellation."""
+    def begin_campaign(self, plan: Plan) -> None:
+        """Reset what one campaign leaves behind (stop request, reason, directory of the last run)."""
+        if self._campaigns and self._own_run_dir and plan.resume is None:
+            self._run_dir = None  # a second start() of the same object gets its own directory
+        self._campaigns += 1
         self._stop_requested = False
         self._stop_reason = None
-        self.check_resources()
-        hub = TrackerHub([*self.trackers, *overrides.campaign_trackers(self)])  # + `rose run --tracker`
-        if hub:
-            self._task_listeners.append(hub.task)
-        if journal:
-            self._journal = Journal(self.run_dir)
-            self._journal.open()
-        manifest = self.build_manifest(max_iter=options.get("max_iter"), **self._manifest_extra(options))
-        resume = self._resume
-        if self._journal is not None:
-            if resume is not None:
-                self._journal.write("resume", learner_id=self.learner_id, next_iteration=resume.next_iteration)
-            else:
-                self._journal.write("start", learner_id=self.learner_id, manifest=manifest.to_dict())
-        hub.start(manifest)
-        reason = "error"
-        started = time.monotonic()
+        cap = overrides.current().max_iter if self.learner_id is None else None
+        self._max_iter = min(plan.max_iter, cap) if plan.max_iter and cap else (plan.max_iter or cap or 0)
+
+    def place_tasks(self) -> None:
+        """Create the campaign directory; the learner's tasks run in it unless they set ``cwd``.
+
+        A child of a parallel learner already has its own directory. A backend that cannot
+        set a task's working directory (a bare thread pool) runs tasks where it runs them.
+        """
         try:
-            if resume is not None and resume.finished_reason is not None:
-                logger.info("[%s] campaign %s already ended (%s); nothing to resume",
-                            self._label(), resume.run_dir, resume.finished_reason)
-                self._stop_reason = resume.finished_reason
-                iterations = _nothing()
-            async for state in iterations:
-                hub.iteration(state)
-                if self._journal is not None:
-                    self._journal.write("iteration", learner_id=self.learner_id, state=state.to_dict(history=False))
-                yield state
-                if overrides.cap_reached(self, state):  # `rose run --max-iter N`
-                    self._stop_reason = "max_iter_reached"
-                    await iterations.aclose()  # type: ignore[attr-defined]
-                    break
-            reason = self._stop_reason or "max_iter_reached"
-        except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
-            reason = "stopped"
-            if self._journal is not None:
-                self._journal.write("interrupted", learner_id=self.learner_id, iteration=self._current_iteration)
-            raise
-        finally:
-            if self._stop_requested and reason != "error":
-                reason = "stopped"
-            final = self._iteration_state
-            logger.info(
-                "[%s] finished: %s after %s iteration(s) in %.1f s", self._label(), reason,
-                (final.iteration + 1) if final else 0, time.monotonic() - started,
-            )
-            if self._journal is not None:
-                self._journal.write("stop", learner_id=self.learner_id, reason=reason,
-                                    final=final.to_dict() if final else None)
-                self._journal.close()
-            if hub.task in self._task_listeners:
-                self._task_listeners.remove(hub.task)
-            await hub.close(final, reason)
+            os.makedirs(self.run_dir, exist_ok=True)
+        except OSError as exc:
+            raise JournalError(os.path.join(self.run_dir, JOURNAL_NAME), exc) from exc
+        if self._cwd_is_default:
+            self.task_cwd, self._cwd_is_default = None, False
+        if self.task_cwd is None and self.asyncflow is not None and self.backend_accepts({"cwd": self.run_dir}):
+            self.task_cwd, self._cwd_is_default = self.run_dir, True
+
+    def _abandon(self, record: CampaignRecord) -> None:
+        self._stop_reason = "stopped"
+        record.finish_now(self.get_current_state(), "stopped")
 
     def check_resources(self) -> None:
         """Translate every task's resources for this engine now, so a request the backend
@@ -672,14 +780,20 @@ class Learner:
         for spec in self.tasks.values():
             self._translate(spec.name, spec.resources, spec.shell)
 
-    def _manifest_extra(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Manifest fields a learner passes to ``run_campaign`` (``learner_configs``...)."""
-        return {key: options[key] for key in ("parallel_count", "learner_configs", "extra") if key in options}
+    def backend_accepts(self, resources: Any) -> bool:
+        """True when this learner's backend can run a task asking for ``resources``."""
+        from rose.errors import ResourceError
+        from rose.records import Resources
 
+        if self._translate is None:
+            from rose.engine import translator_for
 
-async def _nothing() -> AsyncIterator[IterationState]:
-    return
-    yield  # pragma: no cover - makes this an async generator
+            self._translate = translator_for(self.asyncflow)
+        try:
+            self._translate(f"{self.name}-probe", Resources.coerce(resources), False)
+        except ResourceError:
+            return False
+        return True
 
 
 def latest_run_dir(name: str) -> str:
@@ -687,7 +801,7 @@ def latest_run_dir(name: str) -> str:
     from rose.engine import runs_root
 
     root = runs_root()
-    suffix = f"-{name.lower()}"
+    suffix = f"-{dirname_for(name).lower()}"
     candidates = sorted(
         entry.path for entry in os.scandir(root) if entry.is_dir() and suffix in entry.name
     ) if os.path.isdir(root) else []
@@ -696,10 +810,45 @@ def latest_run_dir(name: str) -> str:
     return candidates[-1]
 
 
-def _resources_dict(resources: Any) -> dict[str, Any]:
+def resources_record(resources: Any) -> dict[str, Any]:
+    """A task's resources as written in records: ``env`` values masked unless listed in ``record_env``."""
     from attrs import asdict
 
-    return {k: v for k, v in asdict(resources).items() if v not in (None, {}, 0) or k == "gpus" and v}
+    out = {k: v for k, v in asdict(resources).items() if v not in (None, {}, 0, ()) or k == "gpus" and v}
+    if out.get("env"):
+        shown = set(getattr(resources, "record_env", ()))
+        out["env"] = {name: (value if name in shown else MASK) for name, value in out["env"].items()}
+    return out
+
+
+def call_key(kwargs: Mapping[str, Any]) -> str:
+    """A short stable digest of a task call's keyword arguments (resume matches calls by it)."""
+    if not kwargs:
+        return ""
+    text = json.dumps(jsonable(kwargs), sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def clip(text: str, limit: int = 4000) -> str:
+    """``text`` cut to at most ``limit`` characters, keeping its start and end."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} ... [{len(text) - limit} characters cut] ... {text[-half:]}"
+
+
+def check_threshold(metric_name: Any, threshold: Any, where: str) -> float:
+    """A finite number, or a clear error (a NaN or infinite threshold can never be met)."""
+    if not isinstance(metric_name, str) or not metric_name:
+        raise TypeError(f"{where}: metric_name must be a non-empty string, got {metric_name!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"{where}({metric_name!r}): threshold must be a number, got {threshold!r}")
+    if not math.isfinite(float(threshold)):
+        raise ValueError(
+            f"{where}({metric_name!r}): threshold {threshold!r} is not a finite number, so the criterion could "
+            f"never be met and the campaign would not stop; give a finite threshold"
+        )
+    return float(threshold)
 
 
 def parse_metric_value(result: Any, task: str = "criterion", executable: bool = True, where: str = "") -> float:

@@ -167,7 +167,33 @@ def _core_version() -> str:
         return "0+unknown"
 
 
+def _check_hook_names(pm: pluggy.PluginManager) -> None:
+    """A plugin function marked ``@rose.hookimpl`` whose name is not a ROSE hook (a typo such as
+    ``rose_tracker`` for ``rose_trackers``) is a warning naming the plugin and the function, an
+    error in strict mode, never silently ignored."""
+    known = sorted(name for name in dir(hookspecs) if name.startswith("rose_"))
+    for name, caller in sorted(vars(pm.hook).items()):
+        if name.startswith("_") or getattr(caller, "spec", None) is not None:
+            continue
+        for impl in caller.get_hookimpls():
+            if getattr(impl, "optionalhook", False):
+                continue
+            plugin = pm.get_name(impl.plugin) or repr(impl.plugin)
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=1)
+            message = (
+                f"ROSE plugin {plugin!r} marks {name}() with @rose.hookimpl, but ROSE has no hook of that name"
+                f"{f' (did you mean {close[0]}?)' if close else ''}; it is never called. Hooks: {', '.join(known)}."
+            )
+            if strict_mode():
+                raise PluginLoadError(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            logger.warning(message)
+
+
 def _build_registry(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registry:
+    _check_hook_names(pm)
     reg = Registry()
     by_module = {id(info.module): info for info in infos if info.module is not None}
     for kind in KINDS:

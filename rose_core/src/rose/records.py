@@ -25,6 +25,10 @@ def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _names(value: str | Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _str_dict(value: Mapping[str, str]) -> dict[str, str]:
     return dict(value)
 
@@ -112,6 +116,9 @@ class Resources:
     memory_mb: int | None = field(default=None, validator=validators.optional(validators.ge(1)))
     env: Mapping[str, str] = field(factory=dict, converter=_str_dict)
     cwd: str | None = None
+    #: names of ``env`` variables whose values may be written to records (journal, trackers);
+    #: every other value is masked as ``***`` wherever ROSE writes it
+    record_env: tuple[str, ...] = field(default=(), converter=_names)
 
     @classmethod
     def coerce(cls, value: Resources | Mapping[str, Any] | None) -> Resources:
@@ -124,10 +131,10 @@ class Resources:
             raise TypeError(
                 f"resources must be a dict such as {{'cores': 2, 'gpus': 1}}, got {value!r}"
             )
-        unknown = sorted(set(value) - {"cores", "gpus", "ranks", "memory_mb", "env", "cwd"})
+        unknown = sorted(set(value) - {"cores", "gpus", "ranks", "memory_mb", "env", "cwd", "record_env"})
         if unknown:
             raise ValueError(
-                f"unknown resource key(s) {unknown}; use cores, gpus, ranks, memory_mb, env, cwd"
+                f"unknown resource key(s) {unknown}; use cores, gpus, ranks, memory_mb, env, cwd, record_env"
             )
         return cls(**dict(value))
 

@@ -26,12 +26,19 @@ class LearnerRun:
     """``async for state in learner.start(...)`` or ``final = await learner.start(...)``.
 
     Awaiting runs to the end and returns the final state (a list of final states, one per
-    learner, for parallel learners).
+    learner, for parallel learners; ``result(value)`` turns it into something else, such as
+    the algorithm selector's selection).
     """
 
-    def __init__(self, factory: Callable[[], AsyncIterator[IterationState]], parallel: bool = False) -> None:
-        self._factory = factory
+    def __init__(
+        self,
+        factory: Callable[[], AsyncIterator[IterationState]],
+        parallel: bool = False,
+        result: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.factory = factory
         self._parallel = parallel
+        self._result = result
         self._used = False
         self._stream: AsyncIterator[IterationState] | None = None
 
@@ -39,7 +46,7 @@ class LearnerRun:
         if self._used:
             raise RuntimeError("this learner run was already consumed; call learner.start(...) again")
         self._used = True
-        return self._factory()
+        return self.factory()
 
     def __aiter__(self) -> AsyncIterator[IterationState]:
         return self._take()
@@ -77,9 +84,8 @@ class LearnerRun:
             raise
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
-        if self._parallel:
-            return _ordered(finals)
-        return last
+        value: Any = _ordered(finals) if self._parallel else last
+        return self._result(value) if self._result is not None else value
 
 
 def _ordered(finals: dict[Any, IterationState]) -> list[IterationState]:

@@ -129,6 +129,7 @@ class TaskContext:
     cwd: str | None = None
     on_attempt: Callable[[dict[str, Any]], None] | None = None
     on_event: Callable[[dict[str, Any]], None] | None = None
+    on_spawn: Callable[[Mapping[str, Any]], None] | None = None
 
 
 @define(kw_only=True, frozen=True)
@@ -249,7 +250,7 @@ def _submit_executable(
     token = _CURRENT.set(Submission(spec=spec, context=context, args=tuple(args), kwargs=dict(kwargs), argv=argv))
     try:
         description = translate(spec.name, _with_cwd(spec.resources, context), False)
-        return submit_task(engine, spec, argv=argv, description=description)
+        return submit_task(engine, spec, argv=argv, description=description, on_spawn=context.on_spawn)
     finally:
         _CURRENT.reset(token)
 

@@ -15,7 +15,7 @@ from typing import Any
 from rose.state import IterationState
 from rose.tracking import PipelineManifest
 
-__all__ = ["DELIVERY_DELAY", "TrackerHub"]
+__all__ = ["DELIVERY_DELAY", "STOP_TIMEOUT", "TrackerHub"]
 
 logger = logging.getLogger("rose.tracking")
 
@@ -23,9 +23,63 @@ logger = logging.getLogger("rose.tracking")
 DELIVERY_DELAY = 0.05
 #: seconds the interpreter waits at exit for trackers to deliver what they were given
 EXIT_DELIVERY_TIMEOUT = 60.0
+#: seconds a campaign waits at its end for its trackers (``ROSE_TRACKER_TIMEOUT`` overrides)
+STOP_TIMEOUT = 10.0
 
 _Call = tuple[str, tuple[Any, ...]]
-_Marker = asyncio.Future  # "tell me when everything before this has been delivered"
+
+
+class _Marker:
+    """Set by a tracker's thread once everything queued before it has been delivered."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+    def set(self) -> None:
+        with self._lock:
+            self._event.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            try:
+                loop.call_soon_threadsafe(_complete, future)
+            except RuntimeError:  # that event loop is closed: nobody waits any more
+                pass
+
+    def future(self) -> asyncio.Future[None]:
+        """A future of the running event loop, done when the marker is set."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._event.is_set():
+                future.set_result(None)
+            else:
+                self._waiters.append((loop, future))
+        return future
+
+
+def _complete(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def stop_timeout() -> float:
+    """How long a campaign waits for its trackers at the end (``ROSE_TRACKER_TIMEOUT``, default 10 s)."""
+    import os
+
+    raw = os.environ.get("ROSE_TRACKER_TIMEOUT", "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else STOP_TIMEOUT
+    except ValueError:
+        logger.warning("ROSE_TRACKER_TIMEOUT=%r is not a number of seconds; using %s", raw, STOP_TIMEOUT)
+        return STOP_TIMEOUT
 
 
 class TrackerHub:
@@ -69,15 +123,51 @@ class TrackerHub:
             if worker.has_on_task:
                 worker.put(("on_task", (event,)))
 
-    async def close(self, final_state: IterationState | None, reason: str) -> None:
-        """Queue ``on_stop`` and wait until every tracker has processed its queue."""
-        delivered = []
+    def _queue_stop(self, final_state: IterationState | None, reason: str) -> list[tuple[str, _Marker]]:
+        markers = []
         for worker in self._workers:
             worker.put(("on_stop", (final_state, reason)), now=True)
-            delivered.append(worker.leave())
+            markers.append((worker.name, worker.leave()))
         self._workers = []
-        if delivered:
-            await asyncio.shield(asyncio.gather(*delivered, return_exceptions=True))
+        return markers
+
+    def close_now(self, final_state: IterationState | None, reason: str, timeout: float | None = None) -> None:
+        """Queue ``on_stop`` and block (at most ``timeout`` s) until every tracker has processed it.
+
+        For the rare moment the event loop cannot be left: a campaign abandoned by a ``break``
+        ends in the garbage collector, and its trackers must be told before the user's next line.
+        """
+        markers = self._queue_stop(final_state, reason)
+        deadline = time.monotonic() + (stop_timeout() if timeout is None else timeout)
+        for _name, marker in markers:
+            marker.wait(max(0.0, deadline - time.monotonic()))
+        _warn_late(markers)
+
+    async def close(self, final_state: IterationState | None, reason: str, timeout: float | None = None) -> None:
+        """Queue ``on_stop`` and wait (at most ``timeout`` s) until every tracker has processed its queue.
+
+        A tracker still busy after the timeout (``ROSE_TRACKER_TIMEOUT``, default 10 s) is
+        named in a warning and left behind: the campaign ends anyway.
+        """
+        markers = self._queue_stop(final_state, reason)
+        if not markers:
+            return
+        limit = stop_timeout() if timeout is None else timeout
+        waiting = asyncio.gather(*(marker.future() for _name, marker in markers))
+        try:
+            await asyncio.wait_for(asyncio.shield(waiting), limit)
+        except asyncio.TimeoutError:
+            pass
+        _warn_late(markers)
+
+
+def _warn_late(markers: list[tuple[str, _Marker]]) -> None:
+    late = [name for name, marker in markers if not marker.is_set()]
+    if late:
+        logger.warning(
+            "tracker(s) %s did not finish on_stop in time; the campaign ends without waiting for them "
+            "(raise ROSE_TRACKER_TIMEOUT to wait longer)", ", ".join(late),
+        )
 
 
 class _TrackerWorker:
@@ -102,7 +192,7 @@ class _TrackerWorker:
         self.has_on_task = callable(getattr(tracker, "on_task", None))
         self._key = key
         self._users = 0
-        self._calls: collections.deque[_Call | _Marker[None] | None] = collections.deque()
+        self._calls: collections.deque[_Call | _Marker | None] = collections.deque()
         self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._wake_pending: asyncio.TimerHandle | None = None
         self._loop = loop
@@ -125,9 +215,14 @@ class _TrackerWorker:
         elif self._wake_pending is None:
             self._wake_pending = self._loop.call_later(DELIVERY_DELAY, self._wake)
 
-    def leave(self) -> _Marker[None]:
-        """One learner is done: a future that completes once everything queued so far is delivered."""
-        marker: _Marker[None] = self._loop.create_future()
+    @property
+    def name(self) -> str:
+        """The tracker's class name, for messages."""
+        return type(self.tracker).__name__
+
+    def leave(self) -> _Marker:
+        """One learner is done: an event set once everything queued so far is delivered."""
+        marker = _Marker()
         self._calls.append(marker)
         self._users -= 1
         if self._users <= 0:
@@ -165,8 +260,8 @@ class _TrackerWorker:
                 item = self._calls.popleft()
                 if item is None:
                     return
-                if isinstance(item, asyncio.Future):
-                    self._signal(item)
+                if isinstance(item, _Marker):
+                    item.set()
                     continue
                 method, args = item
                 callback = getattr(self.tracker, method, None)
@@ -174,19 +269,9 @@ class _TrackerWorker:
                     continue
                 try:
                     callback(*args)
-                except Exception:
-                    logger.warning("tracker %s failed in %s; the campaign goes on", name, method, exc_info=True)
-
-    def _signal(self, marker: _Marker[None]) -> None:
-        try:
-            self._loop.call_soon_threadsafe(_complete, marker)
-        except RuntimeError:  # the event loop is already closed: nobody waits any more
-            pass
-
-
-def _complete(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+                except BaseException as exc:  # sys.exit() in a tracker must not end delivery
+                    logger.warning("tracker %s failed in %s (%s); the campaign goes on", name, method,
+                                   type(exc).__name__, exc_info=True)
 
 
 def _deliver_at_exit() -> None:

@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+import os
+from collections.abc import Mapping
 from typing import Any
 
+from rose.campaign import Plan
 from rose.config import LearnerConfig
 from rose.errors import LearnerFailedError
+from rose.fanout import Child, configs_per_child, fan_out
 from rose.learner import Learner, TaskKind
 from rose.metrics import direction_of
-from rose.state import IterationState
-from rose_plugin_al._common import (
-    ParallelManifestMixin,
-    adopt_tasks,
-    check_config,
-    check_required_tasks,
-    combined_stop_reason,
-    learner_dir,
-    merged_campaign,
-)
-from rose_plugin_al.sequential import SequentialActiveLearner
+from rose.names import check_distinct
+from rose.streaming import LearnerRun
+from rose_plugin_al.sequential import SequentialActiveLearner, require_simulation
 
 __all__ = ["AlgorithmSelector", "SelectionRun"]
 
 logger = logging.getLogger("rose_plugin_al")
 
 
-class SelectionRun:
+class SelectionRun(LearnerRun):
     """What ``AlgorithmSelector.start(...)`` returns.
 
     ``await`` it for the selection (``{"algorithm_results", "best_algorithm",
@@ -37,34 +32,8 @@ class SelectionRun:
     ``selector.get_best_algorithm()`` and ``selector.algorithm_results``.
     """
 
-    def __init__(self, factory: Callable[[], AsyncIterator[IterationState]], selector: AlgorithmSelector) -> None:
-        self._factory = factory
-        self._selector = selector
-        self._used = False
 
-    def _take(self) -> AsyncIterator[IterationState]:
-        if self._used:
-            raise RuntimeError("this selection run was already consumed; call selector.start(...) again")
-        self._used = True
-        return self._factory()
-
-    def __aiter__(self) -> AsyncIterator[IterationState]:
-        return self._take()
-
-    def __await__(self) -> Generator[Any, None, dict[str, Any]]:
-        return self._consume().__await__()
-
-    async def _consume(self) -> dict[str, Any]:
-        stream = self._take()
-        try:
-            async for _state in stream:
-                pass
-        finally:
-            await stream.aclose()  # type: ignore[attr-defined]
-        return self._selector.selection()
-
-
-class AlgorithmSelector(ParallelManifestMixin, Learner):
+class AlgorithmSelector(Learner):
     """Run one active-learning pipeline per algorithm, concurrently, and pick the best.
 
     Register several algorithms with ``@sel.active_learn_task(name="algo_1")`` (function
@@ -80,7 +49,6 @@ class AlgorithmSelector(ParallelManifestMixin, Learner):
 
     def __init__(self, asyncflow: Any = None, **options: Any) -> None:
         super().__init__(asyncflow, **options)
-        self.learners: dict[str, SequentialActiveLearner] = {}
         self.algorithm_results: dict[str, dict[str, Any]] = {}
         self.best_pipeline_name: str | None = None
         self.best_pipeline_stats: dict[str, Any] | None = None
@@ -88,41 +56,28 @@ class AlgorithmSelector(ParallelManifestMixin, Learner):
         self._fail_fast = False
 
     @property
+    def learners(self) -> dict[Any, Learner]:
+        """The algorithms' learners of the current (or last) run, by algorithm name."""
+        return {child.learner_id: child for child in self.children}
+
+    @property
     def algorithms(self) -> list[str]:
         """The names of the registered algorithms, in registration order."""
         return [spec.name for spec in self.tasks_of("active_learn")]
 
     def validate(  # type: ignore[override]
-        self,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        algorithm_configs: Mapping[str, LearnerConfig | None] | None = None,
-        skip_simulation_step: bool = False,
-        fail_fast: bool = False,
-    ) -> dict[str, LearnerConfig | None]:
-        """Check tasks, algorithms and configurations; return one config per algorithm."""
+        self, max_iter: int = 0, skip_simulation_step: bool = False, **options: Any
+    ) -> None:
+        """Check tasks, algorithms and max_iter/criterion."""
         if not self.algorithms:
             raise ValueError(
                 "AlgorithmSelector needs at least one algorithm: register each with "
                 "@selector.active_learn_task(name='algo_1')"
             )
-        check_required_tasks(self, self.required_tasks, skip_simulation_step=skip_simulation_step)
-        self.check_max_iter(max_iter)
-        configs: dict[str, LearnerConfig | None] = {name: None for name in self.algorithms}
-        if algorithm_configs is not None:
-            if not isinstance(algorithm_configs, Mapping):
-                raise TypeError(
-                    f"algorithm_configs must be a dict {{algorithm name: LearnerConfig}}, got {algorithm_configs!r}"
-                )
-            unknown = sorted(str(name) for name in algorithm_configs if name not in configs)
-            if unknown:
-                raise ValueError(
-                    f"algorithm_configs names unknown algorithm(s) {unknown}; registered algorithms: "
-                    f"{', '.join(self.algorithms)}"
-                )
-            for name, config in algorithm_configs.items():
-                configs[name] = check_config(config, f"algorithm_configs[{name!r}]")
-        return configs
+        check_distinct(self.algorithms, "algorithm")
+        self.check_tasks(self.required_tasks)
+        require_simulation(self, skip_simulation_step)
+        super().validate(max_iter)
 
     def start(  # type: ignore[override]
         self,
@@ -132,74 +87,51 @@ class AlgorithmSelector(ParallelManifestMixin, Learner):
         *,
         skip_simulation_step: bool = False,
         fail_fast: bool = False,
+        resume: str | os.PathLike[str] | bool | None = None,
     ) -> SelectionRun:
         """Run every algorithm: ``result = await sel.start(max_iter=5)`` or ``async for``.
 
         An algorithm that fails is logged with its name, recorded with its error in
         ``algorithm_results`` and left out of the selection; the others go on
         (``fail_fast=True`` stops all instead). If every algorithm fails the run raises
-        :class:`rose.errors.LearnerFailedError`.
+        :class:`rose.errors.LearnerFailedError`. ``resume=RUN_DIR`` continues an interrupted
+        selection: each algorithm resumes from its own journal.
         """
-        configs = self.validate(max_iter, skip_pre_loop, algorithm_configs, skip_simulation_step, fail_fast)
-        names = list(configs)
+        self.validate(max_iter, skip_simulation_step)
+        if algorithm_configs is not None and not isinstance(algorithm_configs, Mapping):
+            raise TypeError(
+                f"algorithm_configs must be a dict {{algorithm name: LearnerConfig}}, got {algorithm_configs!r}"
+            )
+        names = self.algorithms
+        configs = configs_per_child(names, algorithm_configs, owner="AlgorithmSelector", what="algorithm_configs",
+                                    noun="algorithm")
+        plan = Plan(max_iter=max_iter, skip_pre_loop=skip_pre_loop, resume=resume, manifest={
+            "learner_configs": [c.to_dict() if c is not None else None for c in configs.values()],
+            "extra": {"algorithms": names},
+        })
         logger.info("Starting algorithm selection over %s", ", ".join(names))
+        self.algorithm_results, self.best_pipeline_name, self.best_pipeline_stats = {}, None, None
+        self._failures, self._fail_fast = {}, fail_fast
 
-        def campaign() -> AsyncIterator[IterationState]:
-            self._begin_campaign()
-            self.algorithm_results = {}
-            self.best_pipeline_name = None
-            self.best_pipeline_stats = None
-            self._failures = {}
-            self._fail_fast = fail_fast
-            self.learners = {name: self._create_sequential_learner(name) for name in names}
-            self.metric_values_per_iteration = {
-                f"learner-{name}": sub.metric_values_per_iteration for name, sub in self.learners.items()
-            }
-            runs = [
-                (
-                    name,
-                    sub.start(
-                        max_iter=max_iter,
-                        skip_pre_loop=skip_pre_loop,
-                        skip_simulation_step=skip_simulation_step,
-                        initial_config=configs[name],
-                    ).__aiter__(),
-                )
-                for name, sub in self.learners.items()
-            ]
-            return merged_campaign(
-                self,
-                runs,
-                fail_fast=fail_fast,
-                label="algorithm",
-                max_iter=max_iter,
-                tolerate=self._tolerate,
-                on_end=self._finish,
-                parallel_count=len(names),
-                learner_configs=[c.to_dict() if c is not None else None for c in configs.values()],
-                extra={"algorithms": names},
+        def make_child(name: Any, directory: str) -> Child:
+            child = SequentialActiveLearner(self.asyncflow, run_dir=directory, name=self.name)
+            child.inherit(self, learner_id=name, task_cwd=directory)
+            for other in names:
+                del child.tasks[other]
+            child.tasks["active_learn"] = self.tasks[name]
+            return Child(
+                learner_id=name, learner=child,
+                start=lambda resume_dir: child.start(max_iter, skip_pre_loop, skip_simulation_step, configs[name],
+                                                     resume=resume_dir),
             )
 
-        return SelectionRun(campaign, self)
-
-    def _create_sequential_learner(self, name: str) -> SequentialActiveLearner:
-        directory = learner_dir(self, "algorithm", name)
-        sub = SequentialActiveLearner(self.asyncflow, run_dir=directory, name=self.name)
-        adopt_tasks(sub, self, learner_id=name, directory=directory)
-        for other in self.algorithms:
-            del sub.tasks[other]
-        sub.tasks["active_learn"] = self.tasks[name]
-        return sub
+        run = fan_out(self, plan, names, make_child, prefix="algorithm", what="algorithm", fail_fast=fail_fast,
+                      tolerate=self._tolerate, on_end=self._record_results)
+        return SelectionRun(run.factory, parallel=True, result=lambda _finals: self.selection())
 
     def _tolerate(self, error: LearnerFailedError) -> bool:
         self._failures = dict(error.failures)
         return not self._fail_fast and len(self._failures) < len(self.learners)
-
-    def _finish(self) -> None:
-        self._stop_reason = combined_stop_reason(
-            sub._stop_reason for name, sub in self.learners.items() if name not in self._failures
-        )
-        self._record_results()
 
     def _record_results(self) -> None:
         results: dict[str, dict[str, Any]] = {}
@@ -209,7 +141,7 @@ class AlgorithmSelector(ParallelManifestMixin, Learner):
                 "iterations": final.iteration + 1 if final is not None else 0,
                 "last_result": final.metric_value if final is not None else None,
                 "metric_history": list(sub.metric_history),
-                "stop_reason": sub._stop_reason,
+                "stop_reason": sub.stop_reason,
                 "run_dir": sub.run_dir,
             }
             if name in self._failures:
@@ -246,12 +178,6 @@ class AlgorithmSelector(ParallelManifestMixin, Learner):
         """Every algorithm's result of the last run (a copy)."""
         return {name: dict(stats) for name, stats in self.algorithm_results.items()}
 
-    def stop(self) -> None:
-        """Ask every algorithm's loop to stop after its current step."""
-        super().stop()
-        for sub in self.learners.values():
-            sub.stop()
-
     async def teach(
         self,
         max_iter: int = 0,
@@ -262,7 +188,8 @@ class AlgorithmSelector(ParallelManifestMixin, Learner):
         import warnings
 
         warnings.warn("teach() is deprecated; use `await selector.start(...)`", DeprecationWarning, stacklevel=2)
-        return await self.start(max_iter, skip_pre_loop, algorithm_configs)
+        selection: dict[str, Any] = await self.start(max_iter, skip_pre_loop, algorithm_configs)
+        return selection
 
 
 def _pick_best(results: Mapping[str, Mapping[str, Any]], criterion: Any) -> str | None:

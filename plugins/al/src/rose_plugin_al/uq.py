@@ -10,35 +10,32 @@ stops when every model has met it, when the uncertainty meets its own threshold,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import numbers
+import os
 import warnings
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from attrs import asdict, define
 
+from rose.campaign import Outcome, Plan, Step
 from rose.config import LearnerConfig
-from rose.learner import Learner, TaskKind, parse_metric_value
+from rose.fanout import Child, configs_per_child, fan_out
+from rose.learner import Learner, TaskKind, check_threshold, parse_metric_value
 from rose.metrics import compare, resolve_operator
+from rose.names import check_distinct
 from rose.state import IterationState
 from rose.streaming import LearnerRun
 from rose.tasks import CriterionSpec, TaskSpec
-from rose_plugin_al._common import (
-    ParallelManifestMixin,
-    adopt_tasks,
-    check_config,
-    check_required_tasks,
-    combined_stop_reason,
-    gather_or_cancel,
-    learner_dir,
-    merged_campaign,
-)
+from rose_plugin_al.sequential import require_simulation
 
 __all__ = ["ParallelUQLearner", "SeqUQLearner", "UQLearner", "UncertaintySpec"]
 
 logger = logging.getLogger("rose_plugin_al")
+_T = TypeVar("_T")
 
 #: keyword arguments ROSE adds to the training, prediction and criterion tasks of a model
 MODEL_KWARG = "--model_name"
@@ -106,9 +103,9 @@ class UQLearner(Learner):
         """
         if not isinstance(uq_metric_name, str) or not uq_metric_name:
             raise TypeError(f"uncertainty_quantification: uq_metric_name must be a non-empty string, got {uq_metric_name!r}")
-        for label, value in (("threshold", threshold), ("query_size", query_size)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"uncertainty_quantification({uq_metric_name!r}): {label} must be a number, got {value!r}")
+        threshold = check_threshold(uq_metric_name, threshold, "uncertainty_quantification")
+        if isinstance(query_size, bool) or not isinstance(query_size, numbers.Real):
+            raise TypeError(f"uncertainty_quantification({uq_metric_name!r}): query_size must be a number, got {query_size!r}")
         resolved = resolve_operator(uq_metric_name, operator)
         options["as_executable"] = options.get("as_executable", as_executable)
 
@@ -123,8 +120,7 @@ class UQLearner(Learner):
                 operator=resolved,
                 query_size=float(query_size),
             )
-            self.tasks["uncertainty"] = spec
-            return self._callable_task(spec, fn)
+            return self.add_task(spec, fn)
 
         return register
 
@@ -132,8 +128,9 @@ class UQLearner(Learner):
         """Uncertainty values by iteration (per learner for parallel learners)."""
         return dict(self.uncertainty_values_per_iteration)
 
-    def _manifest_extra(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        extra = {key: options[key] for key in ("parallel_count", "learner_configs") if key in options}
+    def manifest_extra(self, plan: Plan) -> dict[str, Any]:
+        """The uncertainty task's metric and threshold, the models and predictions per model."""
+        extra = dict(plan.manifest)
         info: dict[str, Any] = dict(extra.get("extra") or {})
         spec = self.uncertainty
         if spec is not None:
@@ -144,8 +141,8 @@ class UQLearner(Learner):
                 "query_size": spec.query_size,
             }
         for key in ("model_names", "num_predictions"):
-            if key in options:
-                info[key] = options[key]
+            if key in plan.options:
+                info[key] = plan.options[key]
         extra["extra"] = info
         return extra
 
@@ -164,38 +161,31 @@ def _check_models(owner: str, model_names: Any, num_predictions: Any) -> list[st
 class SeqUQLearner(UQLearner):
     """One uncertainty-driven active-learning loop over several models.
 
-    Per iteration ``i``: uncertainty task (config ``i``, one positional argument: the
-    predictions, a list per model of ``num_predictions`` results), active-learn task
-    (config ``i``, after the uncertainty result), the criterion once per model still
-    training (config ``i``, keyword ``--model_name``), then, only if another iteration
-    follows, one simulation (config ``i + 1``) and, per model still training, training and
-    ``num_predictions`` predictions (keywords ``--model_name`` and ``--iteration`` = the
-    prediction's index). Per-iteration configurations apply to every task, and the
-    keywords ROSE adds never modify the configuration's own dictionaries.
+    Per iteration ``i``: one simulation (config ``i``; it receives the previous selection)
+    and, per model still training, training and ``num_predictions`` predictions (keywords
+    ``--model_name`` and ``--iteration`` = the prediction's index; models concurrently) -
+    skipped for iteration 0 with ``skip_pre_loop=True``; then the uncertainty task (one
+    positional argument: the predictions, a list per model of ``num_predictions`` results),
+    the active-learn task (after the uncertainty result), and the criterion once per model
+    still training (keyword ``--model_name``). Per-iteration configurations apply to every
+    task, and the keywords ROSE adds never modify the configuration's own dictionaries.
     """
 
     required_tasks = ("training", "prediction", "active_learn")
 
     def validate(  # type: ignore[override]
         self,
+        max_iter: int = 0,
         model_names: Sequence[str] = (),
         num_predictions: int = 1,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        learning_config: LearnerConfig | None = None,
         skip_simulation_step: bool = False,
-    ) -> list[str]:
-        """Check models, tasks, stop conditions and the configuration; return the model names."""
-        names = _check_models(type(self).__name__, model_names, num_predictions)
-        check_required_tasks(self, self.required_tasks, skip_simulation_step=skip_simulation_step)
-        self.check_max_iter(max_iter)
-        if isinstance(learning_config, Mapping):
-            raise TypeError(
-                "learning_config is one LearnerConfig for this learner (UQLearnerConfig is LearnerConfig); "
-                "per-learner dictionaries go to ParallelUQLearner(learner_configs={...})"
-            )
-        check_config(learning_config, "learning_config")
-        return names
+        **options: Any,
+    ) -> None:
+        """Check models, tasks and the stop conditions."""
+        _check_models(type(self).__name__, model_names, num_predictions)
+        self.check_tasks(self.required_tasks)
+        require_simulation(self, skip_simulation_step)
+        super().validate(max_iter)
 
     def start(  # type: ignore[override]
         self,
@@ -206,131 +196,77 @@ class SeqUQLearner(UQLearner):
         learning_config: LearnerConfig | None = None,
         *,
         skip_simulation_step: bool = False,
+        resume: str | os.PathLike[str] | bool | None = None,
     ) -> LearnerRun:
         """Run the loop: ``async for state in learner.start(["m1", "m2"], 4, max_iter=5)``."""
-        names = self.validate(model_names, num_predictions, max_iter, skip_pre_loop, learning_config, skip_simulation_step)
-        return LearnerRun(
-            lambda: self.run_campaign(
-                self._iterate(names, num_predictions, max_iter, skip_pre_loop, skip_simulation_step, learning_config),
-                max_iter=max_iter,
-                model_names=names,
-                num_predictions=num_predictions,
+        if isinstance(learning_config, Mapping):
+            raise TypeError(
+                "learning_config is one LearnerConfig for this learner (UQLearnerConfig is LearnerConfig); "
+                "per-learner dictionaries go to ParallelUQLearner(learner_configs={...})"
             )
+        names = _check_models(type(self).__name__, model_names, num_predictions)
+        return super().start(
+            max_iter, skip_pre_loop, learning_config, resume,
+            model_names=names, num_predictions=num_predictions, skip_simulation_step=skip_simulation_step,
         )
 
-    async def _model_round(
-        self,
-        iteration: int,
-        config: LearnerConfig | None,
-        models: Sequence[str],
-        num_predictions: int,
-        upstream: tuple[Any, ...],
-        simulate: bool,
-    ) -> dict[str, list[Any]]:
-        """Simulation once, then per model training and predictions (models concurrently)."""
-        if simulate:
-            sim_result = await self.run_task("simulation", iteration=iteration, config=config, deps=upstream)
-            upstream = (sim_result,)
+    async def prepare(self, step: Step) -> dict[str, Any]:
+        """Simulation once, then per model still training: training and predictions."""
+        carry = step.inputs or {}
+        active = list(carry.get("active", step.options["model_names"]))
+        upstream: tuple[Any, ...] = tuple(carry.get("selected", ()))
+        if not step.options.get("skip_simulation_step"):
+            upstream = (await step.run("simulation", *upstream),)
 
         async def one_model(model: str) -> list[Any]:
-            trained = await self.run_task(
-                "training", iteration=iteration, config=config, deps=upstream,
-                extra_kwargs={MODEL_KWARG: model}, record_state=False,
-            )
+            trained = await step.run("training", *upstream, record_state=False, **{MODEL_KWARG: model})
             return await gather_or_cancel([
-                self.run_task(
-                    "prediction", iteration=iteration, config=config, deps=(trained,),
-                    extra_kwargs={MODEL_KWARG: model, PREDICTION_KWARG: j}, record_state=False,
-                )
-                for j in range(num_predictions)
+                step.run("prediction", trained, record_state=False, **{MODEL_KWARG: model, PREDICTION_KWARG: j})
+                for j in range(step.options["num_predictions"])
             ])
 
-        results = await gather_or_cancel([one_model(model) for model in models])
-        return dict(zip(models, results))
+        predictions = await gather_or_cancel([one_model(model) for model in active])
+        return {"active": active, "predictions": dict(zip(active, predictions))}
 
-    async def _criterion_per_model(
-        self, iteration: int, config: LearnerConfig | None, models: Sequence[str], deps: tuple[Any, ...]
-    ) -> dict[str, float]:
-        spec = self.criterion
-        assert spec is not None
-
-        async def one(model: str) -> float:
-            result = await self.run_task(
-                "criterion", iteration=iteration, config=config, deps=deps, extra_kwargs={MODEL_KWARG: model}
-            )
-            return parse_metric_value(result, spec.name, spec.as_executable)
-
-        values = await gather_or_cancel([one(model) for model in models])
-        return dict(zip(models, values))
-
-    async def _iterate(  # type: ignore[override]
-        self,
-        model_names: list[str],
-        num_predictions: int,
-        max_iter: int,
-        skip_pre_loop: bool,
-        skip_simulation_step: bool,
-        config: LearnerConfig | None,
-    ) -> AsyncIterator[IterationState]:
-        simulate = not skip_simulation_step
-        active = list(model_names)
-        self.model_metric_values = {model: {} for model in model_names}
-        predictions: dict[str, list[Any]] = {}
-        if not skip_pre_loop:
-            predictions = await self._model_round(0, config, active, num_predictions, (), simulate)
-        i = 0
-        while max_iter == 0 or i < max_iter:
-            if self.is_stopped:
-                self._stop_reason = "stopped"
-                return
-            config = self.take_pending_config(config)
-            self.clear_state()
-            self.register_state("models_training", list(active))
-            predicted = [predictions[model] for model in model_names if model in predictions]
-            al_deps: tuple[Any, ...] = (predicted,)
-            if self.has_task("uncertainty"):
-                uq_result = await self.run_task("uncertainty", iteration=i, config=config, deps=(predicted,))
-                al_deps = (uq_result,)
-                spec = self.uncertainty
-                if spec is None and isinstance(uq_result, numbers.Real) and not isinstance(uq_result, bool):
-                    self.register_state("uq_value", float(uq_result))
-                if spec is not None:
-                    uq_value = parse_metric_value(uq_result, spec.name, spec.as_executable)
-                    self.uncertainty_values_per_iteration[i] = uq_value
-                    self.register_state("uq_value", uq_value)
-                    if compare(uq_value, spec.threshold, spec.operator):
-                        logger.info(
-                            "[%s] %s = %.6g meets %s %g: stopping", self._label(), spec.metric_name, uq_value,
-                            spec.operator, spec.threshold,
-                        )
-                        yield self.build_iteration_state(i, None, True, config)
-                        self._stop_reason = "criterion_met"
-                        return
-            al_result = await self.run_task("active_learn", iteration=i, config=config, deps=al_deps)
-            metric_value: float | None = None
-            should_stop = False
-            if self.criterion is not None and active:
-                values = await self._criterion_per_model(i, config, active, (al_result,))
-                met = []
-                for model, value in values.items():
-                    self.model_metric_values[model][i] = value
-                    if compare(value, self.criterion.threshold, self.criterion.operator):
-                        met.append(model)
-                self.register_state("criterion_values", dict(values))
-                metric_value = math.fsum(values.values()) / len(values)
-                self.metric_values_per_iteration[i] = metric_value
-                if met:
-                    logger.info("[%s] model(s) %s met the stop criterion", self._label(), ", ".join(met))
-                active = [model for model in active if model not in met]
-                should_stop = not active
-            state = self.build_iteration_state(i, metric_value, should_stop, config)
-            yield state
-            if self.ends_after(state, max_iter):
-                return
-            config = self.take_pending_config(config)
-            predictions = await self._model_round(i + 1, config, active, num_predictions, (al_result,), simulate)
-            i += 1
-        self._stop_reason = "max_iter_reached"
+    async def evaluate(self, step: Step) -> Outcome:
+        """Uncertainty (may stop), selection, then the criterion of every model still training."""
+        model_names: list[str] = list(step.options["model_names"])
+        inputs = step.inputs or {}
+        active = list(inputs.get("active", model_names))
+        predictions = inputs.get("predictions", {})
+        self.register_state("models_training", list(active))
+        predicted = [predictions[model] for model in model_names if model in predictions]
+        al_deps: tuple[Any, ...] = (predicted,)
+        if self.has_task("uncertainty"):
+            uq_result = await step.run("uncertainty", predicted)
+            al_deps = (uq_result,)
+            spec = self.uncertainty
+            if spec is None and isinstance(uq_result, numbers.Real) and not isinstance(uq_result, bool):
+                self.register_state("uq_value", float(uq_result))
+            if spec is not None:
+                uq_value = parse_metric_value(uq_result, spec.name, spec.as_executable)
+                self.uncertainty_values_per_iteration[step.iteration] = uq_value
+                self.register_state("uq_value", uq_value)
+                if compare(uq_value, spec.threshold, spec.operator):
+                    logger.info("[%s] %s = %.6g meets %s %g: stopping", self.label, spec.metric_name, uq_value,
+                                spec.operator, spec.threshold)
+                    return Outcome(should_stop=True, carry={"active": active})
+        selected = await step.run("active_learn", *al_deps)
+        metric_value: float | None = None
+        if self.criterion is not None and active:
+            results = await gather_or_cancel([step.criterion(selected, **{MODEL_KWARG: model}) for model in active])
+            values = {model: value for model, (_met, value) in zip(active, results) if value is not None}
+            met = [model for model, (was_met, _value) in zip(active, results) if was_met]
+            for model, value in values.items():
+                self.model_metric_values.setdefault(model, {})[step.iteration] = value
+            self.register_state("criterion_values", dict(values))
+            metric_value = math.fsum(values.values()) / len(values)
+            if met:
+                logger.info("[%s] model(s) %s met the stop criterion", self.label, ", ".join(met))
+            active = [model for model in active if model not in met]
+            if not active:
+                return Outcome(metric_value=metric_value, should_stop=True, carry={"active": active})
+        return Outcome(metric_value=metric_value, carry={"active": active, "selected": (selected,)})
 
     async def teach(
         self,
@@ -346,59 +282,21 @@ class SeqUQLearner(UQLearner):
         return result
 
 
-class ParallelUQLearner(ParallelManifestMixin, SeqUQLearner):
+class ParallelUQLearner(UQLearner):
     """Several ``SeqUQLearner`` loops at once, one per name in ``learner_names``.
 
     Each learner has its own configuration (``learner_configs`` maps a learner name to a
-    ``LearnerConfig``; missing names and ``None`` use the base tasks' defaults), its own
-    working directory ``<run_dir>/learner-<name>`` and ``learner_id`` = its name.
+    ``LearnerConfig``, or is a list in ``learner_names`` order; missing names and ``None``
+    use the base tasks' defaults), its own working directory ``<run_dir>/learner-<name>``
+    and ``learner_id`` = its name.
     """
 
-    def __init__(self, asyncflow: Any = None, **options: Any) -> None:
-        super().__init__(asyncflow, **options)
-        self.learners: dict[Any, SeqUQLearner] = {}
+    required_tasks = SeqUQLearner.required_tasks
 
-    def validate_parallel(
-        self,
-        learner_names: Sequence[Any],
-        model_names: Sequence[str],
-        num_predictions: int,
-        max_iter: int,
-        skip_pre_loop: bool,
-        learner_configs: Mapping[Any, LearnerConfig | None] | Sequence[LearnerConfig | None] | None,
-        skip_simulation_step: bool,
-    ) -> tuple[list[Any], list[str], dict[Any, LearnerConfig | None]]:
-        """Check learners, models, tasks and configurations before anything runs."""
-        if isinstance(learner_names, (str, bytes)) or not isinstance(learner_names, Sequence) or not learner_names:
-            raise ValueError(f"ParallelUQLearner: learner_names must be a non-empty list of names, got {learner_names!r}")
-        names = list(learner_names)
-        if len(set(map(str, names))) != len(names):
-            raise ValueError(f"ParallelUQLearner: learner_names must be unique, got {names}")
-        models = SeqUQLearner.validate(self, model_names, num_predictions, max_iter, skip_pre_loop, None, skip_simulation_step)
-        configs: dict[Any, LearnerConfig | None] = {name: None for name in names}
-        if learner_configs is None:
-            pass
-        elif isinstance(learner_configs, Mapping):
-            unknown = [name for name in learner_configs if name not in configs]
-            if unknown:
-                raise ValueError(
-                    f"ParallelUQLearner: learner_configs names unknown learner(s) {unknown}; learner_names are {names}"
-                )
-            for name, config in learner_configs.items():
-                configs[name] = check_config(config, f"learner_configs[{name!r}]")
-        elif isinstance(learner_configs, Sequence) and not isinstance(learner_configs, (str, bytes)):
-            if len(learner_configs) != len(names):
-                raise ValueError(
-                    f"ParallelUQLearner: learner_configs has {len(learner_configs)} entries but there are "
-                    f"{len(names)} learner_names: give one LearnerConfig (or None) per learner"
-                )
-            for name, config in zip(names, learner_configs):
-                configs[name] = check_config(config, f"learner_configs for {name!r}")
-        else:
-            raise TypeError(
-                f"ParallelUQLearner: learner_configs must map learner names to LearnerConfig, got {learner_configs!r}"
-            )
-        return names, models, configs
+    @property
+    def learners(self) -> dict[Any, Learner]:
+        """The learners of the current (or last) run, by name."""
+        return {child.learner_id: child for child in self.children}
 
     def start(  # type: ignore[override]
         self,
@@ -411,69 +309,39 @@ class ParallelUQLearner(ParallelManifestMixin, SeqUQLearner):
         *,
         skip_simulation_step: bool = False,
         fail_fast: bool = False,
+        resume: str | os.PathLike[str] | bool | None = None,
     ) -> LearnerRun:
         """Run every learner: ``async for state in learner.start(["l1", "l2"], ["m1"], 2, max_iter=3)``.
 
         ``await`` returns the final states sorted by learner name. One learner failing is
         logged with its name and the others go on; ``fail_fast=True`` stops all.
         """
-        names, models, configs = self.validate_parallel(
-            learner_names, model_names, num_predictions, max_iter, skip_pre_loop, learner_configs, skip_simulation_step
-        )
+        if isinstance(learner_names, (str, bytes)) or not isinstance(learner_names, Sequence) or not learner_names:
+            raise ValueError(f"ParallelUQLearner: learner_names must be a non-empty list of names, got {learner_names!r}")
+        names = list(learner_names)
+        check_distinct(names, "learner")
+        models = _check_models(type(self).__name__, model_names, num_predictions)
+        self.check_tasks(self.required_tasks)
+        require_simulation(self, skip_simulation_step)
+        self.validate(max_iter)
+        configs = configs_per_child(names, learner_configs, owner="ParallelUQLearner")
+        plan = Plan(max_iter=max_iter, skip_pre_loop=skip_pre_loop, resume=resume,
+                    options={"model_names": models, "num_predictions": num_predictions},
+                    manifest={"learner_configs": [c.to_dict() if c is not None else None for c in configs.values()]})
         logger.info("Starting parallel UQ active learning with %d learners", len(names))
+        self.uncertainty_values_per_iteration = {}
 
-        def campaign() -> AsyncIterator[IterationState]:
-            self._begin_campaign()
-            self.learners = {name: self._create_sequential_learner(name) for name in names}
-            self.metric_values_per_iteration = {
-                f"learner-{name}": sub.metric_values_per_iteration for name, sub in self.learners.items()
-            }
-            self.uncertainty_values_per_iteration = {
-                f"learner-{name}": sub.uncertainty_values_per_iteration for name, sub in self.learners.items()
-            }
-            runs = [
-                (
-                    name,
-                    sub.start(
-                        models, num_predictions, max_iter, skip_pre_loop, configs[name],
-                        skip_simulation_step=skip_simulation_step,
-                    ).__aiter__(),
-                )
-                for name, sub in self.learners.items()
-            ]
-            return merged_campaign(
-                self,
-                runs,
-                fail_fast=fail_fast,
-                label="learner",
-                max_iter=max_iter,
-                on_end=self._finish,
-                parallel_count=len(names),
-                learner_configs=[c.to_dict() if c is not None else None for c in configs.values()],
-                model_names=models,
-                num_predictions=num_predictions,
+        def make_child(name: Any, directory: str) -> Child:
+            child = SeqUQLearner(self.asyncflow, run_dir=directory, name=self.name)
+            child.inherit(self, learner_id=name, task_cwd=directory)
+            self.uncertainty_values_per_iteration[f"learner-{name}"] = child.uncertainty_values_per_iteration
+            return Child(
+                learner_id=name, learner=child,
+                start=lambda resume_dir: child.start(models, num_predictions, max_iter, skip_pre_loop, configs[name],
+                                                     skip_simulation_step=skip_simulation_step, resume=resume_dir),
             )
 
-        return LearnerRun(campaign, parallel=True)
-
-    def _create_sequential_learner(self, learner_name: Any) -> SeqUQLearner:
-        """One sub-learner: same engine and tasks, its own id and directory."""
-        directory = learner_dir(self, "learner", learner_name)
-        sub = SeqUQLearner(self.asyncflow, run_dir=directory, name=self.name)
-        adopt_tasks(sub, self, learner_id=learner_name, directory=directory)
-        return sub
-
-    def _finish(self) -> None:
-        self._stop_reason = combined_stop_reason(sub._stop_reason for sub in self.learners.values())
-
-    def _manifest_extra(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        return UQLearner._manifest_extra(self, options)
-
-    def stop(self) -> None:
-        """Ask every learner to stop after its current step."""
-        super().stop()
-        for sub in self.learners.values():
-            sub.stop()
+        return fan_out(self, plan, names, make_child, fail_fast=fail_fast)
 
     async def teach(  # type: ignore[override]
         self,
@@ -491,3 +359,15 @@ class ParallelUQLearner(ParallelManifestMixin, SeqUQLearner):
         )
         by_id = {state.learner_id: state for state in finals}
         return [by_id[name] for name in learner_names if name in by_id]
+
+
+async def gather_or_cancel(awaitables: Sequence[Awaitable[_T]]) -> list[_T]:
+    """Like ``asyncio.gather``, but the first failure cancels (and awaits) the others."""
+    tasks = [asyncio.ensure_future(item) for item in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

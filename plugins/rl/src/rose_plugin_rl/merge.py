@@ -16,12 +16,14 @@ deleted and the previous merged bank is left as it was.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 from collections.abc import Sequence
+from typing import Any
 
-from attrs import define, field
+from attrs import asdict, define, field
 
 from rose_plugin_rl.errors import MissingBankError
 from rose_plugin_rl.experience import BANK_PREFIX, BANK_SUFFIX, ExperienceBank
@@ -72,6 +74,8 @@ def merge_banks(
     *,
     max_size: int | None = None,
     merged_name: str = MERGED_BANK_NAME,
+    tag: str | None = None,
+    record_dir: str | None = None,
 ) -> MergeReport:
     """Merge the environment banks in ``work_dir`` into ``<work_dir>/<merged_name>``.
 
@@ -80,8 +84,20 @@ def merge_banks(
     as many other ``experience_bank_*.npz`` files as environments without their own.
     Raises :class:`MissingBankError` otherwise and :class:`CorruptBankError` for an
     unreadable bank, before anything is written or deleted.
+
+    With a ``tag`` (ParallelExperience passes the iteration) the merge happens at most once
+    per tag, even if the process is killed at any moment of it and the merge is called again:
+    the new bank is written under a temporary name, then the merge's report is recorded in
+    ``<record_dir>/<tag>.json`` (default ``<work_dir>/merges``), then the bank takes its place,
+    then the sources are deleted; a repeated call finishes whatever step was cut off and
+    returns the recorded report.
     """
     work_dir = os.path.abspath(work_dir)
+    records = record_dir or os.path.join(work_dir, "merges")
+    if tag is not None:
+        done = _finish_recorded_merge(work_dir, merged_name, tag, records)
+        if done is not None:
+            return done
     files = find_bank_files(work_dir)
     expected = {name: bank_file_for(work_dir, name) for name in env_names}
     own = {path: name for name, path in expected.items() if path in files}
@@ -118,14 +134,56 @@ def merge_banks(
         by_source[label] = by_source.get(label, 0) + len(bank)
         new += len(bank)
         merged.merge_inplace(bank)
-    merged.save(work_dir, merged_name)
-    for path in ordered:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:  # pragma: no cover - removed by someone else meanwhile
-            pass
     dropped = previous + new - len(merged)
+    report = MergeReport(path=merged_path, total=len(merged), new=new, previous=previous, dropped=dropped,
+                         by_source=by_source, files=ordered)
+    if tag is None:
+        merged.save(work_dir, merged_name)
+    else:
+        pending = f"{merged_name}.{_tag_name(tag)}.pending.npz"
+        merged.save(work_dir, pending)
+        _write_json(_record_path(records, tag), {**asdict(report), "pending": pending})
+        os.replace(os.path.join(work_dir, pending), merged_path)
+    _remove(ordered)
     logger.debug("merged %d new experiences from %d bank(s) into %s (%d total, %d dropped by the cap)",
                  new, len(ordered), merged_path, len(merged), dropped)
-    return MergeReport(path=merged_path, total=len(merged), new=new, previous=previous, dropped=dropped,
-                       by_source=by_source, files=ordered)
+    return report
+
+
+def _tag_name(tag: str) -> str:
+    return _UNSAFE.sub("_", str(tag)).strip("._") or "tag"
+
+
+def _record_path(record_dir: str, tag: str) -> str:
+    return os.path.join(record_dir, f"{_tag_name(tag)}.json")
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".part", "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(path + ".part", path)
+
+
+def _remove(paths: Sequence[str]) -> None:
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:  # already removed by an earlier, interrupted run of this merge
+            pass
+
+
+def _finish_recorded_merge(work_dir: str, merged_name: str, tag: str, record_dir: str) -> MergeReport | None:
+    """The report of the merge tagged ``tag`` if it already happened (finishing its last steps)."""
+    path = _record_path(record_dir, tag)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    pending = os.path.join(work_dir, data.pop("pending"))
+    if os.path.exists(pending):
+        os.replace(pending, os.path.join(work_dir, merged_name))
+    report = MergeReport(**data)
+    _remove(report.files)
+    logger.info("experience of %s was already merged into %s; not merging it again", tag, report.path)
+    return report

@@ -20,17 +20,20 @@ import asyncio
 import logging
 import os
 import warnings
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attrs import evolve
 
-from rose.config import LearnerConfig, check_learner_config
-from rose.errors import ResourceError, RoseError
+from rose.campaign import Outcome, Plan, Step
+from rose.config import LearnerConfig
+from rose.errors import RoseError
+from rose.fanout import Child, configs_per_child, fan_out
 from rose.learner import Learner, TaskKind
+from rose.names import check_distinct
 from rose.records import Resources
 from rose.state import IterationState
-from rose.streaming import LearnerRun, stream_learners
+from rose.streaming import LearnerRun
 from rose.tasks import TaskSpec
 from rose_plugin_rl.errors import EnvironmentTaskError
 from rose_plugin_rl.merge import MERGED_BANK_NAME, MergeReport, bank_file_for, merge_banks
@@ -55,109 +58,60 @@ class ReinforcementLearner(Learner):
     environment_task = TaskKind("environment")
     update_task = TaskKind("update")
 
-    def _backend_accepts(self, resources: Resources) -> bool:
-        """True when this learner's backend can run a task with ``resources`` (cwd, env...)."""
-        if self._translate is None:
-            from rose.engine import translator_for
 
-            self._translate = translator_for(self.asyncflow)
-        try:
-            self._translate(f"{self.name}-probe", resources, False)
-        except ResourceError:
-            return False
-        return True
+def require_environment(learner: Learner, skip_environment_step: bool) -> None:
+    """An environment task must be registered unless ``skip_environment_step``."""
+    if not skip_environment_step and not learner.has_task("environment"):
+        raise ValueError(
+            f"{type(learner).__name__} needs an environment task (@learner.environment_task) unless "
+            f"start(skip_environment_step=True) is used with external experience"
+        )
 
 
 class SequentialReinforcementLearner(ReinforcementLearner):
     """environment -> update -> criterion, repeated.
 
-    Before the loop (unless ``skip_pre_loop``) the environment and update tasks run for
-    iteration 0. Each iteration ``i`` then runs the criterion (if any) on the update's
-    result and yields its state; the next environment and update tasks (config ``i + 1``)
-    run only when another iteration follows. Without a stop criterion the loop runs
-    ``max_iter`` iterations. ``skip_environment_step=True`` runs only the update task
-    (experience comes from elsewhere, e.g. a pool filled by another process).
+    Each iteration ``i`` runs the environment and update tasks (config ``i``; skipped for
+    iteration 0 with ``skip_pre_loop=True``), then the criterion (if any) on the update's
+    result. Without a stop criterion the loop runs ``max_iter`` iterations.
+    ``skip_environment_step=True`` runs only the update task (experience comes from
+    elsewhere, e.g. a pool filled by another process).
     """
 
     required_tasks = ("update",)
 
-    def validate(
-        self,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        skip_environment_step: bool = False,
-        initial_config: LearnerConfig | None = None,
-        **options: Any,
-    ) -> None:
-        """Check tasks, ``max_iter``/criterion and the configuration before running."""
-        if not skip_environment_step and not self.has_task("environment"):
-            raise ValueError(
-                f"{type(self).__name__} needs an environment task (@learner.environment_task) unless "
-                f"start(skip_environment_step=True) is used with external experience"
-            )
-        check_learner_config(initial_config, "initial_config")
-        super().validate(max_iter=max_iter)
+    def validate(self, max_iter: int = 0, skip_environment_step: bool = False, **options: Any) -> None:
+        """Check tasks and ``max_iter``/criterion before running."""
+        require_environment(self, skip_environment_step)
+        super().validate(max_iter)
 
-    def start(
+    def start(  # type: ignore[override]
         self,
         max_iter: int = 0,
         skip_pre_loop: bool = False,
         skip_environment_step: bool = False,
         initial_config: LearnerConfig | None = None,
+        resume: str | os.PathLike[str] | bool | None = None,
     ) -> LearnerRun:
-        """Run the loop: ``async for state in learner.start(max_iter=10)`` or ``await`` it."""
-        self.validate(max_iter, skip_pre_loop, skip_environment_step, initial_config)
-        return LearnerRun(
-            lambda: self.run_campaign(
-                self._iterate(max_iter, skip_pre_loop, skip_environment_step, initial_config),
-                max_iter=max_iter,
-            )
-        )
+        """Run the loop: ``async for state in learner.start(max_iter=10)`` or ``await`` it.
 
-    async def _iterate(
-        self,
-        max_iter: int,
-        skip_pre_loop: bool,
-        skip_environment_step: bool,
-        config: LearnerConfig | None,
-    ) -> AsyncIterator[IterationState]:
-        use_env = not skip_environment_step
-        env_result: Any = None
-        update_result: Any = None
-        have_update = False
-        if not skip_pre_loop:
-            if use_env:
-                env_result = await self.run_task("environment", iteration=0, config=config)
-                update_result = await self.run_task("update", iteration=0, config=config, deps=(env_result,))
-            else:
-                update_result = await self.run_task("update", iteration=0, config=config)
-            have_update = True
-        i = 0
-        while max_iter == 0 or i < max_iter:
-            if self.is_stopped:
-                self._stop_reason = "stopped"
-                return
-            config = self.take_pending_config(config)
-            self.clear_state()
-            for upstream in (env_result, update_result):
-                if isinstance(upstream, Mapping):
-                    self._extract_state_from_result(upstream)
-            previous: tuple[Any, ...] = (update_result,) if have_update else ()
-            should_stop, value = await self.check_criterion(i, config, previous)
-            state = self.build_iteration_state(i, value, should_stop, config)
-            yield state
-            if self.ends_after(state, max_iter):
-                return
-            config = self.take_pending_config(config)
-            previous = (update_result,) if have_update else ()
-            if use_env:
-                env_result = await self.run_task("environment", iteration=i + 1, config=config, deps=previous)
-                update_result = await self.run_task("update", iteration=i + 1, config=config, deps=(env_result,))
-            else:
-                update_result = await self.run_task("update", iteration=i + 1, config=config, deps=previous)
-            have_update = True
-            i += 1
-        self._stop_reason = "max_iter_reached"
+        ``resume=RUN_DIR`` (``True``: the newest) continues an interrupted campaign.
+        """
+        return super().start(max_iter, skip_pre_loop, initial_config, resume, skip_environment_step=skip_environment_step)
+
+    async def prepare(self, step: Step) -> tuple[Any, ...]:
+        """The environment (given the previous update's result), then the update on its result."""
+        previous = tuple(step.inputs or ())
+        if step.options.get("skip_environment_step"):
+            return (await step.run("update", *previous),)
+        experience = await step.run("environment", *previous)
+        return (await step.run("update", experience),)
+
+    async def evaluate(self, step: Step) -> Outcome:
+        """The criterion on the update's result."""
+        updated = tuple(step.inputs or ())
+        met, value = await step.criterion(*updated)
+        return Outcome(metric_value=value, should_stop=met, carry=updated)
 
     async def learn(
         self,
@@ -186,46 +140,30 @@ class ParallelReinforcementLearner(ReinforcementLearner):
     returns the final state of each learner; ``async for`` streams every learner's states
     tagged with ``learner_id`` (0, 1, ...). Each learner gets its own configuration,
     directory ``<run_dir>/learner-<id>`` (its journal, and the working directory of its
-    executable tasks when the backend can set one) and stop criterion evaluation. One
-    learner's failure does not stop the others (unless ``fail_fast=True``); the failures
-    are raised together at the end.
+    tasks) and stop criterion evaluation. One learner's failure does not stop the others
+    (unless ``fail_fast=True``); the failures are raised together at the end.
     """
 
     required_tasks = ("update",)
 
+    @property
+    def learners(self) -> list[Learner]:
+        """The learners of the current (or last) run, by index."""
+        return list(self.children)
+
     def validate(  # type: ignore[override]
-        self,
-        parallel_learners: int = 2,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        skip_environment_step: bool = False,
-        learner_configs: Sequence[LearnerConfig | None] | None = None,
-        **options: Any,
+        self, max_iter: int = 0, parallel_learners: int = 2, skip_environment_step: bool = False, **options: Any
     ) -> None:
-        """Check the learner count, tasks, ``max_iter``/criterion and configurations."""
+        """Check the learner count, tasks and ``max_iter``/criterion."""
         if isinstance(parallel_learners, bool) or not isinstance(parallel_learners, int) or parallel_learners < 2:
             raise ValueError(
                 f"For single learner, use SequentialReinforcementLearner (parallel_learners must be "
                 f">= 2, got {parallel_learners!r})"
             )
-        if not skip_environment_step and not self.has_task("environment"):
-            raise ValueError(
-                f"{type(self).__name__} needs an environment task (@learner.environment_task) unless "
-                f"start(skip_environment_step=True) is used with external experience"
-            )
-        if learner_configs is not None:
-            if isinstance(learner_configs, (str, bytes)) or not isinstance(learner_configs, Sequence):
-                raise TypeError(f"learner_configs must be a list of LearnerConfig (or None), got {learner_configs!r}")
-            if len(learner_configs) != parallel_learners:
-                raise ValueError(
-                    f"learner_configs has {len(learner_configs)} entries but parallel_learners="
-                    f"{parallel_learners}; give one LearnerConfig (or None) per learner"
-                )
-            for index, config in enumerate(learner_configs):
-                check_learner_config(config, f"learner_configs[{index}]")
-        super().validate(max_iter=max_iter)
+        require_environment(self, skip_environment_step)
+        super().validate(max_iter)
 
-    def start(
+    def start(  # type: ignore[override]
         self,
         parallel_learners: int = 2,
         max_iter: int = 0,
@@ -234,87 +172,26 @@ class ParallelReinforcementLearner(ReinforcementLearner):
         learner_configs: Sequence[LearnerConfig | None] | None = None,
         *,
         fail_fast: bool = False,
+        resume: str | os.PathLike[str] | bool | None = None,
     ) -> LearnerRun:
         """Run the learners: ``async for`` streams states, ``await`` returns the final states."""
-        self.validate(parallel_learners, max_iter, skip_pre_loop, skip_environment_step, learner_configs)
-        configs: list[LearnerConfig | None] = (
-            list(learner_configs) if learner_configs is not None else [None] * parallel_learners
-        )
-        return LearnerRun(
-            lambda: self.run_campaign(
-                self._iterate(parallel_learners, max_iter, skip_pre_loop, skip_environment_step, configs, fail_fast),
-                max_iter=max_iter,
-                parallel_learners=parallel_learners,
-                learner_configs=configs,
-            ),
-            parallel=True,
-        )
+        self.validate(max_iter, parallel_learners, skip_environment_step)
+        ids = list(range(parallel_learners))
+        configs = configs_per_child(ids, learner_configs, owner=type(self).__name__)
+        plan = Plan(max_iter=max_iter, skip_pre_loop=skip_pre_loop, resume=resume,
+                    manifest={"learner_configs": [c.to_dict() if c is not None else None for c in configs.values()]})
+        logger.info("[%s] starting %d parallel reinforcement learners", self.label, parallel_learners)
 
-    def _manifest_extra(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        configs = options.get("learner_configs") or []
-        return {
-            "parallel_count": options.get("parallel_learners"),
-            "learner_configs": [c.to_dict() if c is not None else None for c in configs],
-        }
-
-    def _create_sequential_learner(self, learner_id: int, config: LearnerConfig | None = None) -> SequentialReinforcementLearner:
-        """Learner ``learner_id``: shares this learner's tasks, criterion and engine (``config`` is given at start)."""
-        directory = os.path.join(self.run_dir, f"learner-{learner_id}")
-        learner = SequentialReinforcementLearner(self.asyncflow, run_dir=directory, name=self.name)
-        learner.inherit(self, learner_id=learner_id)
-        return learner
-
-    def stop(self) -> None:
-        """Ask every learner to stop after its current step."""
-        super().stop()
-        for learner in getattr(self, "_learners", ()):
-            learner.stop()
-
-    async def _iterate(
-        self,
-        parallel_learners: int,
-        max_iter: int,
-        skip_pre_loop: bool,
-        skip_environment_step: bool,
-        configs: list[LearnerConfig | None],
-        fail_fast: bool,
-    ) -> AsyncIterator[IterationState]:
-        learners = [self._create_sequential_learner(i, configs[i]) for i in range(parallel_learners)]
-        self._learners = learners
-        place_cwd = self._backend_accepts(Resources(cwd=learners[0].run_dir))
-        if not place_cwd:
-            logger.info(
-                "[%s] the backend cannot set a task's working directory: the %d learners' executable "
-                "tasks share the current directory", self._label(), parallel_learners,
+        def make_child(learner_id: Any, directory: str) -> Child:
+            child = SequentialReinforcementLearner(self.asyncflow, run_dir=directory, name=self.name)
+            child.inherit(self, learner_id=learner_id, task_cwd=directory)
+            return Child(
+                learner_id=learner_id, learner=child,
+                start=lambda resume_dir: child.start(max_iter, skip_pre_loop, skip_environment_step,
+                                                     configs[learner_id], resume=resume_dir),
             )
-        for learner in learners:
-            await asyncio.to_thread(os.makedirs, learner.run_dir, exist_ok=True)
-            if place_cwd:
-                learner.task_cwd = learner.run_dir
-        logger.info("[%s] starting %d parallel reinforcement learners", self._label(), parallel_learners)
-        runs = [
-            (
-                learner.learner_id,
-                learner.run_campaign(
-                    learner._iterate(max_iter, skip_pre_loop, skip_environment_step, configs[index]),
-                    max_iter=max_iter,
-                ),
-            )
-            for index, learner in enumerate(learners)
-        ]
-        async for state in stream_learners(runs, fail_fast=fail_fast, label="RLLearner"):
-            index = state.learner_id
-            if isinstance(index, int) and 0 <= index < len(learners):
-                self.metric_values_per_iteration[f"learner-{index}"] = learners[index].get_metric_results()
-            self._iteration_state = state
-            yield state
-        reasons = {learner._stop_reason for learner in learners}
-        if reasons == {"criterion_met"}:
-            self._stop_reason = "criterion_met"
-        elif "stopped" in reasons or self.is_stopped:
-            self._stop_reason = "stopped"
-        else:
-            self._stop_reason = "max_iter_reached"
+
+        return fan_out(self, plan, ids, make_child, fail_fast=fail_fast)
 
     async def learn(
         self,
@@ -397,23 +274,17 @@ class ParallelExperience(ReinforcementLearner):
         """The bank file environment task ``environment`` writes (its ``$ROSE_BANK_FILE``)."""
         return bank_file_for(self.work_dir, environment)
 
-    def validate(
-        self,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        initial_config: LearnerConfig | None = None,
-        **options: Any,
-    ) -> None:
+    def validate(self, max_iter: int = 0, **options: Any) -> None:
         """Check environments, update task, ``max_iter``/criterion and that the backend fits."""
         if not self.has_task("environment"):
             raise ValueError(
                 "ParallelExperience needs at least one environment task: "
                 "@pe.environment_task(name='env_1') async def env_1(*args): ..."
             )
-        check_learner_config(initial_config, "initial_config")
+        check_distinct(self.environment_names, "environment")
         super().validate(max_iter=max_iter)
         executables = [spec.name for spec in self.tasks.values() if spec.as_executable]
-        if executables and not self._backend_accepts(
+        if executables and not self.backend_accepts(
             Resources(cwd=self.work_dir, env={"ROSE_WORK_DIR": self.work_dir})
         ):
             raise RoseError(
@@ -424,30 +295,40 @@ class ParallelExperience(ReinforcementLearner):
                 f"(as_executable=False) that save to pe.work_dir."
             )
 
-    def start(
+    def start(  # type: ignore[override]
         self,
         max_iter: int = 0,
         skip_pre_loop: bool = False,
         initial_config: LearnerConfig | None = None,
+        resume: str | os.PathLike[str] | bool | None = None,
     ) -> LearnerRun:
-        """Run the loop: ``async for state in pe.start(max_iter=10)`` or ``await`` it."""
-        self.validate(max_iter, skip_pre_loop, initial_config)
-        return LearnerRun(
-            lambda: self.run_campaign(self._iterate(max_iter, skip_pre_loop, initial_config), max_iter=max_iter)
-        )
+        """Run the loop: ``async for state in pe.start(max_iter=10)`` or ``await`` it.
 
-    def _manifest_extra(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        ``resume=RUN_DIR`` continues an interrupted campaign; the merged bank then holds the
+        experience of every finished environment task exactly once.
+        """
+        return super().start(max_iter, skip_pre_loop, initial_config, resume)
+
+    def manifest_extra(self, plan: Plan) -> dict[str, Any]:
+        """The environments, working directory and merged bank of this campaign."""
         return {
+            **plan.manifest,
             "extra": {
                 "environments": self.environment_names,
                 "work_dir": self.work_dir,
                 "merged_bank": self.merged_bank_path,
                 "merged_bank_max_size": self.merged_bank_max_size,
-            }
+            },
         }
 
     async def submit(
-        self, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any], *, iteration: int | None = None
+        self,
+        spec: TaskSpec,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        *,
+        iteration: int | None = None,
+        key: str = "",
     ) -> Any:
         """Run ``spec``; executable tasks get the ``ROSE_*`` variables describing where to work."""
         if spec.as_executable:
@@ -460,7 +341,7 @@ class ParallelExperience(ReinforcementLearner):
             if spec.kind == "environment":
                 env["ROSE_BANK_FILE"] = self.bank_file(spec.name)
             spec = evolve(spec, resources=evolve(spec.resources, env={**spec.resources.env, **env}))
-        return await super().submit(spec, args, kwargs, iteration=iteration)
+        return await super().submit(spec, args, kwargs, iteration=iteration, key=key)
 
     async def run_environments(
         self, iteration: int, config: LearnerConfig | None = None, deps: Sequence[Any] = ()
@@ -482,78 +363,50 @@ class ParallelExperience(ReinforcementLearner):
             if isinstance(result, BaseException):
                 if not isinstance(result, Exception):
                     raise result
-                logger.error("[%s] environment %r failed at iteration %d: %s", self._label(), name, iteration, result)
+                logger.error("[%s] environment %r failed at iteration %d: %s", self.label, name, iteration, result)
                 failures[name] = result
         if failures:
-            raise EnvironmentTaskError(self._label(), iteration, failures) from next(iter(failures.values()))
+            raise EnvironmentTaskError(self.label, iteration, failures) from next(iter(failures.values()))
         return dict(zip(names, results))
 
-    async def merge_banks(self) -> MergeReport:
-        """Merge the environment banks in :attr:`work_dir` (file work runs in a thread)."""
+    async def merge_banks(self, tag: str | None = None) -> MergeReport:
+        """Merge the environment banks in :attr:`work_dir` (file work runs in a thread).
+
+        With a ``tag`` (the loop passes the iteration) a merge happens once per tag, even
+        when the campaign is killed during it and resumed.
+        """
         report = await asyncio.to_thread(
-            merge_banks, self.work_dir, self.environment_names, max_size=self.merged_bank_max_size
+            merge_banks, self.work_dir, self.environment_names, max_size=self.merged_bank_max_size, tag=tag,
+            record_dir=os.path.join(self.run_dir, "merges"),
         )
         self.last_merge = report
         logger.info(
             "[%s] merged %d new experiences from %s into %s (%d total%s)",
-            self._label(), report.new, ", ".join(f"{k}={v}" for k, v in report.by_source.items()),
+            self.label, report.new, ", ".join(f"{k}={v}" for k, v in report.by_source.items()),
             report.path, report.total, f", {report.dropped} oldest dropped" if report.dropped else "",
         )
         return report
 
-    async def _collect(
-        self, iteration: int, config: LearnerConfig | None, deps: Sequence[Any]
-    ) -> tuple[dict[str, Any], MergeReport, Any]:
-        env_results = await self.run_environments(iteration, config, deps)
-        report = await self.merge_banks()
-        update_result = await self.run_task("update", iteration=iteration, config=config, deps=(report.path,))
-        return env_results, report, update_result
-
-    def _record(self, env_results: Mapping[str, Any], report: MergeReport | None, update_result: Any) -> None:
+    async def prepare(self, step: Step) -> tuple[Any, ...]:
+        """Every environment at once, the merge of their banks, then the update on the merged bank."""
+        await asyncio.to_thread(os.makedirs, self.work_dir, exist_ok=True)
+        self.task_cwd = self.work_dir
+        env_results = await self.run_environments(step.iteration, step.config, tuple(step.inputs or ()))
+        report = await self.merge_banks(tag=f"iteration-{step.iteration}")
         for name, result in env_results.items():
             if isinstance(result, Mapping):
                 self.register_state(name, dict(result))
-        if report is not None:
-            self.register_state("experience_new", report.new)
-            self.register_state("experience_total", report.total)
-            self.register_state("experience_by_environment", dict(report.by_source))
-            self.register_state("experience_bank", report.path)
-        if isinstance(update_result, Mapping):
-            self._extract_state_from_result(update_result)
+        self.register_state("experience_new", report.new)
+        self.register_state("experience_total", report.total)
+        self.register_state("experience_by_environment", dict(report.by_source))
+        self.register_state("experience_bank", report.path)
+        return (await step.run("update", report.path),)
 
-    async def _iterate(
-        self, max_iter: int, skip_pre_loop: bool, config: LearnerConfig | None
-    ) -> AsyncIterator[IterationState]:
-        work_dir = self.work_dir
-        await asyncio.to_thread(os.makedirs, work_dir, exist_ok=True)
-        self.task_cwd = work_dir
-        env_results: dict[str, Any] = {}
-        report: MergeReport | None = None
-        update_result: Any = None
-        have_update = False
-        if not skip_pre_loop:
-            env_results, report, update_result = await self._collect(0, config, ())
-            have_update = True
-        i = 0
-        while max_iter == 0 or i < max_iter:
-            if self.is_stopped:
-                self._stop_reason = "stopped"
-                return
-            config = self.take_pending_config(config)
-            self.clear_state()
-            self._record(env_results, report, update_result)
-            previous: tuple[Any, ...] = (update_result,) if have_update else ()
-            should_stop, value = await self.check_criterion(i, config, previous)
-            state = self.build_iteration_state(i, value, should_stop, config)
-            yield state
-            if self.ends_after(state, max_iter):
-                return
-            config = self.take_pending_config(config)
-            previous = (update_result,) if have_update else ()
-            env_results, report, update_result = await self._collect(i + 1, config, previous)
-            have_update = True
-            i += 1
-        self._stop_reason = "max_iter_reached"
+    async def evaluate(self, step: Step) -> Outcome:
+        """The criterion on the update's result."""
+        updated = tuple(step.inputs or ())
+        met, value = await step.criterion(*updated)
+        return Outcome(metric_value=value, should_stop=met, carry=updated)
 
     async def learn(
         self,

@@ -7,7 +7,8 @@ Fixtures:
 * ``rose_engine`` - a WorkflowEngine on :data:`TEST_BACKEND` (threads, no shell),
   working in the test's temporary directory, shut down afterwards.
 
-``rose.testing.BackendContract`` is the backend contract suite (loaded on first use; see
+``rose.testing.LearnerContract`` is the learning-policy contract suite (see
+:mod:`rose.testing.learner`). ``rose.testing.BackendContract`` is the backend contract suite (loaded on first use; see
 :mod:`rose.testing.backend`). Contract checks (``check_tracker``, ``check_backend_spec``, ``check_learner_spec``,
 ``check_metric_spec``, ``check_scheduler_spec``) assert what every record of a kind must do.
 """
@@ -128,6 +129,10 @@ def __getattr__(name: str) -> Any:
         from rose.testing.backend import BackendContract
 
         return BackendContract
+    if name == "LearnerContract":
+        from rose.testing.learner import LearnerContract
+
+        return LearnerContract
     raise AttributeError(f"module 'rose.testing' has no attribute {name!r}")
 
 

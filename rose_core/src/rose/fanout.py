@@ -1,0 +1,190 @@
+"""N children of one policy, run at once: the fan-out behind every parallel learner.
+
+``ParallelActiveLearner``, ``ParallelUQLearner``, ``AlgorithmSelector`` and
+``ParallelReinforcementLearner`` are each a parent learner that runs several children (a
+sequential policy each) and streams their states as one sequence. This module does that
+once for all of them:
+
+* each child gets its own directory ``<run_dir>/<prefix>-<id>`` (ids that repeat or would
+  share a directory are an error naming both), its own configuration (a list with one entry
+  per child, or a dict by id: :func:`configs_per_child`), its own journal and resume;
+* the children's states are interleaved as they come (each tagged with its ``learner_id``)
+  and reach the parent's trackers; the parent's journal records its start and stop;
+* one child's failure is logged with its id and the others go on, unless ``fail_fast``;
+  ``stop()`` on the parent reaches every child; a ``break`` cancels every child's tasks;
+* the parent's stop reason is ``criterion_met`` when every child met its criterion,
+  ``stopped`` when any was stopped, else ``max_iter_reached``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from attrs import frozen
+
+from rose.campaign import CampaignRecord, CampaignStream, Plan
+from rose.config import LearnerConfig, check_learner_config
+from rose.errors import LearnerFailedError
+from rose.journal import JOURNAL_NAME
+from rose.names import check_distinct
+from rose.state import IterationState
+from rose.streaming import LearnerRun, stream_learners
+
+if TYPE_CHECKING:
+    from rose.learner import Learner
+
+__all__ = ["Child", "combined_stop_reason", "configs_per_child", "fan_out"]
+
+logger = logging.getLogger("rose.fanout")
+
+
+@frozen(kw_only=True)
+class Child:
+    """One child of a fan-out: its id, the learner, and how to start it.
+
+    ``start(resume_dir)`` returns the child's run (``child.start(...)``), given its own
+    directory to resume from, or None for a fresh start.
+    """
+
+    learner_id: Any
+    learner: Learner
+    start: Callable[[str | None], LearnerRun]
+
+
+def configs_per_child(
+    ids: Sequence[Any], learner_configs: Any, *, owner: str, what: str = "learner_configs", noun: str = "learner"
+) -> dict[Any, LearnerConfig | None]:
+    """One configuration per child from a list (in ``ids`` order) or a dict by id (missing: None)."""
+    configs: dict[Any, LearnerConfig | None] = {child: None for child in ids}
+    if learner_configs is None:
+        return configs
+    if isinstance(learner_configs, Mapping):
+        unknown = [key for key in learner_configs if key not in configs]
+        if unknown:
+            raise ValueError(f"{owner}: {what} names unknown {noun}(s) {unknown}; the {noun}s are {list(ids)}")
+        for key, config in learner_configs.items():
+            configs[key] = check_learner_config(config, f"{what}[{key!r}]")
+        return configs
+    if isinstance(learner_configs, LearnerConfig) or isinstance(learner_configs, (str, bytes)) or not isinstance(
+        learner_configs, Sequence
+    ):
+        raise TypeError(
+            f"{owner}: {what} must be a list with one LearnerConfig (or None) per learner, or a dict by learner, "
+            f"got {learner_configs!r}"
+        )
+    if len(learner_configs) != len(ids):
+        raise ValueError(
+            f"{owner}: {what} has {len(learner_configs)} entries but there are {len(ids)} {noun}s: give exactly "
+            f"one LearnerConfig (or None for the base task defaults) per {noun}"
+        )
+    for key, config in zip(ids, learner_configs):
+        configs[key] = check_learner_config(config, f"{what}[{list(ids).index(key)}]")
+    return configs
+
+
+def combined_stop_reason(reasons: Iterable[str | None], stopped: bool = False) -> str:
+    """The parent's stop reason from its children's reasons."""
+    known = [reason for reason in reasons if reason]
+    if stopped or "stopped" in known:
+        return "stopped"
+    if known and all(reason == "criterion_met" for reason in known):
+        return "criterion_met"
+    return "max_iter_reached"
+
+
+def fan_out(
+    parent: Learner,
+    plan: Plan,
+    ids: Sequence[Any],
+    make_child: Callable[[Any, str], Child],
+    *,
+    prefix: str = "learner",
+    what: str = "learner",
+    fail_fast: bool = False,
+    tolerate: Callable[[LearnerFailedError], bool] | None = None,
+    on_end: Callable[[], None] | None = None,
+) -> LearnerRun:
+    """Run one child per id and stream their states as the parent's campaign.
+
+    ``make_child(id, directory)`` builds the child learner (usually ``child.inherit(parent,
+    learner_id=id, task_cwd=directory)``) and says how to start it. ``tolerate(error)`` may
+    accept the children's failures at the end instead of ending with ``error`` (they were
+    logged with their ids); ``on_end()`` runs once every child is done.
+    """
+    dirnames = check_distinct(ids, what)
+
+    def campaign() -> CampaignStream:
+        parent.begin_campaign(plan)
+        point = parent.prepare_resume(plan.resume)
+        parent.check_resources()
+        os.makedirs(parent.run_dir, exist_ok=True)
+        children = []
+        for child_id in ids:
+            directory = os.path.join(parent.run_dir, f"{prefix}-{dirnames[child_id]}")
+            os.makedirs(directory, exist_ok=True)
+            children.append(make_child(child_id, directory))
+        parent.children = [child.learner for child in children]
+        parent.metric_values_per_iteration = {
+            f"{prefix}-{child.learner_id}": child.learner.metric_values_per_iteration for child in children
+        }
+        manifest = parent.build_manifest(max_iter=parent.get_max_iterations(), parallel_count=len(children),
+                                         **parent.manifest_extra(plan))
+        record = CampaignRecord(parent, manifest, point)
+        record.open()
+        runs = []
+        for child in children:
+            own = child.learner.run_dir
+            resume = own if point is not None and os.path.exists(os.path.join(own, JOURNAL_NAME)) else None
+            runs.append((child.learner_id, child.start(resume).__aiter__()))
+        states = _relay(parent, record, runs, children, fail_fast=fail_fast, what=what, tolerate=tolerate,
+                        on_end=on_end)
+        return CampaignStream(states, lambda: _abandon(parent, record))
+
+    return LearnerRun(campaign, parallel=True)
+
+
+def _abandon(parent: Learner, record: CampaignRecord) -> None:
+    parent.end_campaign("stopped")
+    record.finish_now(parent.get_current_state(), "stopped")
+
+
+async def _relay(
+    parent: Learner,
+    record: CampaignRecord,
+    runs: Sequence[tuple[Any, AsyncIterator[IterationState]]],
+    children: Sequence[Child],
+    *,
+    fail_fast: bool,
+    what: str,
+    tolerate: Callable[[LearnerFailedError], bool] | None,
+    on_end: Callable[[], None] | None,
+) -> AsyncIterator[IterationState]:
+    reason = "error"
+    failed: set[Any] = set()
+    stream = stream_learners(runs, fail_fast=fail_fast, label=what)
+    try:
+        try:
+            async for state in stream:
+                parent.relay_state(state)
+                record.hub.iteration(state)
+                yield state
+        except LearnerFailedError as exc:
+            failed = set(exc.failures)
+            if tolerate is None or not tolerate(exc):
+                raise
+        reason = combined_stop_reason(
+            (child.learner.stop_reason for child in children if child.learner_id not in failed), parent.is_stopped
+        )
+    except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
+        reason = "stopped"
+        raise
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]  # cancel the children's tasks first
+        parent.end_campaign(reason)
+        if on_end is not None:
+            on_end()
+        await record.finish(parent.get_current_state(), reason)
