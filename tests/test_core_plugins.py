@@ -112,7 +112,9 @@ def test_unknown_name_lists_what_is_available_and_the_closest(rose_plugins: Plug
         rose.scheduler("cosin")
 
 
-def test_a_misspelled_hook_is_named_and_an_error_in_strict_mode(rose_plugins: PluginSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_misspelled_hook_is_named_and_an_error_in_strict_mode(
+    rose_plugins: PluginSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import rose
     from rose.errors import PluginLoadError
     from rose.plugins import registry

@@ -118,6 +118,7 @@ class LearnerContract:
 
     # -- the checks -----------------------------------------------------------------------
     async def test_max_iter_ends_with_max_iter_reached(self, contract_engine: Any) -> None:
+        """max_iter ends the campaign with max_iter_reached; trackers see start, iterations, stop."""
         learner = self.learner(contract_engine)
         states = [s async for s in self.start(learner, max_iter=3, config=self.met_at(None))]
         assert self.by_learner(states) == {lid: [0, 1, 2] for lid in self.learner_ids}
@@ -130,6 +131,7 @@ class LearnerContract:
             assert len(stops) == 1 and stops[0]["reason"] == "max_iter_reached"
 
     async def test_criterion_met_ends_with_criterion_met(self, contract_engine: Any) -> None:
+        """A met criterion ends the campaign with criterion_met."""
         learner = self.learner(contract_engine)
         states = [s async for s in self.start(learner, max_iter=5, config=self.met_at(1))]
         assert self.by_learner(states) == {lid: [0, 1] for lid in self.learner_ids}
@@ -137,6 +139,7 @@ class LearnerContract:
         assert self.tracker(learner).stop[1] == "criterion_met"  # type: ignore[index]
 
     async def test_break_reports_stopped_before_control_returns(self, contract_engine: Any) -> None:
+        """After a break, on_stop('stopped') has been delivered before the next line runs."""
         learner = self.learner(contract_engine)
         async for _state in self.start(learner, max_iter=50, config=self.met_at(None)):
             break
@@ -147,6 +150,7 @@ class LearnerContract:
         assert [kind for kind, _ in tracker.events].count("stop") == 1
 
     async def test_aclose_reports_stopped_before_control_returns(self, contract_engine: Any) -> None:
+        """Leaving ``async with`` delivers on_stop('stopped') before control returns."""
         learner = self.learner(contract_engine)
         async with self.start(learner, max_iter=50, config=self.met_at(None)) as states:
             async for _state in states:
@@ -154,6 +158,7 @@ class LearnerContract:
         assert self.tracker(learner).stop is not None and self.tracker(learner).stop[1] == "stopped"  # type: ignore[index]
 
     async def test_stop_ends_with_stopped(self, contract_engine: Any) -> None:
+        """stop() ends the campaign after the current step, with stopped."""
         learner = self.learner(contract_engine)
         states = []
         async for state in self.start(learner, max_iter=20, config=self.met_at(None)):
@@ -165,6 +170,7 @@ class LearnerContract:
             assert [r["reason"] for r in records if r["type"] == "stop"] == ["stopped"]
 
     async def test_set_next_config_takes_effect_at_the_next_iteration(self, contract_engine: Any) -> None:
+        """set_next_config applies from the next iteration on."""
         learner = self.learner(contract_engine)
         changed_at: dict[Any, int] = {}
         states = []
@@ -183,6 +189,7 @@ class LearnerContract:
             assert later == [0.75] * len(later) and later
 
     async def test_every_state_value_is_recorded_once(self, contract_engine: Any) -> None:
+        """Each state value reaches on_state_update once per iteration."""
         learner = self.learner(contract_engine)
         seen: collections.Counter[str] = collections.Counter()
         learner.on_state_update(lambda key, value: seen.update([key]))
@@ -195,6 +202,7 @@ class LearnerContract:
     async def test_resume_continues_the_interrupted_iteration_without_rerunning_tasks(
         self, contract_engine: Any, tmp_path: Path
     ) -> None:
+        """A resume continues the interrupted iteration; no journaled task runs twice."""
         learner = self.learner(contract_engine)
         consumer = asyncio.current_task()
         assert consumer is not None
