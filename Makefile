@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 # compile .pyc at install time: the first import of mlflow/sklearn in a fresh CI checkout is much faster
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
-MEMBERS := $(wildcard rose_core/pyproject.toml plugins/*/pyproject.toml examples/rose-plugin-hello/pyproject.toml)
+MEMBERS := $(wildcard rose_core/pyproject.toml plugins/*/pyproject.toml examples/rose-plugin-*/pyproject.toml)
 
 .PHONY: help setup demo test lint typecheck unit isolation dist docs bench clean
 
@@ -49,7 +49,7 @@ test: lint typecheck docs unit isolation
 
 dist: setup
 	rm -rf dist && mkdir -p dist
-	for d in rose_core plugins/* examples/rose-plugin-hello; do $(UV) build --quiet --wheel --out-dir dist $$d || exit 1; done
+	for d in rose_core plugins/* examples/rose-plugin-*; do $(UV) build --quiet --wheel --out-dir dist $$d || exit 1; done
 
 docs: setup
 	$(BIN)/python docs/gen_reference.py

@@ -34,7 +34,7 @@ def run(cmd: list[str], **kwargs: object) -> None:
 
 
 def members() -> list[Path]:
-    found = [ROOT / "rose_core", ROOT / "examples" / "rose-plugin-hello"]
+    found = [ROOT / "rose_core", *sorted((ROOT / "examples").glob("rose-plugin-*"))]
     found += sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
     return found
 

@@ -18,16 +18,19 @@ from rose.state import IterationState
 from rose.tracking import PipelineManifest, TrackerBase
 
 if TYPE_CHECKING:
+    from rose.campaign import Outcome, Step
     from rose.learner import Learner, TaskKind
 
 __all__ = [
     "IterationState",
     "Learner",
     "LearnerConfig",
+    "Outcome",
     "PipelineManifest",
     "ResourceError",
     "Resources",
     "RoseError",
+    "Step",
     "TaskConfig",
     "TaskFailedError",
     "TaskKind",
@@ -38,7 +41,7 @@ __all__ = [
     "tracker",
 ]
 
-_LAZY = {"Learner": "rose.learner", "TaskKind": "rose.learner"}
+_LAZY = {"Learner": "rose.learner", "TaskKind": "rose.learner", "Outcome": "rose.campaign", "Step": "rose.campaign"}
 
 
 def __getattr__(name: str) -> Any:
