@@ -44,7 +44,7 @@ class QueryByCommittee(Learner):
         return super().start(max_iter, initial_config=initial_config, resume=resume,
                              committee_size=committee_size, query_size=query_size)
 
-    async def prepare(self, step: Step) -> list[Any]:
+    async def prepare(self, step: Step) -> dict[str, Any]:
         """Label the last selection, then train every member on all labels so far."""
         carry = step.inputs or {"new": [], "asked": []}
         labels = await step.run("simulation", carry["new"])
