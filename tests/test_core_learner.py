@@ -350,3 +350,43 @@ async def test_stream_learners_isolates_failures_and_cancels_on_close(rose_plugi
             break
     await stream.aclose()
     assert cancelled.is_set()
+
+
+async def test_resume_refuses_another_learner_type_and_a_finished_campaign_runs_nothing(
+    rose_plugins: PluginSandbox, rose_engine: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rose.errors import RoseError
+
+    class OtherLoop(LoopLearner):
+        pass
+
+    learner = make(rose_engine, [0.5, 0.05])
+    final = await learner.start(max_iter=5)
+    assert final.should_stop and learner.stop_reason == "criterion_met"
+    with pytest.raises(RoseError, match="written by a LoopLearner.*Resume it with a LoopLearner"):
+        await make_other(OtherLoop, rose_engine).start(max_iter=5, resume=learner.run_dir)
+    again = make(rose_engine, [0.5])
+    tracker = RecordingTracker()
+    again.add_tracker(tracker)
+    with caplog.at_level(logging.WARNING, logger="rose.campaign"):
+        states = [s async for s in again.start(max_iter=5, resume=learner.run_dir)]
+    assert states == [] and "already met its stop criterion at iteration 1" in caplog.text
+    assert tracker.stop is not None and tracker.stop[1] == "criterion_met"
+    kinds = [r["type"] for r in read_journal(learner.run_dir)]
+    assert kinds.count("iteration") == 2
+
+
+def make_other(cls: type[LoopLearner], engine: Any) -> LoopLearner:
+    other = cls(engine)
+
+    @other.simulation_task(as_executable=False)
+    async def simulation(*args: Any, **kwargs: Any) -> int:
+        return 0
+
+    return other
+
+
+async def test_a_nan_threshold_is_refused(rose_plugins: PluginSandbox, rose_engine: Any) -> None:
+    learner = make(rose_engine)
+    with pytest.raises(ValueError, match="threshold nan is not a finite number.*would not stop"):
+        learner.as_stop_criterion(metric_name="mean_squared_error_mse", threshold=float("nan"))

@@ -211,3 +211,35 @@ def test_a_disk_full_at_start_is_an_error_before_any_task_runs(tmp_path: Path) -
     assert result.returncode != 0
     assert "cannot write the campaign journal" in result.stderr and "No space left on device" in result.stderr
     assert campaign.task_runs() == Counter()
+
+
+@pytest.mark.parametrize("kill_after", [0.25, 0.7, 1.2])
+def test_parallel_experience_killed_anywhere_resumes_with_each_experience_once(tmp_path: Path, kill_after: float) -> None:
+    """kill -9 at some moment of an iteration, then resume: the merged bank holds every finished
+    environment's experience exactly once (3 environments x 5 experiences per iteration)."""
+    from rose_plugin_rl.experience import ExperienceBank
+
+    run_dir = tmp_path / "run"
+    argv = [sys.executable, str(HERE / "experience_campaign.py"), "--run-dir", str(run_dir), "--max-iter", "4"]
+    env = {**os.environ, "ROSE_RUNS_DIR": str(tmp_path / "runs")}
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                               start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not (run_dir / "journal.jsonl").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(kill_after)  # from the campaign's start: somewhere in iteration 0, 1 or 2
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+    finished_before = [r["state"]["iteration"] for r in read_journal(str(run_dir)) if r["type"] == "iteration"]
+    assert len(finished_before) < 4, "the kill came after the campaign had finished"
+    result = subprocess.run([*argv, "--resume"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    records = list(read_journal(str(run_dir)))
+    iterations = [r["state"]["iteration"] for r in records if r["type"] == "iteration"]
+    assert iterations == list(range(4)), (finished_before, iterations)
+    bank = ExperienceBank.load(str(run_dir / "work" / "experience_bank.npz"))
+    assert len(bank) == 4 * 3 * 5
+    sizes = [r["state"]["state"]["bank_size"] for r in records if r["type"] == "iteration"]
+    assert sizes == [15, 30, 45, 60]
+    done = Counter((r["iteration"], r["task"]) for r in records if r["type"] == "task" and r["status"] == "done")
+    assert all(count == 1 for count in done.values()), done
