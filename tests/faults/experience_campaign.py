@@ -4,9 +4,10 @@ import argparse
 import asyncio
 import time
 
+from rose_plugin_rl.experience import ExperienceBank, create_experience
+
 import rose
 from rose.rl import ParallelExperience
-from rose_plugin_rl.experience import ExperienceBank, create_experience
 
 PER_ENVIRONMENT = 5
 

@@ -243,3 +243,16 @@ def test_parallel_experience_killed_anywhere_resumes_with_each_experience_once(t
     assert sizes == [15, 30, 45, 60]
     done = Counter((r["iteration"], r["task"]) for r in records if r["type"] == "task" and r["status"] == "done")
     assert all(count == 1 for count in done.values()), done
+
+
+def test_sighup_stops_like_sigterm(tmp_path: Path) -> None:
+    """A closed terminal or SSH session: the stop is recorded, trackers are told, no task is left."""
+    campaign = Campaign(tmp_path, max_iter=50, sleep=0.5)
+    process = campaign.start()
+    campaign.wait_for_iterations(1)
+    process.send_signal(signal.SIGHUP)
+    process.communicate(timeout=30)
+    assert process.returncode != 0
+    assert campaign.records()[-1]["type"] == "stop" and campaign.records()[-1]["reason"] == "stopped"
+    assert campaign.stop_reasons() == ["stopped"]
+    assert campaign.wait_no_orphans() == []

@@ -102,7 +102,8 @@ def restore_default_signals(saved: dict[int, Any] | None = None) -> None:
     asyncflow shuts the engine down on a signal and leaves the learner waiting on
     cancelled futures. ROSE instead restores the handlers that were there before (so
     asyncio.run's Ctrl-C handling applies: the first Ctrl-C cancels the campaign cleanly,
-    a second one exits at once) and turns SIGTERM (what batch systems send on
+    a second one exits at once) and turns SIGTERM and SIGHUP (a closed terminal or SSH
+    session) into the same clean stop as SIGTERM (what batch systems send on
     preemption) into the same clean cancellation of the main task.
     """
     import asyncio
@@ -123,10 +124,11 @@ def restore_default_signals(saved: dict[int, Any] | None = None) -> None:
                 pass
     main = asyncio.current_task()
     if main is not None:
-        try:
-            loop.add_signal_handler(signal.SIGTERM, _cancel_for_signal, main, "SIGTERM")
-        except (NotImplementedError, RuntimeError):  # pragma: no cover
-            pass
+        for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP")):  # preemption; terminal closed
+            try:
+                loop.add_signal_handler(sig, _cancel_for_signal, main, name)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass
 
 
 def _cancel_for_signal(task: asyncio.Task[Any], name: str) -> None:

@@ -151,8 +151,10 @@ class LearnerFailedError(RoseError):
         self.failures = failures
 
 
-def _tail(text: str | None, lines: int = 15) -> str:
+def _tail(text: str | None, lines: int = 15, width: int = 400) -> str:
+    """The last ``lines`` non-empty lines of ``text``, each cut to ``width`` characters."""
     if not text:
         return ""
-    kept = [line for line in str(text).rstrip().splitlines() if line.strip()]
-    return "\n".join("    " + line for line in kept[-lines:])
+    kept = [line for line in str(text)[-lines * width * 4:].rstrip().splitlines() if line.strip()]
+    return "\n".join("    " + (line if len(line) <= width else line[: width // 2] + " ... " + line[-width // 2:])
+                     for line in kept[-lines:])

@@ -114,7 +114,7 @@ class Resources:
     gpus: int = field(default=0, validator=validators.ge(0))
     ranks: int = field(default=1, validator=validators.ge(1))
     memory_mb: int | None = field(default=None, validator=validators.optional(validators.ge(1)))
-    env: Mapping[str, str] = field(factory=dict, converter=_str_dict)
+    env: Mapping[str, str] = field(factory=dict, converter=_str_dict, repr=lambda env: repr(dict.fromkeys(env, "***")))
     cwd: str | None = None
     #: names of ``env`` variables whose values may be written to records (journal, trackers);
     #: every other value is masked as ``***`` wherever ROSE writes it

@@ -20,7 +20,7 @@ from typing import Any
 from attrs import define, field
 
 from rose.engine import submit_task
-from rose.errors import ResourceError, TaskFailedError, TaskTimeoutError
+from rose.errors import JournalError, ResourceError, TaskFailedError, TaskTimeoutError
 from rose.records import Resources
 
 __all__ = [
@@ -85,12 +85,11 @@ class TaskSpec:
                 f"{label}: unknown option(s) {unknown}; valid options: {', '.join(TASK_OPTIONS)}. "
                 f"Per-task resources go in resources={{'cores': ..., 'gpus': ...}}."
             )
-        retries = int(options.get("retries", 0))
-        if retries < 0:
-            raise ValueError(f"{label}: retries must be >= 0, got {retries}")
-        timeout = options.get("timeout")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"{label}: timeout must be a positive number of seconds, got {timeout!r}")
+        retries = options.get("retries", 0)
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"{label}: retries must be a whole number >= 0 (how often to retry), got {retries!r}")
+        timeout = _seconds(label, "timeout", options.get("timeout"), allow_none=True)
+        backoff = _seconds(label, "retry_backoff", options.get("retry_backoff", 1.0), allow_zero=True)
         try:
             resources = Resources.coerce(options.get("resources"))
         except (TypeError, ValueError) as exc:
@@ -104,11 +103,24 @@ class TaskSpec:
             resources=resources,
             shell=bool(options.get("shell", False)),
             retries=retries,
-            retry_backoff=float(options.get("retry_backoff", 1.0)),
+            retry_backoff=backoff if backoff is not None else 1.0,
             timeout=timeout,
             engine_options={k: options[k] for k in ENGINE_OPTIONS if k in options},
             **extra,
         )
+
+
+def _seconds(label: str, option: str, value: Any, *, allow_none: bool = False, allow_zero: bool = False) -> float | None:
+    """A number of seconds, or a clear error naming the task, the option, the value and the fix."""
+    import math
+
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"{label}: {option} must be a number of seconds such as {option}=10, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{label}: {option} must be a {'' if allow_zero else 'positive '}number of seconds, got {value!r}")
+    return float(value)
 
 
 @define(kw_only=True)
@@ -333,5 +345,7 @@ def _report(context: TaskContext, spec: TaskSpec, attempt: int, status: str, sta
     }
     try:
         context.on_attempt(record)
+    except JournalError:
+        raise  # an unrecorded campaign must not go on
     except Exception:
         logger.warning("could not record task %r", spec.name, exc_info=True)
