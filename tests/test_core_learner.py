@@ -390,3 +390,36 @@ async def test_a_nan_threshold_is_refused(rose_plugins: PluginSandbox, rose_engi
     learner = make(rose_engine)
     with pytest.raises(ValueError, match="threshold nan is not a finite number.*would not stop"):
         learner.as_stop_criterion(metric_name="mean_squared_error_mse", threshold=float("nan"))
+
+
+async def test_a_hanging_or_exiting_tracker_cannot_hang_the_campaign(
+    rose_plugins: PluginSandbox, rose_engine: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import threading
+
+    from rose.tracking import TrackerBase
+
+    forever = threading.Event()
+
+    class Hanging(TrackerBase):
+        def on_stop(self, final_state: Any, reason: str) -> None:
+            forever.wait(30)
+
+    class Exiting(TrackerBase):
+        def on_iteration(self, state: Any) -> None:
+            sys.exit(3)
+
+    monkeypatch.setenv("ROSE_TRACKER_TIMEOUT", "0.5")
+    learner = make(rose_engine)
+    recorder = RecordingTracker()
+    for tracker in (Hanging(), Exiting(), recorder):
+        learner.add_tracker(tracker)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="rose.tracking"):
+        states = [s async for s in learner.start(max_iter=2)]
+    assert time.monotonic() - started < 5
+    assert len(states) == 2 and recorder.stop is not None and recorder.stop[1] == "max_iter_reached"
+    assert "Hanging did not finish on_stop in time" in caplog.text
+    assert "tracker Exiting failed in on_iteration (SystemExit)" in caplog.text
+    forever.set()
