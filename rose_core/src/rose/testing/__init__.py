@@ -21,6 +21,7 @@ from typing import Any
 
 from rose.hookspecs import hookimpl
 from rose.records import BackendSpec, LearnerSpec, MetricSpec, Resources, SchedulerSpec
+from rose.testing.recording import RecordingTracker
 
 __all__ = [
     "TEST_BACKEND",
@@ -94,31 +95,6 @@ class PluginSandbox:
         from rose.plugins import registry
 
         return registry()
-
-
-class RecordingTracker:
-    """A tracker that remembers every call, for assertions."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, Any]] = []
-        self.manifest: Any = None
-        self.states: list[Any] = []
-        self.stop: tuple[Any, str] | None = None
-
-    def on_start(self, manifest: Any) -> None:
-        """Remember the manifest."""
-        self.manifest = manifest
-        self.events.append(("start", manifest))
-
-    def on_iteration(self, state: Any) -> None:
-        """Remember the state."""
-        self.states.append(state)
-        self.events.append(("iteration", state))
-
-    def on_stop(self, final_state: Any, reason: str) -> None:
-        """Remember the final state and reason."""
-        self.stop = (final_state, reason)
-        self.events.append(("stop", reason))
 
 
 # -- contract checks ---------------------------------------------------------------------

@@ -43,7 +43,7 @@ from rose.journal import JOURNAL_NAME, read_journal
 from rose.learner import Learner
 from rose.state import IterationState
 from rose.streaming import LearnerRun
-from rose.testing import RecordingTracker
+from rose.testing.recording import RecordingTracker
 
 __all__ = ["LearnerContract"]
 
