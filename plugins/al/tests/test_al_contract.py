@@ -88,3 +88,31 @@ class TestParallelUQLearnerContract(LearnerContract):
 
     def start(self, learner: Any, *, max_iter: int, config: LearnerConfig | None, resume: Any = None) -> LearnerRun:
         return learner.start(["a", "b"], ["m1"], 2, max_iter, learner_configs={"a": config, "b": config}, resume=resume)
+
+
+def add_steady_tasks(learner: Learner) -> Learner:
+    import random
+
+    @learner.simulation_task(as_executable=False)
+    async def simulate(point: float, point_id: int = 0) -> dict[str, float]:
+        return {"x": point, "y": point * point}
+
+    @learner.training_task(as_executable=False)
+    async def train(results: list[dict[str, float]]) -> dict[str, int]:
+        return {"seen": len(results)}
+
+    @learner.active_learn_task(as_executable=False)
+    async def select(model: Any, pending: list[float], count: int) -> list[float]:
+        return [random.random() for _ in range(count)]
+
+    return learner
+
+
+class TestSteadyStateActiveLearnerContract(LearnerContract):
+    def make_learner(self, engine: Any) -> Learner:
+        from rose.al import SteadyStateActiveLearner
+
+        return add_steady_tasks(SteadyStateActiveLearner(engine))
+
+    def start(self, learner: Any, *, max_iter: int, config: LearnerConfig | None, resume: Any = None) -> LearnerRun:
+        return learner.start(max_iter=max_iter, in_flight=3, retrain_every=1, initial_config=config, resume=resume)

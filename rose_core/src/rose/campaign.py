@@ -296,6 +296,7 @@ async def run_iterations(learner: Learner, plan: Plan, record: CampaignRecord) -
     finally:
         if learner.is_stopped and reason != "error":
             reason = "stopped"
+        await learner.cancel_background()
         learner.end_campaign(reason)
         await record.finish(final, reason)
 

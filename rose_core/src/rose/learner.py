@@ -10,6 +10,7 @@ A policy that runs several children of another policy uses :mod:`rose.fanout`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import hashlib
@@ -19,7 +20,7 @@ import math
 import numbers
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from rose import overrides, results
@@ -114,6 +115,7 @@ class Learner:
         self._replaying = False
         self._max_iter: int | None = None
         self._cwd_is_default = False
+        self._background: set[asyncio.Task[Any]] = set()
 
     # -- the policy protocol (see rose.campaign) ------------------------------------------
     async def prepare(self, step: Step) -> Any:
@@ -361,6 +363,25 @@ class Learner:
                          **{k: process.get(k) for k in ("pid", "pgid", "start_time")})
 
         return write
+
+    def in_background(self, awaitable: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run ``awaitable`` (a ``run_task(...)``) alongside the campaign, across iterations.
+
+        For policies without iteration barriers (a simulation started in one iteration may
+        finish in a later one). The campaign cancels what is still running when it ends.
+        """
+        task = asyncio.ensure_future(awaitable)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def cancel_background(self) -> None:
+        """Cancel (and wait for) everything :meth:`in_background` started that still runs."""
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def on_task_event(self, callback: Callable[[dict[str, Any]], None]) -> None:
         """Call ``callback(event)`` when a task attempt starts and ends (see :mod:`rose.tracking`)."""
