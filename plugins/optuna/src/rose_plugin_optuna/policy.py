@@ -38,16 +38,17 @@ def _sampler(sampler: Any, options: dict[str, Any], seed: int | None) -> optuna.
         if options:
             raise PolicyError("sampler_options apply to a sampler given by name, not to a sampler object")
         return sampler
-    cls = getattr(optuna.samplers, str(sampler), None)
+    cls: Any = getattr(optuna.samplers, str(sampler), None)
     if not (isinstance(cls, type) and issubclass(cls, optuna.samplers.BaseSampler)):
         names = sorted(n for n in dir(optuna.samplers) if n.endswith("Sampler") and not n.startswith("Base"))
         raise PolicyError(f"unknown Optuna sampler {sampler!r}; use one of {', '.join(names)} or a sampler object")
+    build: Any = cls  # the concrete sampler class (BaseSampler itself takes no options)
     if seed is not None and "seed" not in options:
         try:
-            return cls(seed=seed, **options)  # type: ignore[no-any-return]
+            return build(seed=seed, **options)  # type: ignore[no-any-return]
         except TypeError:  # a sampler without a seed (GridSampler needs its grid)
             pass
-    return cls(**options)  # type: ignore[no-any-return]
+    return build(**options)  # type: ignore[no-any-return]
 
 
 class OptunaPolicy(PolicyBase):
@@ -109,7 +110,7 @@ class OptunaPolicy(PolicyBase):
             if point is not None:
                 self._running[point_key(point)] = trial.number
 
-    def _space(self, x: np.ndarray) -> dict[str, optuna.distributions.FloatDistribution]:
+    def _space(self, x: np.ndarray) -> dict[str, optuna.distributions.BaseDistribution]:
         d = x.shape[1]
         if self.names is None:
             self.names = [f"x{j}" for j in range(d)]
