@@ -3,9 +3,11 @@
 Each candidate is a point with ``d`` coordinates; the search space is one
 ``FloatDistribution`` per coordinate (named ``x0, x1, ...`` or ``names=[...]``) whose bounds
 are ``bounds=[(low, high), ...]`` or the range of the first candidates seen. To select
-``k`` candidates the policy asks the study for ``k`` trials, one at a time; each trial's
-suggestion is snapped to the nearest available candidate (not pending, not already
-picked), recorded in the trial's user attributes ``rose_point`` and ``rose_candidate``.
+``k`` candidates the policy asks the study for ``k`` trials, one at a time. The study's
+sampler is wrapped (:class:`SnappingSampler`) so that the sampler's suggestion is moved to
+the nearest available candidate (not pending, not already picked) *before* it is recorded:
+every trial's parameters are exactly the point that will be labelled (also in the trial's
+user attributes ``rose_point`` and ``rose_candidate``).
 
 Pending points are reported to Optuna as they really are: a trial asked but not told
 stays ``RUNNING`` until :meth:`OptunaPolicy.observe` tells its value, so samplers that
@@ -28,7 +30,7 @@ import optuna
 
 from rose.policies import PolicyBase, PolicyError, point_key
 
-__all__ = ["OptunaPolicy"]
+__all__ = ["OptunaPolicy", "SnappingSampler"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,69 @@ def _sampler(sampler: Any, options: dict[str, Any], seed: int | None) -> optuna.
         except TypeError:  # a sampler without a seed (GridSampler needs its grid)
             pass
     return build(**options)  # type: ignore[no-any-return]
+
+
+class SnappingSampler(optuna.samplers.BaseSampler):
+    """Wraps an Optuna sampler; moves each suggestion to the nearest allowed candidate point.
+
+    ``target`` is set by :class:`OptunaPolicy` around each ``study.ask``: the search space
+    (name -> distribution, in coordinate order) and a function mapping a suggested point
+    to the allowed point it snaps to.
+    With no target the inner sampler's values pass through unchanged.
+    """
+
+    def __init__(self, inner: optuna.samplers.BaseSampler) -> None:
+        self.inner = inner
+        self.target: tuple[dict[str, Any], Any] | None = None
+        self._snapped: dict[int, dict[str, float]] = {}  # trial number -> the snapped point
+        self._relative: dict[int, dict[str, Any]] = {}  # a partial relative suggestion, snapped later
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: Any) -> dict[str, Any]:
+        """The inner sampler's relative search space."""
+        return self.inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
+        """The inner sampler's joint suggestion, snapped when it covers every coordinate."""
+        params = self.inner.sample_relative(study, trial, search_space)
+        if self.target is None or not params:
+            return params
+        names, _snap = self.target
+        if set(names) <= set(params):
+            return {**params, **self._snap(trial.number, params)}
+        self._relative[trial.number] = params  # finish the point coordinate by coordinate
+        return {}
+
+    def sample_independent(self, study: optuna.Study, trial: Any, param_name: str, param_distribution: Any) -> Any:
+        """The snapped point's coordinate (the whole point is sampled, then snapped, at the first one)."""
+        if self.target is None:
+            return self.inner.sample_independent(study, trial, param_name, param_distribution)
+        names, _snap = self.target
+        if trial.number not in self._snapped:
+            partial = self._relative.pop(trial.number, {})
+            suggestion = {n: partial[n] if n in partial else self.inner.sample_independent(study, trial, n, d)
+                          for n, d in names.items()}
+            self._snap(trial.number, suggestion)
+        return self._snapped[trial.number][param_name]
+
+    def _snap(self, number: int, suggestion: dict[str, Any]) -> dict[str, float]:
+        assert self.target is not None
+        names, snap = self.target
+        point = snap([float(suggestion[n]) for n in names])
+        self._snapped[number] = dict(zip(names, point))
+        return self._snapped[number]
+
+    def before_trial(self, study: optuna.Study, trial: Any) -> None:
+        """Delegated."""
+        self.inner.before_trial(study, trial)
+
+    def after_trial(self, study: optuna.Study, trial: Any, state: Any, values: Any) -> None:
+        """Delegated; forgets the trial's snapped point."""
+        self._snapped.pop(trial.number, None)
+        self.inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        """Delegated."""
+        self.inner.reseed_rng()
 
 
 class OptunaPolicy(PolicyBase):
@@ -91,13 +156,15 @@ class OptunaPolicy(PolicyBase):
         self._running: dict[tuple[Any, ...], int] = {}  # point -> number of its RUNNING trial
         self._backlog: list[tuple[list[float], float]] = []  # labels observed before the space is known
         if study is not None:
+            if not isinstance(study.sampler, SnappingSampler):
+                study.sampler = SnappingSampler(study.sampler)
             self._adopt_running()
 
     # -- the study and its search space -----------------------------------------------------
     def _ensure_study(self, rng: Any) -> optuna.Study:
         if self.study is None:
             seed = self.seed if self.seed is not None else (rng if isinstance(rng, int) and not isinstance(rng, bool) else None)
-            sampler = _sampler(self._sampler_spec, self._sampler_options, seed)
+            sampler = SnappingSampler(_sampler(self._sampler_spec, self._sampler_options, seed))
             self.study = optuna.create_study(sampler=sampler, load_if_exists=self._study_options["study_name"] is not None,
                                              **self._study_options)
             self._adopt_running()
@@ -120,6 +187,11 @@ class OptunaPolicy(PolicyBase):
         if len(self.names) != d or len(self.bounds) != d:
             raise PolicyError(f"policy 'optuna': candidates have {d} coordinates but names/bounds describe "
                               f"{len(self.names)}/{len(self.bounds)}; pass names= and bounds= with one entry per coordinate")
+        low, high = np.array([b[0] for b in self.bounds]), np.array([b[1] for b in self.bounds])
+        outside = np.flatnonzero(((x < low) | (x > high)).any(axis=1))
+        if outside.size:
+            raise PolicyError(f"policy 'optuna': candidate {x[outside[0]].tolist()} (and {outside.size - 1} more) lies "
+                              f"outside the search space {self.bounds}; pass wider bounds= or drop those candidates")
         return {n: optuna.distributions.FloatDistribution(lo, hi) for n, (lo, hi) in zip(self.names, self.bounds)}
 
     def _params(self, point: Any, space: dict[str, Any]) -> dict[str, float]:
@@ -154,15 +226,29 @@ class OptunaPolicy(PolicyBase):
                 self._running[key] = trial.number
         pool = np.asarray(available, dtype=int)
         free = np.ones(pool.size, dtype=bool)
+        slot_of: dict[int, int] = {}
+
+        def snap(suggestion: list[float]) -> list[float]:
+            distance = ((x[pool] - np.asarray(suggestion)) ** 2).sum(axis=1)
+            distance[~free] = np.inf
+            slot_of[0] = int(np.argmin(distance))
+            return [float(v) for v in x[pool[slot_of[0]]]]
+
+        sampler = study.sampler
         chosen: list[int] = []
         for _ in range(k):
-            trial = study.ask(space)
-            suggestion = np.array([trial.params[n] for n in space])
-            distance = ((x[pool] - suggestion) ** 2).sum(axis=1)
-            distance[~free] = np.inf
-            slot = int(np.argmin(distance))
-            free[slot] = False
-            pick = int(pool[slot])
+            slot_of.clear()
+            if isinstance(sampler, SnappingSampler):
+                sampler.target = (space, snap)
+            try:
+                trial = study.ask(space)
+            finally:
+                if isinstance(sampler, SnappingSampler):
+                    sampler.target = None
+            if not slot_of:  # a sampler we do not wrap (a study given by the user): snap its suggestion here
+                snap([float(trial.params[n]) for n in space])
+            free[slot_of[0]] = False
+            pick = int(pool[slot_of[0]])
             trial.set_user_attr("rose_point", x[pick].tolist())
             trial.set_user_attr("rose_candidate", pick)
             self._running[point_key(x[pick].tolist())] = trial.number
