@@ -207,3 +207,17 @@ def test_entry_module_does_not_import_numpy_or_the_policies() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"}).stdout.split()
     assert out == ["False", "False"]
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "policies" / "built_in_policy.py"
+
+
+@pytest.mark.parametrize("policy", ["batch-diverse-top-k", "max-variance", "greedy-k-center", "random"])
+def test_the_built_in_policy_example_runs_with_each_pool_policy(policy: str, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(EXAMPLE), "--policy", policy, "--max-iter", "2"], cwd=tmp_path,
+                          env={**os.environ, "ROSE_RUNS_DIR": str(tmp_path / "runs")}, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("iteration")]
+    assert [line.split(":")[0] for line in lines] == ["iteration 0", "iteration 1"]
+    assert "with 6 labels; next: " in lines[1] and lines[1].count(",") == 2

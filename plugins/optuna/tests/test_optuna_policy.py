@@ -151,3 +151,26 @@ def test_a_study_built_by_hand_is_used_and_its_trials_hold_the_labelled_points(t
     assert [[t.params["x0"], t.params["x1"]] for t in study.trials] == grid[picks].tolist()
     policy.observe(grid[picks], [1.0, 2.0, 3.0, 4.0])
     assert study.best_trial.params == {"x0": grid[picks[3]][0], "x1": grid[picks[3]][1]}
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "policies" / "optuna_pool.py"
+
+
+def test_the_optuna_example_keeps_a_consistent_sqlite_study(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(EXAMPLE), "--max-iter", "3"], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "ROSE_RUNS_DIR": str(tmp_path / "runs")}, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert [line.split(":")[0] for line in done.stdout.splitlines() if line.startswith("iteration")] == [
+        "iteration 0", "iteration 1", "iteration 2"]
+    [database] = (tmp_path / "runs").glob("*/optuna.db")
+    study = optuna.load_study(study_name="branin", storage=f"sqlite:///{database}")
+    running = study.get_trials(states=(RUNNING,))
+    complete = study.get_trials(states=(COMPLETE,))
+    assert len(complete) == 6 + 2 * 4 and len(running) == 4, "initial design + two told batches; the last batch asked only"
+    sys.path.insert(0, str(EXAMPLE.parent))
+    try:
+        from optuna_pool import branin
+    finally:
+        sys.path.remove(str(EXAMPLE.parent))
+    for trial in complete:  # every told value belongs to exactly the point in the trial
+        assert trial.value == pytest.approx(float(branin(np.array([[trial.params["a"], trial.params["b"]]]))[0]))

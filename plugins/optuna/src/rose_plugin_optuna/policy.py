@@ -154,6 +154,7 @@ class OptunaPolicy(PolicyBase):
         self.names = list(names) if names is not None else None
         self.bounds = [(float(lo), float(hi)) for lo, hi in bounds] if bounds is not None else None
         self._running: dict[tuple[Any, ...], int] = {}  # point -> number of its RUNNING trial
+        self._told: set[tuple[Any, ...]] = set()  # points whose label the study has
         self._backlog: list[tuple[list[float], float]] = []  # labels observed before the space is known
         if study is not None:
             if not isinstance(study.sampler, SnappingSampler):
@@ -220,7 +221,9 @@ class OptunaPolicy(PolicyBase):
         self._flush_backlog(space)
         for point in pending:
             key = point_key(point)
-            if key not in self._running:
+            if key in self._told:
+                logger.debug("policy 'optuna': pending point %s is already labelled; not adding a trial", point)
+            elif key not in self._running:
                 study.enqueue_trial(self._params(point, space), user_attrs={"rose_point": _plain(point)})
                 trial = study.ask(space)
                 self._running[key] = trial.number
@@ -272,6 +275,7 @@ class OptunaPolicy(PolicyBase):
         super().observe(points, values)
         rows = points.tolist() if hasattr(points, "tolist") else list(points)
         for point, value in zip(rows, [float(v) for v in values]):
+            self._told.add(point_key(point))
             number = self._running.pop(point_key(point), None)
             if number is not None and self.study is not None:
                 self.study.tell(number, value)
