@@ -221,3 +221,31 @@ def test_the_built_in_policy_example_runs_with_each_pool_policy(policy: str, tmp
     lines = [line for line in done.stdout.splitlines() if line.startswith("iteration")]
     assert [line.split(":")[0] for line in lines] == ["iteration 0", "iteration 1"]
     assert "with 6 labels; next: " in lines[1] and lines[1].count(",") == 2
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "policies.md"
+
+
+def python_blocks() -> list[str]:
+    text = DOCS.read_text()
+    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+
+
+def test_every_python_block_of_the_policies_page_compiles() -> None:
+    blocks = python_blocks()
+    assert len(blocks) == 4
+    for number, block in enumerate(blocks):
+        compile(block, f"docs/policies.md block {number}", "exec")
+
+
+async def test_the_policies_page_examples_run(al_engine: Any) -> None:
+    """The blocks without Optuna run here (rose-plugin-optuna's tests run the Optuna block)."""
+    blocks = [b for b in python_blocks() if "optuna" not in b]
+    assert len(blocks) == 3
+    for block in blocks:
+        namespace: dict[str, Any] = {"__name__": "docs_block"}
+        exec(compile(block, "docs/policies.md", "exec"), namespace)
+        if "build" in namespace:  # the campaign block: run two iterations of it
+            learner = namespace["build"](al_engine)
+            states = [s async for s in learner.start(max_iter=2)]
+            assert len(states) == 2 and len(states[-1].state["selected_points"]) == 3

@@ -174,3 +174,11 @@ def test_the_optuna_example_keeps_a_consistent_sqlite_study(tmp_path: Path) -> N
         sys.path.remove(str(EXAMPLE.parent))
     for trial in complete:  # every told value belongs to exactly the point in the trial
         assert trial.value == pytest.approx(float(branin(np.array([[trial.params["a"], trial.params["b"]]]))[0]))
+
+
+def test_the_optuna_block_of_the_policies_page_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    docs = Path(__file__).resolve().parents[3] / "docs" / "policies.md"
+    blocks = [b.split("```", 1)[0] for b in docs.read_text().split("```python\n")[1:]]
+    [block] = [b for b in blocks if "optuna" in b]
+    exec(compile(block, "docs/policies.md", "exec"), {"__name__": "docs_block"})
+    assert capsys.readouterr().out.strip() == "6 trials, 1 point in flight"
