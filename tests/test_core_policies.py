@@ -56,7 +56,8 @@ def test_a_plugin_policy_is_found_by_name_with_its_options(rose_plugins: PluginS
 
 def test_unknown_and_conflicting_policy_names(rose_plugins: PluginSandbox) -> None:
     rose_plugins.register(NearestPlugin, name="nearest-plugin")
-    with pytest.raises(UnknownNameError, match=r"no policy named 'nearst'.*Did you mean 'nearest'\?.*Available policies: nearest"):
+    expected = r"no policy named 'nearst'.*Did you mean 'nearest'\?.*Available policies: nearest"
+    with pytest.raises(UnknownNameError, match=expected):
         rose.policy("nearst")
 
     class Again:
