@@ -249,3 +249,35 @@ async def test_the_policies_page_examples_run(al_engine: Any) -> None:
             learner = namespace["build"](al_engine)
             states = [s async for s in learner.start(max_iter=2)]
             assert len(states) == 2 and len(states[-1].state["selected_points"]) == 3
+
+
+def _subset(request: dict[str, Any], keep: np.ndarray) -> dict[str, Any]:
+    predictions = request.get("predictions")
+    if predictions is None:
+        return dict(request)
+    if isinstance(predictions, dict):
+        return {**request, "predictions": {key: value[keep] for key, value in predictions.items()}}
+    if predictions.shape[0] != N:  # [n_models, n]
+        return {**request, "predictions": predictions[:, keep]}
+    return {**request, "predictions": predictions[keep]}
+
+
+@pytest.mark.parametrize("name", sorted(REQUESTS))
+def test_a_steady_state_loop_labels_every_point_once(name: str) -> None:
+    """K simulations in flight; as each finishes, observe its label and select one more, pending-aware."""
+    request, options = REQUESTS[name]
+    policy = rose.policy(name, **options)
+    order = np.random.default_rng(4)
+    in_flight = [float(X[i]) for i in policy.select(X, k=3, rng=0, **request)]
+    labelled: list[float] = []
+    while in_flight:
+        finished = in_flight.pop(int(order.integers(len(in_flight))))  # simulations end in any order
+        policy.observe([finished], [float(np.sin(finished))])
+        labelled.append(finished)
+        keep = ~np.isin(X, labelled)
+        if keep.sum() > len(in_flight):
+            [pick] = policy.select(X[keep], k=1, pending=in_flight, **_subset(request, keep))
+            new = float(X[keep][pick])
+            assert new not in in_flight and new not in labelled
+            in_flight.append(new)
+    assert sorted(labelled) == X.tolist()

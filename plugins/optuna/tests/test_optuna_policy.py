@@ -182,3 +182,22 @@ def test_the_optuna_block_of_the_policies_page_runs(capsys: pytest.CaptureFixtur
     [block] = [b for b in blocks if "optuna" in b]
     exec(compile(block, "docs/policies.md", "exec"), {"__name__": "docs_block"})
     assert capsys.readouterr().out.strip() == "6 trials, 1 point in flight"
+
+
+def test_a_steady_state_loop_with_a_tpe_study_labels_every_point_once() -> None:
+    policy = rose.policy("optuna", seed=1, sampler_options={"n_startup_trials": 3})
+    order = np.random.default_rng(4)
+    in_flight = [float(POOL[i]) for i in policy.select(POOL, k=4)]
+    labelled: list[float] = []
+    while in_flight:
+        finished = in_flight.pop(int(order.integers(len(in_flight))))
+        policy.observe([finished], [(finished - 0.7) ** 2])
+        labelled.append(finished)
+        free = POOL[~np.isin(POOL, labelled)]
+        if free.size > len(in_flight):
+            [pick] = policy.select(free, k=1, pending=in_flight)
+            assert float(free[pick]) not in in_flight
+            in_flight.append(float(free[pick]))
+        assert len(policy.study.get_trials(states=(RUNNING,))) == len(in_flight)
+    assert sorted(labelled) == POOL.tolist()
+    assert len(policy.study.trials) == POOL.size and policy.study.best_value == pytest.approx(0.0, abs=0.01)

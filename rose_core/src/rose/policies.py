@@ -117,8 +117,11 @@ def _rows(candidates: Any) -> list[Any]:
 
 def available_indices(candidates: Sequence[Any], pending: Iterable[Any] = ()) -> list[int]:
     """Indices of the candidates that are not one of the ``pending`` points."""
+    return _available(_rows(candidates), pending)
+
+
+def _available(rows: list[Any], pending: Any) -> list[int]:
     pending_keys = {point_key(p) for p in _rows(pending)} if not _is_empty(pending) else set()
-    rows = _rows(candidates)
     if not pending_keys:
         return list(range(len(rows)))
     return [i for i, row in enumerate(rows) if point_key(row) not in pending_keys]
@@ -198,16 +201,17 @@ class PolicyBase:
         """Indices of ``k`` distinct, non-pending candidates, best first (see :class:`Policy`)."""
         k = _check_k(self.name, k)
         pending_rows = [] if _is_empty(pending) else _rows(pending)
-        available = available_indices(candidates, pending_rows)
+        rows = _rows(candidates)
+        total = len(rows)
+        available = _available(rows, pending_rows)
         if k > len(available):
-            total = len(_rows(candidates))
             raise PolicyError(
                 f"policy {self.name!r} was asked for k={k} candidates but only {len(available)} of {total} "
                 f"are available ({total - len(available)} are pending): pass more candidates or a smaller k"
             )
-        if scores is not None and len(scores) != len(_rows(candidates)):
+        if scores is not None and len(scores) != total:
             raise PolicyError(
-                f"policy {self.name!r}: {len(scores)} scores for {len(_rows(candidates))} candidates; "
+                f"policy {self.name!r}: {len(scores)} scores for {total} candidates; "
                 f"give one score per candidate"
             )
         order = self.rank(candidates, available, k=k, scores=scores, predictions=predictions,

@@ -145,11 +145,16 @@ class Entropy(_ClassPolicy):
         return self._best_of(strategies.entropy_scores(self._probabilities(len(candidates), predictions)), available)
 
 
-def _believed_std(std: np.ndarray, x: np.ndarray, anchors: np.ndarray, length_scale: float) -> np.ndarray:
-    """``std`` shrunk near ``anchors`` as if their predicted values had been observed."""
-    if anchors.size == 0:
-        return std
-    d2 = ((x[:, None, :] - anchors[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+def _nearest_d2(x: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """Squared distance from each row of ``x`` to the nearest anchor (``inf`` without anchors)."""
+    d2 = np.full(x.shape[0], np.inf)
+    for anchor in anchors:
+        d2 = np.minimum(d2, ((x - anchor) ** 2).sum(axis=1))
+    return d2
+
+
+def _believed_std(std: np.ndarray, d2: np.ndarray, length_scale: float) -> np.ndarray:
+    """``std`` shrunk near the anchors (``d2``: squared distance to the nearest) as if their predictions were observed."""
     return np.asarray(std * np.sqrt(np.clip(1.0 - np.exp(-d2 / length_scale**2), 0.0, 1.0)))
 
 
@@ -206,16 +211,16 @@ class ExpectedImprovement(_NumpyPolicy):
         scale = self.length_scale
         if scale is None:
             scale = max(float(np.linalg.norm(x.max(axis=0) - x.min(axis=0))) / 10.0, 1e-12)
-        anchors = self._features(pending) if len(pending) else np.empty((0, x.shape[1]))
         pool = np.asarray(available, dtype=int)
+        d2 = _nearest_d2(x[pool], self._features(pending) if len(pending) else np.empty((0, x.shape[1])))
         chosen: list[int] = []
         for _ in range(k):
-            believed = _believed_std(sigma[pool], x[pool], anchors, scale)
-            ei = strategies.expected_improvement(mu[pool], believed, best, xi=self.xi, maximize=self.maximize)
+            ei = strategies.expected_improvement(mu[pool], _believed_std(sigma[pool], d2, scale), best,
+                                                 xi=self.xi, maximize=self.maximize)
             ei[np.isin(pool, chosen)] = -np.inf
             pick = int(pool[int(np.argmax(ei))])
             chosen.append(pick)
-            anchors = np.vstack([anchors, x[pick][None, :]])
+            d2 = np.minimum(d2, ((x[pool] - x[pick]) ** 2).sum(axis=1))
         return chosen
 
 
