@@ -11,7 +11,7 @@ the ``rose_policies`` hook (``rose plugins -v`` lists them); users get one with
 equal to one of the ``pending`` points (points sent to a simulation whose label has not
 come back yet). A learner that keeps simulations in flight passes them as ``pending`` and
 can never select the same point twice. ``observe(points, values)`` tells a stateful
-policy (an Bayesian optimiser, an Optuna study) which labels arrived.
+policy (a Bayesian optimiser, an Optuna study) which labels arrived.
 
 :class:`PolicyBase` does the bookkeeping (checking ``k``, excluding pending points,
 seeding) so a policy only ranks the available candidates. :func:`as_task` turns a policy
@@ -301,6 +301,7 @@ def as_task(
         {"selected": [indices], "selected_points": [points], "policy": name, "k": k}
 
     (``output``: also written there as JSON, for an executable simulation task to read).
+    The policy object keeps its state across iterations: give each learner its own.
     """
     name = str(getattr(policy, "name", type(policy).__name__))
 
