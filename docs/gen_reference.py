@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rose import hookspecs
 
-HOOKS = ["rose_learners", "rose_metrics", "rose_schedulers", "rose_trackers", "rose_backends"]
+HOOKS = ["rose_learners", "rose_metrics", "rose_schedulers", "rose_trackers", "rose_backends", "rose_policies"]
 TARGET = Path(__file__).parent / "reference" / "hooks.md"
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "TrackerBase",
     "engine",
     "hookimpl",
+    "policy",
     "scheduler",
     "tracker",
 ]
@@ -65,6 +66,13 @@ def tracker(name: str, **options: Any) -> Any:
     from rose.plugins import lookup
 
     return lookup("tracker", name).factory(**options)
+
+
+def policy(name: str, **options: Any) -> Any:
+    """A query policy from plugin ``name``: ``rose.policy("max-variance")`` (see :mod:`rose.policies`)."""
+    from rose.plugins import lookup
+
+    return lookup("policy", name).factory(**options)
 
 
 def scheduler(name: str, **options: Any) -> Any:

@@ -42,7 +42,7 @@ class PluginConflictError(RoseError):
 
 
 class UnknownNameError(RoseError, LookupError):
-    """A backend, tracker, metric or scheduler name that no installed plugin provides."""
+    """A backend, tracker, metric, scheduler or policy name that no installed plugin provides."""
 
     def __init__(self, kind: str, name: str, available: Sequence[str]) -> None:
         import difflib
@@ -50,8 +50,9 @@ class UnknownNameError(RoseError, LookupError):
         close = difflib.get_close_matches(name, list(available), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         listing = ", ".join(sorted(available)) or "none"
+        kinds = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
         super().__init__(
-            f"no {kind} named {name!r} is installed.{hint} Available {kind}s: {listing}. "
+            f"no {kind} named {name!r} is installed.{hint} Available {kinds}: {listing}. "
             f"Run `rose plugins` to see what each installed plugin provides."
         )
         self.kind, self.name, self.available = kind, name, tuple(available)

@@ -1,4 +1,4 @@
-"""The plugin contract: five registration hooks, each returning frozen records.
+"""The plugin contract: six registration hooks, each returning frozen records.
 
 A plugin is a module (registered under the entry point group ``rose.plugins``) with
 functions marked ``@rose.hookimpl`` whose names match the hooks below. Each hook returns a
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pluggy
 
-from rose.records import BackendSpec, LearnerSpec, MetricSpec, SchedulerSpec, TrackerSpec
+from rose.records import BackendSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
 
 PROJECT_NAME = "rose"
 
@@ -27,6 +27,7 @@ __all__ = [
     "rose_backends",
     "rose_learners",
     "rose_metrics",
+    "rose_policies",
     "rose_schedulers",
     "rose_trackers",
 ]
@@ -177,5 +178,36 @@ def rose_backends() -> Sequence[BackendSpec]:
                                 factory=_threads, translate=_translate)]
 
         # users then write: engine = await rose.engine("threads", max_workers=4)
+    """
+    raise NotImplementedError  # a specification: plugins implement it
+
+
+@hookspec
+def rose_policies() -> Sequence[PolicySpec]:
+    """Return query policies (which candidates to label next) usable by name with ``rose.policy(name, **options)``.
+
+    ``factory(**options)`` returns an object with ``select(candidates, *, k, scores=None,
+    predictions=None, pending=(), rng=None) -> list[int]`` (indices of ``k`` distinct
+    candidates, never one of the ``pending`` points still being labelled) and
+    ``observe(points, values)``; see :class:`rose.policies.Policy`.
+    ``rose.testing.PolicyContract`` checks a policy object.
+
+    Example::
+
+        import rose
+        from rose.policies import PolicyBase
+
+        class Lowest(PolicyBase):  # the k candidates with the lowest score
+            name = "lowest"
+
+            def rank(self, candidates, available, *, k, scores, predictions, pending, rng):
+                return sorted(available, key=lambda i: scores[i])
+
+        @rose.hookimpl
+        def rose_policies():
+            from rose.records import PolicySpec
+            return [PolicySpec(name="lowest", summary="lowest score first", factory=Lowest)]
+
+        # users then write: rose.policy("lowest").select(points, k=4, scores=errors)
     """
     raise NotImplementedError  # a specification: plugins implement it

@@ -26,7 +26,7 @@ from attrs import define, field
 
 from rose import hookspecs
 from rose.errors import PluginConflictError, PluginLoadError, UnknownNameError
-from rose.records import BackendSpec, LearnerSpec, MetricSpec, SchedulerSpec, TrackerSpec
+from rose.records import BackendSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -40,7 +40,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "rose.plugins"
 BUILTIN_NAME = "builtin"
-KINDS = ("learners", "metrics", "schedulers", "trackers", "backends")
+KINDS = ("learners", "metrics", "schedulers", "trackers", "backends", "policies")
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -68,13 +68,15 @@ class Registry:
     schedulers: dict[str, SchedulerSpec] = field(factory=dict)
     trackers: dict[str, TrackerSpec] = field(factory=dict)
     backends: dict[str, BackendSpec] = field(factory=dict)
+    policies: dict[str, PolicySpec] = field(factory=dict)
 
     def get(self, kind: str, name: str) -> Any:
         """The record ``name`` of ``kind`` (``"backend"``, ``"tracker"``...) or a clear error."""
-        table: Mapping[str, Any] = getattr(self, kind if kind.endswith("s") else kind + "s")
+        plural = "policies" if kind in ("policy", "policies") else kind if kind.endswith("s") else kind + "s"
+        table: Mapping[str, Any] = getattr(self, plural)
         if name in table:
             return table[name]
-        raise UnknownNameError(kind.rstrip("s"), name, list(table))
+        raise UnknownNameError("policy" if plural == "policies" else plural.rstrip("s"), name, list(table))
 
 
 class _State:

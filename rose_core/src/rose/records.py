@@ -16,6 +16,7 @@ __all__ = [
     "BackendSpec",
     "LearnerSpec",
     "MetricSpec",
+    "PolicySpec",
     "Resources",
     "SchedulerSpec",
     "TrackerSpec",
@@ -100,6 +101,24 @@ class TrackerSpec:
     name: str = _name
     summary: str = _summary
     factory: Callable[..., Any] = field(validator=validators.is_callable())
+
+
+@frozen(kw_only=True)
+class PolicySpec:
+    """A query policy (which candidates to label next): ``rose.policy(name, **options)``.
+
+    ``factory(**options)`` returns an object implementing :class:`rose.policies.Policy`
+    (``select(candidates, *, k, scores, predictions, pending, rng)`` and ``observe``).
+    ``batch_aware`` says a batch of ``k`` is chosen jointly (the picks account for each
+    other), not as the ``k`` best independent scores; ``pending_aware`` says the policy
+    accounts for points still in flight beyond excluding them (every policy excludes them).
+    """
+
+    name: str = _name
+    summary: str = _summary
+    factory: Callable[..., Any] = field(validator=validators.is_callable())
+    batch_aware: bool = field(default=False, validator=validators.instance_of(bool))
+    pending_aware: bool = field(default=False, validator=validators.instance_of(bool))
 
 
 @frozen(kw_only=True)

@@ -1,4 +1,4 @@
-"""Entry point ``al``: registers the active-learning learners and UQ helpers (cheap to import).
+"""Entry point ``al``: registers the active-learning learners, UQ helpers and query policies (cheap to import).
 
 Nothing heavy is imported here: every learner, the scorer and numpy load on first use.
 """
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from rose.hookspecs import hookimpl
 from rose.metrics import BUILTIN_METRICS
-from rose.plugins import lazy
-from rose.records import LearnerSpec, MetricSpec
+from rose.plugins import lazy, lazy_call
+from rose.records import LearnerSpec, MetricSpec, PolicySpec
 
 _AL = ("al",)
 _UQ = ("uq",)
@@ -64,4 +64,29 @@ def rose_metrics() -> list[MetricSpec]:
         MetricSpec(name=name, summary=summary, operator=operator, factory=lazy(path))
         for name, operator, summary, path in _UQ_METRICS
         if name not in core
+    ]
+
+
+#: (name, module:class, summary, batch_aware, pending_aware)
+_POLICIES: tuple[tuple[str, str, str, bool, bool], ...] = (
+    ("random", "rose_plugin_al.policies:RandomPolicy", "uniformly random distinct candidates (a baseline)", False, False),
+    ("max-variance", "rose_plugin_al.policies:MaxVariance",
+     "highest disagreement of an ensemble or MC predictions", False, False),
+    ("margin", "rose_plugin_al.policies:Margin", "smallest gap between the two most likely classes", False, False),
+    ("entropy", "rose_plugin_al.policies:Entropy", "highest entropy of the class distribution", False, False),
+    ("expected-improvement", "rose_plugin_al.policies:ExpectedImprovement",
+     "expected improvement of a Gaussian prediction; batch and pending points by kriging believer", True, True),
+    ("greedy-k-center", "rose_plugin_al.policies:GreedyKCenter",
+     "a batch spread over the space, away from labelled and pending points", True, True),
+    ("batch-diverse-top-k", "rose_plugin_al.policies:BatchDiverseTopK",
+     "a diverse batch among the most uncertain, away from labelled and pending points", True, True),
+)
+
+
+@hookimpl
+def rose_policies() -> list[PolicySpec]:
+    """The query policies built on :mod:`rose_plugin_al.strategies` (``rose.policy(name)``)."""
+    return [
+        PolicySpec(name=name, summary=summary, factory=lazy_call(path), batch_aware=batch, pending_aware=pending)
+        for name, path, summary, batch, pending in _POLICIES
     ]

@@ -10,17 +10,18 @@ Fixtures:
 ``rose.testing.LearnerContract`` is the learning-policy contract suite (see
 :mod:`rose.testing.learner`). ``rose.testing.BackendContract`` is the backend contract suite (loaded on first use; see
 :mod:`rose.testing.backend`). Contract checks (``check_tracker``, ``check_backend_spec``, ``check_learner_spec``,
-``check_metric_spec``, ``check_scheduler_spec``) assert what every record of a kind must do.
+``check_metric_spec``, ``check_scheduler_spec``, ``check_policy_spec``) assert what every record of a kind
+must do; ``check_policy`` is the contract of a query policy object.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from rose.hookspecs import hookimpl
-from rose.records import BackendSpec, LearnerSpec, MetricSpec, Resources, SchedulerSpec
+from rose.records import BackendSpec, LearnerSpec, MetricSpec, PolicySpec, Resources, SchedulerSpec
 from rose.testing.recording import RecordingTracker
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "check_backend_spec",
     "check_learner_spec",
     "check_metric_spec",
+    "check_policy",
+    "check_policy_spec",
     "check_scheduler_spec",
     "check_tracker",
 ]
@@ -159,6 +162,96 @@ def check_backend_spec(spec: BackendSpec) -> None:
     if spec.translate is not None:
         description = spec.translate("contract-check", Resources(), False)
         assert isinstance(description, dict)
+
+
+def check_policy(
+    make_policy: Callable[[], Any],
+    candidates: Sequence[Any],
+    *,
+    scores: Sequence[float] | None = None,
+    predictions: Any = None,
+    k: int = 3,
+) -> None:
+    """The contract of a query policy object (see :class:`rose.policies.Policy`).
+
+    ``make_policy()`` returns a fresh policy (stateful policies such as an Optuna study
+    start over); ``candidates`` (at least ``k + 3`` of them, all different), ``scores`` and
+    ``predictions`` are a selection request the policy understands. Checks: the flags are
+    booleans; ``select`` returns ``k`` distinct valid indices; it never returns a pending
+    point, and with all but ``k`` candidates pending it returns exactly the others; the
+    same seed gives the same selection; ``k`` larger than the available candidates and
+    ``k=0`` raise ``ValueError`` naming ``k``; ``observe`` accepts labels.
+    """
+    from rose.policies import point_key
+
+    n = len(candidates)
+    assert n >= k + 3, f"the contract needs at least k + 3 = {k + 3} candidates, got {n}"
+    rows = list(candidates.tolist() if hasattr(candidates, "tolist") else candidates)
+    request: dict[str, Any] = {"scores": scores, "predictions": predictions}
+    policy = make_policy()
+    for flag in ("batch_aware", "pending_aware"):
+        assert isinstance(getattr(policy, flag, None), bool), f"policy lacks a boolean {flag!r} attribute"
+    assert callable(getattr(policy, "observe", None)), "policy lacks observe(points, values)"
+
+    picked = policy.select(candidates, k=k, rng=0, **request)
+    assert isinstance(picked, list) and all(isinstance(i, int) for i in picked), f"select returned {picked!r}"
+    assert len(picked) == k and len(set(picked)) == k, f"select(k={k}) returned {picked!r}: not {k} distinct"
+    assert all(0 <= i < n for i in picked), f"select returned indices outside 0..{n - 1}: {picked!r}"
+
+    pending = [rows[i] for i in picked]
+    again = make_policy().select(candidates, k=k, pending=pending, rng=1, **request)
+    assert not set(again) & set(picked), f"selected pending candidates {sorted(set(again) & set(picked))}"
+    pending_keys = {point_key(p) for p in pending}
+    assert all(point_key(rows[i]) not in pending_keys for i in again)
+
+    rest = [i for i in range(n) if i not in set(picked)]
+    kept = rest[:k]
+    crowd = [rows[i] for i in range(n) if i not in set(kept)]
+    last = make_policy().select(candidates, k=k, pending=crowd, rng=2, **request)
+    assert sorted(last) == sorted(kept), f"with all but {kept} pending, select returned {last}"
+
+    first = make_policy().select(candidates, k=k, rng=1234, **request)
+    second = make_policy().select(candidates, k=k, rng=1234, **request)
+    assert first == second, f"the same seed gave {first} then {second}"
+
+    for bad in (n + 1, 0):
+        try:
+            make_policy().select(candidates, k=bad, rng=0, **request)
+        except ValueError as exc:
+            assert "k" in str(exc), f"the error for k={bad} should name k: {exc}"
+        else:
+            raise AssertionError(f"select(k={bad}) with {n} candidates should raise ValueError")
+    try:
+        make_policy().select(candidates, k=k, pending=rows[: n - k + 1], rng=0, **request)
+    except ValueError as exc:
+        assert "pending" in str(exc), f"the error should say candidates are pending: {exc}"
+    else:
+        raise AssertionError(f"select(k={k}) with only {k - 1} candidates not pending should raise ValueError")
+
+    policy.observe([rows[i] for i in picked], [float(j) for j in range(k)])
+
+
+def check_policy_spec(
+    spec: PolicySpec,
+    candidates: Sequence[Any],
+    *,
+    scores: Sequence[float] | None = None,
+    predictions: Any = None,
+    k: int = 3,
+    **options: Any,
+) -> None:
+    """A policy record builds (``factory(**options)``) policies that pass :func:`check_policy`.
+
+    The record's ``batch_aware``/``pending_aware`` flags must match the policy object's.
+    """
+    assert isinstance(spec, PolicySpec)
+    assert spec.summary, f"policy {spec.name!r} needs a summary"
+    policy = spec.factory(**options)
+    for flag in ("batch_aware", "pending_aware"):
+        assert getattr(policy, flag, None) == getattr(spec, flag), (
+            f"policy {spec.name!r}: record says {flag}={getattr(spec, flag)} but the object says {getattr(policy, flag, None)}"
+        )
+    check_policy(lambda: spec.factory(**options), candidates, scores=scores, predictions=predictions, k=k)
 
 
 # -- pytest fixtures ---------------------------------------------------------------------
