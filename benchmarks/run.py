@@ -57,12 +57,16 @@ class Sizes:
     tracking_iterations: int = 100
     tracking_long_iterations: int = 1000  # scenario 5 again, long enough for several MLflow writes
     tracking_rounds: int = 5  # pairs (without, with the tracker) per process in scenario 5
+    steady_reps: int = 3  # seeds per mode in scenario 6
+    steady_in_flight: int = 8
+    steady_target: float = 3.0  # hold-out RMSE (m) both modes must reach
 
 
 FULL = Sizes()
 SMOKE = Sizes(
     reps=1, slow_reps=1, startup_reps=1, loop_iterations=5, loop50_iterations=2, loop50_iterations_rose03=2,
     exec_iterations=3, parallel=(8, 2), many=(16, 2), tracking_iterations=3, tracking_long_iterations=6, tracking_rounds=1,
+    steady_reps=1, steady_in_flight=4, steady_target=8.0,
 )
 
 
@@ -455,6 +459,33 @@ class Bench:
         self.measures += measures
 
 
+    # 6. steady-state active learning
+    def scenario6(self) -> None:
+        """Steady-state vs synchronous batch active learning to the same target (benchmarks/steady_state.py)."""
+        s = self.sizes
+        speed = Measure("6", f"6. steady-state speedup to the target error ({s.steady_in_flight} simulations in flight, "
+                             "lognormal 0.2-2 s), median wall time synchronous / steady", "x", target=">= 1.5x",
+                        higher_is_better=True)
+        speed.check = lambda med: med[OURS] >= 1.5
+        sims = Measure("6+", "6. simulations used, steady / synchronous (medians)", "x", target="<= 1.1x")
+        sims.check = lambda med: med[OURS] <= 1.1
+        argv = [self.runner.pythons[OURS], str(HERE / "steady_state.py"), "--reps", str(s.steady_reps),
+                "--in-flight", str(s.steady_in_flight), "--target", str(s.steady_target)]
+        if s is FULL:
+            argv += ["--plot", str(ROOT / "docs" / "img" / "steady_state.png")]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False, cwd=HERE)
+        if self.runner.verbose:
+            print(proc.stdout, file=sys.stderr)
+        lines = proc.stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines or not lines[-1].startswith("steady-state speedup to target:"):
+            speed.notes[OURS] = f"failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}"
+        else:
+            speed.values[OURS] = [float(lines[-1].split(":")[1].strip().rstrip("x"))]
+            sims.values[OURS] = [float(lines[-2].split("(")[-1].split("x")[0])]
+            self.extra["scenario6"] = lines[-2]
+        self.measures += [speed, sims]
+
+
 def _script(python: str, name: str) -> str:
     return str(Path(python).parent / name)
 
@@ -593,6 +624,9 @@ def write_results(path: Path, bench: Bench, info: dict[str, Any], table: list[st
     notes = [f"- {mm.key}: {mm.notes['detail']}" for mm in bench.measures if "detail" in mm.notes]
     if "scenario5" in bench.extra:
         notes.append(f"- 5: {bench.extra['scenario5']}")
+    if "scenario6" in bench.extra:
+        notes.append(f"- 6 (benchmarks/steady_state.py, same learner and tasks, retrain_every=in_flight vs 1): "
+                     f"{bench.extra['scenario6']}")
     if notes:
         lines += ["Notes:", "", *notes, ""]
     lines += [
@@ -645,7 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-rose03", action="store_true", help="skip ROSE 0.3 (no install)")
     parser.add_argument("--no-rose03-mlflow", action="store_true", help="do not install mlflow for ROSE 0.3")
     parser.add_argument("--rose03-venv", type=Path, default=ROSE03_VENV, help="where ROSE 0.3 is installed")
-    parser.add_argument("--only", default="1,2,3,4,5", help="comma-separated scenarios (default all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="comma-separated scenarios (default all)")
     parser.add_argument("--output", type=Path, default=HERE / "results.md", help="results file")
     parser.add_argument("--tracker", default="mlflow", help="tracker of scenario 5 (default mlflow; CI uses jsonl)")
     parser.add_argument("--quiet", action="store_true", help="do not log every run")
@@ -690,10 +724,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     bench = Bench(runner, sizes, tuple(impls), rose03_backend, rose03_mlflow, args.tracker)
     scenarios = {"1": bench.scenario1, "2": bench.scenario2, "3": bench.scenario3, "4": bench.scenario4,
-                 "5": bench.scenario5}
+                 "5": bench.scenario5, "6": bench.scenario6}
     for number in [n.strip() for n in args.only.split(",") if n.strip()]:
         if number not in scenarios:
-            parser.error(f"--only: unknown scenario {number!r} (1-5)")
+            parser.error(f"--only: unknown scenario {number!r} (1-6)")
         print(f"scenario {number} ...", file=sys.stderr)
         scenarios[number]()
 
@@ -706,6 +740,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     met = [m for m in bench.measures if m.met() is not None]
     print(f"\n{sum(1 for m in met if m.met())}/{len(met)} targets met; written to {args.output} "
           f"in {elapsed / 60:.1f} min")
+    if "scenario6" in bench.extra:
+        print(bench.extra["scenario6"])
+        print(f"steady-state speedup to target: {next(m for m in bench.measures if m.key == '6').median(OURS):.2f}x")
     return 0
 
 

@@ -132,3 +132,12 @@ def test_a_misspelled_hook_is_named_and_an_error_in_strict_mode(
     monkeypatch.delenv("ROSE_STRICT_PLUGINS")
     with pytest.warns(RuntimeWarning, match="rose_tracker"):
         registry()
+
+
+def test_rebuilding_the_registry_lists_what_each_plugin_provides_once() -> None:
+    from rose import plugins
+
+    plugins.registry()
+    plugins.invalidate()
+    builtin = next(info for info in plugins.plugin_infos() if info.name == "builtin")
+    assert builtin.provides["trackers"] == sorted(set(builtin.provides["trackers"]), key=builtin.provides["trackers"].index)
