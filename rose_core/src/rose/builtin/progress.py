@@ -304,17 +304,23 @@ def _dry_run(manifest: PipelineManifest) -> bool:
 
 
 def _iterations_done(run_dir: str | None) -> int:
-    """Iterations a campaign directory has journaled already (0 for a new campaign)."""
+    """Iterations a resumed campaign had done (0 for a new one): the journal's latest resume record."""
     if not run_dir or not os.path.isdir(run_dir):
         return 0
-    from rose.runs import is_run_dir, load_run
+    from rose.journal import read_journal
+    from rose.runs import is_run_dir
 
     if not is_run_dir(run_dir):
         return 0
+    latest: dict[str, Any] = {}
     try:
-        return load_run(run_dir).iterations
+        for record in read_journal(run_dir):
+            if record.get("type") in ("start", "resume") and record.get("learner_id") is None:
+                latest = record
     except (OSError, ValueError):
         return 0
+    done = latest.get("next_iteration") if latest.get("type") == "resume" else 0
+    return done if isinstance(done, int) and done > 0 else 0
 
 
 def _duration(seconds: float) -> str:

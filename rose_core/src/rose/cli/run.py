@@ -68,6 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for path in campaigns:
         print(f"rose run: campaign {path}  (rose show {os.path.basename(path)})", file=sys.stderr)
     if args.dry_run:
+        _move_engine_reports(campaigns, started)
         for report in _dry_run_reports(campaigns, started):
             print(f"rose run: dry run, nothing was executed; report of the planned tasks: {report}",
                   file=sys.stderr)
@@ -91,6 +92,39 @@ def resume_command(args: argparse.Namespace, campaign: str) -> str:
     if args.script_args:
         argv += ["--", *args.script_args]
     return shlex.join(argv)
+
+
+def _move_engine_reports(campaigns: list[str], since: float) -> None:
+    """Put a dry-run report left in an engine folder into the campaign it belongs to.
+
+    The dry-run backend writes into the campaign directory when a task tells it where that
+    is, else into the engine's folder (``runs/.engines/<uid>``). With one campaign in this
+    run, the engine folders' reports written since it started are that campaign's: move
+    them there, where ``rose runs`` and ``rose show`` find (and mark) them.
+    """
+    from rose.engine import runs_root
+    from rose.runs import DRY_RUN_MARK, DRY_RUN_REPORT
+
+    if len(campaigns) != 1 or os.path.isfile(os.path.join(campaigns[0], DRY_RUN_MARK)):
+        return
+    engines = os.path.join(runs_root(), ".engines")
+    if not os.path.isdir(engines):
+        return
+    for entry in sorted(os.scandir(engines), key=lambda e: e.name):
+        report = os.path.join(entry.path, DRY_RUN_MARK)
+        if not entry.is_dir() or not os.path.isfile(report) or os.path.getmtime(report) < since - 1:
+            continue
+        for name in (DRY_RUN_REPORT, DRY_RUN_MARK):
+            source = os.path.join(entry.path, name)
+            if os.path.isfile(source):
+                with open(source, encoding="utf-8") as src, \
+                        open(os.path.join(campaigns[0], name), "a", encoding="utf-8") as dst:
+                    dst.write(src.read())
+                os.remove(source)
+        try:
+            os.rmdir(entry.path)
+        except OSError:
+            pass
 
 
 def _dry_run_reports(campaigns: list[str], since: float) -> list[str]:
