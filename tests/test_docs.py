@@ -120,6 +120,11 @@ def test_every_python_block_runs_or_is_a_marked_fragment(block, scratch, tmp_pat
         f"the Python block at {where} failed when run as a script; fix it, or mark it `{FRAGMENT}` "
         f"if it is only a piece of a program:\n{done.stderr[-3000:]}"
     )
+    if "rose.engine(" in code and "asyncio.run(" in code:  # it ran a campaign: one finished, with a journal that says so
+        from rose.runs import list_runs
+
+        runs = list_runs(tmp_path / "runs")
+        assert runs and all(run.status in ("criterion_met", "max_iter_reached") for run in runs), where
 
 
 # -- files the pages name -----------------------------------------------------------------
