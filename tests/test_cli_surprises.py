@@ -218,8 +218,20 @@ def test_progress_counts_like_the_summary_and_shows_the_effective_max_iter(proje
     assert [row[1] for row in rows] == ["1", "2"]
     # resuming says where it resumes
     assert main(["run", "campaign.py", "--resume", "latest", "--max-iter", "3"]) == 0
-    out = capsys.readouterr().out
-    assert f"resuming at iteration 3 (2 already done, journaled in {run_dir})" in out
+    captured = capsys.readouterr()
+    assert f"resuming at iteration 3 (2 already done, journaled in {run_dir})" in captured.out
+    assert f"rose run: resuming {os.path.basename(run_dir)} at iteration 3" in captured.err
+
+
+def test_docs_spelling_of_the_progress_tracker_works_after_import_rose():
+    import rose
+
+    import warnings
+
+    with warnings.catch_warnings():  # the alias warns (once per process) that it is deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        tracker = rose.progress.ProgressTracker()
+    assert type(tracker) is type(rose.tracker("progress"))
 
 
 def test_engine_folders_do_not_pile_up(project):

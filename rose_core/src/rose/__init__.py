@@ -49,6 +49,8 @@ _SUBMODULES_03 = {
     "uq_learner": "rose.uq.uq_learner",
     "uq_active_learner": "rose.uq.uq_active_learner",
     "uq_scorer": "rose.uq.uq_scorer",
+    # written as `rose.progress.ProgressTracker()` in earlier docs (a deprecated alias, with its warning)
+    "progress": "rose.progress",
 }
 
 

@@ -35,6 +35,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if len(matches) > 1:
             print(f"rose run: {args.resume!r} matches {len(matches)} campaigns; resuming the latest, "
                   f"{os.path.basename(resume)}", file=sys.stderr)
+        print(f"rose run: resuming {os.path.basename(resume)} at iteration {_journaled(resume) + 1}",
+              file=sys.stderr)
     if args.max_iter is not None and args.max_iter < 1:
         print(f"rose run: --max-iter must be >= 1, got {args.max_iter}", file=sys.stderr)
         return 2
@@ -73,6 +75,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"rose run: dry run, nothing was executed; report of the planned tasks: {report}",
                   file=sys.stderr)
     return code
+
+
+def _journaled(run_dir: str) -> int:
+    """Iterations the campaign's journal holds (of its longest-running learner)."""
+    from rose.runs import load_run
+
+    try:
+        return load_run(run_dir).iterations
+    except (OSError, ValueError):
+        return 0
 
 
 def resume_command(args: argparse.Namespace, campaign: str) -> str:
