@@ -224,9 +224,9 @@ def test_progress_counts_like_the_summary_and_shows_the_effective_max_iter(proje
 
 
 def test_docs_spelling_of_the_progress_tracker_works_after_import_rose():
-    import rose
-
     import warnings
+
+    import rose
 
     with warnings.catch_warnings():  # the alias warns (once per process) that it is deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
