@@ -259,7 +259,14 @@ def test_a_dry_run_says_where_its_report_is_and_is_marked_everywhere(project, ca
     line = next(line for line in out.splitlines() if line.startswith(os.path.basename(run_dir)))
     assert "max_iter_reached (dry run)" in line and "- (dry run: no task ran)" in line
     assert main(["runs", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["dry_run"] is True
+    listed = json.loads(capsys.readouterr().out)[0]
+    assert listed["dry_run"] is True and listed["best_metric"] is None
+    from rose.plotting import learning_curve
+
+    drawn = learning_curve(run_dir, project / "dry.png")  # drawn on purpose: it says what it is
+    from PIL import Image
+
+    assert Image.open(drawn).info["Description"].startswith("DRY RUN, placeholder values")
 
     assert main(["show", "latest"]) == 0
     out = capsys.readouterr().out

@@ -106,13 +106,20 @@ def learning_curve(
     axes.set_xlabel("labeled samples (simulations)" if x_kind == "labeled_count" else "iteration")
     short = short_metric_name(loaded.metric_name)
     axes.set_ylabel(short if short == loaded.metric_name else f"{short} ({loaded.metric_name})")
-    axes.set_title(title or f"{loaded.name}: {loaded.learner_type}", fontsize=11)
+    heading = title or f"{loaded.name}: {loaded.learner_type}"
+    if loaded.dry_run:  # never let placeholder values pass for results
+        heading = f"DRY RUN (no task ran, placeholder values): {heading}"
+        axes.text(0.5, 0.5, "DRY RUN", transform=axes.transAxes, fontsize=40, color="#999999", alpha=0.4,
+                  ha="center", va="center", rotation=20)
+    axes.set_title(heading, fontsize=11)
     axes.grid(True, which="both", alpha=0.3)
     if names or loaded.threshold is not None:
         axes.legend(loc="best", fontsize=9)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     description = f"learning curves: {'; '.join(names)}"
+    if loaded.dry_run:
+        description = f"DRY RUN, placeholder values | {description}"
     if loaded.threshold is not None:
         description += f" | threshold: {loaded.operator or ''} {loaded.threshold:g}"
     figure.savefig(target, format="png", metadata={"Title": title or loaded.name, "Description": description,

@@ -46,7 +46,7 @@ def _run_summary(run: Any) -> dict[str, Any]:
         "metric": run.metric_name,
         "operator": run.operator,
         "threshold": run.threshold,
-        "best_metric": run.best_metric(),
+        "best_metric": None if run.dry_run else run.best_metric(),  # a dry run's values are placeholders
         "started": run.started,
         "ended": run.ended,
         "dry_run": run.dry_run,
