@@ -98,7 +98,8 @@ def test_a_typo_of_a_rose_option_is_an_error_that_names_the_option_and_the_way_o
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert f"did you mean rose's {meant}?" in err
-    assert f"pass it after `--`: rose run argv.py -- {typo}" in err
+    assert f"pass it after `--`: rose run argv.py -- {typo} 1" in err
+    assert err.startswith("usage: rose run ")
     assert not (project / "report.json").exists()  # the script never ran
     # after `--` it is the script's, as the message says
     assert main(["run", "argv.py", "--", typo, "1"]) == 0

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import sys
 from collections.abc import Sequence
@@ -78,14 +79,19 @@ def _split_run_args(argv: list[str]) -> tuple[list[str], list[str]]:
 TYPO_CUTOFF = 0.8
 
 
+def _run_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``rose run`` sub-parser of ``parser``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and "run" in action.choices:
+            run: argparse.ArgumentParser = action.choices["run"]
+            return run
+    return parser  # pragma: no cover - build_parser always adds `run`
+
+
 def _own_options(parser: argparse.ArgumentParser) -> list[str]:
     """Every long option of ``rose`` and of ``rose run`` (read from the parsers)."""
     names = [o for o in parser._option_string_actions if o.startswith("--")]
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            run = action.choices.get("run")
-            if run is not None:
-                names += [o for o in run._option_string_actions if o.startswith("--")]
+    names += [o for o in _run_parser(parser)._option_string_actions if o.startswith("--")]
     return sorted(set(names) - {"--help"})
 
 
@@ -117,12 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "run":
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         own = _own_options(parser)
-        for option in unknown:
+        for index, option in enumerate(unknown):
             meant = typo_of_own_option(option, own)
             if meant is not None:
-                parser.error(
+                values = list(itertools.takewhile(lambda a: not a.startswith("-"), unknown[index + 1:]))
+                _run_parser(parser).error(
                     f"unknown option {option.split('=', 1)[0]}: did you mean rose's {meant}? If it is the "
-                    f"script's own option, pass it after `--`: rose run {args.script} -- {option}"
+                    f"script's own option, pass it after `--`: rose run {args.script} -- "
+                    f"{' '.join([option, *values])}"
                 )
         theirs = unknown + theirs
     if args.command == "run":
