@@ -36,7 +36,7 @@ async def test_plain_lines_for_a_real_campaign(rose_engine):
     assert lines[0].startswith("[rose] SequentialActiveLearner: 1 learner, stop when MSE < 0.05, at most 8 iterations in ")
     iteration_lines = [line for line in lines if "] iteration " in line]
     assert len(iteration_lines) == len(states)
-    assert iteration_lines[0].startswith("[rose] [only] iteration 0, MSE 0.2 (target < 0.05), labeled 5, ")
+    assert iteration_lines[0].startswith("[rose] [only] iteration 1, MSE 0.2 (target < 0.05), labeled 5, ")
     assert iteration_lines[-1].endswith("criterion met")
     assert lines[-1].startswith("[rose] campaign finished: criterion met after ")
 

@@ -10,7 +10,7 @@ import pytest
 
 from rose.cli import main
 from rose.journal import Journal
-from rose.runs import load_run, resolve_run
+from rose.runs import load_run, match_run, resolve_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -121,7 +121,8 @@ async def test_runs_and_show_read_a_real_campaign(rose_engine, tmp_path, capsys)
     out = capsys.readouterr().out
     assert f"{name}: SequentialActiveLearner, stop when mean_squared_error_mse < 0.05" in out
     rows = [line.split() for line in out.splitlines() if line.startswith("only ")]
-    assert [int(r[1]) for r in rows] == [s.iteration for s in states]
+    assert [int(r[1]) for r in rows] == [s.iteration + 1 for s in states]  # counted from 1, like the summary
+    assert f"only: criterion_met after {len(states)} iteration(s)" in out
     assert [float(r[2]) for r in rows] == pytest.approx([s.metric_value for s in states], rel=1e-3)
     assert [int(r[3]) for r in rows] == [s.labeled_count for s in states]
     assert rows[-1][-1] == "yes"
@@ -176,8 +177,10 @@ def test_resolve_run_names_what_exists(tmp_path):
         write_parallel_journals(root / name)
     assert resolve_run("alpha", root).endswith("20260101-000000-alpha")
     assert resolve_run("latest", root).endswith("20260102-000000-beta")  # started last
-    with pytest.raises(FileNotFoundError, match="matches 2 campaigns"):
-        resolve_run("2026010", root)
+    # several match: the latest one (match_run also lists them all, for `rose show` to say so)
+    assert resolve_run("2026010", root).endswith("20260102-000000-beta")
+    path, matches = match_run("2026010", root)
+    assert [os.path.basename(m) for m in matches] == ["20260101-000000-alpha", "20260102-000000-beta"]
     with pytest.raises(FileNotFoundError, match="no campaign 'gamma'.*beta"):
         resolve_run("gamma", root)
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "IterationState",
     "Learner",
+    "LearningMetrics",
     "LearnerConfig",
     "Outcome",
     "PipelineManifest",
@@ -42,14 +43,38 @@ __all__ = [
     "tracker",
 ]
 
-_LAZY = {"Learner": "rose.learner", "TaskKind": "rose.learner", "Outcome": "rose.campaign", "Step": "rose.campaign"}
+_LAZY = {
+    "Learner": "rose.learner",
+    "TaskKind": "rose.learner",
+    "LearningMetrics": "rose.metrics",
+    "Outcome": "rose.campaign",
+    "Step": "rose.campaign",
+}
+
+#: ROSE 0.3's ``rose`` exposed these submodules as attributes (``rose.active_learner``)
+_SUBMODULES_03 = {
+    "active_learner": "rose.al.active_learner",
+    "selector": "rose.al.selector",
+    "reinforcement_learner": "rose.rl.reinforcement_learner",
+    "uq_learner": "rose.uq.uq_learner",
+    "uq_active_learner": "rose.uq.uq_active_learner",
+    "uq_scorer": "rose.uq.uq_scorer",
+    # written as `rose.progress.ProgressTracker()` in earlier docs (a deprecated alias, with its warning)
+    "progress": "rose.progress",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES_03:
+        return importlib.import_module(_SUBMODULES_03[name])
+    if name.isupper():  # `rose.MEAN_SQUARED_ERROR_MSE`, as ROSE 0.3's `from rose.metrics import *` gave
+        metrics = importlib.import_module("rose.metrics")
+        if name in metrics.METRIC_CONSTANTS:
+            return getattr(metrics, name)
     raise AttributeError(f"module 'rose' has no attribute {name!r}")
 
 

@@ -72,9 +72,33 @@ class EngineHandle:
         saved = _python_signal_handlers()
         created = await WorkflowEngine.create(backend=backend, work_dir=work_dir)
         created._rose_backend_spec = spec
+        _remove_folder_when_empty_at_shutdown(created, os.path.join(work_dir, str(created.uid)))
         restore_default_signals(saved)
         logger.info("engine %s ready (backend %r)", created.uid, spec.name)
         return created
+
+
+def _remove_folder_when_empty_at_shutdown(created: Any, folder: str) -> None:
+    """asyncflow makes ``{work_dir}/{uid}`` for every engine; remove it at shutdown if nothing used it.
+
+    Without this, ``runs/.engines`` collects one empty folder per campaign. A folder that
+    holds something (captured output, a dry-run report) stays.
+    """
+    original = created.shutdown
+
+    async def shutdown(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            try:
+                os.rmdir(folder)  # only succeeds when empty
+            except OSError:
+                pass
+
+    try:
+        created.shutdown = shutdown
+    except AttributeError:  # pragma: no cover - an engine class that forbids it keeps its folder
+        logger.debug("cannot wrap %r.shutdown; %s stays", created, folder)
 
 
 def engine(name: str = "local", *, work_dir: str | None = None, **options: Any) -> EngineHandle:

@@ -69,8 +69,12 @@ class ResourceError(RoseError, ValueError):
         self.task, self.resources, self.backend = task, resources, backend
 
 
-class TaskFailedError(RoseError):
-    """A task failed: names the task, learner, iteration, command, exit code, stderr."""
+class TaskFailedError(RoseError, RuntimeError):
+    """A task failed: names the task, learner, iteration, command, exit code, stderr.
+
+    Also a ``RuntimeError``, as a failed task was in ROSE 0.3, so ``except RuntimeError``
+    written for 0.3 still catches it.
+    """
 
     def __init__(
         self,

@@ -8,9 +8,13 @@ operator that stops a campaign) comes from the registry, which plugins extend th
 from __future__ import annotations
 
 import math
+from enum import Enum
+from typing import Any
 
 __all__ = [
     "EQUAL_TO_THRESHOLD",
+    "LearningMetrics",
+    "METRIC_CONSTANTS",
     "GREATER_THAN_OR_EQUAL_TO_THRESHOLD",
     "GREATER_THAN_THRESHOLD",
     "LESS_THAN_OR_EQUAL_TO_THRESHOLD",
@@ -182,3 +186,39 @@ def compare(value: float, threshold: float, operator: str) -> bool:
 def compare_metric(metric_name: str, metric_value: float, threshold: float, operator: str = "") -> bool:
     """ROSE 0.3 compatible: ``value OP threshold`` with the metric's (or given) operator."""
     return compare(metric_value, threshold, resolve_operator(metric_name, operator))
+
+
+#: the name of every metric and operator constant above (what ``rose.<NAME>`` also gives, as in 0.3)
+METRIC_CONSTANTS: tuple[str, ...] = tuple(
+    name for name, value in list(globals().items())
+    if name.isupper() and isinstance(value, str) and not name.startswith("_")
+)
+
+
+def _learning_metrics_members() -> dict[str, Any]:
+    members: dict[str, Any] = {name: globals()[name] for name in METRIC_CONSTANTS
+                               if name not in ("RMSE", "MAE", "R2")}  # aliases would collapse into one member
+    members["OPERATORS"] = {name: op for name, op, _ in BUILTIN_METRICS}
+    return members
+
+
+class _LearningMetricsBase(Enum):
+    """Methods of :class:`LearningMetrics` (an Enum with members cannot be subclassed)."""
+
+    @staticmethod
+    def is_supported_metric(metric_name: str) -> bool:
+        """True when ``metric_name`` is registered (built in or by a plugin)."""
+        return is_supported_metric(metric_name)
+
+    @staticmethod
+    def get_operator(metric_name: str) -> str | None:
+        """The registered operator of ``metric_name``, or None for a custom metric."""
+        return get_operator(metric_name)
+
+
+#: ROSE 0.3's ``LearningMetrics``: an Enum of the metric and operator constants (``.value``
+#: is the string), ``LearningMetrics.OPERATORS.value`` maps each built-in metric to the
+#: operator that stops a campaign, and ``is_supported_metric`` / ``get_operator`` answer
+#: from the registry (so plugins' metrics count too). New code uses the module constants.
+LearningMetrics = _LearningMetricsBase("LearningMetrics", _learning_metrics_members())  # type: ignore[call-arg]
+LearningMetrics.__module__ = __name__

@@ -21,9 +21,14 @@ from rose.builtin.progress import short_metric_name
 from rose.errors import RoseError
 from rose.runs import Run, load_run, reached_target
 
-__all__ = ["PLOT_NAME", "learning_curve"]
+__all__ = ["PLOT_NAME", "SHOW_MAKER", "learning_curve", "plot_maker"]
 
 PLOT_NAME = "learning_curve.png"
+
+#: the PNG ``Software`` value of plots ``rose show`` draws (it redraws those, never others)
+SHOW_MAKER = "ROSE (rose show)"
+#: the PNG ``Software`` value of every other plot drawn here
+DEFAULT_MAKER = "ROSE (rose.plotting)"
 
 # distinct, colour-blind friendly line colours (Okabe-Ito), in learner order
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
@@ -49,6 +54,7 @@ def learning_curve(
     labels: Mapping[Any, str] | None = None,
     title: str | None = None,
     log_y: bool | None = None,
+    maker: str = DEFAULT_MAKER,
 ) -> str:
     """Draw ``run``'s learning curve to ``path`` (default ``<run_dir>/learning_curve.png``).
 
@@ -56,7 +62,8 @@ def learning_curve(
     ids to legend names (default: each learner's ``learner_label`` or ``learner <id>``).
     ``log_y`` defaults to a log scale when the values span more than a factor of 20.
     Returns the path written. The PNG's metadata records the curves' names
-    (``Description``), so tools can tell what the image shows without reading pixels.
+    (``Description``), so tools can tell what the image shows without reading pixels, and
+    ``maker`` as ``Software`` (see :func:`plot_maker`).
     """
     loaded = run if isinstance(run, Run) else load_run(run)
     target = os.fspath(path) if path is not None else os.path.join(loaded.path, PLOT_NAME)
@@ -99,15 +106,50 @@ def learning_curve(
     axes.set_xlabel("labeled samples (simulations)" if x_kind == "labeled_count" else "iteration")
     short = short_metric_name(loaded.metric_name)
     axes.set_ylabel(short if short == loaded.metric_name else f"{short} ({loaded.metric_name})")
-    axes.set_title(title or f"{loaded.name}: {loaded.learner_type}", fontsize=11)
+    heading = title or f"{loaded.name}: {loaded.learner_type}"
+    if loaded.dry_run:  # never let placeholder values pass for results
+        heading = f"DRY RUN (no task ran, placeholder values): {heading}"
+        axes.text(0.5, 0.5, "DRY RUN", transform=axes.transAxes, fontsize=40, color="#999999", alpha=0.4,
+                  ha="center", va="center", rotation=20)
+    axes.set_title(heading, fontsize=11)
     axes.grid(True, which="both", alpha=0.3)
     if names or loaded.threshold is not None:
         axes.legend(loc="best", fontsize=9)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     description = f"learning curves: {'; '.join(names)}"
+    if loaded.dry_run:
+        description = f"DRY RUN, placeholder values | {description}"
     if loaded.threshold is not None:
         description += f" | threshold: {loaded.operator or ''} {loaded.threshold:g}"
     figure.savefig(target, format="png", metadata={"Title": title or loaded.name, "Description": description,
-                                                    "Software": "ROSE (rose.plotting)"})
+                                                    "Software": maker})
     return target
+
+
+def plot_maker(path: str | os.PathLike[str]) -> str | None:
+    """The ``Software`` text of a PNG file (who drew it), or None (not a PNG, or no such text).
+
+    Reads the PNG's ``tEXt`` chunks directly, so it needs neither matplotlib nor Pillow.
+    """
+    import struct
+
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(8) != b"\x89PNG\r\n\x1a\n":
+                return None
+            while True:
+                header = handle.read(8)
+                if len(header) < 8:
+                    return None
+                length, kind = struct.unpack(">I4s", header)
+                if kind == b"IDAT" or kind == b"IEND":
+                    return None
+                data = handle.read(length)
+                handle.read(4)  # CRC
+                if kind == b"tEXt":
+                    key, _, value = data.partition(b"\0")
+                    if key == b"Software":
+                        return value.decode("latin-1")
+    except OSError:
+        return None

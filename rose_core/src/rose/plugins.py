@@ -197,8 +197,8 @@ def _check_hook_names(pm: pluggy.PluginManager) -> None:
 def _build_registry(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registry:
     _check_hook_names(pm)
     reg = Registry()
-    for info in infos:  # rebuilt after a plugin is registered by hand: list what each provides once
-        info.provides = {}
+    for each in infos:  # rebuilt after a plugin is registered by hand: list what each provides once
+        each.provides = {}
     by_module = {id(info.module): info for info in infos if info.module is not None}
     for kind in KINDS:
         table: dict[str, Any] = getattr(reg, kind)

@@ -30,11 +30,17 @@ __all__ = [
     "is_run_dir",
     "list_runs",
     "load_run",
+    "match_run",
     "reached_target",
     "resolve_run",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: the file the dry-run backend writes into the campaign directory: it marks a dry run
+DRY_RUN_MARK = "dry-run.jsonl"
+#: the dry-run backend's readable report, next to :data:`DRY_RUN_MARK`
+DRY_RUN_REPORT = "dry-run.txt"
 
 #: run status when the journal has no stop record
 UNFINISHED = "unfinished"
@@ -92,6 +98,8 @@ class Run:
     max_iter: int | None = None
     manifest: dict[str, Any] = field(factory=dict)
     learners: dict[Any, LearnerHistory] = field(factory=dict)
+    #: True when the campaign ran on the dry-run backend: no task ran, its metrics are placeholders
+    dry_run: bool = False
 
     @property
     def name(self) -> str:
@@ -167,12 +175,22 @@ def list_runs(root: str | os.PathLike[str] | None = None) -> list[Run]:
 
 def resolve_run(ref: str, root: str | os.PathLike[str] | None = None) -> str:
     """The campaign directory ``ref`` names: a path, a directory name under the runs root,
-    a unique part of one, or ``latest``.
+    a part of one (the latest campaign when several match), or ``latest``.
 
-    Raises FileNotFoundError listing what exists when nothing (or more than one) matches.
+    Raises FileNotFoundError listing what exists when nothing matches.
+    """
+    return match_run(ref, root)[0]
+
+
+def match_run(ref: str, root: str | os.PathLike[str] | None = None) -> tuple[str, list[str]]:
+    """Like :func:`resolve_run`, also returning every campaign ``ref`` matched, oldest first.
+
+    ``rose show surrogate-demo`` after three demo runs shows the latest of the three; the
+    caller says so with the list (one element when the match was unique).
     """
     if is_run_dir(ref):
-        return os.path.abspath(ref)
+        path = os.path.abspath(ref)
+        return path, [path]
     runs = find_runs(root)
     if root is None:
         from rose.engine import runs_root
@@ -181,19 +199,14 @@ def resolve_run(ref: str, root: str | os.PathLike[str] | None = None) -> str:
     if not runs:
         raise FileNotFoundError(f"no campaigns under {os.fspath(root)} (set ROSE_RUNS_DIR or pass a run directory)")
     if ref in ("latest", "last", "-1"):
-        return runs[-1]
+        return runs[-1], [runs[-1]]
     names = {os.path.basename(p): p for p in runs}
     if ref in names:
-        return names[ref]
-    matches = [p for name, p in names.items() if ref in name]
-    if len(matches) == 1:
-        return matches[0]
-    listing = ", ".join(sorted(names)[-10:])
+        return names[ref], [names[ref]]
+    matches = [p for name, p in names.items() if ref in name]  # oldest first, like runs
     if matches:
-        raise FileNotFoundError(
-            f"{ref!r} matches {len(matches)} campaigns ({', '.join(os.path.basename(m) for m in matches)}); "
-            f"give more of the name"
-        )
+        return matches[-1], matches
+    listing = ", ".join(sorted(names)[-10:])
     raise FileNotFoundError(f"no campaign {ref!r} under {os.fspath(root)}; recent ones: {listing}")
 
 
@@ -203,7 +216,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     if not is_run_dir(path):
         raise FileNotFoundError(f"{path} is not a campaign directory: it has no {JOURNAL_NAME}")
     top = list(read_journal(path))
-    run = Run(path=path)
+    run = Run(path=path, dry_run=os.path.isfile(os.path.join(path, DRY_RUN_MARK)))
     starts = [r for r in top if r.get("type") == "start"]
     top_id = starts[0].get("learner_id") if starts else None
     if starts:

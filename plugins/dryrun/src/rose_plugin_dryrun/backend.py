@@ -12,6 +12,13 @@ Built on radical.asyncflow's ``NoopExecutionBackend``. What a task "returns" und
   checks (default 100) per learner the criterion reports "met" instead; set it to
   ``None`` to never meet it.
 
+Where the report goes: ``dry-run.txt`` (readable) and ``dry-run.jsonl`` (one JSON record
+per task) in the campaign directory when the backend can tell it (a learner's working
+directory inside it, or ``report_dir``), else in the engine's folder. ``dry-run.jsonl`` in
+a campaign directory marks the campaign as a dry run: ``rose runs`` and ``rose show`` then
+say so and show its metric values as the placeholders they are. At shutdown the backend
+logs (WARNING, so it is seen) that nothing ran and where the report is.
+
 Requests are checked against a ``target`` backend (default ``local`` when installed): a
 request the target cannot satisfy fails the task with that backend's
 :class:`~rose.errors.ResourceError`, as the real run would, and the report marks it
@@ -49,11 +56,15 @@ class DryRunBackend(NoopExecutionBackend):  # type: ignore[misc]
     ``target`` names the backend whose resource rules apply (``None``: accept every
     request). ``criterion_met_after`` is explained in the module documentation. The
     report is :attr:`report`; it is also written, task by task, to ``dry-run.txt`` and
-    ``dry-run.jsonl`` in the engine's folder.
+    ``dry-run.jsonl`` in ``report_dir`` (default: the campaign directory, else the
+    engine's folder); :attr:`report_paths` lists the files written.
     """
 
-    def __init__(self, target: str | None = "local", criterion_met_after: int | None = 100, name: str = "dry-run"):
+    def __init__(self, target: str | None = "local", criterion_met_after: int | None = 100, name: str = "dry-run",
+                 report_dir: str | None = None):
         super().__init__(name=name)
+        self.report_dir = report_dir
+        self.report_paths: list[str] = []
         self.target = target
         self.criterion_met_after = criterion_met_after
         self.report = DryRunReport()
@@ -77,7 +88,7 @@ class DryRunBackend(NoopExecutionBackend):  # type: ignore[misc]
         for task in tasks:
             record, outcome = self._plan(task)
             self.report.tasks.append(record)
-            self._write(record)
+            self._write(record, self._folder_for(task))
             logger.info("dry run: %s", record.render())
             if isinstance(outcome, BaseException):
                 task.update({"exception": outcome, "stderr": str(outcome), "stdout": "", "exit_code": None})
@@ -185,23 +196,53 @@ class DryRunBackend(NoopExecutionBackend):  # type: ignore[misc]
                 return candidate
         return threshold + step  # pragma: no cover - every operator is decided above
 
-    def _write(self, record: DryRunTask) -> None:
+    def _folder_for(self, task: dict[str, Any]) -> str:
+        """Where this task's report lines go: ``report_dir``, its campaign directory, or the engine's folder."""
+        if self.report_dir:
+            return self.report_dir
+        submission = (task.get("task_backend_specific_kwargs") or {}).get(DESCRIPTION_KEY)
+        campaign = _campaign_of(getattr(submission, "cwd", None))
+        return campaign or self._work_dir
+
+    def _write(self, record: DryRunTask, folder: str) -> None:
         try:
-            os.makedirs(self._work_dir, exist_ok=True)
-            with open(os.path.join(self._work_dir, REPORT_TEXT), "a", encoding="utf-8") as text:
+            os.makedirs(folder, exist_ok=True)
+            text_path = os.path.join(folder, REPORT_TEXT)
+            with open(text_path, "a", encoding="utf-8") as text:
                 text.write(record.render() + "\n")
-            with open(os.path.join(self._work_dir, REPORT_JSON), "a", encoding="utf-8") as lines:
+            with open(os.path.join(folder, REPORT_JSON), "a", encoding="utf-8") as lines:
                 import json
 
                 lines.write(json.dumps(record.to_dict()) + "\n")
+            if text_path not in self.report_paths:
+                self.report_paths.append(text_path)
         except OSError:
-            logger.warning("dry run: cannot write the report to %s", self._work_dir, exc_info=True)
+            logger.warning("dry run: cannot write the report to %s", folder, exc_info=True)
 
     async def shutdown(self) -> None:
-        """Log where the report is."""
-        logger.info(
-            "dry run: %d task(s) planned, report in %s", len(self.report), os.path.join(self._work_dir, REPORT_TEXT)
-        )
+        """Say that nothing ran, and where the report is."""
+        where = ", ".join(self.report_paths) or "nowhere (no task was submitted)"
+        # under `rose run --dry-run` the command prints the report's final place itself
+        level = logging.INFO if os.environ.get("ROSE_DRY_RUN") else logging.WARNING
+        logger.log(level, "dry run: nothing was executed; %d task(s) planned, report: %s", len(self.report), where)
+
+
+def _campaign_of(cwd: str | None) -> str | None:
+    """The campaign directory holding ``cwd``: its outermost ancestor (or itself) with a journal."""
+    if not cwd:
+        return None
+    from rose.runs import is_run_dir
+
+    found = None
+    path = os.path.abspath(cwd)
+    for _ in range(4):  # a campaign, its learners, their sub-learners
+        if is_run_dir(path):
+            found = path
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return found
 
 
 def _call_text(function: Any, args: Any, kwargs: Any) -> str:
@@ -223,12 +264,13 @@ def report_of(engine: Any) -> DryRunReport:
     return backend.report
 
 
-async def create_backend(target: str | None = "local", criterion_met_after: int | None = 100) -> DryRunBackend:
-    """The ``dry-run`` backend for ``rose.engine("dry-run", target=..., criterion_met_after=...)``."""
+async def create_backend(target: str | None = "local", criterion_met_after: int | None = 100,
+                         report_dir: str | None = None) -> DryRunBackend:
+    """The ``dry-run`` backend for ``rose.engine("dry-run", target=..., criterion_met_after=..., report_dir=...)``."""
     if target is not None:
         from rose.plugins import registry
 
         if target not in registry().backends:
             logger.info("dry run: backend %r is not installed; resource requests are not checked", target)
             target = None
-    return DryRunBackend(target=target, criterion_met_after=criterion_met_after)
+    return DryRunBackend(target=target, criterion_met_after=criterion_met_after, report_dir=report_dir)

@@ -37,6 +37,8 @@ class Submission:
     kwargs: dict[str, Any] = {}
     resources: Resources = Resources()
     shell: bool = False
+    #: the learner's working directory (inside its campaign directory), when ROSE gave one
+    cwd: str | None = None
     #: ``(metric_name, threshold, operator)`` when the task is the stop criterion
     criterion: tuple[str, float, str] | None = None
 
@@ -59,6 +61,7 @@ def current_submission(task: str, resources: Resources, shell: bool) -> Submissi
         kwargs=submitted.kwargs,
         resources=resources,
         shell=shell,
+        cwd=context.cwd,
         criterion=criterion,
     )
 

@@ -10,10 +10,16 @@ iteration instead.
 Task-level events (what is running) reach trackers that implement ``on_task(event)``;
 ``event`` is a dict with ``learner_id``, ``iteration``, ``task``, ``kind``, ``status``
 (``running``, ``done`` or ``failed``), ``attempt`` and ``seconds``.
+
+Iterations are shown counting from 1 (``iteration 1`` is ``state.iteration == 0``), the
+way ``rose show`` and the campaign summaries count them. Under a dry run (``rose run
+--dry-run`` or the ``dry-run`` backend) no task runs, so the metric values are
+placeholders: they are shown as such, never as results.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -84,6 +90,7 @@ class ProgressTracker(TrackerBase):
         self._started = time.monotonic()
         self._live: Any = None
         self._reason: str | None = None
+        self._dry_run = False
 
     # -- the tracker protocol -----------------------------------------------------------
     def on_start(self, manifest: PipelineManifest) -> None:
@@ -93,6 +100,7 @@ class ProgressTracker(TrackerBase):
             self._rows.clear()
             self._started = time.monotonic()
             self._reason = None
+            self._dry_run = _dry_run(manifest)
             count = manifest.parallel_count
             for learner_id in range(count) if isinstance(count, int) and count > 0 else [None]:
                 self._row(learner_id)
@@ -102,10 +110,15 @@ class ProgressTracker(TrackerBase):
             crit = manifest.criterion
             target = (f"stop when {short_metric_name(crit.metric_name)} {crit.operator} {crit.threshold:g}"
                       if crit else "no stop criterion")
-            limit = f", at most {manifest.max_iter} iterations" if manifest.max_iter else ""
+            max_iter = self._max_iter()
+            limit = f", at most {max_iter} iterations" if max_iter else ""
             learners = f"{len(self._rows)} learners" if len(self._rows) > 1 else "1 learner"
             where = f" in {manifest.run_dir}" if manifest.run_dir else ""
-            self._line(f"{manifest.learner_type}: {learners}, {target}{limit}{where}")
+            dry = " (dry run: no task runs, metric values are placeholders)" if self._dry_run else ""
+            self._line(f"{manifest.learner_type}: {learners}, {target}{limit}{where}{dry}")
+            done = _iterations_done(manifest.run_dir)
+            if done:
+                self._line(f"resuming at iteration {done + 1} ({done} already done, journaled in {manifest.run_dir})")
 
     def on_iteration(self, state: IterationState) -> None:
         """Update the learner's row (plain mode: print a line)."""
@@ -119,7 +132,9 @@ class ProgressTracker(TrackerBase):
             label = state.get("learner_label")
             if isinstance(label, str) and label and row.learner_id not in self.labels:
                 row.label = label
-            max_iter = self._manifest.max_iter if self._manifest else None
+            max_iter = self._max_iter()
+            if not self._dry_run and self._manifest is not None and _dry_run(self._manifest):
+                self._dry_run = True  # the dry-run backend marks the campaign once its first task ran
             if state.should_stop:
                 row.status = "criterion met"
             elif max_iter and state.iteration + 1 >= max_iter:
@@ -167,6 +182,15 @@ class ProgressTracker(TrackerBase):
             return [evolve(row, running=dict(row.running)) for row in self._rows.values()]
 
     # -- internals ------------------------------------------------------------------------
+    def _max_iter(self) -> int | None:
+        """The iteration limit in force: the script's, or ``rose run --max-iter`` if lower."""
+        from rose.overrides import current
+
+        declared = self._manifest.max_iter if self._manifest else None
+        cap = current().max_iter
+        limits = [n for n in (declared, cap) if isinstance(n, int) and n > 0]
+        return min(limits) if limits else None
+
     def _out(self) -> IO[str]:
         return self.stream if self.stream is not None else sys.stdout
 
@@ -195,20 +219,22 @@ class ProgressTracker(TrackerBase):
         return f"{crit.operator} {crit.threshold:g}{self.unit and ' ' + self.unit}" if crit else "-"
 
     def _value(self, value: float | None) -> str:
+        if self._dry_run:
+            return "(dry run)" if value is not None else "-"
         if value is None:
             return "-"
         return f"{value:.4g}{self.unit and ' ' + self.unit}"
 
     def _describe(self, row: LearnerProgress, state: IterationState) -> str:
         name = short_metric_name(state.metric_name)
-        parts = [f"[{row.label}] iteration {state.iteration}"]
+        parts = [f"[{row.label}] iteration {state.iteration + 1}"]
         if state.metric_value is not None:
             parts.append(f"{name} {self._value(state.metric_value)} (target {self._target()})")
         if row.labeled is not None:
             parts.append(f"labeled {row.labeled}")
         parts.append(_duration(time.monotonic() - self._started))
         if state.should_stop:
-            parts.append("criterion met")
+            parts.append("criterion met (dry run)" if self._dry_run else "criterion met")
         return ", ".join(parts)
 
     def _line(self, text: str) -> None:
@@ -237,6 +263,11 @@ class ProgressTracker(TrackerBase):
             title = f"{manifest.learner_type if manifest else 'campaign'}"
             if crit is not None:
                 title += f": stop when {short_metric_name(crit.metric_name)} {self._target()}"
+            max_iter = self._max_iter()
+            if max_iter:
+                title += f", at most {max_iter} iterations"
+            if self._dry_run:
+                title += " (dry run: no task runs, metric values are placeholders)"
             table = Table(title=title, title_justify="left", expand=False)
             metric = short_metric_name(crit.metric_name if crit else None)
             for header, justify in (("learner", "left"), ("iter", "right"), (metric, "right"),
@@ -248,7 +279,7 @@ class ProgressTracker(TrackerBase):
                 style = "green" if row.status == "criterion met" else ("red" if row.status == "error" else "")
                 table.add_row(
                     row.label,
-                    "-" if row.iteration is None else str(row.iteration),
+                    "-" if row.iteration is None else str(row.iteration + 1),
                     self._value(row.metric),
                     "-" if row.labeled is None else str(row.labeled),
                     running,
@@ -257,6 +288,39 @@ class ProgressTracker(TrackerBase):
                 )
             table.caption = f"elapsed {_duration(now - self._started)}"
             return table
+
+
+#: the file the dry-run backend writes into a campaign directory (it marks a dry run)
+DRY_RUN_MARK = "dry-run.jsonl"
+
+
+def _dry_run(manifest: PipelineManifest) -> bool:
+    """True under ``rose run --dry-run`` or when the dry-run backend has marked the campaign."""
+    from rose.overrides import current
+
+    if current().dry_run:
+        return True
+    return bool(manifest.run_dir) and os.path.isfile(os.path.join(str(manifest.run_dir), DRY_RUN_MARK))
+
+
+def _iterations_done(run_dir: str | None) -> int:
+    """Iterations a resumed campaign had done (0 for a new one): the journal's latest resume record."""
+    if not run_dir or not os.path.isdir(run_dir):
+        return 0
+    from rose.journal import read_journal
+    from rose.runs import is_run_dir
+
+    if not is_run_dir(run_dir):
+        return 0
+    latest: dict[str, Any] = {}
+    try:
+        for record in read_journal(run_dir):
+            if record.get("type") in ("start", "resume") and record.get("learner_id") is None:
+                latest = record
+    except (OSError, ValueError):
+        return 0
+    done = latest.get("next_iteration") if latest.get("type") == "resume" else 0
+    return done if isinstance(done, int) and done > 0 else 0
 
 
 def _duration(seconds: float) -> str:

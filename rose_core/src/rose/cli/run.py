@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import runpy
+import shlex
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -15,7 +17,7 @@ __all__ = ["cmd_run"]
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a workflow script in this process with the overrides in the environment."""
     from rose.overrides import Overrides, applied
-    from rose.runs import find_runs, resolve_run
+    from rose.runs import find_runs, match_run
 
     script = os.path.abspath(args.script)
     if not os.path.isfile(script):
@@ -26,10 +28,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     resume = None
     if args.resume:
         try:
-            resume = resolve_run(args.resume)
+            resume, matches = match_run(args.resume)
         except FileNotFoundError as exc:
             print(f"rose run: cannot resume: {exc}", file=sys.stderr)
             return 2
+        if len(matches) > 1:
+            print(f"rose run: {args.resume!r} matches {len(matches)} campaigns; resuming the latest, "
+                  f"{os.path.basename(resume)}", file=sys.stderr)
+        print(f"rose run: resuming {os.path.basename(resume)} at iteration {_journaled(resume) + 1}",
+              file=sys.stderr)
     if args.max_iter is not None and args.max_iter < 1:
         print(f"rose run: --max-iter must be >= 1, got {args.max_iter}", file=sys.stderr)
         return 2
@@ -45,16 +52,99 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"rose run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     before = set(find_runs())
+    started = time.time()
     code = 0
     with applied(overrides):
         print(f"rose run: {args.script} (overrides: {overrides.describe()})", file=sys.stderr, flush=True)
-        code = _run_script(script, list(args.script_args))
+        code, interrupted = _run_script(script, list(args.script_args))
     created = [path for path in find_runs() if path not in before]
-    for path in created:
+    campaigns = created + ([resume] if resume and resume not in created else [])
+    if interrupted is not None:
+        if campaigns:
+            command = resume_command(args, campaigns[-1])
+            print(f"rose run: interrupted ({interrupted}); resume with: {command}", file=sys.stderr)
+        else:
+            print(f"rose run: interrupted ({interrupted}) before any campaign started; nothing to resume",
+                  file=sys.stderr)
+        return code
+    for path in campaigns:
         print(f"rose run: campaign {path}  (rose show {os.path.basename(path)})", file=sys.stderr)
-    if resume and resume not in created:
-        print(f"rose run: campaign {resume}  (rose show {os.path.basename(resume)})", file=sys.stderr)
+    if args.dry_run:
+        _move_engine_reports(campaigns, started)
+        for report in _dry_run_reports(campaigns, started):
+            print(f"rose run: dry run, nothing was executed; report of the planned tasks: {report}",
+                  file=sys.stderr)
     return code
+
+
+def _journaled(run_dir: str) -> int:
+    """Iterations the campaign's journal holds (of its longest-running learner)."""
+    from rose.runs import load_run
+
+    try:
+        return load_run(run_dir).iterations
+    except (OSError, ValueError):
+        return 0
+
+
+def resume_command(args: argparse.Namespace, campaign: str) -> str:
+    """The ``rose run`` command line that continues ``campaign`` with the same options."""
+    argv = ["rose", "run", args.script]
+    if args.backend:
+        argv += ["--backend", args.backend]
+    for name in args.tracker or ():
+        argv += ["--tracker", name]
+    if args.max_iter is not None:
+        argv += ["--max-iter", str(args.max_iter)]
+    if args.runs_dir:
+        argv += ["--runs-dir", args.runs_dir]
+    for option in getattr(args, "backend_option", None) or ():
+        argv += ["--backend-option", str(option)]
+    argv += ["--resume", os.path.basename(campaign) if not args.runs_dir else campaign]
+    if args.script_args:
+        argv += ["--", *args.script_args]
+    return shlex.join(argv)
+
+
+def _move_engine_reports(campaigns: list[str], since: float) -> None:
+    """Put a dry-run report left in an engine folder into the campaign it belongs to.
+
+    The dry-run backend writes into the campaign directory when a task tells it where that
+    is, else into the engine's folder (``runs/.engines/<uid>``). With one campaign in this
+    run, the engine folders' reports written since it started are that campaign's: move
+    them there, where ``rose runs`` and ``rose show`` find (and mark) them.
+    """
+    from rose.engine import runs_root
+    from rose.runs import DRY_RUN_MARK, DRY_RUN_REPORT
+
+    if len(campaigns) != 1 or os.path.isfile(os.path.join(campaigns[0], DRY_RUN_MARK)):
+        return
+    engines = os.path.join(runs_root(), ".engines")
+    if not os.path.isdir(engines):
+        return
+    for entry in sorted(os.scandir(engines), key=lambda e: e.name):
+        report = os.path.join(entry.path, DRY_RUN_MARK)
+        if not entry.is_dir() or not os.path.isfile(report) or os.path.getmtime(report) < since - 1:
+            continue
+        for name in (DRY_RUN_REPORT, DRY_RUN_MARK):
+            source = os.path.join(entry.path, name)
+            if os.path.isfile(source):
+                with open(source, encoding="utf-8") as src, \
+                        open(os.path.join(campaigns[0], name), "a", encoding="utf-8") as dst:
+                    dst.write(src.read())
+                os.remove(source)
+        try:
+            os.rmdir(entry.path)
+        except OSError:
+            pass
+
+
+def _dry_run_reports(campaigns: list[str], since: float) -> list[str]:
+    """The dry-run reports written by this run: in its campaign directories."""
+    from rose.runs import DRY_RUN_REPORT
+
+    reports = [os.path.join(path, DRY_RUN_REPORT) for path in campaigns]
+    return [path for path in reports if os.path.isfile(path) and os.path.getmtime(path) >= since - 1]
 
 
 def _check_names(overrides: Any) -> None:
@@ -67,8 +157,14 @@ def _check_names(overrides: Any) -> None:
         lookup("tracker", name)
 
 
-def _run_script(script: str, script_args: list[str]) -> int:
-    """``python script args...`` in this process: ``__main__``, argv and sys.path as Python sets them."""
+def _run_script(script: str, script_args: list[str]) -> tuple[int, str | None]:
+    """``python script args...`` in this process: ``__main__``, argv and sys.path as Python sets them.
+
+    Returns the exit code and, when Ctrl-C or SIGTERM stopped the script, the signal's name
+    (the campaign has already stopped cleanly by then: no traceback is printed).
+    """
+    import asyncio
+
     saved_argv, saved_path = sys.argv[:], sys.path[:]
     sys.argv = [script, *script_args]
     sys.path.insert(0, os.path.dirname(script))
@@ -76,14 +172,19 @@ def _run_script(script: str, script_args: list[str]) -> int:
         runpy.run_path(script, run_name="__main__")
     except SystemExit as exc:
         if exc.code is None:
-            return 0
+            return 0, None
         if isinstance(exc.code, int):
-            return exc.code
+            return exc.code, None
         print(exc.code, file=sys.stderr)
-        return 1
+        return 1, None
+    except KeyboardInterrupt:
+        return 130, "Ctrl-C"
+    except asyncio.CancelledError as exc:  # rose.engine turns SIGTERM into cancelling the main task
+        name = "SIGTERM" if "SIGTERM" in exc.args else "cancelled"
+        return 143 if name == "SIGTERM" else 1, name
     except Exception:  # noqa: BLE001 - the script's own error: show it like Python would
         traceback.print_exc()
-        return 1
+        return 1, None
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
-    return 0
+    return 0, None

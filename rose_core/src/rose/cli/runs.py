@@ -46,10 +46,15 @@ def _run_summary(run: Any) -> dict[str, Any]:
         "metric": run.metric_name,
         "operator": run.operator,
         "threshold": run.threshold,
-        "best_metric": run.best_metric(),
+        "best_metric": None if run.dry_run else run.best_metric(),  # a dry run's values are placeholders
         "started": run.started,
         "ended": run.ended,
+        "dry_run": run.dry_run,
     }
+
+
+def _status(run: Any) -> str:
+    return f"{run.status} (dry run)" if run.dry_run else run.status
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -67,25 +72,32 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for run in runs:
-        best = run.best_metric()
+        best = None if run.dry_run else run.best_metric()
         metric = f"{_fmt(best)} {run.metric_name}" if best is not None and run.metric_name else _fmt(best)
-        rows.append([run.name, run.learner_type, run.status, str(len(run.learners)), str(run.iterations),
+        if run.dry_run:
+            metric = "- (dry run: no task ran)"
+        rows.append([run.name, run.learner_type, _status(run), str(len(run.learners)), str(run.iterations),
                      metric, _when(run.started), _duration(run)])
     print_table(f"ROSE campaigns in {root}", ["run", "learner", "status", "learners", "iterations", "best metric",
-                                         "started", "duration"], rows)
+                                         "started", "duration"], rows, keep=(0,))
+    print(f"(`rose show RUN` takes a run's name, a part of it, or latest; {len(runs)} campaign(s))")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one campaign's per-iteration table and write its learning curve."""
     from rose.errors import RoseError
-    from rose.runs import load_run, resolve_run
+    from rose.runs import load_run, match_run
 
     try:
-        path = resolve_run(args.run, args.root)
+        path, matches = match_run(args.run, args.root)
     except FileNotFoundError as exc:
         print(f"rose show: {exc}", file=sys.stderr)
         return 2
+    if len(matches) > 1:
+        others = ", ".join(os.path.basename(m) for m in matches[:-1])
+        print(f"rose show: {args.run!r} matches {len(matches)} campaigns; showing the latest, "
+              f"{os.path.basename(path)} (the others: {others})", file=sys.stderr)
     run = load_run(path)
     if args.json:
         data = _run_summary(run)
@@ -98,8 +110,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         criterion = (f"stop when {run.metric_name} {run.operator or ''} {_fmt(run.threshold)}"
                      if run.threshold is not None else "no stop criterion")
         print(f"{run.name}: {run.learner_type}, {criterion}")
+        if run.dry_run:
+            print("  DRY RUN: no task ran; the metric values are placeholders, not results "
+                  f"(report: {os.path.join(run.path, 'dry-run.txt')})")
         print(f"  directory: {run.path}")
-        print(f"  status: {run.status}, {len(run.learners)} learner(s), started {_when(run.started)}, "
+        print(f"  status: {_status(run)}, {len(run.learners)} learner(s), started {_when(run.started)}, "
               f"duration {_duration(run)}")
         for history in run.ordered_learners():
             print(f"  {history.label}: {history.status} after {len(history.iterations)} iteration(s)")
@@ -110,7 +125,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         rows = []
         for history in run.ordered_learners():
             for state in history.iterations:
-                row = [history.label, str(state.get("iteration")), _fmt(state.get("metric_value"))]
+                # iterations count from 1, like the summary above ("after 3 iteration(s)")
+                number = state.get("iteration")
+                shown = str(number + 1) if isinstance(number, int) else _fmt(number)
+                value = "(dry run)" if run.dry_run else _fmt(state.get("metric_value"))
+                row = [history.label, shown, value]
                 if with_labels:
                     row.append(_fmt(state.get("labeled_count")))
                 row += [f"{history.task_seconds(state.get('iteration')):.2f}", "yes" if state.get("should_stop") else ""]
@@ -118,12 +137,23 @@ def cmd_show(args: argparse.Namespace) -> int:
         print_table("iterations", headers, rows)
     if args.no_plot:
         return 0
-    from rose.plotting import learning_curve
+    out = sys.stderr if args.json else sys.stdout
+    if run.dry_run:
+        print("no plot: a dry run has no real metric values", file=out)
+        return 0
+    from rose.plotting import PLOT_NAME, SHOW_MAKER, learning_curve, plot_maker
 
+    target = args.plot
+    if target is None:
+        target = os.path.join(run.path, PLOT_NAME)
+        if os.path.isfile(target) and plot_maker(target) != SHOW_MAKER:
+            print(f"learning curve: {target} (drawn by the campaign, left as it is; `rose show {run.name} "
+                  f"--plot FILE` draws rose show's own)", file=out)
+            return 0
     try:
-        plot = learning_curve(run, args.plot)
+        plot = learning_curve(run, target, maker=SHOW_MAKER)
     except RoseError as exc:
         print(f"rose show: no plot: {exc}", file=sys.stderr)
         return 0
-    print(f"learning curve: {plot}", file=sys.stderr if args.json else sys.stdout)
+    print(f"learning curve: {plot}", file=out)
     return 0

@@ -1,0 +1,12 @@
+"""ROSE 0.3 path ``rose.uq.uq_active_learner``: ``SeqUQLearner``, ``ParallelUQLearner``; new code: ``rose.uq``."""
+
+from __future__ import annotations
+
+from rose._compat import alias_module
+
+__getattr__, __dir__, __all__ = alias_module(
+    __name__,
+    namespace="uq",
+    registry_names=("SeqUQLearner", "ParallelUQLearner", "UQLearnerConfig"),
+    core={"TaskConfig": "rose.config", "LearnerConfig": "rose.config"},
+)
