@@ -149,3 +149,21 @@ def test_learner_config_is_checked_at_start() -> None:
     with pytest.raises(TypeError, match="initial_config must be a LearnerConfig or None"):
         learner.start(max_iter=1, initial_config={"simulation": {}})  # type: ignore[arg-type]
     assert isinstance(LearnerConfig(), LearnerConfig)
+
+
+async def test_task_description_shell_means_shell_and_other_keys_are_errors(tmp_path: Path) -> None:
+    import rose
+
+    learner = Loop(object())
+    with pytest.raises(TypeError, match=r"task_description key\(s\) \['cpu_processes'\] are not passed"):
+        learner.simulation_task(task_description={"cpu_processes": 2})(sim)
+    async with rose.engine("local") as engine:
+        shelled = Loop(engine, run_dir=tmp_path / "run")
+
+        @shelled.simulation_task(task_description={"shell": True})
+        async def both(*args: Any) -> str:
+            return "echo a && echo b"
+
+        assert shelled.tasks["simulation"].shell
+        assert (await both()).split() == ["a", "b"]
+    assert learner.get_max_iterations() is None

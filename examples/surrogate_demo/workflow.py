@@ -28,6 +28,7 @@ import sys
 from typing import Any
 
 import rose
+import rose.overrides
 from rose import LearnerConfig, TaskConfig
 from rose.al import ParallelActiveLearner
 from rose.metrics import ROOT_MEAN_SQUARED_ERROR_RMSE
@@ -187,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow's own start-up messages
     result = asyncio.run(campaign(args))
+    if rose.overrides.current().dry_run:  # `rose run --dry-run`: nothing ran, there is nothing to compare
+        print(f"\nDry run: no task ran, so there are no errors to compare. Campaign: {result['run_dir']}")
+        return 0
     plot = learning_curve(result["run_dir"], title="Projectile range surrogate: hold-out error vs simulations")
     if result.get("mlflow") is not None:
         log_plot_to_mlflow(result["mlflow"], plot)

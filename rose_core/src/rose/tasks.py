@@ -48,6 +48,7 @@ TASK_OPTIONS = (
     "retry_backoff",
     "timeout",
     "name",
+    "task_description",
     *ENGINE_OPTIONS,
 )
 
@@ -94,6 +95,7 @@ class TaskSpec:
             resources = Resources.coerce(options.get("resources"))
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{label}: {exc}") from None
+        shell = bool(options.get("shell", False)) or _shell_from_description(label, options.get("task_description"))
         return cls(
             kind=kind,
             name=str(options.get("name") or kind),
@@ -101,13 +103,29 @@ class TaskSpec:
             as_executable=bool(options.get("as_executable", True)),
             log_params=dict(options.get("log_params") or {}),
             resources=resources,
-            shell=bool(options.get("shell", False)),
+            shell=shell,
             retries=retries,
             retry_backoff=backoff if backoff is not None else 1.0,
             timeout=timeout,
             engine_options={k: options[k] for k in ENGINE_OPTIONS if k in options},
             **extra,
         )
+
+
+def _shell_from_description(label: str, description: Any) -> bool:
+    """ROSE 0.3's ``task_description={"shell": True}``: honoured; any other key is an error, never ignored."""
+    if description is None:
+        return False
+    if not isinstance(description, Mapping):
+        raise TypeError(f"{label}: task_description must be a dict such as {{'shell': True}}, got {description!r}")
+    unknown = sorted(set(description) - {"shell"})
+    if unknown:
+        raise TypeError(
+            f"{label}: task_description key(s) {unknown} are not passed to backends by ROSE; give per-task "
+            f"resources as resources={{'cores': ..., 'gpus': ..., 'ranks': ..., 'memory_mb': ..., 'env': {{...}}, "
+            f"'cwd': ...}} and a shell as shell=True"
+        )
+    return bool(description.get("shell", False))
 
 
 def _seconds(label: str, option: str, value: Any, *, allow_none: bool = False, allow_zero: bool = False) -> float | None:
