@@ -122,5 +122,7 @@ def test_as_task_answers_a_selection_request(tmp_path: Path) -> None:
 def test_rose_plugins_verbose_lists_policies() -> None:
     result = run_rose(["plugins", "-v"])
     assert result.returncode == 0, result.stderr
-    al = next(line for line in result.stdout.splitlines() if line.startswith("al "))
-    assert "policies: random, max-variance, margin, entropy, expected-improvement, greedy-k-center, batch-diverse-top-k" in al
+    block = result.stdout.split("\nal ", 1)[1].split("\n\n", 1)[0]  # the al plugin's block, wrapped lines joined
+    assert "policies: random, max-variance, margin, entropy, expected-improvement, greedy-k-center, batch-diverse-top-k" in (
+        " ".join(block.split())
+    )
