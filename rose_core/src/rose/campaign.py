@@ -145,9 +145,9 @@ class CampaignRecord:
             self.learner.on_task_event(self.hub.task)
 
     def write(self, record_type: str, /, **fields: Any) -> None:
-        """Append a record to the journal (no-op without one)."""
+        """Append a record to the journal (no-op without one); task lines are written in groups."""
         if self.journal is not None:
-            self.journal.write(record_type, learner_id=self.learner.learner_id, **fields)
+            self.journal.write(record_type, grouped=record_type == "task", learner_id=self.learner.learner_id, **fields)
 
     def iteration(self, state: IterationState, carry: Any = None, *, store_carry: bool = True) -> None:
         """Record one finished iteration: the journal first (with the carry), then the trackers."""
