@@ -29,10 +29,24 @@ from typing import Any
 from rose.errors import JournalError, RoseError
 from rose.state import jsonable
 
-__all__ = ["JOURNAL_NAME", "LOCK_NAME", "Journal", "ResumePoint", "load_resume_point", "read_journal"]
+__all__ = [
+    "JOURNAL_NAME",
+    "LOCK_NAME",
+    "SUMMARY_NAME",
+    "Journal",
+    "ResumePoint",
+    "load_resume_point",
+    "read_journal",
+    "read_summary",
+]
 
 JOURNAL_NAME = "journal.jsonl"
+#: the journal without task and process lines (start, resume, iteration, stop): what ``rose show``
+#: and ``rose runs`` read, so a campaign of millions of tasks stays quick to inspect
+SUMMARY_NAME = "iterations.jsonl"
 LOCK_NAME = ".rose.lock"
+#: record types that stay out of the summary
+DETAIL_RECORDS = frozenset({"task", "process"})
 #: the longest a task line waits before it is handed to the operating system
 GROUP_COMMIT_SECONDS = 0.02
 logger = logging.getLogger(__name__)
@@ -50,8 +64,10 @@ class Journal:
         self.path = os.path.join(run_dir, JOURNAL_NAME)
         self._lock = threading.Lock()
         self._file: Any = None
+        self._summary: Any = None
         self._lock_file: Any = None
         self._flush_due: Any = None  # the timer that hands grouped lines to the OS
+        self._seconds: dict[tuple[Any, Any], float] = {}  # task seconds per (learner, iteration), for the summary
 
     def open(self) -> None:
         """Lock the directory, then open the journal for appending.
@@ -64,10 +80,13 @@ class Journal:
         try:
             os.makedirs(self.run_dir, exist_ok=True)
             self._take_lock()
-            _drop_partial_last_line(self.path)
+            summary = os.path.join(self.run_dir, SUMMARY_NAME)
+            for path in (self.path, summary):
+                _drop_partial_last_line(path)
             self._file = open(self.path, "a", encoding="utf-8")
+            self._summary = open(summary, "a", encoding="utf-8")
         except OSError as exc:
-            self._release_lock()
+            self.close()
             raise JournalError(self.path, exc) from exc
 
     def _take_lock(self) -> None:
@@ -109,10 +128,20 @@ class Journal:
         """
         if self._file is None:
             return
-        line = json.dumps(jsonable({"type": record_type, "time": time.time(), **fields}))
+        if record_type == "task":
+            key = (fields.get("learner_id"), fields.get("iteration"))
+            self._seconds[key] = self._seconds.get(key, 0.0) + float(fields.get("seconds") or 0.0)
+        elif record_type == "iteration" and "task_seconds" not in fields:
+            state = fields.get("state") or {}
+            key = (fields.get("learner_id"), state.get("iteration"))
+            fields["task_seconds"] = round(self._seconds.pop(key, 0.0), 6)  # rose show reads it from the summary
+        line = _dumps({"type": record_type, "time": time.time(), **fields}) + "\n"
         with self._lock:
             try:
-                self._file.write(line + "\n")
+                self._file.write(line)
+                if record_type not in DETAIL_RECORDS:
+                    self._summary.write(line)
+                    self._summary.flush()
                 if not grouped or not self._flush_later():
                     self._flush_now()
             except OSError as exc:
@@ -151,12 +180,13 @@ class Journal:
         if self._flush_due is not None:
             self._flush_due.cancel()
             self._flush_due = None
-        if self._file is not None:
-            try:
-                self._file.close()
-            except OSError as exc:
-                logger.error("could not flush the journal %s at the end: %s", self.path, exc)
-            self._file = None
+        for handle in (self._file, self._summary):
+            if handle is not None:
+                try:
+                    handle.close()
+                except OSError as exc:
+                    logger.error("could not flush the journal %s at the end: %s", self.path, exc)
+        self._file = self._summary = None
         self._release_lock()
 
 
@@ -180,6 +210,22 @@ def read_journal(path: str) -> Iterator[dict[str, Any]]:
                 yield record
             else:
                 logger.warning("skipping line %d of %s: not a journal record", number, path)
+
+
+def read_summary(path: str) -> Iterator[dict[str, Any]]:
+    """The journal's summary (no task lines; iteration lines carry ``task_seconds``) when the
+    campaign wrote one, else the whole journal (campaigns of ROSE 0.4)."""
+    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    summary = os.path.join(directory, SUMMARY_NAME)
+    yield from read_journal(summary if os.path.isfile(summary) else directory)
+
+
+def _dumps(record: dict[str, Any]) -> str:
+    """One JSON line: the C encoder for plain values, :func:`jsonable` for the rest (numpy, sets...)."""
+    try:
+        return json.dumps(record, default=jsonable)
+    except (TypeError, ValueError):  # keys that are not strings or numbers (tuples...)
+        return json.dumps(jsonable(record))
 
 
 def _drop_partial_last_line(path: str) -> None:

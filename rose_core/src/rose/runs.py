@@ -21,7 +21,7 @@ from typing import Any
 
 from attrs import define, field
 
-from rose.journal import JOURNAL_NAME, read_journal
+from rose.journal import JOURNAL_NAME, read_summary
 
 __all__ = [
     "LearnerHistory",
@@ -56,6 +56,7 @@ class LearnerHistory:
     tasks: list[dict[str, Any]] = field(factory=list)
     status: str = UNFINISHED
     journal: str | None = None
+    seconds: dict[Any, float] = field(factory=dict)  # task seconds per iteration, as the campaign recorded them
 
     @property
     def label(self) -> str:
@@ -80,6 +81,8 @@ class LearnerHistory:
 
     def task_seconds(self, iteration: Any) -> float:
         """Seconds spent in the task attempts of ``iteration``."""
+        if iteration in self.seconds:
+            return self.seconds[iteration]
         return sum(float(t.get("seconds") or 0.0) for t in self.tasks if t.get("iteration") == iteration)
 
 
@@ -215,7 +218,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     path = os.path.abspath(os.fspath(path))
     if not is_run_dir(path):
         raise FileNotFoundError(f"{path} is not a campaign directory: it has no {JOURNAL_NAME}")
-    top = list(read_journal(path))
+    top = list(read_summary(path))
     run = Run(path=path, dry_run=os.path.isfile(os.path.join(path, DRY_RUN_MARK)))
     starts = [r for r in top if r.get("type") == "start"]
     top_id = starts[0].get("learner_id") if starts else None
@@ -226,7 +229,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     _collect(histories, top, os.path.join(path, JOURNAL_NAME))
     for entry in sorted(os.scandir(path), key=lambda e: e.name):
         if entry.is_dir() and is_run_dir(entry.path):
-            _collect(histories, list(read_journal(entry.path)), os.path.join(entry.path, JOURNAL_NAME))
+            _collect(histories, list(read_summary(entry.path)), os.path.join(entry.path, JOURNAL_NAME))
     run.status = _status(top, top_id)
     times = [r["time"] for r in top if _finite(r.get("time"))]
     run.started, run.ended = (min(times), max(times)) if times else (None, None)
@@ -289,6 +292,8 @@ def _collect(histories: dict[Any, LearnerHistory], records: Iterable[dict[str, A
             learner_id = state.get("learner_id", learner_id)
             history = _history(histories, learner_id, journal)
             seen.setdefault(learner_id, {i.get("iteration"): i for i in history.iterations})[state.get("iteration")] = state
+            if _finite(record.get("task_seconds")):
+                history.seconds[state.get("iteration")] = float(record["task_seconds"])
         elif kind == "task":
             _history(histories, learner_id, journal).tasks.append(record)
         elif kind == "stop":
