@@ -208,3 +208,22 @@ def test_plot_without_matplotlib_names_the_package(tmp_path, monkeypatch, capsys
     assert "learner 0" in captured.out
     assert "pip install matplotlib" in captured.err
     assert not (run_dir / "learning_curve.png").exists()
+
+
+def test_show_prints_the_last_iterations_of_a_long_campaign(tmp_path, capsys):
+    from rose.journal import Journal
+
+    run_dir = tmp_path / "runs" / "20260101-000000-long"
+    journal = Journal(str(run_dir))
+    journal.open()
+    journal.write("start", learner_id=None, manifest={"learner_type": "SequentialActiveLearner"})
+    for i in range(120):
+        journal.write("iteration", learner_id=None, state={"iteration": i, "metric_value": 1.0 / (i + 1)})
+    journal.close()
+    assert main(["show", str(run_dir), "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "(70 earlier iteration(s) not shown: --last 0 shows every one)" in out
+    rows = [line for line in out.splitlines() if line.startswith("learner ") and "iteration" not in line]
+    assert len(rows) == 50 and rows[0].split()[1] == "71" and rows[-1].split()[1] == "120"
+    assert main(["show", str(run_dir), "--no-plot", "--last", "0"]) == 0
+    assert "not shown" not in capsys.readouterr().out

@@ -17,7 +17,6 @@ error naming the process that holds it.
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import threading
@@ -25,6 +24,8 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
+
+import orjson
 
 from rose.errors import JournalError, RoseError
 from rose.state import jsonable
@@ -202,8 +203,8 @@ def read_journal(path: str) -> Iterator[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
                 logger.warning("skipping damaged line %d of %s (%s)", number, path, exc)
                 continue
             if isinstance(record, dict):
@@ -221,11 +222,14 @@ def read_summary(path: str) -> Iterator[dict[str, Any]]:
 
 
 def _dumps(record: dict[str, Any]) -> str:
-    """One JSON line: the C encoder for plain values, :func:`jsonable` for the rest (numpy, sets...)."""
+    """One JSON line (orjson; :func:`jsonable` for what it does not know: sets, objects...)."""
     try:
-        return json.dumps(record, default=jsonable)
-    except (TypeError, ValueError):  # keys that are not strings or numbers (tuples...)
-        return json.dumps(jsonable(record))
+        return orjson.dumps(record, default=jsonable, option=_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):  # keys that are not strings or numbers (tuples...)
+        return orjson.dumps(jsonable(record), option=_OPTIONS).decode()
+
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
 def _drop_partial_last_line(path: str) -> None:

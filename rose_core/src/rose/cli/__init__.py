@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "when the campaign has not written its own)")
     show.add_argument("--no-plot", action="store_true", help="do not write the plot")
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    show.add_argument("--last", type=int, default=50, metavar="N",
+                      help="rows per learner in the table: its last N iterations (default 50; 0: all)")
     show.set_defaults(func=cmd_show)
     return parser
 

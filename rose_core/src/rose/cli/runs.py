@@ -123,8 +123,12 @@ def cmd_show(args: argparse.Namespace) -> int:
         headers += ["labeled"] if with_labels else []
         headers += ["task s", "stop"]
         rows = []
+        last = getattr(args, "last", 0) or 0
+        hidden = 0
         for history in run.ordered_learners():
-            for state in history.iterations:
+            shown_states = history.iterations[-last:] if last > 0 else history.iterations
+            hidden += len(history.iterations) - len(shown_states)
+            for state in shown_states:
                 # iterations count from 1, like the summary above ("after 3 iteration(s)")
                 number = state.get("iteration")
                 shown = str(number + 1) if isinstance(number, int) else _fmt(number)
@@ -135,6 +139,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                 row += [f"{history.task_seconds(state.get('iteration')):.2f}", "yes" if state.get("should_stop") else ""]
                 rows.append(row)
         print_table("iterations", headers, rows)
+        if hidden:
+            print(f"({hidden} earlier iteration(s) not shown: --last 0 shows every one)")
     if args.no_plot:
         return 0
     out = sys.stderr if args.json else sys.stdout
