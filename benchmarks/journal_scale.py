@@ -66,8 +66,8 @@ def main() -> int:
         env = {**os.environ, "ROSE_RUNS_DIR": os.path.join(root, "runs")}
         python = sys.executable
         resume = timed([python, "-c", f"from rose.journal import load_resume_point; load_resume_point({run_dir!r})"], env)
-        show = timed([python, "-m", "rose", "show", run_dir, "--no-plot", "--json"], env)
-        runs = timed([python, "-m", "rose", "runs", "--json"], env)
+        show = timed([python, "-m", "rose", "show", run_dir, "--no-plot"], env)
+        runs = timed([python, "-m", "rose", "runs"], env)
     print(json.dumps({
         "records": args.records, "journal_mb": round(size / 1e6, 1),
         "write_us_per_record": round(1e6 * seconds / args.records, 2),

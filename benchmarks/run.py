@@ -60,13 +60,14 @@ class Sizes:
     steady_reps: int = 3  # seeds per mode in scenario 6
     steady_in_flight: int = 8
     steady_target: float = 3.0  # hold-out RMSE (m) both modes must reach
+    journal_records: int = 1_000_000  # scenario 8
 
 
 FULL = Sizes()
 SMOKE = Sizes(
     reps=1, slow_reps=1, startup_reps=1, loop_iterations=5, loop50_iterations=2, loop50_iterations_rose03=2,
     exec_iterations=3, parallel=(8, 2), many=(16, 2), tracking_iterations=3, tracking_long_iterations=6, tracking_rounds=1,
-    steady_reps=1, steady_in_flight=4, steady_target=8.0,
+    steady_reps=1, steady_in_flight=4, steady_target=8.0, journal_records=20_000,
 )
 
 
@@ -486,6 +487,36 @@ class Bench:
         self.measures += [speed, sims]
 
 
+    # 8. a million-record journal
+    def scenario8(self) -> None:
+        """Write rate, resume time and `rose show`/`rose runs` time on a big journal (benchmarks/journal_scale.py)."""
+        n = self.sizes.journal_records
+        rows = [
+            ("8a", f"8a. journal write, {n:,} task records: per record (grouped lines)", "us", "write_us_per_record",
+             "<= 10 us", lambda v: v <= 10.0),
+            ("8b", "8b. resume: read the journal and rebuild the state, fresh process", "s", "resume_seconds",
+             "<= 10 s", lambda v: v <= 10.0),
+            ("8c", "8c. `rose show RUN --no-plot` on it", "s", "show_seconds", "< 2 s", lambda v: v < 2.0),
+            ("8d", "8d. `rose runs` with it", "s", "runs_seconds", "< 2 s", lambda v: v < 2.0),
+        ]
+        proc = subprocess.run([self.runner.pythons[OURS], str(HERE / "journal_scale.py"), "--records", str(n)],
+                              capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False, cwd=HERE)
+        try:
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            result = {}
+        for key, label, unit, field_name, target, check in rows:
+            measure = Measure(key, label, unit, target=target)
+            measure.check = (lambda c: lambda med: c(med[OURS]))(check)
+            if field_name in result:
+                measure.values[OURS] = [float(result[field_name])]
+            else:
+                measure.notes[OURS] = f"failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}"
+            self.measures.append(measure)
+        if result:
+            self.extra["scenario8"] = f"journal of {result.get('journal_mb')} MB"
+
+
 def _script(python: str, name: str) -> str:
     return str(Path(python).parent / name)
 
@@ -679,7 +710,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-rose03", action="store_true", help="skip ROSE 0.3 (no install)")
     parser.add_argument("--no-rose03-mlflow", action="store_true", help="do not install mlflow for ROSE 0.3")
     parser.add_argument("--rose03-venv", type=Path, default=ROSE03_VENV, help="where ROSE 0.3 is installed")
-    parser.add_argument("--only", default="1,2,3,4,5,6", help="comma-separated scenarios (default all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,8", help="comma-separated scenarios (default all)")
     parser.add_argument("--output", type=Path, default=HERE / "results.md", help="results file")
     parser.add_argument("--tracker", default="mlflow", help="tracker of scenario 5 (default mlflow; CI uses jsonl)")
     parser.add_argument("--quiet", action="store_true", help="do not log every run")
@@ -724,10 +755,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     bench = Bench(runner, sizes, tuple(impls), rose03_backend, rose03_mlflow, args.tracker)
     scenarios = {"1": bench.scenario1, "2": bench.scenario2, "3": bench.scenario3, "4": bench.scenario4,
-                 "5": bench.scenario5, "6": bench.scenario6}
+                 "5": bench.scenario5, "6": bench.scenario6, "8": bench.scenario8}
     for number in [n.strip() for n in args.only.split(",") if n.strip()]:
         if number not in scenarios:
-            parser.error(f"--only: unknown scenario {number!r} (1-6)")
+            parser.error(f"--only: unknown scenario {number!r} (1-6, 8)")
         print(f"scenario {number} ...", file=sys.stderr)
         scenarios[number]()
 
