@@ -126,6 +126,7 @@ class CampaignRecord:
         self.hub = TrackerHub([*learner.trackers, *overrides.campaign_trackers(learner)])
         self.reason: str | None = None
         self.started = time.monotonic()
+        self.cap = overrides.current().max_iter  # `rose run --max-iter N`, read once per campaign
 
     def open(self) -> None:
         """Lock the directory, record the start (or resume) and start the trackers."""
@@ -283,7 +284,7 @@ async def run_iterations(learner: Learner, plan: Plan, record: CampaignRecord) -
             if learner.is_stopped:
                 reason = "stopped"
                 return
-            if overrides.cap_reached(learner, state):  # `rose run --max-iter N`
+            if record.cap and i + 1 >= record.cap:  # `rose run --max-iter N`
                 reason = "max_iter_reached"
                 return
             i += 1

@@ -97,6 +97,7 @@ class Learner:
         self.trackers: list[Any] = []
         self.children: list[Learner] = []
         self.metric_values_per_iteration: dict[Any, Any] = {}
+        self._history: list[float] = []  # the numbers of metric_values_per_iteration, kept as they come
         self.iteration = 0
         self.task_cwd: str | None = None
         self._run_dir = os.path.abspath(os.fspath(run_dir)) if run_dir is not None else None
@@ -519,6 +520,8 @@ class Learner:
     ) -> IterationState:
         """The state this learner yields for ``iteration`` (its metric joins the history)."""
         if metric_value is not None:
+            if iteration not in self.metric_values_per_iteration and isinstance(metric_value, (int, float)):
+                self._history.append(metric_value)
             self.metric_values_per_iteration[iteration] = metric_value
         self.iteration = iteration + 1
         criterion = self.criterion
@@ -527,7 +530,7 @@ class Learner:
             metric_name=criterion.metric_name if criterion else None,
             metric_value=metric_value,
             metric_threshold=criterion.threshold if criterion else None,
-            metric_history=self.metric_history,
+            metric_history=list(self._history),  # a copy per state, not a scan of every iteration
             should_stop=should_stop,
             current_config=current_config,
             learner_id=self.learner_id,
@@ -674,9 +677,11 @@ class Learner:
         check_resumable(self, point)
         self._run_dir = run_dir
         self._resume = point
-        self.metric_values_per_iteration = {
-            s["iteration"]: s["metric_value"] for s in point.states if s.get("metric_value") is not None
-        }
+        self.metric_values_per_iteration.clear()
+        self.metric_values_per_iteration.update(
+            (s["iteration"], s["metric_value"]) for s in point.states if s.get("metric_value") is not None
+        )
+        self._history[:] = self.metric_history
         if point.states:
             last = IterationState.from_dict(point.states[-1])
             self._iteration_state = last.replace(metric_history=self.metric_history)
@@ -767,6 +772,8 @@ class Learner:
         self._campaigns += 1
         self._stop_requested = False
         self._stop_reason = None
+        self.metric_values_per_iteration.clear()  # in place: a parallel parent holds this dict of its child
+        self._history.clear()  # a resume restores both from the journal
         cap = overrides.current().max_iter if self.learner_id is None else None
         self._max_iter = min(plan.max_iter, cap) if plan.max_iter and cap else (plan.max_iter or cap or 0)
 

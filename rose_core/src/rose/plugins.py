@@ -304,12 +304,17 @@ def lazy(import_path: str) -> Callable[[], Any]:
     if not attribute:
         raise ValueError(f"lazy() needs 'module:attribute', got {import_path!r}")
 
+    loaded: list[Any] = []  # the object, once imported (translators are called for every task)
+
     def load() -> Any:
+        if loaded:
+            return loaded[0]
         import importlib
 
         obj: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             obj = getattr(obj, part)
+        loaded.append(obj)
         return obj
 
     load.__qualname__ = load.__name__ = f"lazy({import_path})"
