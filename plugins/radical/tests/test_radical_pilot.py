@@ -8,6 +8,7 @@ no process is left behind.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import textwrap
@@ -28,7 +29,7 @@ from rose.errors import ResourceError, TaskFailedError  # noqa: E402
 from rose.learner import Learner  # noqa: E402
 from rose.metrics import MEAN_SQUARED_ERROR_MSE  # noqa: E402
 from rose.records import Resources  # noqa: E402
-from rose.testing.backend import child_processes, processes_running, unique_sleep, wait_until  # noqa: E402
+from rose.testing.backend import check_argv_verbatim, child_processes, processes_running, unique_sleep, wait_until  # noqa: E402
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -63,23 +64,42 @@ class Pilot:
     def __init__(self, engine: Any, root: Path, children_before: dict[int, str]) -> None:
         self.engine, self.root, self.children_before = engine, root, children_before
         self.closed = False
+        self.lifecycle: list[str] = []
+
+
+class Collect(logging.Handler):
+    """Keeps the messages of the ``rose.radical`` lifecycle logger."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def pilot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pilot]:
     root = tmp_path_factory.mktemp("radical")
     before = child_processes()
+    messages: list[str] = []
+    handler = Collect(messages)
+    lifecycle = logging.getLogger("rose.radical")
+    lifecycle.addHandler(handler)
+    lifecycle.setLevel(logging.INFO)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("ROSE_RUNS_DIR", str(root / "runs"))
         engine = await make_engine("radical", work_dir=str(root / "engine"), resource="local.localhost",
                                    runtime=15, cores=2)
         state = Pilot(engine, root, before)
+        state.lifecycle = messages
         try:
             yield state
         finally:
             if not state.closed:
                 await engine.shutdown()
+            lifecycle.removeHandler(handler)
 
 
 def test_reference_dictionary_gets_cores_and_keeps_errors_in_python() -> None:
@@ -172,6 +192,19 @@ async def test_results_quoting_failures_and_full_output(pilot: Pilot) -> None:
     assert big == "x" * 3000 + "\n"  # RP itself keeps only the last 1024 characters
     assert isinstance(absent, TaskFailedError) and absent.exit_code == 127
     assert "rose-radical-no-such-command" in str(absent)
+
+
+@in_module_loop
+async def test_hostile_arguments_reach_the_process_verbatim(pilot: Pilot) -> None:
+    """RP writes arguments into a shell script: none of them may be interpreted there."""
+    await check_argv_verbatim(Learner(pilot.engine, run_dir=pilot.root / "run"), pilot.root)
+
+
+@in_module_loop
+async def test_pilot_lifecycle_is_logged(pilot: Pilot) -> None:
+    """Submitted and active are logged at INFO under rose.radical (a pilot may queue for hours)."""
+    assert await wait_until(lambda: any(": active on " in m for m in pilot.lifecycle), 30), pilot.lifecycle
+    assert any("submitted to local.localhost" in m for m in pilot.lifecycle), pilot.lifecycle
 
 
 @in_module_loop

@@ -264,3 +264,23 @@ def submit_task(
 
     submission.add_done_callback(submission_failed)
     return future
+
+
+# -- helpers for backend plugins ------------------------------------------------------------
+
+#: the message radical.utils warns with when logging was configured before it was imported
+RADICAL_FORK_WARNING = "Import `radical` modules before `logging`"
+
+
+def silence_radical_fork_warning() -> None:
+    """Hide radical.utils' "Import `radical` modules before `logging`" warning.
+
+    radical.utils (imported by rhapsody-py and RADICAL-Pilot) patches ``logging`` to be
+    fork-safe either way; it only warns when the application configured logging first,
+    which every ``rose run`` and most scripts do. Backend plugins call this before
+    importing radical modules, so the warning does not reach users at the default level.
+    """
+    import re
+    import warnings
+
+    warnings.filterwarnings("ignore", message=re.escape(RADICAL_FORK_WARNING), category=UserWarning)

@@ -26,18 +26,31 @@ subclass adds, each for a trap measured on this machine:
 * **Callbacks on the event loop.** RP reports task states from its own threads; they are
   handed to asyncflow on the event loop's thread (thread-safe, and the engine wakes at
   once instead of on its next 1 s poll: ~1 s less per task).
+* **No shell interprets arguments.** RP writes ``executable "arg" ...`` into a shell
+  script, inside double quotes, so ``$(...)``, backticks and ``$HOME`` in an argument
+  would run or expand. The backend hands RP the whole argv already quoted for the shell
+  (single quotes), so the process receives exactly the argv the task returned.
+* **A visible pilot.** Pilot states (submitted, queued with its batch job id, active,
+  done or failed) are logged at INFO under ``rose.radical``: a pilot may wait hours in a
+  batch queue.
 * Shutdown closes the session in a worker thread (about 15 s here) so the event loop stays
   responsive.
 """
+# ruff: noqa: E402 - radical.utils warns at import unless its fork warning is silenced first
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import shlex
 import sys
 from typing import Any
 from urllib.parse import urlparse
+
+from rose.engine import silence_radical_fork_warning
+
+silence_radical_fork_warning()
 
 import radical.pilot as rp
 import radical.utils as ru
@@ -48,6 +61,8 @@ from rose.errors import ResourceError
 __all__ = ["RadicalExecutionBackend", "create_backend", "prepare_environment"]
 
 logger = logging.getLogger(__name__)
+#: the pilot's lifecycle, for users (``rose run --log-level INFO`` shows it)
+lifecycle = logging.getLogger("rose.radical")
 
 _SHORTENED = "[... CONTENT SHORTENED ...]"
 
@@ -112,6 +127,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
             self.pilot_manager = rp.PilotManager(self.session)
             self.resource_pilot = self.pilot_manager.submit_pilots(rp.PilotDescription(self.resources))
             self.pilot_manager.register_callback(self.handle_pilot_state_callback)
+            self.pilot_manager.register_callback(self._log_pilot_state)
             self.task_manager.add_pilots(self.resource_pilot)
             if self.raptor_config:
                 self.raptor_mode = True
@@ -119,11 +135,28 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         except BaseException:
             self.session.close(download=False)
             raise
-        logger.info(
-            "RADICAL-Pilot session %s: pilot %s on %s (%s cores, %s GPUs, %s min); session folder %s",
+        lifecycle.info(
+            "RADICAL-Pilot session %s: pilot %s submitted to %s (%s cores, %s GPUs, %s min); session folder %s",
             self.session.uid, self.resource_pilot.uid, self.resources["resource"], self.resources.get("cores"),
             self.resources.get("gpus", 0), self.resources.get("runtime"), self.session.path,
         )
+
+    def _log_pilot_state(self, pilot: Any, state: str) -> None:
+        """Log a pilot state change at INFO (RP calls this from its own thread)."""
+        uid = getattr(pilot, "uid", "pilot")
+        resource = self.resources.get("resource")
+        if state == rp.PMGR_LAUNCHING:
+            lifecycle.info("pilot %s: submitting to %s", uid, resource)
+        elif state == rp.PMGR_ACTIVE_PENDING:
+            lifecycle.info("pilot %s: queued on %s (batch job %s); waiting for the allocation to start",
+                           uid, resource, _job_id(pilot))
+        elif state == rp.PMGR_ACTIVE:
+            lifecycle.info("pilot %s: active on %s; tasks start now", uid, resource)
+        elif state == rp.DONE:
+            lifecycle.info("pilot %s: done", uid)
+        elif state in (rp.FAILED, rp.CANCELED):
+            lifecycle.warning("pilot %s: %s; see the pilot sandbox %s", uid, state.lower(),
+                              getattr(pilot, "pilot_sandbox", "?"))
 
     # -- submission ---------------------------------------------------------------------
     async def submit_tasks(self, tasks: list[dict[str, Any]]) -> Any:
@@ -160,6 +193,12 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         description = self.build_task(task["uid"], task, options)
         if description is None:  # pragma: no cover - build_task already reported the failure
             return None
+        if task.get("executable"):
+            # RP double-quotes each argument in its launch script ($, ` and \ stay live);
+            # one single-quoted command line reaches the process as exactly this argv
+            argv = [str(task["executable"]), *(str(a) for a in task.get("arguments") or ())]
+            description.executable = shlex.join(argv)
+            description.arguments = []
         try:
             description.verify()
         except Exception as exc:
@@ -243,6 +282,20 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         logger.info("closing RADICAL-Pilot session %s", session.uid)
         await asyncio.to_thread(session.close, download=False)
         logger.info("RADICAL-Pilot session %s closed", session.uid)
+
+
+def _job_id(pilot: Any) -> str:
+    """The batch system's job id of ``pilot`` as far as RP tells it, else ``unknown``."""
+    try:
+        details = pilot.as_dict()
+    except Exception:  # noqa: BLE001 - only for a log line
+        return "unknown"
+    for key in ("native_id", "job_id", "jobid"):
+        value = details.get(key) or (details.get("resource_details") or {}).get(key)
+        if value:
+            return str(value)
+    url = str(details.get("js_url") or "")
+    return url or "unknown"
 
 
 async def create_backend(
