@@ -147,7 +147,7 @@ def script_directory() -> str | None:
     """The campaign script's directory (``__main__.__file__``'s, else ``sys.path[0]``), or None."""
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     if main_file:
-        return os.path.dirname(os.path.abspath(main_file))
+        return os.path.dirname(os.path.abspath(str(main_file)))
     first = sys.path[0] if sys.path else ""
     return os.path.abspath(first) if first else None
 
