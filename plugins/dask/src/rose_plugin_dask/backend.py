@@ -120,6 +120,8 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         options = task.get("task_backend_specific_kwargs") or {}
         task["task_backend_specific_kwargs"] = {k: v for k, v in options.items() if k in SUBMIT_KEYS}
         name = str(task.get("name", task["uid"]))
+        qualname = getattr(task["function"], "__qualname__", name)
+        name = name if qualname == name else f"{name} ({qualname})"
         payload = function_payload(name, task["function"], task.get("args") or (), task.get("kwargs") or {})
         await self._submit_and_track(task, run_function, (payload, name, script_directory()), kind="function")
 
