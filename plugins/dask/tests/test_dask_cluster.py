@@ -65,7 +65,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     scheduler_file = root / "scheduler.json"
     env = {**os.environ, "DASK_LOGGING__DISTRIBUTED": "warning"}
     env.pop("DASK_SCHEDULER_ADDRESS", None)
-    log = open(root / "cluster.log", "wb")  # noqa: SIM115 - closed at teardown
+    log = open(root / "cluster.log", "wb")
     processes = [subprocess.Popen(
         [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
          "--scheduler-file", str(scheduler_file)],

@@ -29,7 +29,7 @@ from rose.errors import ResourceError, TaskFailedError  # noqa: E402
 from rose.learner import Learner  # noqa: E402
 from rose.metrics import MEAN_SQUARED_ERROR_MSE  # noqa: E402
 from rose.records import Resources  # noqa: E402
-from rose.testing.backend import check_argv_verbatim, child_processes, processes_running, unique_sleep, wait_until  # noqa: E402
+from rose.testing.backend import ContractError, check_argv_verbatim, child_processes, processes_running, unique_sleep, wait_until  # noqa: E402
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -232,16 +232,32 @@ async def test_cwd_env_and_what_the_pilot_cannot_hold(pilot: Pilot) -> None:
     async def too_wide() -> str:
         return "true"
 
-    @learner.utility_task(as_executable=False)
-    async def function() -> int:
-        return 1
 
     assert (await show()).splitlines() == [str(where), "v 1"]
     with pytest.raises(ResourceError) as failure:
         await too_wide()
     assert "3 cores" in str(failure.value) and "the pilot has 2" in str(failure.value)
-    with pytest.raises(RuntimeError, match="Raptor"):
-        await function()
+
+
+@in_module_loop
+async def test_function_tasks_run_without_raptor(pilot: Pilot) -> None:
+    """Function tasks run in the pilot's Python; values and exceptions come back as themselves."""
+    learner = Learner(pilot.engine, run_dir=pilot.root / "run")
+
+    @learner.training_task(as_executable=False)
+    async def where(x: int, *, scale: float) -> dict[str, Any]:
+        return {"value": x * scale, "pid": os.getpid(), "array": list(range(3))}
+
+    @learner.utility_task(as_executable=False)
+    async def explode() -> None:
+        raise ContractError("exploded on the pilot")
+
+    result = await where(2, scale=1.5)
+    assert result["value"] == 3.0 and result["array"] == [0, 1, 2]
+    assert result["pid"] != os.getpid()  # it really ran in another process
+    with pytest.raises(ContractError, match="exploded on the pilot"):
+        await explode()
+    assert not list((pilot.root / "runs" / ".radical" / "functions").iterdir())  # payloads cleaned up
 
 
 @in_module_loop

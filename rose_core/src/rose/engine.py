@@ -284,3 +284,20 @@ def silence_radical_fork_warning() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", message=re.escape(RADICAL_FORK_WARNING), category=UserWarning)
+
+
+def script_directory() -> str | None:
+    """The campaign script's directory, for backends that run function tasks elsewhere.
+
+    ``__main__.__file__``'s directory (``python workflow.py`` and ``rose run workflow.py``
+    both set it), else ``sys.path[0]``; None when neither names a directory (an
+    interactive session). Remote backends put it on ``sys.path`` where function tasks
+    run, so a function can use the script's sibling modules as it does locally.
+    """
+    import sys
+
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file:
+        return os.path.dirname(os.path.abspath(str(main_file)))
+    first = sys.path[0] if sys.path else ""
+    return os.path.abspath(first) if first else None

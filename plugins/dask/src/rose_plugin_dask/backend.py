@@ -30,11 +30,10 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import uuid
 from typing import Any
 
-from rose.engine import silence_radical_fork_warning
+from rose.engine import script_directory, silence_radical_fork_warning
 
 silence_radical_fork_warning()
 
@@ -143,15 +142,6 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         if self._own_cluster and cluster is not None:
             await cluster.close()
             logger.info("Dask LocalCluster closed")
-
-
-def script_directory() -> str | None:
-    """The campaign script's directory (``__main__.__file__``'s, else ``sys.path[0]``), or None."""
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    if main_file:
-        return os.path.dirname(os.path.abspath(str(main_file)))
-    first = sys.path[0] if sys.path else ""
-    return os.path.abspath(first) if first else None
 
 
 def function_payload(name: str, function: Any, args: Any, kwargs: Any) -> bytes:

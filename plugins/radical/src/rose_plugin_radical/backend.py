@@ -16,7 +16,12 @@ subclass adds, each for a trap measured on this machine:
   whole engine down and leaves later tasks waiting forever); so is the fit of the
   request in the pilot (a task asking for more cores or GPUs than the pilot has would
   wait forever): it fails with :class:`~rose.errors.ResourceError`.
-* **Function tasks without Raptor** fail with a message saying what to do.
+* **Function tasks without Raptor** run as executable tasks of
+  :mod:`rose_plugin_radical.runner` in the pilot's Python: the function and its arguments
+  go to a file in the session folder (which the compute nodes must see, as they see the
+  campaign directory), the campaign script's directory is put on ``sys.path`` there, and
+  the return value (or the exception) comes back the same way. With ``raptor_config``,
+  RP's Raptor runs them instead.
 * **Full stdout.** RP keeps only the last 1024 characters of a task's output; the backend
   reads the whole ``<task>.out`` from the task sandbox when it is reachable.
 * **Sessions stay in the campaign directory**: RP's session folder goes to
@@ -41,10 +46,12 @@ subclass adds, each for a trap measured on this machine:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shlex
 import sys
+import uuid
 from typing import Any
 from urllib.parse import urlparse
 
@@ -56,6 +63,7 @@ import radical.pilot as rp
 import radical.utils as ru
 from rhapsody.backends.execution.radical_pilot import RadicalExecutionBackend as _RhapsodyRadical
 
+from rose.engine import script_directory
 from rose.errors import ResourceError
 
 __all__ = ["RadicalExecutionBackend", "create_backend", "prepare_environment"]
@@ -111,6 +119,8 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
             pilot["sandbox"] = os.path.abspath(session_dir)
         super().__init__(pilot, raptor_config, name)
         self.session_dir = os.path.abspath(session_dir) if session_dir is not None else None
+        self._function_files: dict[str, tuple[str, str]] = {}
+        self._token = uuid.uuid4().hex[:8]
 
     async def _initialize(self) -> None:
         prepare_environment()
@@ -182,18 +192,16 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
                 f"the RADICAL-Pilot pilot has failed, task {name!r} cannot run; see the pilot sandbox "
                 f"{self.resource_pilot.pilot_sandbox} (bootstrap_0.out, agent_0.err)"
             )
-        if task.get("function") and not self.raptor_mode:
-            raise RuntimeError(
-                f"task {name!r} is a function task; RADICAL-Pilot runs Python functions only in Raptor "
-                "mode (RadicalExecutionBackend(resources, raptor_config={...})). Use as_executable=True "
-                "and run the function from a script instead."
-            )
         options = task.get("task_backend_specific_kwargs") or {}
         self._check_fit(name, options)
-        description = self.build_task(task["uid"], task, options)
+        source = task
+        if task.get("function") and not self.raptor_mode:
+            source = self._function_as_executable(task, name)
+        description = self.build_task(task["uid"], source, options)
         if description is None:  # pragma: no cover - build_task already reported the failure
             return None
-        if task.get("executable"):
+        if source.get("executable"):
+            task = source
             # RP double-quotes each argument in its launch script ($, ` and \ stay live);
             # one single-quoted command line reaches the process as exactly this argv
             argv = [str(task["executable"]), *(str(a) for a in task.get("arguments") or ())]
@@ -209,6 +217,61 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
                 f"a hand-written task_description may only use RP keys: {', '.join(schema)}"
             ) from exc
         return description
+
+    def _function_as_executable(self, task: dict[str, Any], name: str) -> dict[str, Any]:
+        """A copy of function ``task`` that runs it through :mod:`rose_plugin_radical.runner`."""
+        import cloudpickle
+
+        folder = os.path.join(self.session_dir or os.getcwd(), "functions")
+        os.makedirs(folder, exist_ok=True)
+        payload = os.path.join(folder, f"{self._token}-{task['uid']}.in")
+        result = os.path.join(folder, f"{self._token}-{task['uid']}.out")
+        qualname = getattr(task["function"], "__qualname__", name)
+        label = name if qualname == name else f"{name} ({qualname})"
+        try:
+            data = cloudpickle.dumps((label, task["function"], tuple(task.get("args") or ()),
+                                      dict(task.get("kwargs") or {})))
+        except Exception as exc:
+            raise TypeError(
+                f"function task {label!r} cannot be sent to the pilot: {exc}. Its function and arguments must be "
+                "picklable (plain data, arrays, file paths; no open files, locks or engines)"
+            ) from exc
+        with open(payload, "wb") as handle:
+            handle.write(data)
+        self._function_files[task["uid"]] = (payload, result)
+        return {**task, "function": None, "executable": sys.executable,
+                "arguments": ["-m", "rose_plugin_radical.runner", payload, result, script_directory() or ""]}
+
+    def _function_outcome(self, task: dict[str, Any], state: str) -> str:
+        """Read back a runner's result into ``task``; the state asyncflow should see."""
+        files = self._function_files.pop(task["uid"], None)
+        if files is None or state not in (rp.DONE, rp.FAILED):
+            if files is not None:
+                self._function_files[task["uid"]] = files
+            return state
+        import pickle
+
+        payload, result = files
+        try:
+            with open(result, "rb") as handle:
+                record = pickle.load(handle)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
+            stderr = task.get("stderr") or ""
+            task["exception"] = RuntimeError(
+                f"function task {task.get('name', task['uid'])!r} ended without a result ({exc}); its runner's "
+                f"stderr: {stderr[-2000:] or '(empty)'}"
+            )
+            state = rp.FAILED
+        else:
+            if record[0] == "ok":
+                task["return_value"], state = record[1], rp.DONE
+                task.pop("exception", None)
+            else:
+                task["exception"], task["stderr"], state = record[1], record[2], rp.FAILED
+        for path in (payload, result):
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        return state
 
     def _check_fit(self, name: str, options: dict[str, Any]) -> None:
         ranks = int(options.get("ranks", 1) or 1)
@@ -247,6 +310,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         def on_loop(task: Any, state: str, *args: Any, **kwargs: Any) -> None:
             if isinstance(task, dict) and state in (rp.DONE, rp.FAILED):
                 self._complete_stdout(task)
+                state = self._function_outcome(task, state)
             try:
                 running = asyncio.get_running_loop()
             except RuntimeError:
