@@ -261,6 +261,30 @@ async def test_function_tasks_run_without_raptor(pilot: Pilot) -> None:
 
 
 @in_module_loop
+async def test_without_a_shared_filesystem_files_are_staged(pilot: Pilot) -> None:
+    """``shared_filesystem=False``: the task runs in its sandbox; inputs go in, outputs come back."""
+    learner = Learner(pilot.engine, run_dir=pilot.root / "run")
+    work = pilot.root / "staged"
+    work.mkdir()
+    (work / "input.txt").write_text("21\n")
+    script = "import os; n = int(open('input.txt').read()); open('output.txt', 'w').write(str(2 * n)); print(os.getcwd())"
+
+    @learner.utility_task(resources={"cwd": str(work)})
+    async def double() -> list[str]:
+        return [sys.executable, "-c", script]
+
+    backend = pilot.engine.backend
+    backend.shared_filesystem = False
+    try:
+        ran_in = (await double()).strip()
+    finally:
+        backend.shared_filesystem = True
+    assert Path(ran_in).resolve() != work.resolve()  # its own sandbox, as on a machine without a shared FS
+    assert (work / "output.txt").read_text() == "42"
+    assert sorted(p.name for p in work.iterdir()) == ["input.txt", "output.txt"]
+
+
+@in_module_loop
 async def test_cancelled_task_is_killed(pilot: Pilot) -> None:
     learner = Learner(pilot.engine, run_dir=pilot.root / "run")
     duration = unique_sleep()

@@ -108,6 +108,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         name: str | None = "radical_pilot",
         *,
         session_dir: str | None = None,
+        shared_filesystem: bool = True,
     ) -> None:
         pilot = dict(resources or {})
         pilot.setdefault("resource", "local.localhost")
@@ -121,6 +122,8 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         self.session_dir = os.path.abspath(session_dir) if session_dir is not None else None
         self._function_files: dict[str, tuple[str, str]] = {}
         self._token = uuid.uuid4().hex[:8]
+        self.shared_filesystem = bool(shared_filesystem)
+        self._staged: dict[str, tuple[str, str]] = {}  # uid -> (working directory, returned archive)
 
     async def _initialize(self) -> None:
         prepare_environment()
@@ -197,9 +200,13 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         source = task
         if task.get("function") and not self.raptor_mode:
             source = self._function_as_executable(task, name)
+        options = dict(options)
+        staged_cwd = None if self.shared_filesystem else _take_cwd(options)
         description = self.build_task(task["uid"], source, options)
         if description is None:  # pragma: no cover - build_task already reported the failure
             return None
+        if staged_cwd is not None:
+            self._stage(task["uid"], description, staged_cwd)
         if source.get("executable"):
             task = source
             # RP double-quotes each argument in its launch script ($, ` and \ stay live);
@@ -241,6 +248,50 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         self._function_files[task["uid"]] = (payload, result)
         return {**task, "function": None, "executable": sys.executable,
                 "arguments": ["-m", "rose_plugin_radical.runner", payload, result, script_directory() or ""]}
+
+    def _stage(self, uid: str, description: Any, cwd: str) -> None:
+        """No shared file system: copy ``cwd``'s files in, and what the task wrote back out.
+
+        The task runs in its RP sandbox; every regular file at the top of ``cwd`` is staged
+        in; after the command, the files it created or changed are packed into one archive
+        (``tar``), staged back and unpacked into ``cwd`` when the task ends.
+        """
+        inputs = sorted(entry.name for entry in os.scandir(cwd) if entry.is_file() and not entry.name.startswith(
+            ".rose-staged-"))
+        description.input_staging = [
+            {"source": f"file://localhost{os.path.join(cwd, name)}", "target": f"task:///{name}", "action": rp.TRANSFER}
+            for name in inputs
+        ]
+        archive = f".rose-staged-{self._token}-{uid}.tgz"
+        marker = ".rose-started"
+        description.pre_exec = [f": > {marker}", *(description.pre_exec or [])]
+        description.post_exec = [
+            *(description.post_exec or []),
+            f"find . -type f -newer {marker} ! -name {marker} ! -name {shlex.quote(uid)}'.*' ! -name '.rose-staged-*'"
+            f" -print0 | tar --null -czf {archive} -T -",
+        ]
+        description.output_staging = [
+            {"source": f"task:///{archive}", "target": f"file://localhost{os.path.join(cwd, archive)}", "action": rp.TRANSFER}
+        ]
+        self._staged[uid] = (cwd, os.path.join(cwd, archive))
+
+    def _unstage(self, task: dict[str, Any]) -> None:
+        """Unpack what a staged task wrote into its working directory."""
+        staged = self._staged.pop(task["uid"], None)
+        if staged is None:
+            return
+        import tarfile
+
+        cwd, archive = staged
+        try:
+            with tarfile.open(archive) as packed:
+                packed.extractall(cwd, filter="data")
+        except (OSError, tarfile.TarError) as exc:
+            logger.warning("task %s: the files it wrote could not be brought back to %s: %s",
+                           task.get("name", task["uid"]), cwd, exc)
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(archive)
 
     def _function_outcome(self, task: dict[str, Any], state: str) -> str:
         """Read back a runner's result into ``task``; the state asyncflow should see."""
@@ -310,6 +361,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         def on_loop(task: Any, state: str, *args: Any, **kwargs: Any) -> None:
             if isinstance(task, dict) and state in (rp.DONE, rp.FAILED):
                 self._complete_stdout(task)
+                self._unstage(task)
                 state = self._function_outcome(task, state)
             try:
                 running = asyncio.get_running_loop()
@@ -348,6 +400,36 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         logger.info("RADICAL-Pilot session %s closed", session.uid)
 
 
+def _whole(option: str, value: Any, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (strings from the command line accepted), else an error."""
+    if isinstance(value, bool):
+        value = None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"radical backend: {option} must be a whole number >= {minimum}, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"radical backend: {option} must be >= {minimum}, got {value!r}")
+    return number
+
+
+def _take_cwd(options: dict[str, Any]) -> str | None:
+    """Remove the ``cd <cwd>`` the translator put first in ``pre_exec``; return that cwd."""
+    pre_exec = list(options.get("pre_exec") or [])
+    if not pre_exec:
+        return None
+    try:
+        words = shlex.split(str(pre_exec[0]))
+    except ValueError:
+        return None
+    if len(words) != 2 or words[0] != "cd":
+        return None
+    options["pre_exec"] = pre_exec[1:]
+    if not options["pre_exec"]:
+        del options["pre_exec"]
+    return words[1]
+
+
 def _job_id(pilot: Any) -> str:
     """The batch system's job id of ``pilot`` as far as RP tells it, else ``unknown``."""
     try:
@@ -371,6 +453,7 @@ async def create_backend(
     queue: str | None = None,
     session_dir: str | None = None,
     raptor_config: dict[str, Any] | None = None,
+    shared_filesystem: bool = True,
     **pilot_options: Any,
 ) -> RadicalExecutionBackend:
     """The ``radical`` backend for ``rose.engine("radical", resource=..., runtime=..., cores=...)``.
@@ -379,7 +462,27 @@ async def create_backend(
     defaults to this machine's core count on ``local.*`` resources); ``project`` and
     ``queue`` the allocation and batch queue; ``pilot_options`` any other RP
     PilotDescription key (``nodes``, ``access_schema``, ``sandbox``, ...).
+    ``shared_filesystem=False`` is for machines whose compute nodes do not see the
+    campaign directory: tasks then run in their RP sandboxes, with the files of their
+    working directory staged in and the files they write staged back.
+
+    Options may arrive as strings (``rose run --backend-option runtime=60``); they are
+    checked here, and an unknown pilot option is an error listing the valid ones.
     """
+    runtime = _whole("runtime", runtime, 1)
+    cores = None if cores is None else _whole("cores", cores, 1)
+    gpus = _whole("gpus", gpus, 0)
+    if not isinstance(shared_filesystem, bool):
+        raise TypeError(f"radical backend: shared_filesystem must be true or false, got {shared_filesystem!r}")
+    if not isinstance(resource, str) or not resource:
+        raise TypeError(f"radical backend: resource must be a resource label like 'local.localhost', got {resource!r}")
+    unknown = sorted(set(pilot_options) - set(rp.PilotDescription._schema))
+    if unknown:
+        raise TypeError(
+            f"radical backend: unknown option(s) {unknown}; rose.engine('radical', ...) takes resource, runtime, "
+            "cores, gpus, project, queue, session_dir, raptor_config, shared_filesystem and any RADICAL-Pilot "
+            f"PilotDescription key: {', '.join(sorted(rp.PilotDescription._schema))}"
+        )
     pilot: dict[str, Any] = {"resource": resource, "runtime": runtime, **pilot_options}
     if cores is not None:
         pilot["cores"] = cores
@@ -393,6 +496,7 @@ async def create_backend(
         from rose.engine import runs_root
 
         session_dir = os.path.join(runs_root(), ".radical")
-    backend = RadicalExecutionBackend(pilot, raptor_config, session_dir=session_dir)
+    backend = RadicalExecutionBackend(pilot, raptor_config, session_dir=session_dir,
+                                      shared_filesystem=shared_filesystem)
     await backend
     return backend
