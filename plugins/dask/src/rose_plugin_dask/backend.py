@@ -74,6 +74,7 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         # asyncflow numbers tasks per engine (task.000000, ...); Dask keys and the
         # workers' kill registry are cluster-wide, so they carry this backend's token
         self._token = uuid.uuid4().hex[:12]
+        self._workers_seen: tuple[float, list[dict[str, Any]]] | None = None
 
     def _key(self, uid: str) -> str:
         return f"{uid}-{self._token}"
@@ -87,6 +88,16 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         """Refuse what no worker offers, then submit the rest through rhapsody."""
         accepted = []
         for task in tasks:
+            options = dict(task.get("task_backend_specific_kwargs") or {})
+            cores, memory_mb = options.pop("cores", None), options.pop("memory_mb", None)
+            task["task_backend_specific_kwargs"] = options
+            problem = await self._misfit(cores, memory_mb) if (cores or memory_mb) else None
+            if problem is not None:
+                request = {k: v for k, v in (("cores", cores), ("memory_mb", memory_mb)) if v}
+                error = ResourceError(str(task.get("name", task["uid"])), request, "dask", problem)
+                task.update({"exception": error, "stdout": "", "stderr": str(error), "exit_code": None})
+                await self._invoke_callback(task, "FAILED")
+                continue
             wanted = (task.get("task_backend_specific_kwargs") or {}).get("resources")
             if wanted and not await self._check_resources_satisfiable(wanted):
                 error = ResourceError(
@@ -103,6 +114,30 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
             accepted.append(task)
         if accepted:
             await super().submit_tasks(accepted)
+
+    async def _misfit(self, cores: int | None, memory_mb: int | None) -> str | None:
+        """Why no worker can hold ``cores`` threads and ``memory_mb`` MiB, or None if one can."""
+        import time
+
+        now = time.monotonic()
+        if self._workers_seen is None or now - self._workers_seen[0] > 5.0:
+            identity = await self._client.scheduler.identity()
+            self._workers_seen = (now, list((identity.get("workers") or {}).values()))
+        workers = self._workers_seen[1]
+        if not workers:
+            return None  # workers may still be joining; Dask queues the task
+        need_memory = (memory_mb or 0) * 1024 * 1024
+        for worker in workers:
+            limit = int(worker.get("memory_limit") or 0)
+            if int(worker.get("nthreads") or 1) >= (cores or 1) and (not limit or limit >= need_memory):
+                return None
+        threads = max(int(w.get("nthreads") or 1) for w in workers)
+        memory = max(int(w.get("memory_limit") or 0) for w in workers) // (1024 * 1024)
+        return (
+            f"no worker has {cores or 1} thread(s) and {memory_mb or 0} MiB (the largest have {threads} thread(s), "
+            f"{memory} MiB); start workers with `dask worker <scheduler> --nthreads N --memory-limit XGiB` "
+            "or ask for less"
+        )
 
     async def _submit_executable(self, task: dict[str, Any]) -> None:
         options = task.get("task_backend_specific_kwargs") or {}

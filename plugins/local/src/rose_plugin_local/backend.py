@@ -483,9 +483,26 @@ def _spawn_failure(
 
 
 async def create_backend(
-    max_workers: int | None = None, executor: str = "thread", kill_grace: float = 2.0
+    max_workers: int | None = None, executor: str = "thread", kill_grace: float = 2.0, **unknown: Any
 ) -> LocalBackend:
-    """The ``local`` backend for ``rose.engine("local", max_workers=..., executor=...)``."""
+    """The ``local`` backend for ``rose.engine("local", max_workers=..., executor=...)``.
+
+    Options may arrive as strings (``rose run --backend-option max_workers=4``); they are
+    checked here, and an unknown one is an error listing the valid ones.
+    """
+    if unknown:
+        raise TypeError(
+            f"local backend: unknown option(s) {sorted(unknown)}; rose.engine('local', ...) takes max_workers "
+            "(a whole number), executor ('thread' or 'process') and kill_grace (seconds)"
+        )
+    if max_workers is not None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, (int, str)) or not str(max_workers).isdigit():
+            raise TypeError(f"local backend: max_workers must be a whole number >= 1, got {max_workers!r}")
+        max_workers = int(max_workers)
+    try:
+        kill_grace = float(kill_grace)
+    except (TypeError, ValueError):
+        raise TypeError(f"local backend: kill_grace must be a number of seconds, got {kill_grace!r}") from None
     backend = LocalBackend(max_workers=max_workers, executor=executor, kill_grace=kill_grace)
     await backend
     logger.info("local backend: %d worker(s), %s executor", backend.max_workers, executor)
