@@ -31,7 +31,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from rose.engine import script_directory, silence_radical_fork_warning
 
@@ -175,8 +176,15 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         cluster = self._cluster_provided
         await super().shutdown()
         if self._own_cluster and cluster is not None:
-            await cluster.close()
+            await _close(cluster)
             logger.info("Dask LocalCluster closed")
+
+
+async def _close(cluster: Any) -> None:
+    """Close an asynchronous Dask cluster (``close()`` returns an awaitable then, else None)."""
+    closing = cluster.close()
+    if closing is not None:
+        await closing
 
 
 def function_payload(name: str, function: Any, args: Any, kwargs: Any) -> bytes:
@@ -274,7 +282,10 @@ async def create_backend(
     if address is None:
         from distributed import LocalCluster
 
-        cluster = await LocalCluster(  # type: ignore[no-untyped-call]
+        # distributed does not annotate LocalCluster; with asynchronous=True, awaiting it
+        # starts the cluster and returns it
+        start_cluster = cast(Callable[..., Awaitable[Any]], LocalCluster)
+        cluster = await start_cluster(
             n_workers=n_workers,
             threads_per_worker=threads_per_worker,
             processes=processes,
@@ -286,7 +297,7 @@ async def create_backend(
         try:
             await backend
         except BaseException:
-            await cluster.close()  # type: ignore[misc]
+            await _close(cluster)
             raise
         logger.info("Dask LocalCluster started: %d worker(s) at %s", n_workers, cluster.scheduler_address)
         _log_dashboard(backend.client)

@@ -52,6 +52,7 @@ import os
 import shlex
 import sys
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -133,7 +134,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
             cfg = {"base": self.session_dir}
         self.tasks: dict[str, Any] = {}
         self.raptor_mode = False
-        self._callback_func = lambda task, state: None
+        self._callback_func: Callable[..., Any] = _no_callback
         self.session = rp.Session(uid=ru.generate_id("rose.session", mode=ru.ID_PRIVATE), cfg=cfg)
         try:
             self.task_manager = rp.TaskManager(self.session)
@@ -347,7 +348,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
     def _fail(self, task: dict[str, Any], error: BaseException) -> None:
         logger.error("task %s not submitted: %s", task.get("name", task["uid"]), error)
         task.update({"exception": error, "stdout": "", "stderr": str(error), "exit_code": None})
-        self._callback_func(task, rp.FAILED)  # type: ignore[no-untyped-call]
+        self._callback_func(task, rp.FAILED)
 
     # -- results ------------------------------------------------------------------------
     def register_callback(self, func: Any) -> None:
@@ -398,6 +399,10 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         logger.info("closing RADICAL-Pilot session %s", session.uid)
         await asyncio.to_thread(session.close, download=False)
         logger.info("RADICAL-Pilot session %s closed", session.uid)
+
+
+def _no_callback(task: Any, state: str) -> None:
+    """The task callback until asyncflow registers its own."""
 
 
 def _whole(option: str, value: Any, minimum: int) -> int:
