@@ -122,6 +122,8 @@ def check_demo_campaign(campaign: Path) -> None:
 
 
 def test_flagship_demo_through_rose_run_with_backend_options(cluster: Cluster, tmp_path: Path) -> None:
+    for module in ("numpy", "scipy", "sklearn", "matplotlib"):
+        pytest.importorskip(module, reason=f"the flagship demo needs {module}; install the demo's dependencies")
     workers_before = files(cluster.worker_dir)
     result = rose_run([str(DEMO), "--backend", "dask", "--backend-option", f"address={cluster.address}",
                        "--", *DEMO_ARGS], tmp_path)

@@ -55,6 +55,7 @@ def test_commands_are_valid() -> None:
 
 
 def test_the_complete_script_runs_on_a_local_cluster(tmp_path: Path) -> None:
+    pytest.importorskip("numpy", reason="the example's task scripts need numpy")
     env = {**os.environ, "ROSE_RUNS_DIR": str(tmp_path / "runs")}
     env.pop("DASK_SCHEDULER_ADDRESS", None)
     result = subprocess.run([sys.executable, str(SCRIPT), "--max-iter", "2"], cwd=tmp_path, env=env,

@@ -19,6 +19,10 @@ import pytest
 
 pytest.importorskip("radical.pilot", reason="RADICAL-Pilot is not installed")
 
+for _module in ("numpy", "scipy", "sklearn", "matplotlib"):
+    # the flagship demo's own dependencies (make demo installs them); not the plugin's
+    pytest.importorskip(_module, reason=f"the flagship demo needs {_module}; install the demo's dependencies")
+
 REPO = Path(__file__).resolve().parents[3]
 DEMO = REPO / "examples" / "surrogate_demo" / "workflow.py"
 DEMO_ARGS = ["--no-mlflow", "--holdout", "20", "--iterations", "2", "--candidates", "50", "--initial", "4",
