@@ -49,6 +49,7 @@ def test_the_complete_script_compiles_and_runs_dry(tmp_path: Path) -> None:
     """The real run (a pilot here) is what test_radical_pilot does; this checks the script's own logic."""
     py_compile.compile(str(SCRIPT), cfile=str(tmp_path / "run_hpc.pyc"), doraise=True)
     pytest.importorskip("numpy", reason="the example's module `problem` needs numpy")
+    pytest.importorskip("rose_plugin_dryrun", reason="the dry run needs rose-plugin-dryrun")
     env = {**os.environ, "ROSE_RUNS_DIR": str(tmp_path / "runs")}
     result = subprocess.run(
         [str(Path(sys.executable).parent / "rose"), "run", str(SCRIPT), "--dry-run", "--", "--max-iter", "2",
