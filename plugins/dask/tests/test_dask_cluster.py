@@ -130,6 +130,7 @@ def test_flagship_demo_through_rose_run_with_backend_options(cluster: Cluster, t
     assert result.returncode == 0, result.stderr[-3000:]
     # quiet at the default log level: no `distributed` INFO lines, no radical.utils fork warning
     assert "distributed." not in result.stderr and "INFO" not in result.stderr, result.stderr
+    assert "WARNING" not in result.stderr, result.stderr
     assert "Import `radical` modules" not in result.stderr
     [campaign] = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
     outside = {f for f in files(tmp_path) if not f.startswith("runs/")}

@@ -36,6 +36,8 @@ def test_flagship_demo_on_local(tmp_path: Path) -> None:
                "--backend-option", "max_workers=2", "--", *DEMO_ARGS]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-4000:]
+    # quiet at the default log level: no library INFO or WARNING lines
+    assert "INFO" not in result.stderr and "WARNING" not in result.stderr, result.stderr
     outside = {f for f in files(tmp_path) if not f.startswith("runs/")}
     assert not outside, f"tasks wrote outside the campaign directory: {outside}"
     [campaign] = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]

@@ -301,3 +301,28 @@ def script_directory() -> str | None:
         return os.path.dirname(os.path.abspath(str(main_file)))
     first = sys.path[0] if sys.path else ""
     return os.path.abspath(first) if first else None
+
+
+class _DropMessages:
+    """A logging filter that drops records whose message starts with one of ``prefixes``."""
+
+    def __init__(self, *prefixes: str) -> None:
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefixes)
+
+
+_ASYNCFLOW_SHUTDOWN = _DropMessages("Internal components shutdown cancelled")
+
+
+def quiet_asyncflow_shutdown() -> None:
+    """Hide asyncflow's "Internal components shutdown cancelled" warning.
+
+    ``WorkflowEngine.shutdown()`` cancels its own run loop and then logs, at WARNING, that
+    awaiting it was cancelled: every normal end of an engine would print it. Backend
+    plugins call this when they build a backend (idempotent).
+    """
+    target = logging.getLogger("radical.asyncflow.workflow_manager")
+    if _ASYNCFLOW_SHUTDOWN not in target.filters:
+        target.addFilter(_ASYNCFLOW_SHUTDOWN)

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from rose.engine import script_directory, silence_radical_fork_warning
+from rose.engine import quiet_asyncflow_shutdown, script_directory, silence_radical_fork_warning
 
 silence_radical_fork_warning()
 
@@ -270,6 +270,7 @@ async def create_backend(
     except (TypeError, ValueError):
         raise TypeError(f"dask backend: kill_grace must be a number of seconds, got {kill_grace!r}") from None
     quiet_distributed()
+    quiet_asyncflow_shutdown()
     import dask
 
     if address is None:
@@ -285,14 +286,24 @@ async def create_backend(
         # distributed does not annotate LocalCluster; with asynchronous=True, awaiting it
         # starts the cluster and returns it
         start_cluster = cast(Callable[..., Awaitable[Any]], LocalCluster)
-        cluster = await start_cluster(
-            n_workers=n_workers,
-            threads_per_worker=threads_per_worker,
-            processes=processes,
-            asynchronous=True,
-            dashboard_address=":0" if dashboard else None,
-            **client_options,
-        )
+        try:
+            cluster = await start_cluster(
+                n_workers=n_workers,
+                threads_per_worker=threads_per_worker,
+                processes=processes,
+                asynchronous=True,
+                dashboard_address=":0" if dashboard else None,
+                **client_options,
+            )
+        except RuntimeError as exc:
+            if not processes:
+                raise
+            raise RuntimeError(
+                f"dask backend: the LocalCluster's worker processes did not start ({exc}). Each worker process "
+                "imports the campaign script again: keep its top level behind `if __name__ == \"__main__\":`, or "
+                "use threads (processes=False, --backend-option processes=false), or an existing cluster "
+                "(address=..., DASK_SCHEDULER_ADDRESS)"
+            ) from exc
         backend = DaskBackend(cluster=cluster, own_cluster=True, kill_grace=kill_grace)
         try:
             await backend

@@ -503,6 +503,9 @@ async def create_backend(
         kill_grace = float(kill_grace)
     except (TypeError, ValueError):
         raise TypeError(f"local backend: kill_grace must be a number of seconds, got {kill_grace!r}") from None
+    from rose.engine import quiet_asyncflow_shutdown
+
+    quiet_asyncflow_shutdown()
     backend = LocalBackend(max_workers=max_workers, executor=executor, kill_grace=kill_grace)
     await backend
     logger.info("local backend: %d worker(s), %s executor", backend.max_workers, executor)

@@ -64,7 +64,7 @@ import radical.pilot as rp
 import radical.utils as ru
 from rhapsody.backends.execution.radical_pilot import RadicalExecutionBackend as _RhapsodyRadical
 
-from rose.engine import script_directory
+from rose.engine import quiet_asyncflow_shutdown, script_directory
 from rose.errors import ResourceError
 
 __all__ = ["RadicalExecutionBackend", "create_backend", "prepare_environment"]
@@ -497,6 +497,7 @@ async def create_backend(
         pilot["project"] = project
     if queue is not None:
         pilot["queue"] = queue
+    quiet_asyncflow_shutdown()
     if session_dir is None:
         from rose.engine import runs_root
 
