@@ -205,6 +205,7 @@ async def test_pilot_lifecycle_is_logged(pilot: Pilot) -> None:
     """Submitted and active are logged at INFO under rose.radical (a pilot may queue for hours)."""
     assert await wait_until(lambda: any(": active on " in m for m in pilot.lifecycle), 30), pilot.lifecycle
     assert any("submitted to local.localhost" in m for m in pilot.lifecycle), pilot.lifecycle
+    assert any(": queued on local.localhost" in m for m in pilot.lifecycle), pilot.lifecycle
 
 
 @in_module_loop
@@ -311,3 +312,6 @@ async def test_shutdown_leaves_no_processes(pilot: Pilot) -> None:
                 if p not in pilot.children_before and "resource_tracker" not in c}
 
     assert await wait_until(lambda: not leftovers(), 30), leftovers()
+    # a pilot ended by closing the session is done, not a failure (and each state is logged once)
+    assert [m for m in pilot.lifecycle if m.endswith(": done")] == ["pilot pilot.0000: done"], pilot.lifecycle
+    assert not [m for m in pilot.lifecycle if "canceled" in m or "failed" in m], pilot.lifecycle

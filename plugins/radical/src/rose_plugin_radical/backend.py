@@ -38,6 +38,9 @@ subclass adds, each for a trap measured on this machine:
 * **A visible pilot.** Pilot states (submitted, queued with its batch job id, active,
   done or failed) are logged at INFO under ``rose.radical``: a pilot may wait hours in a
   batch queue.
+* **Machines without a shared file system**: ``shared_filesystem=False`` runs each task
+  in its RP sandbox, stages the files of its working directory in, and the files it
+  created or changed back (one archive per task, unpacked into the working directory).
 * Shutdown closes the session in a worker thread (about 15 s here) so the event loop stays
   responsive.
 """
@@ -124,6 +127,8 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         self._function_files: dict[str, tuple[str, str]] = {}
         self._token = uuid.uuid4().hex[:8]
         self.shared_filesystem = bool(shared_filesystem)
+        self._pilot_states_seen: dict[str, str] = {}
+        self._closing = False
         self._staged: dict[str, tuple[str, str]] = {}  # uid -> (working directory, returned archive)
 
     async def _initialize(self) -> None:
@@ -156,17 +161,20 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         )
 
     def _log_pilot_state(self, pilot: Any, state: str) -> None:
-        """Log a pilot state change at INFO (RP calls this from its own thread)."""
+        """Log a pilot state change at INFO, once per state (RP calls this from its own thread)."""
         uid = getattr(pilot, "uid", "pilot")
+        if self._pilot_states_seen.get(uid) == state:
+            return  # RP reports some states twice
+        self._pilot_states_seen[uid] = state
         resource = self.resources.get("resource")
         if state == rp.PMGR_LAUNCHING:
             lifecycle.info("pilot %s: submitting to %s", uid, resource)
         elif state == rp.PMGR_ACTIVE_PENDING:
-            lifecycle.info("pilot %s: queued on %s (batch job %s); waiting for the allocation to start",
+            lifecycle.info("pilot %s: queued on %s (%s); waiting for the allocation to start",
                            uid, resource, _job_id(pilot))
         elif state == rp.PMGR_ACTIVE:
             lifecycle.info("pilot %s: active on %s; tasks start now", uid, resource)
-        elif state == rp.DONE:
+        elif state == rp.DONE or (state == rp.CANCELED and self._closing):
             lifecycle.info("pilot %s: done", uid)
         elif state in (rp.FAILED, rp.CANCELED):
             lifecycle.warning("pilot %s: %s; see the pilot sandbox %s", uid, state.lower(),
@@ -396,6 +404,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         session = getattr(self, "session", None)
         if session is None:
             return
+        self._closing = True
         logger.info("closing RADICAL-Pilot session %s", session.uid)
         await asyncio.to_thread(session.close, download=False)
         logger.info("RADICAL-Pilot session %s closed", session.uid)
@@ -436,7 +445,7 @@ def _take_cwd(options: dict[str, Any]) -> str | None:
 
 
 def _job_id(pilot: Any) -> str:
-    """The batch system's job id of ``pilot`` as far as RP tells it, else ``unknown``."""
+    """The batch system's job id of ``pilot`` as far as RP tells it, else its job manager URL."""
     try:
         details = pilot.as_dict()
     except Exception:  # noqa: BLE001 - only for a log line
@@ -444,9 +453,9 @@ def _job_id(pilot: Any) -> str:
     for key in ("native_id", "job_id", "jobid"):
         value = details.get(key) or (details.get("resource_details") or {}).get(key)
         if value:
-            return str(value)
+            return f"batch job {value}"
     url = str(details.get("js_url") or "")
-    return url or "unknown"
+    return f"job manager {url}" if url else "batch job id not reported"
 
 
 async def create_backend(
