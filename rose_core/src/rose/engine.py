@@ -26,7 +26,16 @@ from rose.records import BackendSpec, Resources
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["EngineHandle", "engine", "runs_root", "submit_task", "translator_for"]
+__all__ = [
+    "EngineHandle",
+    "engine",
+    "quiet_asyncflow_shutdown",
+    "runs_root",
+    "script_directory",
+    "silence_radical_fork_warning",
+    "submit_task",
+    "translator_for",
+]
 
 logger = logging.getLogger(__name__)
 
