@@ -4,16 +4,16 @@
 script unchanged; the options travel as environment variables, read when the script
 builds its engine and starts its learners:
 
-==================  ==========================================================================
-``ROSE_BACKEND``    the backend ``rose.engine(...)`` builds, whatever name the script passes
-                    (the script's backend options are dropped when the name changes)
-``ROSE_BACKEND_OPTIONS``  a JSON object of options for that backend's factory, merged over
-                    the script's (``rose run --backend-option KEY=VALUE``, repeatable)
-``ROSE_DRY_RUN``    ``1``: build the ``dry-run`` backend (nothing runs; the task graph is shown)
-``ROSE_TRACKERS``   comma-separated tracker names added to every top-level learner
-``ROSE_MAX_ITER``   stop each learner after at most this many iterations
-``ROSE_RESUME``     the campaign directory a top-level learner continues (``start(resume=...)``)
-==================  ==========================================================================
+========================  ====================================================================
+``ROSE_BACKEND``          the backend ``rose.engine(...)`` builds, whatever name the script
+                          passes (the script's backend options are dropped when the name changes)
+``ROSE_BACKEND_OPTIONS``  a JSON object of options for that backend's factory, merged over the
+                          script's (``rose run --backend-option KEY=VALUE``, repeatable)
+``ROSE_DRY_RUN``          ``1``: build the ``dry-run`` backend (nothing runs; the task graph is shown)
+``ROSE_TRACKERS``         comma-separated tracker names added to every top-level learner
+``ROSE_MAX_ITER``         stop each learner after at most this many iterations
+``ROSE_RESUME``           the campaign directory a top-level learner continues (``start(resume=...)``)
+========================  ====================================================================
 
 Environment variables, not a Python context, so the same overrides reach a script run as
 ``ROSE_MAX_ITER=2 python workflow.py`` and any process the script starts. "Top-level"
@@ -43,11 +43,11 @@ __all__ = [
     "ENV",
     "Overrides",
     "applied",
-    "parse_backend_option",
     "campaign_trackers",
     "cap_reached",
     "current",
     "engine_choice",
+    "parse_backend_option",
     "resume_for",
 ]
 
@@ -159,8 +159,8 @@ def _backend_options_from(raw: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw)
-    except ValueError as exc:
-        value = exc
+    except ValueError:
+        value = None
     if not isinstance(value, dict):
         raise RoseError(
             f"{ENV['backend_options']}={raw!r} is not a JSON object; set it like "
