@@ -128,3 +128,32 @@ async def test_function_tasks_ignore_cwd_and_env_keys(tmp_path: Path, monkeypatc
             return a + b
 
         assert await add(1, 2) == 3
+
+
+async def test_cores_and_memory_are_checked_against_the_workers(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """cores/memory_mb no worker can give are a ResourceError; what fits runs."""
+    monkeypatch.chdir(tmp_path)
+    async with make_engine("dask", work_dir=str(tmp_path / "engine"), n_workers=1, threads_per_worker=2,
+                           processes=False, memory_limit="1GiB") as engine:
+        learner = Learner(engine, run_dir=tmp_path / "run")
+
+        @learner.training_task(resources={"cores": 2, "memory_mb": 512})
+        async def fits() -> str:
+            return "echo fits"
+
+        @learner.simulation_task(resources={"cores": 3})
+        async def too_wide() -> str:
+            return "echo never"
+
+        @learner.utility_task(resources={"memory_mb": 4096})
+        async def too_big() -> str:
+            return "echo never"
+
+        assert await fits() == "fits\n"
+        with pytest.raises(ResourceError, match="'dask'") as wide:
+            await too_wide()
+        assert "3 thread(s)" in str(wide.value) and "--nthreads" in str(wide.value)
+        with pytest.raises(ResourceError, match="'dask'") as big:
+            await too_big()
+        assert "4096 MiB" in str(big.value) and "--memory-limit" in str(big.value)

@@ -16,7 +16,7 @@ from typing import Any
 from rose_plugin_dryrun import report_of
 
 from rose.learner import Learner
-from rose.testing.backend import BackendContract, child_processes, processes_running, unique_sleep
+from rose.testing.backend import BackendContract, child_processes, hostile_arguments, processes_running, unique_sleep
 
 
 def last(engine: Any) -> Any:
@@ -52,6 +52,24 @@ class TestDryRunContract(BackendContract):
         await quoted()
         await argv()
         assert report_of(contract_engine).commands() == ["echo 'a;b'", "printf '%s|' 'two words' '$HOME'"]
+
+    async def test_hostile_arguments_reach_the_process_verbatim(
+        self, contract_engine: Any, contract_dir: Path
+    ) -> None:
+        """Nothing runs; the report shows the argv quoted so that a shell would pass it verbatim."""
+        import shlex
+
+        learner = self.make_learner(contract_engine, contract_dir)
+        arguments, markers = hostile_arguments(contract_dir)
+
+        @learner.utility_task
+        async def verbatim() -> list[str]:
+            return ["printf", "%s|", *arguments]
+
+        await verbatim()
+        command = last(contract_engine).command
+        assert shlex.split(command) == ["printf", "%s|", *arguments]
+        assert not [m for m in markers if m.exists()]
 
     async def test_shell_only_when_asked(self, contract_engine: Any, contract_dir: Path) -> None:
         learner = self.make_learner(contract_engine, contract_dir)

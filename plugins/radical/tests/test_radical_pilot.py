@@ -8,6 +8,7 @@ no process is left behind.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import textwrap
@@ -28,7 +29,7 @@ from rose.errors import ResourceError, TaskFailedError  # noqa: E402
 from rose.learner import Learner  # noqa: E402
 from rose.metrics import MEAN_SQUARED_ERROR_MSE  # noqa: E402
 from rose.records import Resources  # noqa: E402
-from rose.testing.backend import child_processes, processes_running, unique_sleep, wait_until  # noqa: E402
+from rose.testing.backend import ContractError, check_argv_verbatim, child_processes, processes_running, unique_sleep, wait_until  # noqa: E402
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -63,23 +64,42 @@ class Pilot:
     def __init__(self, engine: Any, root: Path, children_before: dict[int, str]) -> None:
         self.engine, self.root, self.children_before = engine, root, children_before
         self.closed = False
+        self.lifecycle: list[str] = []
+
+
+class Collect(logging.Handler):
+    """Keeps the messages of the ``rose.radical`` lifecycle logger."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def pilot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pilot]:
     root = tmp_path_factory.mktemp("radical")
     before = child_processes()
+    messages: list[str] = []
+    handler = Collect(messages)
+    lifecycle = logging.getLogger("rose.radical")
+    lifecycle.addHandler(handler)
+    lifecycle.setLevel(logging.INFO)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("ROSE_RUNS_DIR", str(root / "runs"))
         engine = await make_engine("radical", work_dir=str(root / "engine"), resource="local.localhost",
                                    runtime=15, cores=2)
         state = Pilot(engine, root, before)
+        state.lifecycle = messages
         try:
             yield state
         finally:
             if not state.closed:
                 await engine.shutdown()
+            lifecycle.removeHandler(handler)
 
 
 def test_reference_dictionary_gets_cores_and_keeps_errors_in_python() -> None:
@@ -175,6 +195,20 @@ async def test_results_quoting_failures_and_full_output(pilot: Pilot) -> None:
 
 
 @in_module_loop
+async def test_hostile_arguments_reach_the_process_verbatim(pilot: Pilot) -> None:
+    """RP writes arguments into a shell script: none of them may be interpreted there."""
+    await check_argv_verbatim(Learner(pilot.engine, run_dir=pilot.root / "run"), pilot.root)
+
+
+@in_module_loop
+async def test_pilot_lifecycle_is_logged(pilot: Pilot) -> None:
+    """Submitted and active are logged at INFO under rose.radical (a pilot may queue for hours)."""
+    assert await wait_until(lambda: any(": active on " in m for m in pilot.lifecycle), 30), pilot.lifecycle
+    assert any("submitted to local.localhost" in m for m in pilot.lifecycle), pilot.lifecycle
+    assert any(": queued on local.localhost" in m for m in pilot.lifecycle), pilot.lifecycle
+
+
+@in_module_loop
 async def test_invalid_description_key_fails_that_task_only(pilot: Pilot) -> None:
     async def command() -> str:
         return "echo fine"
@@ -199,16 +233,56 @@ async def test_cwd_env_and_what_the_pilot_cannot_hold(pilot: Pilot) -> None:
     async def too_wide() -> str:
         return "true"
 
-    @learner.utility_task(as_executable=False)
-    async def function() -> int:
-        return 1
 
     assert (await show()).splitlines() == [str(where), "v 1"]
     with pytest.raises(ResourceError) as failure:
         await too_wide()
     assert "3 cores" in str(failure.value) and "the pilot has 2" in str(failure.value)
-    with pytest.raises(RuntimeError, match="Raptor"):
-        await function()
+
+
+@in_module_loop
+async def test_function_tasks_run_without_raptor(pilot: Pilot) -> None:
+    """Function tasks run in the pilot's Python; values and exceptions come back as themselves."""
+    learner = Learner(pilot.engine, run_dir=pilot.root / "run")
+
+    @learner.training_task(as_executable=False)
+    async def where(x: int, *, scale: float) -> dict[str, Any]:
+        return {"value": x * scale, "pid": os.getpid(), "array": list(range(3))}
+
+    @learner.utility_task(as_executable=False)
+    async def explode() -> None:
+        raise ContractError("exploded on the pilot")
+
+    result = await where(2, scale=1.5)
+    assert result["value"] == 3.0 and result["array"] == [0, 1, 2]
+    assert result["pid"] != os.getpid()  # it really ran in another process
+    with pytest.raises(ContractError, match="exploded on the pilot"):
+        await explode()
+    assert not list((pilot.root / "runs" / ".radical" / "functions").iterdir())  # payloads cleaned up
+
+
+@in_module_loop
+async def test_without_a_shared_filesystem_files_are_staged(pilot: Pilot) -> None:
+    """``shared_filesystem=False``: the task runs in its sandbox; inputs go in, outputs come back."""
+    learner = Learner(pilot.engine, run_dir=pilot.root / "run")
+    work = pilot.root / "staged"
+    work.mkdir()
+    (work / "input.txt").write_text("21\n")
+    script = "import os; n = int(open('input.txt').read()); open('output.txt', 'w').write(str(2 * n)); print(os.getcwd())"
+
+    @learner.utility_task(resources={"cwd": str(work)})
+    async def double() -> list[str]:
+        return [sys.executable, "-c", script]
+
+    backend = pilot.engine.backend
+    backend.shared_filesystem = False
+    try:
+        ran_in = (await double()).strip()
+    finally:
+        backend.shared_filesystem = True
+    assert Path(ran_in).resolve() != work.resolve()  # its own sandbox, as on a machine without a shared FS
+    assert (work / "output.txt").read_text() == "42"
+    assert sorted(p.name for p in work.iterdir()) == ["input.txt", "output.txt"]
 
 
 @in_module_loop
@@ -238,3 +312,6 @@ async def test_shutdown_leaves_no_processes(pilot: Pilot) -> None:
                 if p not in pilot.children_before and "resource_tracker" not in c}
 
     assert await wait_until(lambda: not leftovers(), 30), leftovers()
+    # a pilot ended by closing the session is done, not a failure (and each state is logged once)
+    assert [m for m in pilot.lifecycle if m.endswith(": done")] == ["pilot pilot.0000: done"], pilot.lifecycle
+    assert not [m for m in pilot.lifecycle if "canceled" in m or "failed" in m], pilot.lifecycle

@@ -26,7 +26,16 @@ from rose.records import BackendSpec, Resources
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["EngineHandle", "engine", "runs_root", "submit_task", "translator_for"]
+__all__ = [
+    "EngineHandle",
+    "engine",
+    "quiet_asyncflow_shutdown",
+    "runs_root",
+    "script_directory",
+    "silence_radical_fork_warning",
+    "submit_task",
+    "translator_for",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -295,3 +304,65 @@ def submit_task(
 
     submission.add_done_callback(submission_failed)
     return future
+
+
+# -- helpers for backend plugins ------------------------------------------------------------
+
+#: the message radical.utils warns with when logging was configured before it was imported
+RADICAL_FORK_WARNING = "Import `radical` modules before `logging`"
+
+
+def silence_radical_fork_warning() -> None:
+    """Hide radical.utils' "Import `radical` modules before `logging`" warning.
+
+    radical.utils (imported by rhapsody-py and RADICAL-Pilot) patches ``logging`` to be
+    fork-safe either way; it only warns when the application configured logging first,
+    which every ``rose run`` and most scripts do. Backend plugins call this before
+    importing radical modules, so the warning does not reach users at the default level.
+    """
+    import re
+    import warnings
+
+    warnings.filterwarnings("ignore", message=re.escape(RADICAL_FORK_WARNING), category=UserWarning)
+
+
+def script_directory() -> str | None:
+    """The campaign script's directory, for backends that run function tasks elsewhere.
+
+    ``__main__.__file__``'s directory (``python workflow.py`` and ``rose run workflow.py``
+    both set it), else ``sys.path[0]``; None when neither names a directory (an
+    interactive session). Remote backends put it on ``sys.path`` where function tasks
+    run, so a function can use the script's sibling modules as it does locally.
+    """
+    import sys
+
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file:
+        return os.path.dirname(os.path.abspath(str(main_file)))
+    first = sys.path[0] if sys.path else ""
+    return os.path.abspath(first) if first else None
+
+
+class _DropMessages:
+    """A logging filter that drops records whose message starts with one of ``prefixes``."""
+
+    def __init__(self, *prefixes: str) -> None:
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefixes)
+
+
+_ASYNCFLOW_SHUTDOWN = _DropMessages("Internal components shutdown cancelled")
+
+
+def quiet_asyncflow_shutdown() -> None:
+    """Hide asyncflow's "Internal components shutdown cancelled" warning.
+
+    ``WorkflowEngine.shutdown()`` cancels its own run loop and then logs, at WARNING, that
+    awaiting it was cancelled: every normal end of an engine would print it. Backend
+    plugins call this when they build a backend (idempotent).
+    """
+    target = logging.getLogger("radical.asyncflow.workflow_manager")
+    if _ASYNCFLOW_SHUTDOWN not in target.filters:
+        target.addFilter(_ASYNCFLOW_SHUTDOWN)

@@ -4,14 +4,16 @@
 script unchanged; the options travel as environment variables, read when the script
 builds its engine and starts its learners:
 
-==================  ==========================================================================
-``ROSE_BACKEND``    the backend ``rose.engine(...)`` builds, whatever name the script passes
-                    (the script's backend options are dropped when the name changes)
-``ROSE_DRY_RUN``    ``1``: build the ``dry-run`` backend (nothing runs; the task graph is shown)
-``ROSE_TRACKERS``   comma-separated tracker names added to every top-level learner
-``ROSE_MAX_ITER``   stop each learner after at most this many iterations
-``ROSE_RESUME``     the campaign directory a top-level learner continues (``start(resume=...)``)
-==================  ==========================================================================
+========================  ====================================================================
+``ROSE_BACKEND``          the backend ``rose.engine(...)`` builds, whatever name the script
+                          passes (the script's backend options are dropped when the name changes)
+``ROSE_BACKEND_OPTIONS``  a JSON object of options for that backend's factory, merged over the
+                          script's (``rose run --backend-option KEY=VALUE``, repeatable)
+``ROSE_DRY_RUN``          ``1``: build the ``dry-run`` backend (nothing runs; the task graph is shown)
+``ROSE_TRACKERS``         comma-separated tracker names added to every top-level learner
+``ROSE_MAX_ITER``         stop each learner after at most this many iterations
+``ROSE_RESUME``           the campaign directory a top-level learner continues (``start(resume=...)``)
+========================  ====================================================================
 
 Environment variables, not a Python context, so the same overrides reach a script run as
 ``ROSE_MAX_ITER=2 python workflow.py`` and any process the script starts. "Top-level"
@@ -26,12 +28,13 @@ The functions at the end (:func:`engine_choice`, :func:`campaign_trackers`,
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from rose.errors import RoseError
 
@@ -44,6 +47,7 @@ __all__ = [
     "cap_reached",
     "current",
     "engine_choice",
+    "parse_backend_option",
     "resume_for",
 ]
 
@@ -54,6 +58,7 @@ DRY_RUN_BACKEND = "dry-run"
 #: the environment variable of each override
 ENV = {
     "backend": "ROSE_BACKEND",
+    "backend_options": "ROSE_BACKEND_OPTIONS",
     "dry_run": "ROSE_DRY_RUN",
     "trackers": "ROSE_TRACKERS",
     "max_iter": "ROSE_MAX_ITER",
@@ -68,6 +73,7 @@ class Overrides:
     """The overrides in force (all empty by default)."""
 
     backend: str | None = None
+    backend_options: Mapping[str, Any] = field(factory=dict, converter=dict)
     dry_run: bool = False
     trackers: tuple[str, ...] = ()
     max_iter: int | None = None
@@ -95,6 +101,7 @@ class Overrides:
         trackers = tuple(t.strip() for t in env.get(ENV["trackers"], "").split(",") if t.strip())
         return cls(
             backend=env.get(ENV["backend"], "").strip() or None,
+            backend_options=_backend_options_from(env.get(ENV["backend_options"], "")),
             dry_run=env.get(ENV["dry_run"], "").strip().lower() in _TRUE,
             trackers=trackers,
             max_iter=max_iter,
@@ -106,6 +113,8 @@ class Overrides:
         env: dict[str, str] = {}
         if self.backend:
             env[ENV["backend"]] = self.backend
+        if self.backend_options:
+            env[ENV["backend_options"]] = json.dumps(dict(self.backend_options), sort_keys=True)
         if self.dry_run:
             env[ENV["dry_run"]] = "1"
         if self.trackers:
@@ -118,8 +127,46 @@ class Overrides:
 
     def describe(self) -> str:
         """A one-line summary (``backend=dask, max_iter=3``), or ``none``."""
-        parts = [f"{key}={value}" for key, value in self.to_env().items()]
+        parts = [f"{key}={value}" for key, value in self.to_env().items()
+                 if key != ENV["backend_options"]]
+        parts += [f"{key}={value!r}" for key, value in sorted(self.backend_options.items())]
         return ", ".join(parts) if parts else "none"
+
+
+def parse_backend_option(text: str) -> tuple[str, Any]:
+    """``"KEY=VALUE"`` -> ``(KEY, value)``; the value is parsed as JSON when it can be.
+
+    ``n_workers=4`` gives ``4``, ``processes=false`` gives ``False``, ``address=tcp://h:8786``
+    stays a string. Raises :class:`RoseError` when there is no ``=`` or no key.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not key.isidentifier():
+        raise RoseError(
+            f"backend option {text!r} is not KEY=VALUE with KEY a Python identifier; write it like "
+            "--backend-option n_workers=4 or --backend-option address=tcp://host:8786"
+        )
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key, value
+
+
+def _backend_options_from(raw: str) -> dict[str, Any]:
+    raw = raw.strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise RoseError(
+            f"{ENV['backend_options']}={raw!r} is not a JSON object; set it like "
+            f"{ENV['backend_options']}='{{\"n_workers\": 4}}' (or use rose run --backend-option KEY=VALUE)"
+        )
+    return {str(key): item for key, item in value.items()}
 
 
 def current() -> Overrides:
@@ -152,13 +199,16 @@ def engine_choice(name: str, options: Mapping[str, Any]) -> tuple[str, dict[str,
     """The backend name and options ``rose.engine(name, **options)`` should really use."""
     over = current()
     chosen = DRY_RUN_BACKEND if over.dry_run else (over.backend or name)
+    extra = {} if over.dry_run else dict(over.backend_options)
+    if extra:
+        logger.info("backend %r: options from %s: %s", chosen, ENV["backend_options"], extra)
     if chosen == name:
-        return name, dict(options)
+        return name, {**options, **extra}
     if options:
         logger.info("backend %r overridden to %r: dropping the script's options %s", name, chosen, sorted(options))
     else:
         logger.info("backend %r overridden to %r", name, chosen)
-    return chosen, {}
+    return chosen, extra
 
 
 def campaign_trackers(learner: Any) -> list[Any]:

@@ -9,22 +9,39 @@ subclass changes:
   group, and cancelling the task (a ``timeout``, a ``break``, shutdown) signals that group
   on the workers (SIGTERM, SIGKILL after ``kill_grace`` seconds).
 * ``env`` is added to the worker's environment instead of replacing it.
-* Function tasks get only the description keys ``Client.submit`` accepts (``resources``,
+* **Commands run in the task's working directory** (the learner's directory inside the
+  campaign directory); a worker that cannot see it fails the task with a message naming
+  the worker and the path. A command whose future is cancelled, or whose client is gone
+  (the campaign process died), is killed on the worker.
+* **Function tasks find the campaign's modules.** They are sent as a payload that the
+  worker unpickles after putting the campaign script's directory on ``sys.path``; a
+  module still missing there is a ``ModuleNotFoundError`` naming the module, the worker
+  and the fix (Dask alone reports "Error during deserialization of the task graph").
+  They get only the description keys ``Client.submit`` accepts (``resources``,
   ``workers``, ``retries``, ...), so a ``cwd`` or ``env`` request cannot break submission.
 * A GPU request no worker offers fails the task with :class:`~rose.errors.ResourceError`.
-* With no address, the backend starts a ``LocalCluster`` and closes it on shutdown.
+* With no address (and no ``DASK_SCHEDULER_ADDRESS``), the backend starts a
+  ``LocalCluster`` and closes it on shutdown. ``distributed``'s INFO lines stay quiet
+  unless ROSE's own log level is INFO or lower.
 """
+# ruff: noqa: E402 - radical.utils warns at import unless its fork warning is silenced first
 
 from __future__ import annotations
 
 import logging
+import os
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from rose.engine import quiet_asyncflow_shutdown, script_directory, silence_radical_fork_warning
+
+silence_radical_fork_warning()
 
 from rhapsody.backends.execution.dask_parallel import DaskExecutionBackend
 
 from rose.errors import ResourceError
-from rose_plugin_dask.worker import kill_command, run_command
+from rose_plugin_dask.worker import kill_command, run_command, run_function
 
 __all__ = ["DaskBackend", "create_backend"]
 
@@ -58,6 +75,7 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         # asyncflow numbers tasks per engine (task.000000, ...); Dask keys and the
         # workers' kill registry are cluster-wide, so they carry this backend's token
         self._token = uuid.uuid4().hex[:12]
+        self._workers_seen: tuple[float, list[dict[str, Any]]] | None = None
 
     def _key(self, uid: str) -> str:
         return f"{uid}-{self._token}"
@@ -71,6 +89,16 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         """Refuse what no worker offers, then submit the rest through rhapsody."""
         accepted = []
         for task in tasks:
+            options = dict(task.get("task_backend_specific_kwargs") or {})
+            cores, memory_mb = options.pop("cores", None), options.pop("memory_mb", None)
+            task["task_backend_specific_kwargs"] = options
+            problem = await self._misfit(cores, memory_mb) if (cores or memory_mb) else None
+            if problem is not None:
+                request = {k: v for k, v in (("cores", cores), ("memory_mb", memory_mb)) if v}
+                error = ResourceError(str(task.get("name", task["uid"])), request, "dask", problem)
+                task.update({"exception": error, "stdout": "", "stderr": str(error), "exit_code": None})
+                await self._invoke_callback(task, "FAILED")
+                continue
             wanted = (task.get("task_backend_specific_kwargs") or {}).get("resources")
             if wanted and not await self._check_resources_satisfiable(wanted):
                 error = ResourceError(
@@ -88,6 +116,30 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         if accepted:
             await super().submit_tasks(accepted)
 
+    async def _misfit(self, cores: int | None, memory_mb: int | None) -> str | None:
+        """Why no worker can hold ``cores`` threads and ``memory_mb`` MiB, or None if one can."""
+        import time
+
+        now = time.monotonic()
+        if self._workers_seen is None or now - self._workers_seen[0] > 5.0:
+            identity = await self._client.scheduler.identity()
+            self._workers_seen = (now, list((identity.get("workers") or {}).values()))
+        workers = self._workers_seen[1]
+        if not workers:
+            return None  # workers may still be joining; Dask queues the task
+        need_memory = (memory_mb or 0) * 1024 * 1024
+        for worker in workers:
+            limit = int(worker.get("memory_limit") or 0)
+            if int(worker.get("nthreads") or 1) >= (cores or 1) and (not limit or limit >= need_memory):
+                return None
+        threads = max(int(w.get("nthreads") or 1) for w in workers)
+        memory = max(int(w.get("memory_limit") or 0) for w in workers) // (1024 * 1024)
+        return (
+            f"no worker has {cores or 1} thread(s) and {memory_mb or 0} MiB (the largest have {threads} thread(s), "
+            f"{memory} MiB); start workers with `dask worker <scheduler> --nthreads N --memory-limit XGiB` "
+            "or ask for less"
+        )
+
     async def _submit_executable(self, task: dict[str, Any]) -> None:
         options = task.get("task_backend_specific_kwargs") or {}
         argv = [str(task["executable"]), *(str(a) for a in task.get("arguments") or ())]
@@ -102,7 +154,11 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
     async def _submit_function(self, task: dict[str, Any]) -> None:
         options = task.get("task_backend_specific_kwargs") or {}
         task["task_backend_specific_kwargs"] = {k: v for k, v in options.items() if k in SUBMIT_KEYS}
-        await super()._submit_function(task)
+        name = str(task.get("name", task["uid"]))
+        qualname = getattr(task["function"], "__qualname__", name)
+        name = name if qualname == name else f"{name} ({qualname})"
+        payload = function_payload(name, task["function"], task.get("args") or (), task.get("kwargs") or {})
+        await self._submit_and_track(task, run_function, (payload, name, script_directory()), kind="function")
 
     async def cancel_task(self, uid: str) -> bool:
         """Cancel the Dask future and kill the task's command on whichever worker runs it."""
@@ -120,8 +176,70 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         cluster = self._cluster_provided
         await super().shutdown()
         if self._own_cluster and cluster is not None:
-            await cluster.close()
+            await _close(cluster)
             logger.info("Dask LocalCluster closed")
+
+
+async def _close(cluster: Any) -> None:
+    """Close an asynchronous Dask cluster (``close()`` returns an awaitable then, else None)."""
+    closing = cluster.close()
+    if closing is not None:
+        await closing
+
+
+def function_payload(name: str, function: Any, args: Any, kwargs: Any) -> bytes:
+    """``cloudpickle.dumps((function, args, kwargs))``, or a TypeError naming what cannot be sent."""
+    import cloudpickle
+
+    try:
+        return bytes(cloudpickle.dumps((function, tuple(args), dict(kwargs))))
+    except Exception as exc:
+        raise TypeError(
+            f"function task {name!r} cannot be sent to the Dask workers: {exc}. Its function and arguments "
+            "must be picklable (plain data, arrays, file paths; no open files, locks or engines)"
+        ) from exc
+
+
+def quiet_distributed() -> None:
+    """Keep ``distributed``'s INFO lines off the console unless ROSE logs at INFO or lower.
+
+    Sets the level of the ``distributed`` logger here, and ``DASK_LOGGING__DISTRIBUTED`` for
+    the worker processes a LocalCluster starts (unless the user set it).
+    """
+    if logging.getLogger("rose").getEffectiveLevel() <= logging.INFO:
+        return
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+
+
+def _check_int(option: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"dask backend: {option} must be a whole number >= {minimum}, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise TypeError(f"dask backend: {option} must be a whole number >= {minimum}, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"dask backend: {option} must be >= {minimum}, got {value!r}")
+    return number
+
+
+def _check_bool(option: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.lower() in ("true", "1", "yes")
+    raise TypeError(f"dask backend: {option} must be true or false, got {value!r}")
+
+
+def _log_dashboard(client: Any) -> None:
+    link = None
+    try:
+        link = client.dashboard_link
+    except Exception:  # noqa: BLE001 - no dashboard is not an error
+        link = None
+    if link:
+        logger.info("Dask dashboard: %s", link)
 
 
 async def create_backend(
@@ -135,31 +253,74 @@ async def create_backend(
 ) -> DaskBackend:
     """The ``dask`` backend for ``rose.engine("dask", address=..., ...)``.
 
-    With ``address`` (``"tcp://host:8786"``) it connects to that scheduler;
+    With ``address`` (``"tcp://host:8786"``) it connects to that scheduler, as it does
+    when ``DASK_SCHEDULER_ADDRESS`` (Dask's ``scheduler-address`` setting) is set;
     ``client_options`` go to ``distributed.Client``. Without, it starts a
     ``LocalCluster`` of ``n_workers`` worker processes (``processes=False``: threads)
-    with ``threads_per_worker`` threads each, closed when the engine shuts down.
+    with ``threads_per_worker`` threads each, closed when the engine shuts down
+    (``dashboard=True`` gives it a dashboard, whose address is logged). Options from
+    ``rose run --backend-option`` may arrive as strings; they are checked here.
     """
+    n_workers = _check_int("n_workers", n_workers, 1)
+    threads_per_worker = _check_int("threads_per_worker", threads_per_worker, 1)
+    processes = _check_bool("processes", processes)
+    dashboard = _check_bool("dashboard", client_options.pop("dashboard", False))
+    try:
+        kill_grace = float(kill_grace)
+    except (TypeError, ValueError):
+        raise TypeError(f"dask backend: kill_grace must be a number of seconds, got {kill_grace!r}") from None
+    quiet_distributed()
+    quiet_asyncflow_shutdown()
+    import dask
+
+    if address is None:
+        configured = dask.config.get("scheduler-address", None)
+        if configured:
+            address = str(configured)
+            logger.info("dask backend: using the scheduler at %s (DASK_SCHEDULER_ADDRESS)", address)
+    if address is not None and not isinstance(address, str):
+        raise TypeError(f"dask backend: address must be a string like 'tcp://host:8786', got {address!r}")
     if address is None:
         from distributed import LocalCluster
 
-        cluster = await LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=n_workers,
-            threads_per_worker=threads_per_worker,
-            processes=processes,
-            asynchronous=True,
-            dashboard_address=None,
-            **client_options,
-        )
+        # distributed does not annotate LocalCluster; with asynchronous=True, awaiting it
+        # starts the cluster and returns it
+        start_cluster = cast(Callable[..., Awaitable[Any]], LocalCluster)
+        try:
+            cluster = await start_cluster(
+                n_workers=n_workers,
+                threads_per_worker=threads_per_worker,
+                processes=processes,
+                asynchronous=True,
+                dashboard_address=":0" if dashboard else None,
+                **client_options,
+            )
+        except RuntimeError as exc:
+            if not processes:
+                raise
+            raise RuntimeError(
+                f"dask backend: the LocalCluster's worker processes did not start ({exc}). Each worker process "
+                "imports the campaign script again: keep its top level behind `if __name__ == \"__main__\":`, or "
+                "use threads (processes=False, --backend-option processes=false), or an existing cluster "
+                "(address=..., DASK_SCHEDULER_ADDRESS)"
+            ) from exc
         backend = DaskBackend(cluster=cluster, own_cluster=True, kill_grace=kill_grace)
         try:
             await backend
         except BaseException:
-            await cluster.close()  # type: ignore[misc]
+            await _close(cluster)
             raise
         logger.info("Dask LocalCluster started: %d worker(s) at %s", n_workers, cluster.scheduler_address)
+        _log_dashboard(backend.client)
         return backend
     backend = DaskBackend(resources={"address": address, **client_options}, kill_grace=kill_grace)
-    await backend
+    try:
+        await backend
+    except OSError as exc:
+        raise ConnectionError(
+            f"dask backend: cannot reach the Dask scheduler at {address!r}: {exc}. Is `dask scheduler` running "
+            "there (and DASK_SCHEDULER_ADDRESS / --backend-option address=... right)?"
+        ) from exc
     logger.info("connected to the Dask scheduler at %s", address)
+    _log_dashboard(backend.client)
     return backend

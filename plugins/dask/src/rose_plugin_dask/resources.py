@@ -4,7 +4,10 @@
 worker's environment, so a remote worker keeps its own ``PATH``); ``resources`` goes to
 ``Client.submit`` as Dask worker resources: ``gpus=N`` becomes ``{"GPU": N}``, which only
 workers started with ``--resources "GPU=..."`` offer (the backend checks when the task is
-submitted). Cores and memory are not reserved: a worker thread runs one task at a time.
+submitted). ``cores`` and ``memory_mb`` are checked against the workers when the task
+is submitted (some worker must have that many threads, and a memory limit at least that
+large, or no limit); they are not reserved: a worker thread runs one task at a time, so
+start workers with ``--nthreads`` and ``--memory-limit`` to fit your tasks.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ def translate(task: str, resources: Resources, shell: bool) -> dict[str, Any]:
             "launcher; use the 'radical' backend for MPI tasks",
         )
     description: dict[str, Any] = {"shell": shell}
+    if resources.cores > 1:
+        description["cores"] = resources.cores
+    if resources.memory_mb is not None:
+        description["memory_mb"] = resources.memory_mb
     if resources.cwd:
         description["cwd"] = os.path.abspath(resources.cwd)
     if resources.env:

@@ -1,24 +1,61 @@
-"""Runs on the Dask workers: commands as process groups that can be killed by task id.
+"""Runs on the Dask workers: commands as process groups, function tasks with clear import errors.
 
 Imported by the workers (so ``rose-plugin-dask`` must be installed in the workers'
-environment, as with any function a Dask client sends). Only the standard library.
+environment, as with any function a Dask client sends). Only the standard library, plus
+``distributed`` (present on every worker) where it says so.
+
+* :func:`run_command` runs one executable task in its own process group, in the task's
+  working directory (refusing with a clear message when this worker cannot see it), and
+  kills the group when the task's future is cancelled or its client goes away (the
+  scheduler then releases the task and the worker marks it cancelled).
+* :func:`run_function` runs one function task sent as a pickled payload: it puts the
+  campaign script's directory on ``sys.path`` (when this worker sees it) and turns a
+  module that cannot be imported here into an error naming the module and the fix.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import signal
 import subprocess
+import sys
 import threading
 from typing import Any
 
-__all__ = ["kill_command", "run_command"]
+__all__ = ["kill_command", "run_command", "run_function", "worker_name"]
 
 _running: dict[str, subprocess.Popen[bytes]] = {}
 _cancelled: dict[str, None] = {}  # cancelled before they started (bounded, oldest dropped)
 _CANCELLED_KEPT = 4096
 _lock = threading.Lock()
+#: seconds between two checks that a running command's task is still wanted
+POLL_INTERVAL = 0.5
+
+
+def worker_name() -> str:
+    """``name (address) on host`` of the Dask worker running this code (the host alone elsewhere)."""
+    host = os.uname().nodename
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return f"host {host}"
+    return f"{worker.name} ({worker.address}) on host {host}"
+
+
+def _task_abandoned(key: str) -> bool:
+    """True when this worker no longer wants task ``key`` (cancelled, released, client gone)."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return False
+    task = worker.state.tasks.get(key)
+    return task is None or task.state in ("cancelled", "released", "forgotten")
 
 
 def run_command(
@@ -31,10 +68,18 @@ def run_command(
 ) -> tuple[str, str, int]:
     """Run ``argv`` in its own process group; return ``(stdout, stderr, exit code)``.
 
-    ``env`` adds to (not replaces) the worker's environment. With ``capture_dir`` the
-    output goes to ``<uid>.stdout`` / ``<uid>.stderr`` there and their paths are returned.
-    A command that cannot start returns exit code 127 (not found) or 126.
+    ``uid`` is the task's Dask key. ``env`` adds to (not replaces) the worker's
+    environment. With ``capture_dir`` the output goes to ``<uid>.stdout`` /
+    ``<uid>.stderr`` there and their paths are returned. A command that cannot start
+    returns exit code 127 (not found) or 126 (working directory missing, not executable).
     """
+    if cwd is not None and not os.path.isdir(cwd):
+        return "", (
+            f"working directory {cwd!r} is not visible on Dask worker {worker_name()}: ROSE runs each task "
+            "in its learner's directory inside the campaign directory, so the workers must share that file "
+            "system at the same path (start the campaign in a shared directory, or set ROSE_RUNS_DIR / "
+            "rose run --runs-dir to one)"
+        ), 126
     full_env = {**os.environ, **env} if env else None
     command: Any = " ".join(argv) if shell else argv
     with contextlib.ExitStack() as stack:
@@ -54,20 +99,40 @@ def run_command(
                     command, shell=shell, cwd=cwd, env=full_env, stdout=out, stderr=err, start_new_session=True
                 )
             except FileNotFoundError:
-                if cwd is not None and not os.path.isdir(cwd):
-                    return "", f"working directory {cwd!r} does not exist on worker {os.uname().nodename}", 126
-                return "", f"command not found: {argv[0]!r} (on worker {os.uname().nodename})", 127
+                return "", f"command not found: {argv[0]!r} (on Dask worker {worker_name()})", 127
             except (PermissionError, NotADirectoryError) as exc:
-                return "", f"cannot execute {argv[0]!r}: {exc}", 126
+                return "", f"cannot execute {argv[0]!r} on Dask worker {worker_name()}: {exc}", 126
             _running[uid] = process
         try:
-            stdout, stderr = process.communicate()
+            stdout, stderr = _communicate_while_wanted(process, uid)
         finally:
             with _lock:
                 _running.pop(uid, None)
         if capture_dir:
             return out_path, err_path, process.returncode
         return stdout.decode(errors="replace"), stderr.decode(errors="replace"), process.returncode
+
+
+def _communicate_while_wanted(process: subprocess.Popen[bytes], key: str) -> tuple[bytes, bytes]:
+    """``process.communicate()``, killing the group if the task is abandoned meanwhile."""
+    while True:
+        try:
+            stdout, stderr = process.communicate(timeout=POLL_INTERVAL)
+            return stdout or b"", stderr or b""
+        except subprocess.TimeoutExpired:
+            if _task_abandoned(key):
+                _stop_group(process)
+                stdout, stderr = process.communicate()
+                return stdout or b"", stderr or b""
+
+
+def _stop_group(process: subprocess.Popen[bytes], grace: float = 2.0) -> None:
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    _signal_group(process.pid, signal.SIGKILL)
 
 
 def kill_command(uid: str, grace: float = 2.0) -> bool:
@@ -93,3 +158,38 @@ def kill_command(uid: str, grace: float = 2.0) -> bool:
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def run_function(payload: bytes, name: str, script_dir: str | None) -> Any:
+    """Unpickle function task ``name`` and run it; ``script_dir`` goes on ``sys.path`` first.
+
+    Runs in a worker thread (a coroutine function gets its own event loop there), so a
+    long computation does not block the worker's own event loop and heartbeats.
+
+    The payload is ``cloudpickle.dumps((function, args, kwargs))`` made by the client. A
+    module the function needs that is not importable on this worker raises
+    :class:`ModuleNotFoundError` naming the module, the worker and the fix (Dask itself
+    would only report a deserialization error, with the cause in the scheduler's log).
+    """
+    import pickle
+
+    if script_dir and os.path.isdir(script_dir) and script_dir not in sys.path:
+        sys.path.insert(0, script_dir)
+    try:
+        function, args, kwargs = pickle.loads(payload)
+    except ModuleNotFoundError as exc:
+        seen = "sees" if script_dir and os.path.isdir(script_dir) else "cannot see"
+        raise ModuleNotFoundError(
+            f"function task {name!r} needs the module {exc.name!r}, which Dask worker {worker_name()} cannot "
+            f"import (No module named {exc.name!r}). The campaign script's directory {script_dir!r} is put on "
+            f"the workers' sys.path, and this worker {seen} it. Fix: run the campaign from a directory the "
+            f"workers share at the same path, or install {exc.name!r} in the workers' Python environment "
+            "(pip install ... / PYTHONPATH=... dask worker ...)",
+            name=exc.name,
+        ) from None
+    result = function(*args, **kwargs)
+    if inspect.iscoroutine(result):
+        import asyncio
+
+        result = asyncio.run(result)
+    return result

@@ -10,6 +10,14 @@ process pool, asyncflow's callbacks and cancellation hooks). What it changes, an
 * **No orphans.** Every command starts in its own process group; when the task is
   cancelled (a ``timeout``, a ``break`` out of the learner loop, Ctrl-C, engine shutdown)
   the whole group gets SIGTERM, then SIGKILL after ``kill_grace`` seconds.
+* **Tasks die with their campaign.** A small watchdog process (``python -I``, its own
+  session, deaf to SIGINT/SIGHUP/SIGTERM; :mod:`rose_plugin_local.watchdog`) learns each
+  task's process group through a pipe; when the campaign process dies, however (``kill
+  -9`` included), the pipe closes and the watchdog ends the groups still running (SIGTERM,
+  SIGKILL after ``kill_grace``). No ``preexec_fn``: it would force ``fork()`` and slow
+  every spawn. After a spawn, a callable ``task["rose_on_spawn"]`` receives ``{"pid",
+  "pgid", "start_time"}`` (``start_time``: field 22 of ``/proc/<pid>/stat``), so the core
+  can journal the group and reap it on resume.
 * **Bounded concurrency.** At most ``max_workers`` cores are busy with commands at once (a
   task asking for ``cores=2`` takes two); function tasks share a pool of ``max_workers``
   threads or processes. GPUs listed in ``CUDA_VISIBLE_DEVICES`` are handed out one task at
@@ -30,6 +38,8 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -83,6 +93,86 @@ class _Slots:
                 continue
             self.free -= wanted
             waiter.set_result(None)
+
+
+class _Watchdog:
+    """The backend's end of the watchdog pipe (see :mod:`rose_plugin_local.watchdog`).
+
+    Started on the first command; ``started(pgid)`` / ``ended(pgid)`` tell it about task
+    process groups; :meth:`close` ends it (it then signals nothing: every group has ended).
+    A watchdog that cannot start or dies is logged once; tasks still run without it.
+    """
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self._process: subprocess.Popen[bytes] | None = None
+        self._failed = False
+        self._lock = threading.Lock()
+
+    def _ensure(self) -> subprocess.Popen[bytes] | None:
+        if self._process is not None or self._failed:
+            return self._process
+        from rose_plugin_local import watchdog
+
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", os.path.abspath(watchdog.__file__), str(self.grace)],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True, cwd="/",
+            )
+        except OSError as exc:
+            self._failed = True
+            logger.warning("local backend: cannot start the task watchdog (%s); tasks will not be ended "
+                           "if this process is killed", exc)
+        return self._process
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            process = self._ensure()
+            if process is None or process.stdin is None:
+                return
+            try:
+                process.stdin.write(line.encode())
+                process.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError) as exc:
+                self._failed, self._process = True, None
+                logger.warning("local backend: the task watchdog is gone (%s); tasks will not be ended if "
+                               "this process is killed", exc)
+
+    def started(self, pgid: int) -> None:
+        """A task's process group ``pgid`` now runs."""
+        self._send(f"+ {pgid}\n")
+
+    def ended(self, pgid: int) -> None:
+        """The leader of group ``pgid`` has ended."""
+        if self._process is not None:
+            self._send(f"- {pgid}\n")
+
+    def close(self) -> None:
+        """Close the pipe and reap the watchdog (it exits at once when no group is left)."""
+        with self._lock:
+            process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            if process.stdin is not None:
+                process.stdin.close()
+        try:
+            process.wait(self.grace + 5.0)
+        except subprocess.TimeoutExpired:  # pragma: no cover - the watchdog is stuck
+            process.kill()
+            process.wait()
+
+
+def _start_time(pid: int) -> int | None:
+    """Field 22 of ``/proc/<pid>/stat`` (start time in clock ticks since boot), None off Linux."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    fields = text[text.rfind(b")") + 2 :].split()
+    return int(fields[19]) if len(fields) > 19 else None
 
 
 class _ThreadLoops:
@@ -192,6 +282,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         self._gpu_waiters: list[asyncio.Future[None]] = []
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._functions_running = 0
+        self._watchdog = _Watchdog(self.kill_grace)
 
     # -- commands -----------------------------------------------------------------------
     async def _execute_command(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -235,6 +326,8 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
             except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
                 return _spawn_failure(task, argv, cwd, exc)
             self._processes[uid] = process
+            self._watchdog.started(process.pid)
+            _report_spawn(task, process.pid)
             try:
                 stdout, stderr = await process.communicate()
             except asyncio.CancelledError:
@@ -242,6 +335,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 raise
             finally:
                 self._processes.pop(uid, None)
+                self._watchdog.ended(process.pid)
         finally:
             for handle in (stdout_file, stderr_file):
                 if handle is not None:
@@ -345,7 +439,19 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 )
             executor.shutdown(wait=False, cancel_futures=True)
         self._thread_loops.close()
+        await asyncio.to_thread(self._watchdog.close)
         logger.info("local backend shut down")
+
+
+def _report_spawn(task: dict[str, Any], pid: int) -> None:
+    """Call ``task["rose_on_spawn"]({"pid", "pgid", "start_time"})`` if the core set one."""
+    callback = task.get("rose_on_spawn")
+    if not callable(callback):
+        return
+    try:
+        callback({"pid": pid, "pgid": pid, "start_time": _start_time(pid)})
+    except Exception:  # bookkeeping must not fail the task
+        logger.warning("rose_on_spawn of task %s failed", task.get("name", task["uid"]), exc_info=True)
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -377,9 +483,29 @@ def _spawn_failure(
 
 
 async def create_backend(
-    max_workers: int | None = None, executor: str = "thread", kill_grace: float = 2.0
+    max_workers: int | None = None, executor: str = "thread", kill_grace: float = 2.0, **unknown: Any
 ) -> LocalBackend:
-    """The ``local`` backend for ``rose.engine("local", max_workers=..., executor=...)``."""
+    """The ``local`` backend for ``rose.engine("local", max_workers=..., executor=...)``.
+
+    Options may arrive as strings (``rose run --backend-option max_workers=4``); they are
+    checked here, and an unknown one is an error listing the valid ones.
+    """
+    if unknown:
+        raise TypeError(
+            f"local backend: unknown option(s) {sorted(unknown)}; rose.engine('local', ...) takes max_workers "
+            "(a whole number), executor ('thread' or 'process') and kill_grace (seconds)"
+        )
+    if max_workers is not None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, (int, str)) or not str(max_workers).isdigit():
+            raise TypeError(f"local backend: max_workers must be a whole number >= 1, got {max_workers!r}")
+        max_workers = int(max_workers)
+    try:
+        kill_grace = float(kill_grace)
+    except (TypeError, ValueError):
+        raise TypeError(f"local backend: kill_grace must be a number of seconds, got {kill_grace!r}") from None
+    from rose.engine import quiet_asyncflow_shutdown
+
+    quiet_asyncflow_shutdown()
     backend = LocalBackend(max_workers=max_workers, executor=executor, kill_grace=kill_grace)
     await backend
     logger.info("local backend: %d worker(s), %s executor", backend.max_workers, executor)

@@ -16,7 +16,12 @@ subclass adds, each for a trap measured on this machine:
   whole engine down and leaves later tasks waiting forever); so is the fit of the
   request in the pilot (a task asking for more cores or GPUs than the pilot has would
   wait forever): it fails with :class:`~rose.errors.ResourceError`.
-* **Function tasks without Raptor** fail with a message saying what to do.
+* **Function tasks without Raptor** run as executable tasks of
+  :mod:`rose_plugin_radical.runner` in the pilot's Python: the function and its arguments
+  go to a file in the session folder (which the compute nodes must see, as they see the
+  campaign directory), the campaign script's directory is put on ``sys.path`` there, and
+  the return value (or the exception) comes back the same way. With ``raptor_config``,
+  RP's Raptor runs them instead.
 * **Full stdout.** RP keeps only the last 1024 characters of a task's output; the backend
   reads the whole ``<task>.out`` from the task sandbox when it is reachable.
 * **Sessions stay in the campaign directory**: RP's session folder goes to
@@ -26,28 +31,50 @@ subclass adds, each for a trap measured on this machine:
 * **Callbacks on the event loop.** RP reports task states from its own threads; they are
   handed to asyncflow on the event loop's thread (thread-safe, and the engine wakes at
   once instead of on its next 1 s poll: ~1 s less per task).
+* **No shell interprets arguments.** RP writes ``executable "arg" ...`` into a shell
+  script, inside double quotes, so ``$(...)``, backticks and ``$HOME`` in an argument
+  would run or expand. The backend hands RP the whole argv already quoted for the shell
+  (single quotes), so the process receives exactly the argv the task returned.
+* **A visible pilot.** Pilot states (submitted, queued with its batch job id, active,
+  done or failed) are logged at INFO under ``rose.radical``: a pilot may wait hours in a
+  batch queue.
+* **Machines without a shared file system**: ``shared_filesystem=False`` runs each task
+  in its RP sandbox, stages the files of its working directory in, and the files it
+  created or changed back (one archive per task, unpacked into the working directory).
 * Shutdown closes the session in a worker thread (about 15 s here) so the event loop stays
   responsive.
 """
+# ruff: noqa: E402 - radical.utils warns at import unless its fork warning is silenced first
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import shlex
 import sys
+import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
+
+from rose.engine import silence_radical_fork_warning
+
+silence_radical_fork_warning()
 
 import radical.pilot as rp
 import radical.utils as ru
 from rhapsody.backends.execution.radical_pilot import RadicalExecutionBackend as _RhapsodyRadical
 
+from rose.engine import quiet_asyncflow_shutdown, script_directory
 from rose.errors import ResourceError
 
 __all__ = ["RadicalExecutionBackend", "create_backend", "prepare_environment"]
 
 logger = logging.getLogger(__name__)
+#: the pilot's lifecycle, for users (``rose run --log-level INFO`` shows it)
+lifecycle = logging.getLogger("rose.radical")
 
 _SHORTENED = "[... CONTENT SHORTENED ...]"
 
@@ -85,6 +112,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         name: str | None = "radical_pilot",
         *,
         session_dir: str | None = None,
+        shared_filesystem: bool = True,
     ) -> None:
         pilot = dict(resources or {})
         pilot.setdefault("resource", "local.localhost")
@@ -96,6 +124,12 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
             pilot["sandbox"] = os.path.abspath(session_dir)
         super().__init__(pilot, raptor_config, name)
         self.session_dir = os.path.abspath(session_dir) if session_dir is not None else None
+        self._function_files: dict[str, tuple[str, str]] = {}
+        self._token = uuid.uuid4().hex[:8]
+        self.shared_filesystem = bool(shared_filesystem)
+        self._pilot_states_seen: dict[str, str] = {}
+        self._closing = False
+        self._staged: dict[str, tuple[str, str]] = {}  # uid -> (working directory, returned archive)
 
     async def _initialize(self) -> None:
         prepare_environment()
@@ -105,13 +139,14 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
             cfg = {"base": self.session_dir}
         self.tasks: dict[str, Any] = {}
         self.raptor_mode = False
-        self._callback_func = lambda task, state: None
+        self._callback_func: Callable[..., Any] = _no_callback
         self.session = rp.Session(uid=ru.generate_id("rose.session", mode=ru.ID_PRIVATE), cfg=cfg)
         try:
             self.task_manager = rp.TaskManager(self.session)
             self.pilot_manager = rp.PilotManager(self.session)
             self.resource_pilot = self.pilot_manager.submit_pilots(rp.PilotDescription(self.resources))
             self.pilot_manager.register_callback(self.handle_pilot_state_callback)
+            self.pilot_manager.register_callback(self._log_pilot_state)
             self.task_manager.add_pilots(self.resource_pilot)
             if self.raptor_config:
                 self.raptor_mode = True
@@ -119,11 +154,31 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         except BaseException:
             self.session.close(download=False)
             raise
-        logger.info(
-            "RADICAL-Pilot session %s: pilot %s on %s (%s cores, %s GPUs, %s min); session folder %s",
+        lifecycle.info(
+            "RADICAL-Pilot session %s: pilot %s submitted to %s (%s cores, %s GPUs, %s min); session folder %s",
             self.session.uid, self.resource_pilot.uid, self.resources["resource"], self.resources.get("cores"),
             self.resources.get("gpus", 0), self.resources.get("runtime"), self.session.path,
         )
+
+    def _log_pilot_state(self, pilot: Any, state: str) -> None:
+        """Log a pilot state change at INFO, once per state (RP calls this from its own thread)."""
+        uid = getattr(pilot, "uid", "pilot")
+        if self._pilot_states_seen.get(uid) == state:
+            return  # RP reports some states twice
+        self._pilot_states_seen[uid] = state
+        resource = self.resources.get("resource")
+        if state == rp.PMGR_LAUNCHING:
+            lifecycle.info("pilot %s: submitting to %s", uid, resource)
+        elif state == rp.PMGR_ACTIVE_PENDING:
+            lifecycle.info("pilot %s: queued on %s (%s); waiting for the allocation to start",
+                           uid, resource, _job_id(pilot))
+        elif state == rp.PMGR_ACTIVE:
+            lifecycle.info("pilot %s: active on %s; tasks start now", uid, resource)
+        elif state == rp.DONE or (state == rp.CANCELED and self._closing):
+            lifecycle.info("pilot %s: done", uid)
+        elif state in (rp.FAILED, rp.CANCELED):
+            lifecycle.warning("pilot %s: %s; see the pilot sandbox %s", uid, state.lower(),
+                              getattr(pilot, "pilot_sandbox", "?"))
 
     # -- submission ---------------------------------------------------------------------
     async def submit_tasks(self, tasks: list[dict[str, Any]]) -> Any:
@@ -149,17 +204,25 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
                 f"the RADICAL-Pilot pilot has failed, task {name!r} cannot run; see the pilot sandbox "
                 f"{self.resource_pilot.pilot_sandbox} (bootstrap_0.out, agent_0.err)"
             )
-        if task.get("function") and not self.raptor_mode:
-            raise RuntimeError(
-                f"task {name!r} is a function task; RADICAL-Pilot runs Python functions only in Raptor "
-                "mode (RadicalExecutionBackend(resources, raptor_config={...})). Use as_executable=True "
-                "and run the function from a script instead."
-            )
         options = task.get("task_backend_specific_kwargs") or {}
         self._check_fit(name, options)
-        description = self.build_task(task["uid"], task, options)
+        source = task
+        if task.get("function") and not self.raptor_mode:
+            source = self._function_as_executable(task, name)
+        options = dict(options)
+        staged_cwd = None if self.shared_filesystem else _take_cwd(options)
+        description = self.build_task(task["uid"], source, options)
         if description is None:  # pragma: no cover - build_task already reported the failure
             return None
+        if staged_cwd is not None:
+            self._stage(task["uid"], description, staged_cwd)
+        if source.get("executable"):
+            task = source
+            # RP double-quotes each argument in its launch script ($, ` and \ stay live);
+            # one single-quoted command line reaches the process as exactly this argv
+            argv = [str(task["executable"]), *(str(a) for a in task.get("arguments") or ())]
+            description.executable = shlex.join(argv)
+            description.arguments = []
         try:
             description.verify()
         except Exception as exc:
@@ -170,6 +233,105 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
                 f"a hand-written task_description may only use RP keys: {', '.join(schema)}"
             ) from exc
         return description
+
+    def _function_as_executable(self, task: dict[str, Any], name: str) -> dict[str, Any]:
+        """A copy of function ``task`` that runs it through :mod:`rose_plugin_radical.runner`."""
+        import cloudpickle
+
+        folder = os.path.join(self.session_dir or os.getcwd(), "functions")
+        os.makedirs(folder, exist_ok=True)
+        payload = os.path.join(folder, f"{self._token}-{task['uid']}.in")
+        result = os.path.join(folder, f"{self._token}-{task['uid']}.out")
+        qualname = getattr(task["function"], "__qualname__", name)
+        label = name if qualname == name else f"{name} ({qualname})"
+        try:
+            data = cloudpickle.dumps((label, task["function"], tuple(task.get("args") or ()),
+                                      dict(task.get("kwargs") or {})))
+        except Exception as exc:
+            raise TypeError(
+                f"function task {label!r} cannot be sent to the pilot: {exc}. Its function and arguments must be "
+                "picklable (plain data, arrays, file paths; no open files, locks or engines)"
+            ) from exc
+        with open(payload, "wb") as handle:
+            handle.write(data)
+        self._function_files[task["uid"]] = (payload, result)
+        return {**task, "function": None, "executable": sys.executable,
+                "arguments": ["-m", "rose_plugin_radical.runner", payload, result, script_directory() or ""]}
+
+    def _stage(self, uid: str, description: Any, cwd: str) -> None:
+        """No shared file system: copy ``cwd``'s files in, and what the task wrote back out.
+
+        The task runs in its RP sandbox; every regular file at the top of ``cwd`` is staged
+        in; after the command, the files it created or changed are packed into one archive
+        (``tar``), staged back and unpacked into ``cwd`` when the task ends.
+        """
+        inputs = sorted(entry.name for entry in os.scandir(cwd) if entry.is_file() and not entry.name.startswith(
+            ".rose-staged-"))
+        description.input_staging = [
+            {"source": f"file://localhost{os.path.join(cwd, name)}", "target": f"task:///{name}", "action": rp.TRANSFER}
+            for name in inputs
+        ]
+        archive = f".rose-staged-{self._token}-{uid}.tgz"
+        marker = ".rose-started"
+        description.pre_exec = [f": > {marker}", *(description.pre_exec or [])]
+        description.post_exec = [
+            *(description.post_exec or []),
+            f"find . -type f -newer {marker} ! -name {marker} ! -name {shlex.quote(uid)}'.*' ! -name '.rose-staged-*'"
+            f" -print0 | tar --null -czf {archive} -T -",
+        ]
+        description.output_staging = [
+            {"source": f"task:///{archive}", "target": f"file://localhost{os.path.join(cwd, archive)}", "action": rp.TRANSFER}
+        ]
+        self._staged[uid] = (cwd, os.path.join(cwd, archive))
+
+    def _unstage(self, task: dict[str, Any]) -> None:
+        """Unpack what a staged task wrote into its working directory."""
+        staged = self._staged.pop(task["uid"], None)
+        if staged is None:
+            return
+        import tarfile
+
+        cwd, archive = staged
+        try:
+            with tarfile.open(archive) as packed:
+                packed.extractall(cwd, filter="data")
+        except (OSError, tarfile.TarError) as exc:
+            logger.warning("task %s: the files it wrote could not be brought back to %s: %s",
+                           task.get("name", task["uid"]), cwd, exc)
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(archive)
+
+    def _function_outcome(self, task: dict[str, Any], state: str) -> str:
+        """Read back a runner's result into ``task``; the state asyncflow should see."""
+        files = self._function_files.pop(task["uid"], None)
+        if files is None or state not in (rp.DONE, rp.FAILED):
+            if files is not None:
+                self._function_files[task["uid"]] = files
+            return state
+        import pickle
+
+        payload, result = files
+        try:
+            with open(result, "rb") as handle:
+                record = pickle.load(handle)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
+            stderr = task.get("stderr") or ""
+            task["exception"] = RuntimeError(
+                f"function task {task.get('name', task['uid'])!r} ended without a result ({exc}); its runner's "
+                f"stderr: {stderr[-2000:] or '(empty)'}"
+            )
+            state = rp.FAILED
+        else:
+            if record[0] == "ok":
+                task["return_value"], state = record[1], rp.DONE
+                task.pop("exception", None)
+            else:
+                task["exception"], task["stderr"], state = record[1], record[2], rp.FAILED
+        for path in (payload, result):
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        return state
 
     def _check_fit(self, name: str, options: dict[str, Any]) -> None:
         ranks = int(options.get("ranks", 1) or 1)
@@ -194,7 +356,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
     def _fail(self, task: dict[str, Any], error: BaseException) -> None:
         logger.error("task %s not submitted: %s", task.get("name", task["uid"]), error)
         task.update({"exception": error, "stdout": "", "stderr": str(error), "exit_code": None})
-        self._callback_func(task, rp.FAILED)  # type: ignore[no-untyped-call]
+        self._callback_func(task, rp.FAILED)
 
     # -- results ------------------------------------------------------------------------
     def register_callback(self, func: Any) -> None:
@@ -208,6 +370,8 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         def on_loop(task: Any, state: str, *args: Any, **kwargs: Any) -> None:
             if isinstance(task, dict) and state in (rp.DONE, rp.FAILED):
                 self._complete_stdout(task)
+                self._unstage(task)
+                state = self._function_outcome(task, state)
             try:
                 running = asyncio.get_running_loop()
             except RuntimeError:
@@ -240,9 +404,58 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         session = getattr(self, "session", None)
         if session is None:
             return
+        self._closing = True
         logger.info("closing RADICAL-Pilot session %s", session.uid)
         await asyncio.to_thread(session.close, download=False)
         logger.info("RADICAL-Pilot session %s closed", session.uid)
+
+
+def _no_callback(task: Any, state: str) -> None:
+    """The task callback until asyncflow registers its own."""
+
+
+def _whole(option: str, value: Any, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (strings from the command line accepted), else an error."""
+    if isinstance(value, bool):
+        value = None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"radical backend: {option} must be a whole number >= {minimum}, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"radical backend: {option} must be >= {minimum}, got {value!r}")
+    return number
+
+
+def _take_cwd(options: dict[str, Any]) -> str | None:
+    """Remove the ``cd <cwd>`` the translator put first in ``pre_exec``; return that cwd."""
+    pre_exec = list(options.get("pre_exec") or [])
+    if not pre_exec:
+        return None
+    try:
+        words = shlex.split(str(pre_exec[0]))
+    except ValueError:
+        return None
+    if len(words) != 2 or words[0] != "cd":
+        return None
+    options["pre_exec"] = pre_exec[1:]
+    if not options["pre_exec"]:
+        del options["pre_exec"]
+    return words[1]
+
+
+def _job_id(pilot: Any) -> str:
+    """The batch system's job id of ``pilot`` as far as RP tells it, else its job manager URL."""
+    try:
+        details = pilot.as_dict()
+    except Exception:  # noqa: BLE001 - only for a log line
+        return "unknown"
+    for key in ("native_id", "job_id", "jobid"):
+        value = details.get(key) or (details.get("resource_details") or {}).get(key)
+        if value:
+            return f"batch job {value}"
+    url = str(details.get("js_url") or "")
+    return f"job manager {url}" if url else "batch job id not reported"
 
 
 async def create_backend(
@@ -254,6 +467,7 @@ async def create_backend(
     queue: str | None = None,
     session_dir: str | None = None,
     raptor_config: dict[str, Any] | None = None,
+    shared_filesystem: bool = True,
     **pilot_options: Any,
 ) -> RadicalExecutionBackend:
     """The ``radical`` backend for ``rose.engine("radical", resource=..., runtime=..., cores=...)``.
@@ -262,7 +476,27 @@ async def create_backend(
     defaults to this machine's core count on ``local.*`` resources); ``project`` and
     ``queue`` the allocation and batch queue; ``pilot_options`` any other RP
     PilotDescription key (``nodes``, ``access_schema``, ``sandbox``, ...).
+    ``shared_filesystem=False`` is for machines whose compute nodes do not see the
+    campaign directory: tasks then run in their RP sandboxes, with the files of their
+    working directory staged in and the files they write staged back.
+
+    Options may arrive as strings (``rose run --backend-option runtime=60``); they are
+    checked here, and an unknown pilot option is an error listing the valid ones.
     """
+    runtime = _whole("runtime", runtime, 1)
+    cores = None if cores is None else _whole("cores", cores, 1)
+    gpus = _whole("gpus", gpus, 0)
+    if not isinstance(shared_filesystem, bool):
+        raise TypeError(f"radical backend: shared_filesystem must be true or false, got {shared_filesystem!r}")
+    if not isinstance(resource, str) or not resource:
+        raise TypeError(f"radical backend: resource must be a resource label like 'local.localhost', got {resource!r}")
+    unknown = sorted(set(pilot_options) - set(rp.PilotDescription._schema))
+    if unknown:
+        raise TypeError(
+            f"radical backend: unknown option(s) {unknown}; rose.engine('radical', ...) takes resource, runtime, "
+            "cores, gpus, project, queue, session_dir, raptor_config, shared_filesystem and any RADICAL-Pilot "
+            f"PilotDescription key: {', '.join(sorted(rp.PilotDescription._schema))}"
+        )
     pilot: dict[str, Any] = {"resource": resource, "runtime": runtime, **pilot_options}
     if cores is not None:
         pilot["cores"] = cores
@@ -272,10 +506,12 @@ async def create_backend(
         pilot["project"] = project
     if queue is not None:
         pilot["queue"] = queue
+    quiet_asyncflow_shutdown()
     if session_dir is None:
         from rose.engine import runs_root
 
         session_dir = os.path.join(runs_root(), ".radical")
-    backend = RadicalExecutionBackend(pilot, raptor_config, session_dir=session_dir)
+    backend = RadicalExecutionBackend(pilot, raptor_config, session_dir=session_dir,
+                                      shared_filesystem=shared_filesystem)
     await backend
     return backend

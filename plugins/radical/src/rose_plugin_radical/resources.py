@@ -15,7 +15,8 @@ ROSE               RADICAL-Pilot task description
 runs in its own sandbox directory under the pilot sandbox; a ``cwd`` (the learner's
 working directory, or ``resources={"cwd": ...}``) makes the command start there instead,
 which is what you want on a shared filesystem (``local.localhost``, the usual HPC
-scratch). Without a shared filesystem, address files by absolute path or stage them.
+scratch). Without a shared filesystem, build the backend with ``shared_filesystem=False``:
+it replaces that ``cd`` by staging the directory's files in and the task's new files out.
 """
 
 from __future__ import annotations

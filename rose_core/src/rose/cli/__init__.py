@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("script", help="the workflow script (a Python file)")
     run.add_argument("--backend", metavar="NAME", help="use this backend whatever the script asks for (see `rose plugins`)")
+    run.add_argument("--backend-option", metavar="KEY=VALUE", action="append", dest="backend_option",
+                     help="an option for the backend's factory (repeatable; VALUE is parsed as JSON when it "
+                          "can be), e.g. address=tcp://host:8786 or n_workers=4")
     run.add_argument("--tracker", metavar="NAME", action="append",
                      help="add this tracker to every campaign (repeatable), e.g. mlflow, console")
     run.add_argument("--max-iter", type=int, metavar="N", help="stop each learner after at most N iterations")

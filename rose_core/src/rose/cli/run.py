@@ -40,11 +40,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.max_iter is not None and args.max_iter < 1:
         print(f"rose run: --max-iter must be >= 1, got {args.max_iter}", file=sys.stderr)
         return 2
+    from rose.errors import RoseError
+    from rose.overrides import parse_backend_option
+
+    try:
+        backend_options = dict(parse_backend_option(text) for text in getattr(args, "backend_option", None) or ())
+    except RoseError as exc:
+        print(f"rose run: {exc}", file=sys.stderr)
+        return 2
     overrides = Overrides(
-        backend=args.backend, dry_run=args.dry_run, trackers=tuple(args.tracker or ()),
+        backend=args.backend, backend_options=backend_options, dry_run=args.dry_run, trackers=tuple(args.tracker or ()),
         max_iter=args.max_iter, resume=resume,
     )
-    from rose.errors import RoseError
 
     try:
         _check_names(overrides)

@@ -13,7 +13,10 @@ that sets ``self.backend_options``. Every check runs tasks the way learners do (
 :class:`~rose.learner.Learner` on a real engine from ``rose.engine(name, ...)``):
 
 * **results** - an executable's result is its stdout, a function's its return value;
-  argv keeps its quoting (``echo 'a;b'``); a shell runs only with ``shell=True``;
+  argv keeps its quoting (``echo 'a;b'``); a shell runs only with ``shell=True``; an
+  argument holding ``$(touch X)``, backticks, ``;``, quotes, spaces or ``$HOME`` reaches
+  the process verbatim and nothing in it runs (:func:`check_argv_verbatim`, which a
+  backend's own tests can call on any learner);
 * **dependencies** - a learner chains results from one task into the next;
 * **failures** - a non-zero exit raises :class:`~rose.errors.TaskFailedError` with the
   exit code, the command and the stderr tail; a function's exception keeps its type;
@@ -51,7 +54,15 @@ from rose.engine import engine as make_engine
 from rose.errors import ResourceError, TaskFailedError, TaskTimeoutError
 from rose.learner import Learner
 
-__all__ = ["BackendContract", "child_processes", "processes_running", "unique_sleep", "wait_until"]
+__all__ = [
+    "BackendContract",
+    "check_argv_verbatim",
+    "child_processes",
+    "hostile_arguments",
+    "processes_running",
+    "unique_sleep",
+    "wait_until",
+]
 
 
 def unique_sleep(seconds: int = 300) -> str:
@@ -121,6 +132,37 @@ async def wait_until(predicate: Callable[[], Any], timeout: float, interval: flo
         await asyncio.sleep(interval)
 
 
+def hostile_arguments(directory: Path) -> tuple[list[str], list[Path]]:
+    """Arguments a shell would act on, and the files they would create if one ran them."""
+    marker_x, marker_y = directory / "shell-ran-X", directory / "shell-ran-Y"
+    arguments = [
+        f"$(touch {marker_x})", f"`touch {marker_y}`", "a;b", "it's", '"double"', "two words", "$HOME",
+        "back\\slash", "*", "",
+    ]
+    return arguments, [marker_x, marker_y]
+
+
+async def check_argv_verbatim(learner: Learner, directory: Path) -> None:
+    """Run a command with hostile arguments on ``learner``'s engine; assert they arrive verbatim.
+
+    The process prints its argv (one JSON list); it must equal what the task returned,
+    ``$HOME`` unexpanded, and neither ``touch`` may have run.
+    """
+    import json
+
+    arguments, markers = hostile_arguments(directory)
+    script = "import json, sys; print(json.dumps(sys.argv[1:]))"
+
+    @learner.utility_task
+    async def verbatim() -> list[str]:
+        return [sys.executable, "-c", script, *arguments]
+
+    printed = json.loads(await verbatim())
+    assert printed == arguments, f"the process received {printed!r}, the task returned {arguments!r}"
+    created = [os.fspath(marker) for marker in markers if marker.exists()]
+    assert not created, f"a shell ran the command substitutions in the arguments: {created} exist"
+
+
 class ContractError(Exception):
     """The exception type a contract function task raises (importable, so picklable)."""
 
@@ -188,6 +230,12 @@ class BackendContract:
 
         assert await quoted() == "a;b\n"
         assert await argv() == "two words|$HOME|*|a;b|`true`|"
+
+    async def test_hostile_arguments_reach_the_process_verbatim(
+        self, contract_engine: Any, contract_dir: Path
+    ) -> None:
+        """``$(touch X)``, backticks, ``;``, quotes, spaces, ``$HOME``: verbatim, nothing runs."""
+        await check_argv_verbatim(self.make_learner(contract_engine, contract_dir), contract_dir)
 
     async def test_shell_only_when_asked(self, contract_engine: Any, contract_dir: Path) -> None:
         """``shell=True`` runs the command through ``/bin/sh``; otherwise no expansion happens."""
