@@ -30,9 +30,7 @@ import problem  # noqa: E402 - the workers import it from this directory too
 async def main(address: str | None, max_iter: int) -> None:
     async with rose.engine("dask", address=address) as engine:
         learner = SequentialActiveLearner(engine, name="basic-on-dask")
-        workdir = learner.task_cwd or learner.run_dir
-        learner.task_cwd = workdir  # every task of this learner runs (and keeps its files) here
-        os.makedirs(workdir, exist_ok=True)
+        workdir = learner.run_dir  # where every task of this learner runs and keeps its files
         python = sys.executable  # the workers must have the same environment at the same path
 
         @learner.simulation_task

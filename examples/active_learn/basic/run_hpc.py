@@ -36,9 +36,7 @@ async def main(args: argparse.Namespace) -> None:
         pilot["queue"] = args.queue
     async with rose.engine("radical", **pilot) as engine:
         learner = SequentialActiveLearner(engine, name="basic-on-hpc")
-        workdir = learner.task_cwd or learner.run_dir
-        learner.task_cwd = workdir  # on the shared file system: the compute nodes see it
-        os.makedirs(workdir, exist_ok=True)
+        workdir = learner.run_dir  # where every task of this learner runs and keeps its files
         python = sys.executable  # the same environment, at the same path, on the compute nodes
 
         @learner.simulation_task(resources={"cores": 1})

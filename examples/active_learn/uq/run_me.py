@@ -26,8 +26,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 async def main(max_iter: int, num_predictions: int) -> None:
     engine = await rose.engine("local")
     learner = SeqUQLearner(engine)
-    learner.task_cwd = learner.run_dir  # the scripts keep their files in the campaign directory
-    os.makedirs(learner.task_cwd, exist_ok=True)
     code = f"{sys.executable} {HERE}"
 
     @learner.simulation_task
