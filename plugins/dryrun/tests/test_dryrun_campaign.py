@@ -61,11 +61,11 @@ async def test_campaign_runs_its_structure_and_reports_it(workdir: Path) -> None
         config = LearnerConfig(simulation=TaskConfig(kwargs={"n": 5}))
         states = [state async for state in learner.start(max_iter=3, initial_config=config)]
         report = report_of(engine)
-        folder = Path(engine.work_dir) / engine.uid
+        folder = Path(learner.run_dir)  # the report lives with the campaign (its tasks run there)
 
     assert [s.iteration for s in states] == [0, 1, 2]
     assert all(not s.should_stop and s.metric_value > 0.1 for s in states)  # never met: max_iter bounds it
-    assert learner._stop_reason == "max_iter_reached"
+    assert learner.stop_reason == "max_iter_reached"
 
     by_iteration = report.by_iteration()
     assert [t.kind for t in by_iteration[0]] == ["simulation", "training", "active_learn", "criterion"]
@@ -98,7 +98,7 @@ async def test_criterion_met_after_ends_a_campaign_without_max_iter(workdir: Pat
         learner = build_learner(engine, workdir)
         states = [state async for state in learner.start(max_iter=0)]
     assert [s.should_stop for s in states] == [False, False, True]
-    assert learner._stop_reason == "criterion_met"
+    assert learner.stop_reason == "criterion_met"
 
 
 async def test_requests_are_checked_against_the_target(workdir: Path) -> None:

@@ -20,7 +20,7 @@ import math
 import numbers
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence, Sized
 from typing import Any, ClassVar
 
 from rose import overrides, results
@@ -270,7 +270,7 @@ class Learner:
         kwargs = dict(task_config.kwargs) if task_config else {}
         if extra_kwargs:
             kwargs.update(extra_kwargs)
-        call = call_key(kwargs) if self._record is not None else ""
+        call = call_key(kwargs, args) if self._record is not None else ""
         found, result = self._replayed(spec, iteration, call)
         if not found:
             result = await self.submit(spec, args, kwargs, iteration=iteration, key=call)
@@ -849,11 +849,16 @@ def resources_record(resources: Any) -> dict[str, Any]:
     return out
 
 
-def call_key(kwargs: Mapping[str, Any]) -> str:
-    """A short stable digest of a task call's keyword arguments (resume matches calls by it)."""
-    if not kwargs:
+def call_key(kwargs: Mapping[str, Any], args: Sequence[Any] = ()) -> str:
+    """A short stable digest of a task call: its keyword arguments and the shape of its positional ones.
+
+    Resume matches calls by it. Positional arguments (upstream results, possibly large) count by
+    type and length only: cheap, and the same for the recorded values a resume hands back.
+    """
+    shape = ",".join(f"{type(a).__name__}:{len(a) if isinstance(a, Sized) else ''}" for a in args)
+    if not kwargs and not shape:
         return ""
-    text = json.dumps(jsonable(kwargs), sort_keys=True)
+    text = json.dumps(jsonable(kwargs), sort_keys=True) + "|" + shape
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
