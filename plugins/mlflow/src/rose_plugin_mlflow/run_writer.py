@@ -299,4 +299,4 @@ def plot_learning_curve(
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, metadata={"Title": title or f"{metric_name} per iteration", "Description": f"y axis: {metric_name}"})
