@@ -39,9 +39,13 @@ __all__ = ["ClearMLTracker"]
 logger = logging.getLogger(__name__)
 
 #: Task.init options a tracker uses by default: it records the campaign, it does not take over the script
+_FRAMEWORKS = ("catboost", "fastai", "gradio", "hydra", "joblib", "lightgbm", "matplotlib", "megengine", "pytorch",
+               "scikit", "tensorboard", "tensorflow", "tfdefines", "xgboost")
 _QUIET_INIT = {
     "auto_connect_arg_parser": False,
-    "auto_connect_frameworks": False,
+    # no framework patching, and no repository detection: ClearML runs `git` from a thread of its
+    # own there, which can hang in a process whose other threads are busy spawning tasks
+    "auto_connect_frameworks": {**dict.fromkeys(_FRAMEWORKS, False), "detect_repository": False},
     "auto_resource_monitoring": False,
     "auto_connect_streams": False,
 }
