@@ -154,6 +154,11 @@ _tokens = itertools.count(1)
 _BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.\- /]")
 
 
+#: keys already turned into MLflow keys (the same few names come back every iteration)
+_KEYS: dict[str, str] = {}
+_MAX_CACHED_KEYS = 10_000
+
+
 def mlflow_key(raw: object) -> str:
     """Turn any key into one MLflow accepts for a param, metric or tag.
 
@@ -161,7 +166,18 @@ def mlflow_key(raw: object) -> str:
     ``..`` path segments (which MLflow rejects) are removed or replaced; the result is at
     most 250 characters. ``"config/simulation/--n_labeled"`` is kept as is.
     """
-    text = _BAD_KEY_CHARS.sub("_", str(raw))[:MAX_KEY]
+    if type(raw) is str:
+        known = _KEYS.get(raw)
+        if known is None:
+            known = _sanitise_key(raw)
+            if len(_KEYS) < _MAX_CACHED_KEYS:
+                _KEYS[raw] = known
+        return known
+    return _sanitise_key(str(raw))
+
+
+def _sanitise_key(raw: str) -> str:
+    text = _BAD_KEY_CHARS.sub("_", raw)[:MAX_KEY]
     parts = []
     for part in text.split("/"):
         if part == "":
@@ -174,6 +190,11 @@ def mlflow_key(raw: object) -> str:
 
 def _number(value: Any, *, parse_strings: bool = False) -> float | None:
     """A float for numbers (bools as 0/1, numpy scalars, 0-d arrays), else None."""
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, without the ABC checks below
+        return float(value)
+    if kind is str and not parse_strings:
+        return None
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, numbers.Real):
@@ -344,6 +365,7 @@ class MLflowTracker(TrackerBase):
         self._session: Session | None = None
         self._tracking_uri_used: str | None = None
         self._wire_keys: dict[Any, Any] = {}
+        self._kinds: tuple[PipelineManifest, dict[str, str]] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -552,9 +574,14 @@ class MLflowTracker(TrackerBase):
         manifest = manifest or self._manifest
         kinds: dict[str, str] = {}
         if manifest is not None:
-            kinds = {name: task.kind or name for name, task in manifest.tasks.items()}
-            if manifest.criterion is not None:
-                kinds["criterion"] = "criterion"
+            cached = self._kinds
+            if cached is not None and cached[0] is manifest:
+                kinds = dict(cached[1])
+            else:
+                kinds = {name: task.kind or name for name, task in manifest.tasks.items()}
+                if manifest.criterion is not None:
+                    kinds["criterion"] = "criterion"
+                self._kinds = (manifest, dict(kinds))
         if not kinds:  # no registered tasks known: every configured field
             from attrs import fields, has
 
