@@ -84,6 +84,8 @@ def test_the_view_hint_is_valid_for_local_stores_and_servers():
     assert "mlflow ui --backend-store-uri sqlite:////data/runs/mlflow.db " in local
     assert "http://127.0.0.1:5000/#/experiments/3/runs/abc" in local
     assert "'sqlite:////my runs/mlflow.db'" in view_hint("sqlite:////my runs/mlflow.db", "1", "r")  # quoted for the shell
+    relative = view_hint("sqlite:///store/mlflow.db", "1", "r")  # relative to the campaign's directory: made absolute
+    assert f"--backend-store-uri sqlite:///{os.path.abspath('store/mlflow.db')} " in relative
     server = view_hint("http://mlflow.example.org:5000/", "7", "def")
     assert server == "view it at http://mlflow.example.org:5000/#/experiments/7/runs/def"
     assert "mlflow ui" not in server

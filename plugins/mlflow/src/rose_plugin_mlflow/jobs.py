@@ -152,4 +152,9 @@ def view_hint(tracking_uri: str, experiment_id: str | None, run_id: str | None) 
         return f"view it at {tracking_uri.rstrip('/')}/{page}"
     if tracking_uri.startswith("databricks"):
         return f"view run {run_id} in your Databricks workspace ({tracking_uri})"
+    prefix = "sqlite:///"
+    if tracking_uri.startswith(prefix) and not tracking_uri[len(prefix):].startswith(("/", ":memory:")):
+        import os  # a relative store path: made absolute, so the command works from any directory
+
+        tracking_uri = prefix + os.path.abspath(tracking_uri[len(prefix):])
     return f"view it with: mlflow ui --backend-store-uri {shlex.quote(tracking_uri)}  (then open http://127.0.0.1:5000/{page})"
