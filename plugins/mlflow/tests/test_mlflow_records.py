@@ -168,3 +168,20 @@ def test_a_plain_script_prints_how_to_view_its_run_and_keeps_secrets_and_stray_m
 
     with Image.open(client.download_artifacts(run.info.run_id, "learning_curve.png", os.fspath(tmp_path))) as png:
         assert png.info["Description"] == "y axis: RMSE"  # not root_mean_squared_error_rmse
+
+
+def test_campaigns_started_together_share_a_new_store(tmp_path, experiment):
+    """Three campaigns of one runs folder start at once on a store that does not exist yet: all three are recorded."""
+    script = tmp_path / "workflow.py"
+    script.write_text(WORKFLOW)
+    runs = tmp_path / "runs"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "ROSE_RUNS_DIR": os.fspath(runs)})
+    processes = [subprocess.Popen([sys.executable, os.fspath(script), experiment], cwd=tmp_path, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs
+    assert not [err for _, err in outputs if "failed" in err], outputs  # no MLflow failure warning
+    client = client_for("sqlite:///" + os.fspath(runs / "mlflow.db"))
+    found = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    assert sorted(r.info.status for r in found) == ["FINISHED"] * 3

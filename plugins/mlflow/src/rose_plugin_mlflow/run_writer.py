@@ -9,12 +9,13 @@ campaign's tracking is off and the campaign goes on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from rose_plugin_mlflow.jobs import (
@@ -42,6 +43,32 @@ _clients: dict[str, Any] = {}
 
 #: what a RunWriter tells the tracker: ("started", experiment_id, run_name, uri), ("run", key, run_id), ("disabled",)
 Report = Callable[[tuple[Any, ...]], None]
+
+
+@contextlib.contextmanager
+def _store_lock(tracking_uri: str) -> Iterator[None]:
+    """Hold ``<store>.lock`` while a sqlite store is opened: MLflow creates or upgrades its tables then.
+
+    The campaigns of a runs folder share one sqlite store; several started at once on a new store
+    would otherwise all run MLflow's table creation together, and all fail. Other stores, and
+    systems without ``fcntl``, need no lock.
+    """
+    prefix = "sqlite:///"
+    path = tracking_uri[len(prefix):] if tracking_uri.startswith(prefix) else ""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        path = ""
+    if not path or path.startswith(":memory:"):
+        yield
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    with open(os.path.abspath(path) + ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _label(key: Any) -> str:
@@ -166,9 +193,11 @@ class RunWriter:
         from mlflow.tracking import MlflowClient
 
         client = _clients.get(job.tracking_uri)
-        if client is None:  # one per store for the writer's life: opening a store checks its schema
-            client = _clients[job.tracking_uri] = MlflowClient(tracking_uri=job.tracking_uri)
-        experiment = client.get_experiment_by_name(job.experiment_name)
+        with _store_lock(job.tracking_uri):
+            if client is None:  # one per store for the writer's life: opening a store checks its schema
+                client = MlflowClient(tracking_uri=job.tracking_uri)
+            experiment = client.get_experiment_by_name(job.experiment_name)  # creates or upgrades the tables
+            _clients[job.tracking_uri] = client
         if experiment is None:
             try:
                 experiment_id = client.create_experiment(job.experiment_name, artifact_location=job.artifact_location)
