@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import math
 import os
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -289,8 +290,11 @@ async def main(argv: list[str] | None = None) -> int:
     finally:
         await engine.shutdown()
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    where = f" --backend-store-uri {uri}" if uri and not uri.startswith("http") else ""
-    print(f"Done. See the run with: mlflow ui --port 5000{where}   (then open http://localhost:5000)")
+    if uri and uri.startswith(("http://", "https://")):
+        print(f"Done. See the run at {uri.rstrip('/')}")
+    else:
+        where = f" --backend-store-uri {shlex.quote(uri)}" if uri else ""
+        print(f"Done. See the run with: mlflow ui --port 5000{where}   (then open http://localhost:5000)")
     return 0
 
 

@@ -95,24 +95,31 @@ async def test_mlflow_sequential_campaign_is_recorded(
     assert manifest["learner_type"] == "SequentialActiveLearner"
 
 
-async def test_mlflow_default_store_is_sqlite_in_the_campaign_directory(rose_engine, tmp_path, experiment, al_learner):
+async def test_mlflow_default_store_is_one_sqlite_store_for_the_runs_folder(rose_engine, tmp_path, experiment, al_learner):
+    """Two campaigns of one runs folder land in one store, so `mlflow ui` compares them side by side."""
     import mlflow
 
     assert not mlflow.is_tracking_uri_set()
-    run_dir = tmp_path / "campaign-default-store"
-    learner = al_learner(rose_engine, run_dir, [0.5, 0.001])
-    tracker = MLflowTracker(experiment)
-    learner.add_tracker(tracker)
-    await learner.start(max_iter=5)
+    runs = tmp_path / "runs"
+    trackers = []
+    for name in ("first", "second"):
+        learner = al_learner(rose_engine, runs / name, [0.5, 0.001])
+        tracker = MLflowTracker(experiment)
+        learner.add_tracker(tracker)
+        await learner.start(max_iter=5)
+        trackers.append(tracker)
 
-    uri = "sqlite:///" + os.fspath(run_dir / "mlflow.db")
-    assert tracker.resolved_tracking_uri == uri
-    assert (run_dir / "mlflow.db").is_file()
+    uri = "sqlite:///" + os.fspath(runs / "mlflow.db")
+    assert [t.resolved_tracking_uri for t in trackers] == [uri, uri]
+    assert not (runs / "first" / "mlflow.db").exists()
     client = client_for(uri)
-    run = client.get_run(tracker.run_id)
-    assert run.info.status == "FINISHED"
-    assert run.info.artifact_uri.startswith((run_dir / "mlartifacts").as_uri())
-    assert (run_dir / "mlartifacts" / tracker.run_id / "artifacts" / "learning_curve.png").is_file()
+    found = client.search_runs([trackers[0].experiment_id])
+    assert sorted(r.info.run_name for r in found) == ["first", "second"]
+    for tracker in trackers:
+        run = client.get_run(tracker.run_id)
+        assert run.info.status == "FINISHED"
+        assert run.info.artifact_uri.startswith((runs / "mlartifacts").as_uri())
+        assert (runs / "mlartifacts" / tracker.run_id / "artifacts" / "learning_curve.png").is_file()
 
 
 async def test_mlflow_run_fails_after_a_task_error(

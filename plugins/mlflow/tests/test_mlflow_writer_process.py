@@ -1,8 +1,8 @@
 """The MLflow writer process: slow MLflow, a writer that dies, a campaign that is killed or interrupted.
 
-Faults are real: processes are killed with signals, and a slow MLflow is made by a
-``sitecustomize`` module on the writer process's ``PYTHONPATH`` that delays
-``MlflowClient.log_batch`` (the only way to reach code inside that process).
+Faults are real: processes are killed with signals, and a slow MLflow is made by a module
+that the writer process imports first (its command line is wrapped; the writer runs isolated,
+``python -I``, so ``PYTHONPATH`` cannot reach it) and that delays ``MlflowClient.log_batch``.
 """
 
 from __future__ import annotations
@@ -32,11 +32,19 @@ def fresh_writer() -> Iterator[None]:
 
 
 def inject_into_writer(monkeypatch: pytest.MonkeyPatch, tmp_path: Any, code: str) -> None:
-    """Run ``code`` when the next writer process starts (a sitecustomize module on its path)."""
+    """Run ``code`` when the next writer process starts, before it serves (the fault to inject)."""
     directory = tmp_path / "inject"
     directory.mkdir()
-    (directory / "sitecustomize.py").write_text(textwrap.dedent(code))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (os.fspath(directory), os.environ.get("PYTHONPATH")) if p))
+    (directory / "rose_test_fault.py").write_text(textwrap.dedent(code))
+    original = writer_link.writer_command
+
+    def with_fault(package_root: str) -> list[str]:
+        command = original(package_root)
+        index = command.index("-c") + 1
+        command[index] = f"import sys; sys.path.insert(0, {os.fspath(directory)!r}); import rose_test_fault\n" + command[index]
+        return command
+
+    monkeypatch.setattr(writer_link, "writer_command", with_fault)
 
 
 class SeenTracker(MLflowTracker):

@@ -13,7 +13,7 @@ from attrs import define, field
 
 __all__ = [
     "PARENT", "MAX_KEY", "MAX_PARAM_VALUE", "MAX_TAG_VALUE", "MAX_METRICS_PER_BATCH", "MAX_PARAMS_TAGS_PER_BATCH",
-    "Start", "Log", "Child", "Stop", "Flush", "clip", "now_ms",
+    "Start", "Log", "Child", "Stop", "Flush", "clip", "now_ms", "http_retry_settings", "view_hint",
 ]
 
 #: run key of the campaign's own run (the parent run when learners have ids)
@@ -57,6 +57,7 @@ class Start:
     environ: dict[str, str]
     cwd: str
     log_level: int
+    retry_budget: float = 30.0
 
 
 @define
@@ -67,6 +68,9 @@ class Log:
     metrics: dict[tuple[str, int], tuple[float, int]] = field(factory=dict)  # (key, step) -> (value, ms)
     params: dict[str, str] = field(factory=dict)
     tags: dict[str, str] = field(factory=dict)
+    #: a nested run's name and start time, used when the writer creates that run
+    name: str | None = None
+    start_ms: int | None = None
 
     def merge(self, other: Log) -> None:
         """Add ``other``'s data; a parameter keeps its first value (MLflow never changes one)."""
@@ -74,6 +78,8 @@ class Log:
         for key, value in other.params.items():
             self.params.setdefault(key, value)
         self.tags.update(other.tags)
+        self.name = self.name or other.name
+        self.start_ms = self.start_ms if self.start_ms is not None else other.start_ms
 
 
 @define
@@ -83,6 +89,9 @@ class Child:
     status: str
     tags: dict[str, str]
     final_json: str
+    end_ms: int
+    name: str | None = None
+    start_ms: int | None = None
 
 
 @define
@@ -94,7 +103,7 @@ class Stop:
     final_json: str
     children: dict[Any, Child]
     curves: dict[str, list[tuple[int, float]]]
-    metric_name: str
+    metric_name: str  # the y axis label: a readable name, with units where known
     threshold: float | None
     title: str
     end_ms: int
@@ -106,3 +115,46 @@ class Flush:
     """Acknowledge once everything sent before it is written."""
 
     token: int
+
+
+def http_retry_settings(budget: float) -> dict[str, str]:
+    """MLflow's HTTP retry settings whose worst case (every attempt timing out) fits ``budget`` seconds.
+
+    MLflow retries a failing request ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` times (default 7) with an
+    exponential backoff (factor 2) and a 120 s timeout per attempt: minutes against a server that
+    is down. Here: attempts x timeout + backoff sleeps <= budget (30 s: 3 retries, 6 s timeout,
+    sleeps of 0, 2 and 4 s). MLflow takes whole seconds, so a budget under 1 s still allows one 1 s attempt.
+    """
+    for retries, factor in ((3, 1), (2, 0), (1, 0)):
+        sleeps = factor * (2**retries - 2)  # urllib3: no sleep before the first retry, then factor * 2**(n-1)
+        timeout = int((budget - sleeps) // (retries + 1))
+        if timeout >= 5:
+            break
+    else:
+        retries, factor, timeout = 0, 0, max(1, int(budget))
+    return {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(retries),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(factor),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout),
+    }
+
+
+def view_hint(tracking_uri: str, experiment_id: str | None, run_id: str | None) -> str:
+    """How to look at a run: its address on a server, else the ``mlflow ui`` command and the address.
+
+    ``mlflow ui`` serves http://127.0.0.1:5000 by default; the ``#/experiments/...`` part opens the run.
+    """
+    import shlex
+
+    page = f"#/experiments/{experiment_id}/runs/{run_id}" if experiment_id and run_id else ""
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"view it at {tracking_uri.rstrip('/')}/{page}"
+    if tracking_uri.startswith("databricks"):
+        return f"view run {run_id} in your Databricks workspace ({tracking_uri})"
+    prefix = "sqlite:///"
+    if tracking_uri.startswith(prefix) and not tracking_uri[len(prefix):].startswith(("/", ":memory:")):
+        import os  # a relative store path: made absolute, so the command works from any directory
+
+        tracking_uri = prefix + os.path.abspath(tracking_uri[len(prefix):])
+    return f"view it with: mlflow ui --backend-store-uri {shlex.quote(tracking_uri)}  (then open http://127.0.0.1:5000/{page})"

@@ -2,17 +2,20 @@
 
 It creates the experiment and runs, writes batched metrics, parameters and tags, attaches
 artifacts and ends the runs. A failing MLflow call is reported as one warning naming the
-store, what failed and the cause; after three failures in a row (or a failed start) the
+store, what failed and the cause; after three failures in a row, a failed start, or once
+failing calls have taken the retry budget (``Start.retry_budget``, 30 s by default) the
 campaign's tracking is off and the campaign goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from rose_plugin_mlflow.jobs import (
@@ -25,6 +28,7 @@ from rose_plugin_mlflow.jobs import (
     Stop,
     clip,
     now_ms,
+    view_hint,
 )
 
 __all__ = ["RunWriter", "plot_learning_curve"]
@@ -41,6 +45,32 @@ _clients: dict[str, Any] = {}
 Report = Callable[[tuple[Any, ...]], None]
 
 
+@contextlib.contextmanager
+def _store_lock(tracking_uri: str) -> Iterator[None]:
+    """Hold ``<store>.lock`` while a sqlite store is opened: MLflow creates or upgrades its tables then.
+
+    The campaigns of a runs folder share one sqlite store; several started at once on a new store
+    would otherwise all run MLflow's table creation together, and all fail. Other stores, and
+    systems without ``fcntl``, need no lock.
+    """
+    prefix = "sqlite:///"
+    path = tracking_uri[len(prefix):] if tracking_uri.startswith(prefix) else ""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        path = ""
+    if not path or path.startswith(":memory:"):
+        yield
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    with open(os.path.abspath(path) + ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _label(key: Any) -> str:
     return "campaign" if key == PARENT else f"learner {key}"
 
@@ -52,6 +82,8 @@ class RunWriter:
         self._report = report
         self.disabled = False
         self.failures = 0
+        self.retry_budget = 30.0
+        self.failing_seconds = 0.0  # time spent in MLflow calls that failed
         self.experiment_name = ""
         self.tracking_uri = ""
         self.experiment_id: str | None = None
@@ -62,6 +94,7 @@ class RunWriter:
         self._params: dict[str, dict[str, str]] = {}
         self._skipped_children: set[Any] = set()
         self._manifest_json = "{}"
+        self._started_ms: dict[Any, int] = {}
 
     # the three jobs ------------------------------------------------------------------------
     def start(self, job: Start) -> None:
@@ -69,6 +102,7 @@ class RunWriter:
         self.experiment_name = job.experiment_name
         self.tracking_uri = job.tracking_uri
         self.log_artifacts = job.log_artifacts
+        self.retry_budget = job.retry_budget
         self._guard("starting the MLflow run", self._start, job, fatal=True)
 
     def write(self, pending: Mapping[Any, Log]) -> None:
@@ -76,7 +110,7 @@ class RunWriter:
         for key, log in pending.items():
             if self.disabled:
                 return
-            run_id = self._run_id(key)
+            run_id = self._run_id(key, log.name, log.start_ms)
             if run_id is None:
                 continue
             self._guard(f"logging to the {_label(key)} run", self._log_batch, run_id, log.metrics, log.params, log.tags)
@@ -86,14 +120,15 @@ class RunWriter:
         if self.disabled or self._client is None:
             return
         for key, child in job.children.items():
-            run_id = self._run_id(key)
+            run_id = self._run_id(key, child.name, child.start_ms)
             if run_id is None:
                 continue
             self._guard(f"tagging the {_label(key)} run", self._log_batch, run_id, {}, {}, child.tags)
             if self.log_artifacts:
                 self._guard(f"logging final_state.json of {_label(key)}", self._artifact, run_id,
                             "final_state.json", child.final_json)
-            self._guard(f"ending the {_label(key)} run", self._client.set_terminated, run_id, child.status, job.end_ms)
+            self._guard(f"ending the {_label(key)} run", self._client.set_terminated, run_id, child.status,
+                        max(child.end_ms, self._started_ms.get(key, 0)))
         run_id = self.run_ids.get(PARENT)
         if run_id is None:
             return
@@ -103,25 +138,34 @@ class RunWriter:
             if any(job.curves.values()):
                 self._guard("logging learning_curve.png", self._plot, run_id, job)
             self._guard("logging final_state.json", self._artifact, run_id, "final_state.json", job.final_json)
-        self._guard("ending the campaign run", self._client.set_terminated, run_id, job.status, job.end_ms)
+        self._guard("ending the campaign run", self._client.set_terminated, run_id, job.status,
+                    max(job.end_ms, self._started_ms.get(PARENT, 0)))
 
     def abandon(self, end_ms: int) -> None:
-        """The campaign's process went away without stopping: end its runs as ``KILLED``."""
-        if self.disabled or self._client is None:
+        """The campaign's process went away without stopping: end its runs as ``KILLED``.
+
+        Also after MLflow failures turned tracking off: a run that exists is never left ``RUNNING``.
+        """
+        if self._client is None:
             return
+        self.disabled = False  # one more try for each run, within the same budget per call
         parent = self.run_ids.get(PARENT)
         if self.log_artifacts and parent is not None:
             self._guard("logging manifest.json", self._artifact, parent, "manifest.json", self._manifest_json)
         for key, run_id in self.run_ids.items():
-            self._guard(f"ending the {_label(key)} run", self._client.set_terminated, run_id, "KILLED", end_ms)
+            self.disabled = False
+            self._guard(f"ending the {_label(key)} run", self._client.set_terminated, run_id, "KILLED",
+                        max(end_ms, self._started_ms.get(key, 0)))
 
     # failures ------------------------------------------------------------------------------
     def _guard(self, what: str, fn: Any, *args: Any, fatal: bool = False) -> bool:
         if self.disabled:
             return False
+        began = time.monotonic()
         try:
             fn(*args)
         except Exception as exc:  # noqa: BLE001 - any MLflow failure is reported, never raised into the campaign
+            self.failing_seconds += time.monotonic() - began
             self._failed(what, exc, fatal=fatal)
             return False
         self.failures = 0
@@ -129,7 +173,7 @@ class RunWriter:
 
     def _failed(self, what: str, exc: BaseException, *, fatal: bool) -> None:
         self.failures += 1
-        if fatal or self.failures >= MAX_FAILURES:
+        if fatal or self.failures >= MAX_FAILURES or self.failing_seconds >= self.retry_budget:
             self.disabled = True
             self._report(("disabled",))
             outcome = "MLflow tracking is off for the rest of this campaign; the campaign goes on"
@@ -149,9 +193,11 @@ class RunWriter:
         from mlflow.tracking import MlflowClient
 
         client = _clients.get(job.tracking_uri)
-        if client is None:  # one per store for the writer's life: opening a store checks its schema
-            client = _clients[job.tracking_uri] = MlflowClient(tracking_uri=job.tracking_uri)
-        experiment = client.get_experiment_by_name(job.experiment_name)
+        with _store_lock(job.tracking_uri):
+            if client is None:  # one per store for the writer's life: opening a store checks its schema
+                client = MlflowClient(tracking_uri=job.tracking_uri)
+            experiment = client.get_experiment_by_name(job.experiment_name)  # creates or upgrades the tables
+            _clients[job.tracking_uri] = client
         if experiment is None:
             try:
                 experiment_id = client.create_experiment(job.experiment_name, artifact_location=job.artifact_location)
@@ -171,31 +217,35 @@ class RunWriter:
         self.run_name = run.info.run_name or job.run_name
         run_id = run.info.run_id
         self.run_ids[PARENT] = run_id
+        self._started_ms[PARENT] = job.start_ms
         self._report(("started", experiment_id, self.run_name))
         self._report(("run", PARENT, run_id))
         self._log_batch(run_id, {}, job.params, {})
         self._manifest_json = job.manifest_json  # attached at the end, with the final state
         logger.info(
-            "MLflow run %s (%s) in experiment %r at %s; view it with: mlflow ui --backend-store-uri %s",
-            self.run_name, run_id, job.experiment_name, job.tracking_uri, job.tracking_uri,
+            "MLflow run %s (%s) in experiment %r at %s; %s",
+            self.run_name, run_id, job.experiment_name, job.tracking_uri, view_hint(job.tracking_uri, experiment_id, run_id),
         )
 
-    def _run_id(self, key: Any) -> str | None:
+    def _run_id(self, key: Any, name: str | None = None, start_ms: int | None = None) -> str | None:
+        """The run of ``key``; a learner's nested run is created on first use, with its name and real start."""
         if key in self.run_ids:
             return self.run_ids[key]
         parent = self.run_ids.get(PARENT)
         if parent is None or key in self._skipped_children:
             return None
-        name = f"{self.run_name}/learner-{key}"
+        name = name or f"learner-{key}"
+        start = start_ms if start_ms is not None else self._started_ms.get(PARENT, now_ms())
         tags = {"mlflow.parentRunId": parent, "rose.learner_id": clip(str(key), MAX_TAG_VALUE)}
         try:
-            run = self._client.create_run(self.experiment_id, start_time=now_ms(), tags=tags, run_name=name)
+            run = self._client.create_run(self.experiment_id, start_time=start, tags=tags, run_name=name)
         except Exception as exc:  # noqa: BLE001 - reported; that learner's data is skipped
             self._skipped_children.add(key)
             self._failed(f"creating the nested run for learner {key}", exc, fatal=False)
             return None
         run_id: str = run.info.run_id
         self.run_ids[key] = run_id
+        self._started_ms[key] = start
         self._report(("run", key, run_id))
         return run_id
 
@@ -278,4 +328,4 @@ def plot_learning_curve(
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, metadata={"Title": title or f"{metric_name} per iteration", "Description": f"y axis: {metric_name}"})

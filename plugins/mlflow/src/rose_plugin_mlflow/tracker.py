@@ -44,13 +44,107 @@ from typing import Any
 
 from rose.state import IterationState, jsonable
 from rose.tracking import PipelineManifest, TrackerBase
-from rose_plugin_mlflow.jobs import MAX_KEY, MAX_PARAM_VALUE, MAX_TAG_VALUE, PARENT, Child, Flush, Log, Start, Stop, clip, now_ms
+from rose_plugin_mlflow.jobs import (
+    MAX_KEY,
+    MAX_PARAM_VALUE,
+    MAX_TAG_VALUE,
+    PARENT,
+    Child,
+    Flush,
+    Log,
+    Start,
+    Stop,
+    clip,
+    now_ms,
+    view_hint,
+)
 from rose_plugin_mlflow.run_writer import plot_learning_curve
 from rose_plugin_mlflow.writer_link import Session, writer_link
 
-__all__ = ["DEFAULT_EXPERIMENT", "MLflowTracker", "mlflow_key", "plot_learning_curve"]
+__all__ = ["DEFAULT_EXPERIMENT", "MLflowTracker", "metric_label", "mlflow_key", "plot_learning_curve"]
 
 logger = logging.getLogger(__name__)
+
+
+class _StderrNotice(logging.Handler):
+    """Writes a record's message as one line to the current ``sys.stderr`` (looked up at each record)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - a closed stderr must not break the campaign
+            self.handleError(record)
+
+
+#: where the one-line "view it with ..." notice goes at the end of every tracked run: standard
+#: error, whatever the logging configuration (silence it with ``.setLevel(logging.WARNING)``)
+notice_logger = logging.getLogger("rose_plugin_mlflow.notice")
+if not notice_logger.handlers:
+    notice_logger.addHandler(_StderrNotice())
+    notice_logger.setLevel(logging.INFO)
+    notice_logger.propagate = False
+
+#: readable names (and units) of ROSE's built-in metrics, for plot axes
+_METRIC_LABELS = {
+    "mean_squared_error_mse": "MSE",
+    "root_mean_squared_error_rmse": "RMSE",
+    "mean_absolute_error_mae": "MAE",
+    "r2_score": "R²",
+    "model_accuracy": "accuracy (fraction correct)",
+    "training_time": "training time (s)",
+    "time_to_convergence": "time to convergence (s)",
+    "number_of_iterations": "iterations",
+    "predictive_entropy": "predictive entropy (nats)",
+    "mutual_information": "mutual information (nats)",
+    "negative_log_likelihood": "negative log-likelihood (nats)",
+    "f1_score": "F1 score",
+}
+
+_UNIT_SUFFIXES = {"_s": "s", "_seconds": "s", "_ms": "ms", "_bytes": "bytes", "_mb": "MB", "_percent": "%", "_pct": "%"}
+
+
+def metric_label(name: str, units: str | None = None) -> str:
+    """A readable axis label for a metric: ``RMSE`` for ``root_mean_squared_error_rmse``, units where known.
+
+    ``units`` (the tracker's ``metric_units``) wins; else units come from ROSE's built-in metrics
+    or a suffix such as ``_s`` or ``_seconds``; other names are shown with spaces for underscores.
+    """
+    known = _METRIC_LABELS.get(name)
+    if known is not None:
+        return f"{known.split(' (')[0]} ({units})" if units else known
+    text = name
+    found_unit: str | None = None
+    for suffix, unit in _UNIT_SUFFIXES.items():
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            text, found_unit = name[: -len(suffix)], unit
+            break
+    text = text.replace("_", " ").strip() or name
+    shown = units or found_unit
+    return f"{text} ({shown})" if shown else text
+
+
+def _mask_env(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """``resources`` with every ``env`` value replaced by ``***`` (names stay: they say what was set)."""
+    out = dict(resources)
+    env = out.get("env")
+    if isinstance(env, Mapping):
+        out["env"] = {str(k): "***" for k in env}
+    elif env is not None:
+        out["env"] = "***"
+    return out
+
+
+def _masked_manifest(manifest: PipelineManifest) -> dict[str, Any]:
+    """The manifest as JSON data, with no ``resources["env"]`` value in clear text."""
+    document: dict[str, Any] = manifest.to_dict()
+    tasks = document.get("tasks")
+    for section in [*(tasks.values() if isinstance(tasks, Mapping) else ()), document.get("criterion")]:
+        if isinstance(section, dict):
+            for key in ("resources", "decor_kwargs"):
+                if isinstance(section.get(key), Mapping):
+                    section[key] = _mask_env(section[key])
+    return document
 
 DEFAULT_EXPERIMENT = "ROSE_AL_Experiment"
 
@@ -60,6 +154,11 @@ _tokens = itertools.count(1)
 _BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.\- /]")
 
 
+#: keys already turned into MLflow keys (the same few names come back every iteration)
+_KEYS: dict[str, str] = {}
+_MAX_CACHED_KEYS = 10_000
+
+
 def mlflow_key(raw: object) -> str:
     """Turn any key into one MLflow accepts for a param, metric or tag.
 
@@ -67,7 +166,18 @@ def mlflow_key(raw: object) -> str:
     ``..`` path segments (which MLflow rejects) are removed or replaced; the result is at
     most 250 characters. ``"config/simulation/--n_labeled"`` is kept as is.
     """
-    text = _BAD_KEY_CHARS.sub("_", str(raw))[:MAX_KEY]
+    if type(raw) is str:
+        known = _KEYS.get(raw)
+        if known is None:
+            known = _sanitise_key(raw)
+            if len(_KEYS) < _MAX_CACHED_KEYS:
+                _KEYS[raw] = known
+        return known
+    return _sanitise_key(str(raw))
+
+
+def _sanitise_key(raw: str) -> str:
+    text = _BAD_KEY_CHARS.sub("_", raw)[:MAX_KEY]
     parts = []
     for part in text.split("/"):
         if part == "":
@@ -80,6 +190,11 @@ def mlflow_key(raw: object) -> str:
 
 def _number(value: Any, *, parse_strings: bool = False) -> float | None:
     """A float for numbers (bools as 0/1, numpy scalars, 0-d arrays), else None."""
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, without the ABC checks below
+        return float(value)
+    if kind is str and not parse_strings:
+        return None
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, numbers.Real):
@@ -140,11 +255,10 @@ def _resolve_store(requested: str | None, artifact_location: str | None, run_dir
     if mlflow is not None and getattr(mlflow, "is_tracking_uri_set", lambda: False)():
         uri = str(mlflow.get_tracking_uri())
         return uri, artifact_location or _next_to_sqlite(uri)
-    if run_dir is None:
-        from rose.engine import runs_root
+    from rose.engine import runs_root
 
-        run_dir = runs_root()
-    directory = os.path.abspath(run_dir)
+    # the runs folder: where ROSE puts campaign directories, or the folder holding this campaign's
+    directory = runs_root() if run_dir is None else os.path.dirname(os.path.abspath(run_dir))
     os.makedirs(directory, exist_ok=True)
     location = artifact_location or _file_uri(os.path.join(directory, "mlartifacts"))
     return "sqlite:///" + os.path.join(directory, "mlflow.db"), location
@@ -176,12 +290,20 @@ class MLflowTracker(TrackerBase):
 
     ``experiment_name`` is created if missing. ``run_name`` defaults to the campaign
     directory's name. The store is ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else a URI
-    the script set with ``mlflow.set_tracking_uri``, else ``sqlite:///<campaign dir>/mlflow.db``
-    with artifacts in ``<campaign dir>/mlartifacts`` (MLflow's recommended local store).
+    the script set with ``mlflow.set_tracking_uri``, else ``sqlite:///<runs folder>/mlflow.db``
+    with artifacts in ``<runs folder>/mlartifacts``, the runs folder being the folder that holds
+    the campaign's directory (``./runs`` by default): one store for the campaigns of a runs folder,
+    so ``mlflow ui`` compares them side by side.
     ``artifact_location`` sets where a newly created experiment keeps artifacts.
     ``log_artifacts=False`` skips the manifest, plot and final-state files. ``tags`` are added
     to the campaign run. ``queue_size`` bounds the updates waiting to be sent; ``flush_timeout``
-    (seconds, None for no limit) bounds how long ``on_stop`` waits for it to be written.
+    (seconds, default 30, None for no limit) bounds how long ``on_stop`` waits for it to be written.
+    ``retry_budget`` (seconds, default 30) bounds MLflow's retries: each HTTP call, retries
+    included, fits in it (``MLFLOW_HTTP_REQUEST_*`` variables you set yourself win), and once
+    failing calls have taken that long in all, tracking turns off for the campaign.
+    ``metric_units`` labels the learning curve's axis (``"eV/atom"``); built-in metrics get a
+    short name (``RMSE``). At the end of every run a one-line notice on standard error says how to
+    view it (logger ``rose_plugin_mlflow.notice``).
     ``batch_interval`` (seconds, default 0.25) groups updates into one message to the writer
     process (and one MLflow write) per interval.
 
@@ -199,8 +321,10 @@ class MLflowTracker(TrackerBase):
         log_artifacts: bool = True,
         tags: Mapping[str, Any] | None = None,
         queue_size: int = 10_000,
-        flush_timeout: float | None = 300.0,
+        flush_timeout: float | None = 30.0,
         batch_interval: float = 0.25,
+        retry_budget: float = 30.0,
+        metric_units: str | None = None,
     ) -> None:
         if importlib.util.find_spec("mlflow") is None:
             raise ImportError(
@@ -220,6 +344,10 @@ class MLflowTracker(TrackerBase):
             raise ValueError(f"MLflowTracker: queue_size must be a whole number >= 1, got {queue_size!r}")
         if isinstance(batch_interval, bool) or not isinstance(batch_interval, (int, float)) or not batch_interval >= 0:
             raise ValueError(f"MLflowTracker: batch_interval must be a number of seconds >= 0, got {batch_interval!r}")
+        if isinstance(retry_budget, bool) or not isinstance(retry_budget, (int, float)) or not retry_budget > 0:
+            raise ValueError(f"MLflowTracker: retry_budget must be a positive number of seconds, got {retry_budget!r}")
+        if metric_units is not None and not isinstance(metric_units, str):
+            raise TypeError(f"MLflowTracker: metric_units must be a string such as 's' or 'eV', got {metric_units!r}")
         if flush_timeout is not None and not flush_timeout > 0:
             raise ValueError(f"MLflowTracker: flush_timeout must be a positive number of seconds or None, got {flush_timeout!r}")
         self.experiment_name = experiment_name
@@ -231,10 +359,13 @@ class MLflowTracker(TrackerBase):
         self.queue_size = queue_size
         self.flush_timeout = flush_timeout
         self.batch_interval = float(batch_interval)
+        self.retry_budget = float(retry_budget)
+        self.metric_units = metric_units
         self._lock = threading.RLock()
         self._session: Session | None = None
         self._tracking_uri_used: str | None = None
         self._wire_keys: dict[Any, Any] = {}
+        self._kinds: tuple[PipelineManifest, dict[str, str]] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -245,6 +376,9 @@ class MLflowTracker(TrackerBase):
         self._child_reasons: dict[Any, str] = {}
         self._curves: dict[Any, list[tuple[int, float]]] = {}
         self._last: dict[Any, IterationState] = {}
+        self._last_ms: dict[Any, int] = {}
+        self._names: dict[Any, str] = {}
+        self._start_ms = now_ms()
         self._string_tags: dict[Any, dict[str, str]] = {}
         self._seen: set[Any] = set()
         self._warned_unstarted = False
@@ -359,6 +493,10 @@ class MLflowTracker(TrackerBase):
         if session.dropped:
             logger.warning("MLflowTracker: %d update(s) were dropped because %d were already waiting for MLflow",
                            session.dropped, self.queue_size)
+        run_id = session.run_ids.get(PARENT)
+        if run_id is not None and not session.disabled and self._tracking_uri_used:
+            notice_logger.info("MLflow run %r (%s): %s", session.run_name or run_id, stop.status,
+                               view_hint(self._tracking_uri_used, session.experiment_id, run_id))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything sent so far is written; False on timeout."""
@@ -388,9 +526,10 @@ class MLflowTracker(TrackerBase):
             experiment_name=self.experiment_name, tracking_uri=uri, artifact_location=artifact_location,
             log_artifacts=self.log_artifacts, run_name=run_name, params=params,
             tags={mlflow_key(k): clip(str(v), MAX_TAG_VALUE) for k, v in tags.items()},
-            manifest_json=json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=repr),
-            start_ms=now_ms(), environ=dict(os.environ), cwd=os.getcwd(),
+            manifest_json=json.dumps(_masked_manifest(manifest), indent=2, sort_keys=True, default=repr),
+            start_ms=self._start_ms, environ=dict(os.environ), cwd=os.getcwd(),
             log_level=logging.getLogger("rose_plugin_mlflow").getEffectiveLevel(),
+            retry_budget=self.retry_budget,
         )
 
     def _manifest_params(self, manifest: PipelineManifest) -> dict[str, str]:
@@ -413,7 +552,7 @@ class MLflowTracker(TrackerBase):
             raw[f"task/{name}/function"] = f"{task.func_module}.{task.func_name}".lstrip(".")
             if task.kind and task.kind != name:
                 raw[f"task/{name}/kind"] = task.kind
-            for key, value in task.resources.items():
+            for key, value in _mask_env(task.resources).items():
                 raw[f"task/{name}/resources/{key}"] = value
             for key, value in task.log_params.items():
                 raw[f"task/{name}/{key}"] = value
@@ -435,9 +574,14 @@ class MLflowTracker(TrackerBase):
         manifest = manifest or self._manifest
         kinds: dict[str, str] = {}
         if manifest is not None:
-            kinds = {name: task.kind or name for name, task in manifest.tasks.items()}
-            if manifest.criterion is not None:
-                kinds["criterion"] = "criterion"
+            cached = self._kinds
+            if cached is not None and cached[0] is manifest:
+                kinds = dict(cached[1])
+            else:
+                kinds = {name: task.kind or name for name, task in manifest.tasks.items()}
+                if manifest.criterion is not None:
+                    kinds["criterion"] = "criterion"
+                self._kinds = (manifest, dict(kinds))
         if not kinds:  # no registered tasks known: every configured field
             from attrs import fields, has
 
@@ -508,7 +652,25 @@ class MLflowTracker(TrackerBase):
                 if sent.get(config_key) != text:
                     sent[config_key] = tags[config_key] = text
         self._last[key] = state
-        return Log(key, metrics={(k, step): (v, ms) for k, v in metrics.items()}, params=params, tags=tags)
+        self._last_ms[key] = ms
+        run_name: str | None = None
+        if key != PARENT:
+            run_name = self._child_name(key, state)
+            if first:
+                self._names[key] = run_name
+            elif self._names.get(key) != run_name:  # the label came (or changed) later: rename the run
+                self._names[key] = tags["mlflow.runName"] = run_name
+        return Log(key, metrics={(k, step): (v, ms) for k, v in metrics.items()}, params=params, tags=tags,
+                   name=run_name, start_ms=self._start_ms if first else None)
+
+    @staticmethod
+    def _child_name(key: Any, state: IterationState) -> str:
+        """A learner's run name: its ``learner_label`` state value, else its id (``learner-3`` for a number)."""
+        label = state.state.get("learner_label")
+        if isinstance(label, str) and label.strip():
+            return clip(label.strip(), MAX_TAG_VALUE)
+        learner_id = state.learner_id if state.learner_id is not None else key
+        return str(learner_id) if isinstance(learner_id, str) and learner_id.strip() else f"learner-{learner_id}"
 
     def _stop_job(self, final_state: IterationState | None) -> Stop:
         reasons = self._reasons
@@ -531,6 +693,9 @@ class MLflowTracker(TrackerBase):
                 status="FAILED" if child_reason == "error" else "FINISHED",
                 tags={"stop_reason": child_reason, "final_iteration": str(last.iteration)},
                 final_json=_dump({"learner_id": key, "reason": child_reason, "final_state": last.to_dict()}),
+                end_ms=self._last_ms.get(key, now_ms()),
+                name=self._names.get(key),
+                start_ms=self._start_ms,
             )
         if final_state is not None and final_state.learner_id is None:
             final_iteration: int | None = final_state.iteration
@@ -547,8 +712,9 @@ class MLflowTracker(TrackerBase):
             for state in self._last.values():
                 threshold = threshold if threshold is not None else state.metric_threshold
                 metric_name = metric_name or state.metric_name
+        label = metric_label(metric_name or "metric", self.metric_units)
         curves = {
-            (metric_name or "metric") if key == PARENT else f"learner {key}": points
+            label if key == PARENT else self._names.get(key, f"learner {key}"): points
             for key, points in self._curves.items()
         }
         learner_type = manifest.learner_type if manifest is not None else "ROSE"
@@ -558,9 +724,9 @@ class MLflowTracker(TrackerBase):
             final_json=_dump(document),
             children=children,
             curves=curves,
-            metric_name=metric_name or "metric",
+            metric_name=label,
             threshold=threshold,
-            title=f"{learner_type}: {metric_name or 'metric'} per iteration ({reason})",
+            title=f"{learner_type}: {label.split(' (')[0]} per iteration ({reason})",
             end_ms=now_ms(),
             token=next(_tokens),
         )

@@ -25,7 +25,7 @@ import rose_plugin_mlflow
 from rose_plugin_mlflow.jobs import Flush, Log, Stop
 from rose_plugin_mlflow.wire import read_frame, write_frame
 
-__all__ = ["Session", "WriterLink", "shutdown", "writer_link"]
+__all__ = ["Session", "WriterLink", "shutdown", "writer_command", "writer_link"]
 
 logger = logging.getLogger("rose_plugin_mlflow")
 
@@ -79,7 +79,10 @@ class Session:
                 return True  # nothing more can be written; the warning was given when the process died
             self._acks[job.token] = done
         self.send(job)
-        return done.wait(timeout)
+        if done.wait(timeout):
+            return True
+        self.link.stalled = True
+        return False
 
     def acknowledge(self, token: int) -> None:
         """The writer finished the job with this token."""
@@ -99,16 +102,18 @@ class WriterLink:
 
     def __init__(self) -> None:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(rose_plugin_mlflow.__file__)))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         self.process = subprocess.Popen(  # our own module, run by this interpreter
-            [sys.executable, "-m", "rose_plugin_mlflow.writer_process"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
+            writer_command(package_root),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+            # its own session: a signal to the campaign's process group (Ctrl-C, a batch system
+            # killing the job step's group) leaves it alive to end the runs as KILLED
+            start_new_session=True,
         )
         self.pid = os.getpid()
         self.condition = threading.Condition()
         self.alive = True
         self.closing = False
+        self.stalled = False  # a campaign gave up waiting for it: do not wait again at exit
         self.sessions: dict[int, Session] = {}
         self._numbers = itertools.count(1)
         self._outbox: list[tuple[Session, Any]] = []
@@ -140,13 +145,16 @@ class WriterLink:
             self.condition.notify_all()
 
     def close(self, timeout: float | None) -> None:
-        """Send what is queued, close the pipe and wait for the process to finish writing."""
+        """Send what is queued, close the pipe and wait (``timeout`` in all) for the process to finish writing."""
         with self.condition:
             self.closing = True
             self.condition.notify_all()
+        if self.stalled:
+            timeout = 0.0 if timeout is None else min(timeout, 1.0)
+        deadline = None if timeout is None else time.monotonic() + timeout
         self._sender.join(timeout)
         try:
-            self.process.wait(timeout)
+            self.process.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             logger.warning("MLflow writer process %d still writing after %s s; leaving it to finish on its own",
                            self.process.pid, timeout)
@@ -240,6 +248,23 @@ class WriterLink:
                 "MLflow tracking is off for %d running campaign(s); the campaigns go on, and the next campaign "
                 "starts a new writer.", self.process.pid, code, len(open_sessions),
             )
+
+
+#: what the writer process runs: isolated mode (-I: no current directory, script directory,
+#: PYTHON* variables or user site on sys.path), so a file such as ./mlflow.py is never imported
+_BOOTSTRAP = (
+    "import sys\n"
+    "root = sys.argv[1]\n"
+    "if root not in sys.path:\n"
+    "    sys.path.append(root)\n"
+    "from rose_plugin_mlflow.writer_process import main\n"
+    "main()\n"
+)
+
+
+def writer_command(package_root: str) -> list[str]:
+    """The writer process's command line: this interpreter, isolated, finding this package at ``package_root``."""
+    return [sys.executable, "-I", "-c", _BOOTSTRAP, package_root]
 
 
 _link: WriterLink | None = None

@@ -1,4 +1,4 @@
-"""The MLflow writer process: ``python -m rose_plugin_mlflow.writer_process``.
+"""The MLflow writer process, started in isolated mode (``python -I``, see ``writer_link``).
 
 The tracker starts one per Python process, on its first campaign, and keeps it for every
 later one. It reads batches of jobs (``[(session, job), ...]``) from its standard input and
@@ -23,7 +23,7 @@ import sys
 import threading
 from typing import IO, Any
 
-from rose_plugin_mlflow.jobs import Flush, Log, Start, Stop, now_ms
+from rose_plugin_mlflow.jobs import Flush, Log, Start, Stop, http_retry_settings, now_ms
 from rose_plugin_mlflow.run_writer import RunWriter
 from rose_plugin_mlflow.wire import read_frame, write_frame
 
@@ -31,6 +31,10 @@ __all__ = ["main"]
 
 #: most frames taken in one go before writing what they hold
 _MAX_FRAMES = 64
+
+
+class _CampaignGone(OSError):
+    """The campaign's end of the answer pipe is closed."""
 
 
 class _Relay(logging.Handler):
@@ -44,7 +48,7 @@ class _Relay(logging.Handler):
         try:
             message = self.format(record)  # the message, and the traceback when there is one
             self.server.send(("log", record.levelno, record.name, message))
-        except OSError:  # the campaign's process is gone (ending its runs): standard error instead
+        except _CampaignGone:  # the campaign's process is gone (ending its runs): standard error instead
             if logging.lastResort is not None:
                 logging.lastResort.handle(record)
         except Exception:  # noqa: BLE001 - logging must never break the writer
@@ -58,11 +62,23 @@ class _Server:
         self.inbox = inbox
         self.outbox = outbox
         self.writers: dict[int, RunWriter] = {}
+        self.campaign_gone = False
         self._sending = threading.Lock()
 
     def send(self, message: tuple[Any, ...]) -> None:
+        """Answer the campaign; once its process is gone, answers are dropped (never raised).
+
+        A campaign killed while its run is being created must still get that run ended as
+        ``KILLED``: an answer that cannot be delivered must not abort the job in progress.
+        """
         with self._sending:
-            write_frame(self.outbox, message)
+            if self.campaign_gone:
+                raise _CampaignGone
+            try:
+                write_frame(self.outbox, message)
+            except (OSError, ValueError):
+                self.campaign_gone = True
+                raise _CampaignGone from None
 
     def serve(self) -> None:
         while True:
@@ -101,15 +117,24 @@ class _Server:
                 writer = self.writers.pop(session, None)
                 if writer is not None:
                     writer.stop(job)
-                self.send(("done", session, job.token))
-                self.send(("stopped", session))  # last: the tracker forgets the session
+                self.answer(("done", session, job.token))
+                self.answer(("stopped", session))  # last: the tracker forgets the session
             elif isinstance(job, Flush):
-                self.send(("done", session, job.token))
+                self.answer(("done", session, job.token))
         self.write(pending)
+
+    def answer(self, message: tuple[Any, ...]) -> None:
+        """``send``, ignoring a campaign that is gone (its runs are ended at end of input)."""
+        try:
+            self.send(message)
+        except _CampaignGone:
+            pass
 
     def start(self, session: int, job: Start) -> None:
         os.environ.clear()
         os.environ.update(job.environ)
+        for name, value in http_retry_settings(job.retry_budget).items():
+            os.environ.setdefault(name, value)  # the user's own MLFLOW_HTTP_REQUEST_* settings win
         try:
             os.chdir(job.cwd)
         except OSError:
@@ -117,7 +142,7 @@ class _Server:
         logging.getLogger("rose_plugin_mlflow").setLevel(job.log_level)
 
         def report(message: tuple[Any, ...]) -> None:
-            self.send((message[0], session, *message[1:]))
+            self.answer((message[0], session, *message[1:]))
 
         writer = RunWriter(report)
         self.writers[session] = writer
@@ -167,10 +192,8 @@ def main() -> None:
     package_logger.addHandler(relay)
     package_logger.propagate = False
     try:
-        server.send(("ready", os.getpid()))
+        server.answer(("ready", os.getpid()))
         server.serve()
-    except BrokenPipeError:
-        pass  # the campaign's process is gone
     finally:
         package_logger.removeHandler(relay)
 
