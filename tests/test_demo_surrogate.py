@@ -79,16 +79,19 @@ def test_mlflow_runs(demo):
     from mlflow.tracking import MlflowClient
 
     out, run = demo
-    uri = f"sqlite:///{run.path}/mlflow.db"
+    uri = f"sqlite:///{os.path.dirname(run.path)}/mlflow.db"  # one store shared by the runs folder
     assert f"mlflow ui --backend-store-uri {uri}" in out
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("rose-surrogate-demo")
     runs = client.search_runs([experiment.experiment_id])
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children = {r.info.run_name.rsplit("/", 1)[-1]: r for r in runs if "mlflow.parentRunId" in r.data.tags}
-    assert len(parents) == 1 and sorted(children) == ["learner-0", "learner-1"]
-    assert "rose/learning_curve.png" in [a.path for a in client.list_artifacts(parents[0].info.run_id, "rose")]
-    for learner_id, child in enumerate([children["learner-0"], children["learner-1"]]):
+    parents = [r for r in runs if r.data.tags.get("rose.run_dir") == run.path and "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1
+    children = {r.info.run_name.rsplit("/", 1)[-1]: r for r in runs
+                if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id}
+    assert sorted(children) == ["random", "uncertainty"]  # named by the learners' labels
+    artifacts = [a.path for a in client.list_artifacts(parents[0].info.run_id)]
+    assert "error_vs_simulations.png" in artifacts
+    for learner_id, child in enumerate([children["uncertainty"], children["random"]]):
         history = client.get_metric_history(child.info.run_id, "root_mean_squared_error_rmse")
         expected = [s["metric_value"] for s in run.learners[learner_id].iterations]
         assert [m.value for m in sorted(history, key=lambda m: m.step)] == pytest.approx(expected)

@@ -121,9 +121,15 @@ def log_plot_to_mlflow(tracker: Any, plot: str) -> None:
     uri = getattr(tracker, "resolved_tracking_uri", None)
     if not run_id or not uri:
         return
+    import shutil
+    import tempfile
+
     from mlflow.tracking import MlflowClient
 
-    MlflowClient(tracking_uri=uri).log_artifact(run_id, plot, artifact_path="rose")
+    with tempfile.TemporaryDirectory() as folder:  # a name of its own beside the tracker's learning_curve.png
+        named = os.path.join(folder, "error_vs_simulations.png")
+        shutil.copyfile(plot, named)
+        MlflowClient(tracking_uri=uri).log_artifact(run_id, named)
 
 
 def verdict(run: Any, reached: dict[str, int | None]) -> str:
