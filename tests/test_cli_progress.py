@@ -100,3 +100,16 @@ async def test_running_tasks_of_a_real_campaign(rose_engine):
     started = [(i, t) for i, t, status, _ in seen if status == "running"]
     finished = [(i, t) for i, t, status, _ in seen if status == "done"]
     assert started == finished and len(started) == 4 * len(states)  # sim, train, select, criterion per iteration
+
+
+def test_backend_lifecycle_messages_reach_the_progress_view():
+    import logging
+
+    out = io.StringIO()
+    tracker = ProgressTracker(stream=out, live=False)
+    logging.getLogger("rose.lifecycle.radical").info("pilot pilot.0000: queued on slurm (job 4711)")
+    assert "[rose] pilot pilot.0000: queued on slurm (job 4711)" in out.getvalue()
+    tracker.on_stop(None, "stopped")
+    logging.getLogger("rose.lifecycle.radical").info("pilot pilot.0000: done")
+    assert "done" not in out.getvalue().split("queued", 1)[1].split("campaign finished")[0]
+    assert logging.getLogger("rose.lifecycle").propagate  # restored when the view closes

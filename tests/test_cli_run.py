@@ -205,3 +205,20 @@ def test_resume_continues_the_named_campaign(workflow, tmp_path):
     run = load_run(first)
     assert [s["iteration"] for s in run.ordered_learners()[0].iterations] == [0, 1, 2, 3]
     assert report(tmp_path)["iterations"] == 2  # the resumed run ran iterations 2 and 3 only
+
+
+def test_rose_run_prints_backend_lifecycle_lines_once(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "lifecycle.py"
+    script.write_text(
+        "import logging\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "logging.getLogger('rose.lifecycle.radical').info('pilot pilot.0000: queued on slurm (job 4711)')\n"
+    )
+    result = subprocess.run([sys.executable, "-m", "rose", "run", str(script)], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("pilot pilot.0000: queued on slurm (job 4711)") == 1
+    assert "[rose] pilot pilot.0000: queued on slurm (job 4711)" in result.stderr

@@ -68,7 +68,7 @@ class Pilot:
 
 
 class Collect(logging.Handler):
-    """Keeps the messages of the ``rose.radical`` lifecycle logger."""
+    """Keeps the messages of the ``rose.lifecycle.radical`` logger."""
 
     def __init__(self, into: list[str]) -> None:
         super().__init__(logging.INFO)
@@ -84,7 +84,7 @@ async def pilot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pilot
     before = child_processes()
     messages: list[str] = []
     handler = Collect(messages)
-    lifecycle = logging.getLogger("rose.radical")
+    lifecycle = logging.getLogger("rose.lifecycle.radical")
     lifecycle.addHandler(handler)
     lifecycle.setLevel(logging.INFO)
     with pytest.MonkeyPatch.context() as patch:
@@ -202,7 +202,7 @@ async def test_hostile_arguments_reach_the_process_verbatim(pilot: Pilot) -> Non
 
 @in_module_loop
 async def test_pilot_lifecycle_is_logged(pilot: Pilot) -> None:
-    """Submitted and active are logged at INFO under rose.radical (a pilot may queue for hours)."""
+    """Submitted and active are logged at INFO under rose.lifecycle.radical (a pilot may queue for hours)."""
     assert await wait_until(lambda: any(": active on " in m for m in pilot.lifecycle), 30), pilot.lifecycle
     assert any("submitted to local.localhost" in m for m in pilot.lifecycle), pilot.lifecycle
     assert any(": queued on local.localhost" in m for m in pilot.lifecycle), pilot.lifecycle

@@ -41,6 +41,10 @@ logger = logging.getLogger(__name__)
 
 Translate = Callable[[str, Resources, bool], dict[str, Any]]
 
+#: backends log what users wait for (a pilot submitted, queued, active; a cluster's dashboard) at
+#: INFO under ``rose.lifecycle.<backend>``: ``rose run`` prints it, the progress tracker shows it
+LIFECYCLE_LOGGER = "rose.lifecycle"
+
 
 def runs_root() -> str:
     """Where campaigns keep their directories: ``$ROSE_RUNS_DIR`` or ``./runs``."""

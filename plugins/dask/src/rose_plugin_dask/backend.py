@@ -239,7 +239,7 @@ def _log_dashboard(client: Any) -> None:
     except Exception:  # noqa: BLE001 - no dashboard is not an error
         link = None
     if link:
-        logger.info("Dask dashboard: %s", link)
+        logging.getLogger("rose.lifecycle.dask").info("Dask dashboard: %s", link)
 
 
 async def create_backend(

@@ -74,7 +74,7 @@ __all__ = ["RadicalExecutionBackend", "create_backend", "prepare_environment"]
 
 logger = logging.getLogger(__name__)
 #: the pilot's lifecycle, for users (``rose run --log-level INFO`` shows it)
-lifecycle = logging.getLogger("rose.radical")
+lifecycle = logging.getLogger("rose.lifecycle.radical")  # shown by `rose run` and the progress view
 
 _SHORTENED = "[... CONTENT SHORTENED ...]"
 

@@ -19,6 +19,7 @@ placeholders: they are shown as such, never as results.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -28,6 +29,7 @@ from typing import IO, Any
 
 from attrs import define, evolve, field
 
+from rose.engine import LIFECYCLE_LOGGER
 from rose.state import IterationState
 from rose.tracking import PipelineManifest, TrackerBase
 
@@ -91,6 +93,8 @@ class ProgressTracker(TrackerBase):
         self._live: Any = None
         self._reason: str | None = None
         self._dry_run = False
+        self._lifecycle: str | None = None  # the last thing a backend said (a pilot queued, active...)
+        self._listener = _LifecycleListener(self)
 
     # -- the tracker protocol -----------------------------------------------------------
     def on_start(self, manifest: PipelineManifest) -> None:
@@ -160,8 +164,16 @@ class ProgressTracker(TrackerBase):
                 row.tasks_done += event.get("status") == "done"
             row.updated = time.monotonic()
 
+    def lifecycle(self, message: str) -> None:
+        """A backend's lifecycle message (``rose.lifecycle`` logger): shown in the view."""
+        with self._lock:
+            self._lifecycle = message
+        if self._live is None and not _cli_prints_lifecycle():
+            self._line(message)
+
     def on_stop(self, final_state: IterationState | None, reason: str) -> None:
         """Close the live display (its last frame stays) and report how the campaign ended."""
+        self._listener.close()
         with self._lock:
             self._reason = reason
             for row in self._rows.values():
@@ -286,8 +298,40 @@ class ProgressTracker(TrackerBase):
                     row.status,
                     style=style,
                 )
-            table.caption = f"elapsed {_duration(now - self._started)}"
+            table.caption = f"elapsed {_duration(now - self._started)}" + (
+                f" | {self._lifecycle}" if self._lifecycle else "")
             return table
+
+
+class _LifecycleListener(logging.Handler):
+    """Hands ``rose.lifecycle`` messages (pilot states, a dashboard address) to a progress tracker."""
+
+    def __init__(self, tracker: ProgressTracker) -> None:
+        super().__init__(logging.INFO)
+        self.tracker = tracker
+        self.logger = logging.getLogger(LIFECYCLE_LOGGER)
+        self.saved = (self.logger.level, self.logger.propagate)
+        self.logger.addHandler(self)
+        if self.logger.getEffectiveLevel() > logging.INFO:  # shown here, not also by the root's handlers
+            self.logger.setLevel(logging.INFO)
+            self.logger.propagate = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.tracker.lifecycle(record.getMessage())
+        except Exception:  # noqa: BLE001 - a view must never break what it shows
+            self.handleError(record)
+
+    def close(self) -> None:
+        if self in self.logger.handlers:
+            self.logger.removeHandler(self)
+            self.logger.level, self.logger.propagate = self.saved
+        super().close()
+
+
+def _cli_prints_lifecycle() -> bool:
+    """True under ``rose run``, which prints lifecycle lines itself."""
+    return any(getattr(h, "rose_lifecycle", False) for h in logging.getLogger(LIFECYCLE_LOGGER).handlers)
 
 
 #: the file the dry-run backend writes into a campaign directory (it marks a dry run)

@@ -14,6 +14,24 @@ from typing import Any
 __all__ = ["cmd_run"]
 
 
+def show_lifecycle() -> None:
+    """Print what backends report of their lifecycle (a pilot queued, a dashboard) as ``[rose]`` lines."""
+    import logging
+
+    from rose.engine import LIFECYCLE_LOGGER
+
+    lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
+    if any(getattr(h, "rose_lifecycle", False) for h in lifecycle.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[rose] %(message)s"))
+    handler.rose_lifecycle = True  # type: ignore[attr-defined]
+    lifecycle.addHandler(handler)
+    if lifecycle.getEffectiveLevel() > logging.INFO:
+        lifecycle.setLevel(logging.INFO)
+    lifecycle.propagate = False  # printed once, whatever --log-level says
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a workflow script in this process with the overrides in the environment."""
     from rose.overrides import Overrides, applied
@@ -63,6 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     code = 0
     with applied(overrides):
         print(f"rose run: {args.script} (overrides: {overrides.describe()})", file=sys.stderr, flush=True)
+        show_lifecycle()
         code, interrupted = _run_script(script, list(args.script_args))
     created = [path for path in find_runs() if path not in before]
     campaigns = created + ([resume] if resume and resume not in created else [])
