@@ -22,7 +22,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import frozen
 
@@ -37,9 +37,10 @@ from rose.streaming import LearnerRun, stream_learners
 if TYPE_CHECKING:
     from rose.learner import Learner
 
-__all__ = ["Child", "combined_stop_reason", "configs_per_child", "fan_out"]
+__all__ = ["Child", "combined_stop_reason", "configs_manifest", "configs_per_child", "fan_out", "make_child_learner"]
 
 logger = logging.getLogger("rose.fanout")
+_L = TypeVar("_L", bound="Learner")
 
 
 @frozen(kw_only=True)
@@ -84,6 +85,18 @@ def configs_per_child(
     for key, config in zip(ids, learner_configs):
         configs[key] = check_learner_config(config, f"{what}[{list(ids).index(key)}]")
     return configs
+
+
+def configs_manifest(configs: Mapping[Any, LearnerConfig | None]) -> dict[str, Any]:
+    """The manifest entry describing each child's configuration (for ``Plan(manifest=...)``)."""
+    return {"learner_configs": [c.to_dict() if c is not None else None for c in configs.values()]}
+
+
+def make_child_learner(parent: Learner, cls: type[_L], learner_id: Any, directory: str) -> _L:
+    """A ``cls`` learner running ``parent``'s tasks as child ``learner_id`` in ``directory``."""
+    child = cls(parent.asyncflow, run_dir=directory, name=parent.name)
+    child.inherit(parent, learner_id=learner_id, task_cwd=directory)
+    return child
 
 
 def combined_stop_reason(reasons: Iterable[str | None], stopped: bool = False) -> str:

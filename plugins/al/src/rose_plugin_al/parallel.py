@@ -10,7 +10,7 @@ from typing import Any
 
 from rose.campaign import Plan
 from rose.config import LearnerConfig
-from rose.fanout import Child, configs_per_child, fan_out
+from rose.fanout import Child, configs_manifest, configs_per_child, fan_out, make_child_learner
 from rose.learner import Learner
 from rose.state import IterationState
 from rose.streaming import LearnerRun
@@ -75,12 +75,11 @@ class ParallelActiveLearner(Learner):
         ids = list(range(parallel_learners))
         configs = configs_per_child(ids, learner_configs, owner=type(self).__name__)
         plan = Plan(max_iter=max_iter, skip_pre_loop=skip_pre_loop, resume=resume,
-                    manifest={"learner_configs": [c.to_dict() if c is not None else None for c in configs.values()]})
+                    manifest=configs_manifest(configs))
         logger.info("Starting parallel active learning with %d learners", parallel_learners)
 
         def make_child(learner_id: Any, directory: str) -> Child:
-            child = SequentialActiveLearner(self.asyncflow, run_dir=directory, name=self.name)
-            child.inherit(self, learner_id=learner_id, task_cwd=directory)
+            child = make_child_learner(self, SequentialActiveLearner, learner_id, directory)
             return Child(
                 learner_id=learner_id, learner=child,
                 start=lambda resume_dir: child.start(max_iter, skip_pre_loop, skip_simulation_step,

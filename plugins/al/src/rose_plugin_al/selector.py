@@ -11,7 +11,7 @@ from typing import Any
 from rose.campaign import Plan
 from rose.config import LearnerConfig
 from rose.errors import LearnerFailedError
-from rose.fanout import Child, configs_per_child, fan_out
+from rose.fanout import Child, configs_manifest, configs_per_child, fan_out, make_child_learner
 from rose.learner import Learner, TaskKind
 from rose.metrics import direction_of
 from rose.names import check_distinct
@@ -105,17 +105,14 @@ class AlgorithmSelector(Learner):
         names = self.algorithms
         configs = configs_per_child(names, algorithm_configs, owner="AlgorithmSelector", what="algorithm_configs",
                                     noun="algorithm")
-        plan = Plan(max_iter=max_iter, skip_pre_loop=skip_pre_loop, resume=resume, manifest={
-            "learner_configs": [c.to_dict() if c is not None else None for c in configs.values()],
-            "extra": {"algorithms": names},
-        })
+        plan = Plan(max_iter=max_iter, skip_pre_loop=skip_pre_loop, resume=resume,
+                    manifest={**configs_manifest(configs), "extra": {"algorithms": names}})
         logger.info("Starting algorithm selection over %s", ", ".join(names))
         self.algorithm_results, self.best_pipeline_name, self.best_pipeline_stats = {}, None, None
         self._failures, self._fail_fast = {}, fail_fast
 
         def make_child(name: Any, directory: str) -> Child:
-            child = SequentialActiveLearner(self.asyncflow, run_dir=directory, name=self.name)
-            child.inherit(self, learner_id=name, task_cwd=directory)
+            child = make_child_learner(self, SequentialActiveLearner, name, directory)
             for other in names:
                 del child.tasks[other]
             child.tasks["active_learn"] = self.tasks[name]

@@ -23,7 +23,7 @@ from attrs import asdict, define
 
 from rose.campaign import Outcome, Plan, Step
 from rose.config import LearnerConfig
-from rose.fanout import Child, configs_per_child, fan_out
+from rose.fanout import Child, configs_manifest, configs_per_child, fan_out, make_child_learner
 from rose.learner import Learner, TaskKind, check_threshold, parse_metric_value
 from rose.metrics import compare, resolve_operator
 from rose.names import check_distinct
@@ -327,13 +327,12 @@ class ParallelUQLearner(UQLearner):
         configs = configs_per_child(names, learner_configs, owner="ParallelUQLearner")
         plan = Plan(max_iter=max_iter, skip_pre_loop=skip_pre_loop, resume=resume,
                     options={"model_names": models, "num_predictions": num_predictions},
-                    manifest={"learner_configs": [c.to_dict() if c is not None else None for c in configs.values()]})
+                    manifest=configs_manifest(configs))
         logger.info("Starting parallel UQ active learning with %d learners", len(names))
         self.uncertainty_values_per_iteration = {}
 
         def make_child(name: Any, directory: str) -> Child:
-            child = SeqUQLearner(self.asyncflow, run_dir=directory, name=self.name)
-            child.inherit(self, learner_id=name, task_cwd=directory)
+            child = make_child_learner(self, SeqUQLearner, name, directory)
             self.uncertainty_values_per_iteration[f"learner-{name}"] = child.uncertainty_values_per_iteration
             return Child(
                 learner_id=name, learner=child,

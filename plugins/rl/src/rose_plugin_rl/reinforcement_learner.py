@@ -28,7 +28,7 @@ from attrs import evolve
 from rose.campaign import Outcome, Plan, Step
 from rose.config import LearnerConfig
 from rose.errors import RoseError
-from rose.fanout import Child, configs_per_child, fan_out
+from rose.fanout import Child, configs_manifest, configs_per_child, fan_out, make_child_learner
 from rose.learner import Learner, TaskKind
 from rose.names import check_distinct
 from rose.records import Resources
@@ -179,12 +179,11 @@ class ParallelReinforcementLearner(ReinforcementLearner):
         ids = list(range(parallel_learners))
         configs = configs_per_child(ids, learner_configs, owner=type(self).__name__)
         plan = Plan(max_iter=max_iter, skip_pre_loop=skip_pre_loop, resume=resume,
-                    manifest={"learner_configs": [c.to_dict() if c is not None else None for c in configs.values()]})
+                    manifest=configs_manifest(configs))
         logger.info("[%s] starting %d parallel reinforcement learners", self.label, parallel_learners)
 
         def make_child(learner_id: Any, directory: str) -> Child:
-            child = SequentialReinforcementLearner(self.asyncflow, run_dir=directory, name=self.name)
-            child.inherit(self, learner_id=learner_id, task_cwd=directory)
+            child = make_child_learner(self, SequentialReinforcementLearner, learner_id, directory)
             return Child(
                 learner_id=learner_id, learner=child,
                 start=lambda resume_dir: child.start(max_iter, skip_pre_loop, skip_environment_step,
