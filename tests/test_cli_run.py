@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rose.cli import main
-from rose.overrides import ENV, Overrides, applied, cap_reached, engine_choice
+from rose.overrides import ENV, Overrides, applied, engine_choice
 from rose.runs import find_runs, load_run
 
 WORKFLOW = textwrap.dedent(
@@ -158,27 +158,6 @@ def test_overrides_round_trip_and_validation(monkeypatch):
     with applied(Overrides(dry_run=True, backend="dask")):
         assert engine_choice("local", {}) == ("dry-run", {})
     assert engine_choice("local", {"max_workers": 2}) == ("local", {"max_workers": 2})
-
-
-def test_cap_counts_only_a_learners_own_states():
-    from rose.state import IterationState
-
-    class Top:
-        learner_id = None
-
-    class Sub:
-        learner_id = 1
-
-    with applied(Overrides(max_iter=2)):
-        assert not cap_reached(Top(), IterationState(iteration=0))
-        assert cap_reached(Top(), IterationState(iteration=1))
-        assert not cap_reached(Top(), IterationState(iteration=1, should_stop=True))  # ends anyway
-        assert not cap_reached(Top(), IterationState(iteration=5, learner_id=1))  # a sub-learner's state
-        assert cap_reached(Sub(), IterationState(iteration=1, learner_id=1))
-    assert not cap_reached(Top(), IterationState(iteration=9))
-
-
-# -- the overrides taking effect in rose.engine and Learner.run_campaign ----------------------
 
 
 def test_max_iter_caps_every_learner(workflow, tmp_path):

@@ -21,7 +21,7 @@ learners are the ones a script creates itself (``learner_id`` is None); the sub-
 a parallel learner follow their parent.
 
 The functions at the end (:func:`engine_choice`, :func:`campaign_trackers`,
-:func:`cap_reached`, :func:`resume_for`) are what :mod:`rose.engine` and
+:func:`resume_for`; the campaign loop reads ``max_iter`` once per campaign) are what :mod:`rose.engine` and
 :class:`rose.learner.Learner` call.
 """
 
@@ -44,7 +44,6 @@ __all__ = [
     "Overrides",
     "applied",
     "campaign_trackers",
-    "cap_reached",
     "current",
     "engine_choice",
     "parse_backend_option",
@@ -227,20 +226,6 @@ def campaign_trackers(learner: Any) -> list[Any]:
             continue
         made.append(made_one)
     return made
-
-
-def cap_reached(learner: Any, state: Any) -> bool:
-    """True when ``ROSE_MAX_ITER`` says ``learner`` must stop after ``state``.
-
-    Only a learner's own states count (a parallel parent relays its sub-learners' states,
-    which carry their ids), and a state that already stops the learner is left alone.
-    """
-    cap = current().max_iter
-    if cap is None or getattr(state, "should_stop", False):
-        return False
-    if getattr(state, "learner_id", None) != getattr(learner, "learner_id", None):
-        return False
-    return int(getattr(state, "iteration", 0)) + 1 >= cap
 
 
 def resume_for(learner: Any) -> str | None:
