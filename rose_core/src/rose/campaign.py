@@ -46,10 +46,6 @@ __all__ = ["CampaignRecord", "CampaignStream", "Outcome", "Plan", "Step", "run_i
 
 logger = logging.getLogger("rose.campaign")
 
-#: stop reasons a campaign can end with
-REASONS = ("criterion_met", "max_iter_reached", "stopped", "error")
-
-
 @frozen(kw_only=True)
 class Outcome:
     """What a policy's ``evaluate`` returns for one iteration.

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
 import os
 import uuid
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 __all__ = ["INLINE_BYTES", "RESULTS_DIR", "UNSTORED", "Unstorable", "decode", "encode", "is_stored"]
 
@@ -42,9 +43,12 @@ def encode(value: Any, directory: str | None = None) -> Any:
     ``directory/results/`` and referenced by name.
     """
     encoded = _encode(value, directory)
-    if directory is not None and not _is_small(encoded):
-        return _to_file(encoded, directory)
-    return encoded
+    if directory is None or encoded is None or isinstance(encoded, (bool, int, float)):
+        return encoded
+    if isinstance(encoded, str):
+        return encoded if len(encoded) <= INLINE_BYTES else _to_file(orjson.dumps(encoded), directory)
+    data = orjson.dumps(encoded)  # serialised once: measured here, written below if it is large
+    return encoded if len(data) <= INLINE_BYTES else _to_file(data, directory)
 
 
 def decode(value: Any, directory: str | None = None) -> Any:
@@ -120,21 +124,13 @@ def _encode_numpy(value: Any) -> Any:
     return {_TAG: tag, "v": base64.b64encode(buffer.getvalue()).decode("ascii")}
 
 
-def _is_small(encoded: Any) -> bool:
-    if isinstance(encoded, str):
-        return len(encoded) <= INLINE_BYTES
-    if encoded is None or isinstance(encoded, (bool, int, float)):
-        return True
-    return len(json.dumps(encoded)) <= INLINE_BYTES
-
-
-def _to_file(encoded: Any, directory: str) -> dict[str, Any]:
+def _to_file(data: bytes, directory: str) -> dict[str, Any]:
     folder = os.path.join(directory, RESULTS_DIR)
     os.makedirs(folder, exist_ok=True)
     name = f"{uuid.uuid4().hex}.json"
     path = os.path.join(folder, name)
-    with open(path + ".part", "w", encoding="utf-8") as handle:
-        json.dump(encoded, handle)
+    with open(path + ".part", "wb") as handle:
+        handle.write(data)
     os.replace(path + ".part", path)  # a reader never sees half a file
     return {_TAG: "file", "v": f"{RESULTS_DIR}/{name}"}
 
@@ -143,8 +139,8 @@ def _from_file(name: str, directory: str | None) -> Any:
     if directory is None:
         raise ValueError(f"stored result {name} is in a file, but no campaign directory was given")
     path = os.path.join(directory, name)
-    with open(path, encoding="utf-8") as handle:
-        return decode(json.load(handle), directory)
+    with open(path, "rb") as handle:
+        return decode(orjson.loads(handle.read()), directory)
 
 
 def is_stored(value: Any) -> bool:
