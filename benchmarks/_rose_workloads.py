@@ -57,7 +57,7 @@ async def _engine() -> tuple[Any, dict[str, Any]]:
         "backend_class": f"{type(backend).__module__}:{type(backend).__qualname__}",
         "asyncflow_class": f"{upstream.__module__}:{upstream.__qualname__}",
         "executor": type(executor).__name__ if executor is not None else None,
-        "workers": getattr(executor, "_max_workers", None),
+        "workers": getattr(executor, "workers", None) or getattr(executor, "_max_workers", None),
     }
     return engine, info
 

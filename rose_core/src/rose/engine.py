@@ -352,7 +352,7 @@ class _Settlement:
 
     def state_changed(self, task: Any, state: str, *args: Any, **kwargs: Any) -> None:
         """The backend's callback: settle ROSE's task, or hand the call to asyncflow."""
-        future = self.futures.get(task.get("uid")) if isinstance(task, dict) and not args and not kwargs else None
+        future = self.futures.get(task.get("uid", "")) if isinstance(task, dict) and not args and not kwargs else None
         if future is None or state not in (self._done, self._failed, self._canceled):
             self._callback(task, state, *args, **kwargs)
             return

@@ -42,12 +42,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
 from radical.asyncflow import LocalExecutionBackend
 
 from rose_plugin_local.resources import available_gpus
+from rose_plugin_local.threads import FunctionThreads, ThreadLoops
 
 __all__ = ["LocalBackend", "create_backend"]
 
@@ -175,59 +176,6 @@ def _start_time(pid: int) -> int | None:
     return int(fields[19]) if len(fields) > 19 else None
 
 
-class _ThreadLoops:
-    """One event loop per worker thread for function tasks, reused from task to task.
-
-    asyncflow runs each function task with ``asyncio.run``, which creates and tears down
-    an event loop every time; on 2 cores that fought the main loop for the GIL and capped
-    256 parallel learners at ~1,200 tasks/s (benchmarks/, scenario 3). Reusing the loop
-    does what ``asyncio.run`` does per task (cancel what the task left running) without
-    the set-up cost.
-    """
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._loops: list[asyncio.AbstractEventLoop] = []
-        self._lock = threading.Lock()
-
-    def run(self, func: Any, args: Any, kwargs: Any) -> Any:
-        """Run the coroutine function ``func(*args, **kwargs)`` on this thread's loop."""
-        loop = getattr(self._local, "loop", None)
-        if loop is None or loop.is_closed():
-            loop = asyncio.new_event_loop()
-            loop.set_task_factory(self._track)
-            self._local.loop = loop
-            self._local.tasks = []
-            with self._lock:
-                self._loops.append(loop)
-        asyncio.set_event_loop(loop)
-        tasks: list[asyncio.Task[Any]] = self._local.tasks
-        try:
-            return loop.run_until_complete(func(*args, **kwargs))
-        finally:
-            # What the function left running; not asyncio.all_tasks(loop), which walks every
-            # task of every loop in the process (the campaign's thousands) on each call.
-            leftover = [task for task in tasks if not task.done()]
-            tasks.clear()
-            for task in leftover:
-                task.cancel()
-            if leftover:
-                loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
-
-    def _track(self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
-        task = asyncio.Task(coro, loop=loop, **kwargs)
-        self._local.tasks.append(task)
-        return task
-
-    def close(self) -> None:
-        """Close every loop that is not running (busy threads keep theirs until they end)."""
-        with self._lock:
-            loops, self._loops = self._loops, []
-        for loop in loops:
-            if not loop.is_running() and not loop.is_closed():
-                loop.close()
-
-
 def _check_picklable(task: dict[str, Any]) -> None:
     """Fail with a clear message when a function task's arguments cannot reach a worker process."""
     import pickle
@@ -274,7 +222,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 )
             pool: Executor
             if executor == "thread":
-                pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rose-local")
+                pool = FunctionThreads(workers, name="rose-local")
             else:
                 import multiprocessing
 
@@ -284,7 +232,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         else:
             raise TypeError(f"local backend: executor must be 'thread', 'process' or an Executor, got {executor!r}")
         super().__init__(pool, name=name)
-        self._thread_loops = _ThreadLoops()
+        self._thread_loops = ThreadLoops()  # for an Executor of the user's
         self.max_workers = workers
         self.kill_grace = float(kill_grace)
         self._slots = _Slots(workers)
@@ -410,14 +358,21 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         return self._thread_loops.run(func, args, kwargs)
 
     async def _execute_function(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        if isinstance(self.executor, ProcessPoolExecutor):
+        executor = self.executor
+        if isinstance(executor, ProcessPoolExecutor):
             _check_picklable(task)
         self._functions_running += 1
         try:
-            result: tuple[dict[str, Any], str] = await super()._execute_function(task)
-            return result
+            if not isinstance(executor, FunctionThreads):
+                result: tuple[dict[str, Any], str] = await super()._execute_function(task)
+                return result
+            value = await executor.start(task["function"], task.get("args", ()), task.get("kwargs", {}))
         finally:
             self._functions_running -= 1
+        # no str(value) as stdout, as asyncflow does: a function task's result is its value,
+        # and printing a large array or list on every task is pure cost
+        task.update({"return_value": value, "stdout": "", "exit_code": 0})
+        return task, "DONE"
 
     # -- bookkeeping, cancellation, shutdown -------------------------------------------
     async def _handle_task(self, task: dict[str, Any]) -> None:

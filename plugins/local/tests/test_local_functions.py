@@ -1,0 +1,164 @@
+"""Function tasks on the local backend's worker threads: where they run, how many at once,
+what comes back (values, exceptions, cancellation), and the Executor API."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rose_plugin_local.threads import FunctionThreads
+
+from rose.engine import engine as make_engine
+from rose.learner import Learner
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ROSE_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path
+
+
+async def test_function_tasks_run_on_worker_threads_max_workers_at_a_time(workdir: Path) -> None:
+    async with make_engine("local", work_dir=str(workdir), max_workers=2) as engine:
+        learner = Learner(engine, run_dir=workdir / "run")
+        running: list[int] = []
+        peak: list[int] = [0]
+        lock = threading.Lock()
+
+        @learner.utility_task(as_executable=False)
+        async def blocking(n: int) -> tuple[int, str]:
+            with lock:
+                running.append(n)
+                peak[0] = max(peak[0], len(running))
+            time.sleep(0.2)  # blocks its thread, not the campaign's loop
+            with lock:
+                running.remove(n)
+            return n, threading.current_thread().name
+
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        clock = asyncio.ensure_future(ticker())
+        started = time.monotonic()
+        results = await asyncio.gather(*(blocking(n) for n in range(4)))
+        elapsed = time.monotonic() - started
+        clock.cancel()
+
+    assert [n for n, _ in results] == [0, 1, 2, 3]
+    assert {name for _, name in results} <= {"rose-local_0", "rose-local_1"}
+    assert peak[0] == 2, "max_workers=2 runs two function tasks at once, never more"
+    assert 0.35 < elapsed < 1.5, f"4 tasks of 0.2 s on 2 workers took {elapsed:.2f} s"
+    assert ticks > 10, "the campaign's event loop kept running while functions blocked their threads"
+
+
+async def test_many_concurrent_results_each_reach_their_caller(workdir: Path) -> None:
+    async with make_engine("local", work_dir=str(workdir)) as engine:
+        learner = Learner(engine, run_dir=workdir / "run")
+
+        @learner.utility_task(as_executable=False)
+        async def square(n: int) -> int:
+            if n % 97 == 13:
+                await asyncio.sleep(0)  # some suspend on their thread's loop
+            return n * n
+
+        values = await asyncio.gather(*(square(n) for n in range(3000)))
+    assert values == [n * n for n in range(3000)]
+
+
+async def test_an_exception_reaches_the_caller_named(workdir: Path) -> None:
+    async with make_engine("local", work_dir=str(workdir)) as engine:
+        learner = Learner(engine, run_dir=workdir / "run")
+
+        @learner.training_task(as_executable=False)
+        async def train() -> None:
+            raise KeyError("no column 'y'")
+
+        with pytest.raises(KeyError, match="no column") as caught:
+            await train()
+    assert any("function task 'training'" in note for note in getattr(caught.value, "__notes__", []))
+
+
+async def test_work_the_function_leaves_running_is_cancelled_when_it_returns() -> None:
+    pool = FunctionThreads(1)
+    cancelled = threading.Event()
+
+    async def leaves_a_task() -> str:
+        async def forever() -> None:
+            try:
+                await asyncio.sleep(60)
+            finally:
+                cancelled.set()
+
+        asyncio.ensure_future(forever())
+        await asyncio.sleep(0)
+        return "done"
+
+    assert await pool.start(leaves_a_task, (), {}) == "done"
+    assert await asyncio.to_thread(cancelled.wait, 5)
+    pool.shutdown()
+
+
+async def test_a_task_cancelled_before_its_turn_never_runs() -> None:
+    pool = FunctionThreads(1)
+    gate = threading.Event()
+    ran: list[str] = []
+
+    async def hold() -> None:
+        await asyncio.to_thread(gate.wait, 5)
+
+    async def record(name: str) -> None:
+        ran.append(name)
+
+    first = pool.start(hold, (), {})
+    second = pool.start(record, ("second",), {})
+    second.cancel()
+    third = pool.start(record, ("third",), {})
+    gate.set()
+    await first
+    await third
+    assert ran == ["third"]
+    pool.shutdown()
+
+
+async def test_it_is_an_executor_for_plain_callables() -> None:
+    pool = FunctionThreads(2)
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(pool, sum, [1, 2, 3]) == 6
+    pool.shutdown(wait=True)
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.submit(sum, [1])
+
+
+def test_worker_count_is_checked() -> None:
+    with pytest.raises(ValueError, match="at least one worker, got 0"):
+        FunctionThreads(0)
+
+
+async def test_results_for_a_closed_loop_are_dropped_quietly() -> None:
+    pool = FunctionThreads(1)
+    gate = threading.Event()
+
+    async def slow() -> int:
+        await asyncio.to_thread(gate.wait, 5)
+        return 1
+
+    def in_other_loop() -> Any:
+        async def submit() -> Any:
+            return pool.start(slow, (), {})
+
+        return asyncio.run(submit())  # the loop closes with the task still running
+
+    await asyncio.to_thread(in_other_loop)
+    gate.set()
+    assert await pool.start(slow, (), {}) == 1  # the worker survived the closed loop
+    pool.shutdown()
