@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import time
 from typing import Any
 
 from _common import (
@@ -233,7 +234,129 @@ def parallel(learners: int, iterations: int) -> dict[str, Any]:
     return asyncio.run(main())
 
 
+def _wide_policy(width: int, hold: bool) -> Any:
+    """A policy (public API only) whose iteration runs ``width`` simulations at once."""
+    import threading
+
+    from rose import Outcome, Step
+    from rose.learner import Learner
+
+    class Wide(Learner):
+        required_tasks = ("simulation",)
+        gate = threading.Event()
+        marks: dict[str, float] = {}
+
+        async def prepare(self, step: Step) -> Any:
+            if not hold:
+                self.gate.set()
+            runs = [asyncio.ensure_future(step.run("simulation", n=n)) for n in range(width)]
+            if hold:  # every task submitted and waiting: that is "in flight"
+                while len(self.asyncflow.components) < width:
+                    await asyncio.sleep(0.001)
+                self.marks["rss_in_flight_mb"] = current_rss_mb()
+                self.marks["released"] = time.perf_counter()
+                self.marks["released_cpu"] = time.process_time()
+                self.gate.set()
+            await asyncio.gather(*runs)
+            self.marks["finished"] = time.perf_counter()
+            self.marks["finished_cpu"] = time.process_time()
+            return None
+
+        async def evaluate(self, step: Step) -> Outcome:
+            return Outcome(metric_value=None, should_stop=False)
+
+    return Wide
+
+
+def in_flight(tasks: int) -> dict[str, Any]:
+    """Scenario 7: one iteration of ``tasks`` function tasks, all submitted before any ends."""
+
+    async def main() -> dict[str, Any]:
+        import gc
+
+        engine, info = await _engine()
+        try:
+            warm = _wide_policy(64, hold=False)(engine)
+            _gated_simulation(warm)
+            await timed(warm.start(max_iter=1))
+            policy = _wide_policy(tasks, hold=True)
+            learner = policy(engine)
+            _gated_simulation(learner)
+            gc.collect()
+            rss_before = current_rss_mb()
+            timing = await timed(learner.start(max_iter=1))
+        finally:
+            await engine.shutdown()
+        marks = learner.marks
+        seconds = marks["finished"] - marks["released"]
+        return {
+            **info,
+            **timing.summary(),
+            "tasks": tasks,
+            "completion_us": 1e6 * seconds / tasks,
+            "completion_cpu_us": 1e6 * (marks["finished_cpu"] - marks["released_cpu"]) / tasks,
+            "kb_per_task_in_flight": 1024.0 * (marks["rss_in_flight_mb"] - rss_before) / tasks,
+        }
+
+    return asyncio.run(main())
+
+
+def _gated_simulation(learner: Any) -> None:
+    gate = type(learner).gate
+
+    @learner.simulation_task(as_executable=False)
+    async def simulation(n: int = 0) -> int:
+        gate.wait(60)  # blocks this worker thread until every task is in flight
+        return n
+
+
+def own_work(learners: int, iterations: int) -> dict[str, Any]:
+    """Scenario 3e: scenario 3a on a no-op backend: CPU per task = ROSE's own work.
+
+    The backend is asyncflow's local backend reduced to nothing: a function task's
+    coroutine is awaited on the campaign's own loop, without a thread, a process or a
+    queue. What is left per task is ROSE (task records, the journal, hooks, states) and
+    the engine hand-off that every backend shares.
+    """
+
+    async def main() -> dict[str, Any]:
+        from radical.asyncflow import LocalExecutionBackend, WorkflowEngine
+
+        from rose.al import ParallelActiveLearner
+
+        class NoopBackend(LocalExecutionBackend):  # type: ignore[misc]
+            async def _execute_function(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:
+                value = await task["function"](*task.get("args", ()), **task.get("kwargs", {}))
+                task.update({"return_value": value, "stdout": "", "exit_code": 0})
+                return task, "DONE"
+
+            async def _handle_task(self, task: dict[str, Any]) -> None:
+                try:
+                    await super()._handle_task(task)
+                finally:
+                    self.tasks.pop(task["uid"], None)  # as every ROSE backend does: no growth per task
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        backend = await NoopBackend(ThreadPoolExecutor(1))
+        engine = await WorkflowEngine.create(backend=backend)
+        counter: list[int] = []
+        try:
+            learner = ParallelActiveLearner(engine)
+            function_tasks(learner, 0.0, counter)
+            timing = await timed(learner.start(parallel_learners=learners, max_iter=iterations))
+        finally:
+            await engine.shutdown()
+        return {
+            "tasks": len(counter),
+            "tasks_per_second": len(counter) / timing.seconds,
+            "cpu_us_per_task": 1e6 * timing.cpu_seconds / max(1, len(counter)),
+        }
+
+    return asyncio.run(main())
+
+
 if __name__ == "__main__":
     os.environ.setdefault("ROSE_RUNS_DIR", tempfile.mkdtemp(prefix="rose-bench-runs-"))
     run_worker({"probe": probe, "loop": loop, "executable_loop": executable_loop, "parallel": parallel,
-                "tracking": tracking})
+                "tracking": tracking, "in_flight": in_flight, "own_work": own_work})

@@ -305,6 +305,12 @@ def submit_task(
         loop.create_task(cancel_in_backend())
 
     future.add_done_callback(finished)
+    if _submits_like_asyncflow_local(backend):
+        # what LocalExecutionBackend.submit_tasks does, without a task around it that only
+        # creates the task that runs it (one asyncio task and one loop pass less per task)
+        backend.tasks[uid] = task
+        task["future"] = loop.create_task(backend._handle_task(task))
+        return future
     submission = loop.create_task(backend.submit_tasks([task]))
 
     def submission_failed(done: asyncio.Task[Any]) -> None:
@@ -313,6 +319,22 @@ def submit_task(
 
     submission.add_done_callback(submission_failed)
     return future
+
+
+_LOCAL_SUBMIT: dict[type, bool] = {}
+
+
+def _submits_like_asyncflow_local(backend: Any) -> bool:
+    """Whether ``backend`` keeps asyncflow's LocalExecutionBackend.submit_tasks unchanged."""
+    kind = type(backend)
+    known = _LOCAL_SUBMIT.get(kind)
+    if known is None:
+        from radical.asyncflow import LocalExecutionBackend
+
+        known = _LOCAL_SUBMIT[kind] = issubclass(kind, LocalExecutionBackend) and (
+            kind.submit_tasks is LocalExecutionBackend.submit_tasks
+        )
+    return known
 
 
 class _Settlement:

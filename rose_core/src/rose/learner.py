@@ -858,7 +858,7 @@ def call_key(kwargs: Mapping[str, Any], args: Sequence[Any] = ()) -> str:
     shape = ",".join(f"{type(a).__name__}:{len(a) if isinstance(a, Sized) else ''}" for a in args)
     if not kwargs and not shape:
         return ""
-    text = json.dumps(jsonable(kwargs), sort_keys=True) + "|" + shape
+    text = (json.dumps(jsonable(kwargs), sort_keys=True) if kwargs else "{}") + "|" + shape
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
