@@ -324,7 +324,8 @@ class Learner:
             cwd=self.task_cwd,
             on_attempt=self._journal_task(record, iteration, key) if record is not None else None,
             on_event=self._task_event(iteration) if self._task_listeners else None,
-            on_spawn=self._journal_spawn(record, iteration, spec.name, key) if record is not None else None,
+            on_spawn=(self._journal_spawn(record, iteration, spec.name, key)
+                      if record is not None and spec.as_executable else None),  # only commands spawn
         )
         return await execute(self.asyncflow, spec, args, kwargs, context, self._translate)
 

@@ -376,8 +376,14 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
 
     # -- bookkeeping, cancellation, shutdown -------------------------------------------
     async def _handle_task(self, task: dict[str, Any]) -> None:
+        # asyncflow's _handle_task, plus forgetting the task at its end; not a wrapper around
+        # it, which would keep one more coroutine frame alive per task in flight
         try:
-            await super()._handle_task(task)
+            result_task, state = await self._execute_task(task)
+            self._callback_func(result_task, state)
+        except Exception:
+            logger.exception("error handling task %s", task.get("uid"))
+            raise
         finally:
             self.tasks.pop(task["uid"], None)
 
