@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -67,7 +68,7 @@ class Journal:
         self._file: Any = None
         self._summary: Any = None
         self._lock_file: Any = None
-        self._flush_due: Any = None  # the timer that hands grouped lines to the OS
+        self._flush_due: _GroupCommit | None = None  # the group commit that will hand our lines to the OS
         self._seconds: dict[tuple[Any, Any], float] = {}  # task seconds per (learner, iteration), for the summary
 
     def open(self) -> None:
@@ -158,12 +159,13 @@ class Journal:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
-        self._flush_due = loop.call_later(GROUP_COMMIT_SECONDS, self._timed_flush)
+        self._flush_due = _GroupCommit.of(loop)
+        self._flush_due.add(self)
         return True
 
     def _flush_now(self) -> None:
         if self._flush_due is not None:
-            self._flush_due.cancel()
+            self._flush_due.discard(self)
             self._flush_due = None
         self._file.flush()
 
@@ -179,7 +181,7 @@ class Journal:
     def close(self) -> None:
         """Flush and close the journal, then release the directory."""
         if self._flush_due is not None:
-            self._flush_due.cancel()
+            self._flush_due.discard(self)
             self._flush_due = None
         for handle in (self._file, self._summary):
             if handle is not None:
@@ -189,6 +191,46 @@ class Journal:
                     logger.error("could not flush the journal %s at the end: %s", self.path, exc)
         self._file = self._summary = None
         self._release_lock()
+
+
+class _GroupCommit:
+    """One timer per event loop that flushes the grouped lines of every journal waiting.
+
+    The first grouped line of any journal starts it; :data:`GROUP_COMMIT_SECONDS` later,
+    every journal with lines waiting is flushed. With hundreds of learners (one journal
+    each) that is one timer per interval instead of one per line (benchmarks/, scenario 3).
+    """
+
+    _per_loop: weakref.WeakKeyDictionary[Any, _GroupCommit] = weakref.WeakKeyDictionary()
+
+    def __init__(self, loop: Any) -> None:
+        self._loop = loop
+        self._waiting: dict[Journal, None] = {}
+        self._timer: Any = None
+
+    @classmethod
+    def of(cls, loop: Any) -> _GroupCommit:
+        """The group commit of ``loop`` (created on first use)."""
+        group = cls._per_loop.get(loop)
+        if group is None:
+            group = cls._per_loop[loop] = cls(loop)
+        return group
+
+    def add(self, journal: Journal) -> None:
+        """Flush ``journal`` with the next group (at most GROUP_COMMIT_SECONDS from now)."""
+        self._waiting[journal] = None
+        if self._timer is None:
+            self._timer = self._loop.call_later(GROUP_COMMIT_SECONDS, self._flush)
+
+    def discard(self, journal: Journal) -> None:
+        """``journal`` flushed itself (or closed): leave it out of the next group."""
+        self._waiting.pop(journal, None)
+
+    def _flush(self) -> None:
+        self._timer = None
+        waiting, self._waiting = self._waiting, {}
+        for journal in waiting:
+            journal._timed_flush()
 
 
 def read_journal(path: str) -> Iterator[dict[str, Any]]:
