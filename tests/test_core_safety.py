@@ -167,3 +167,60 @@ async def test_task_description_shell_means_shell_and_other_keys_are_errors(tmp_
         assert shelled.tasks["simulation"].shell
         assert (await both()).split() == ["a", "b"]
     assert learner.get_max_iterations() is None
+
+
+PARALLEL_UNDER_A_FILE_LIMIT = """
+import asyncio, resource, sys
+import rose
+from rose.al import ParallelActiveLearner
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+async def main():
+    async with rose.engine("local") as engine:
+        learner = ParallelActiveLearner(engine)
+
+        @learner.simulation_task(as_executable=False)
+        async def simulation(*args): return None
+
+        @learner.training_task(as_executable=False)
+        async def training(*args): return None
+
+        @learner.active_learn_task(as_executable=False)
+        async def active_learn(*args): return None
+
+        @learner.as_stop_criterion(metric_name="mean_squared_error_mse", threshold=0.0, as_executable=False)
+        async def criterion(*args): return 1.0
+
+        await learner.start(parallel_learners=int(sys.argv[2]), max_iter=1)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("learners, limit, fits", [(150, 256, True), (400, 256, False)])
+def test_each_parallel_learner_keeps_one_file_open_and_running_out_is_explained(
+    tmp_path: Path, learners: int, limit: int, fits: bool
+) -> None:
+    """A real limit on open files (setrlimit), not a mock: 150 learners fit in 256 files (they
+    took three each before), 400 do not, and the error says which limit and how to raise it."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "campaign.py"
+    script.write_text(PARALLEL_UNDER_A_FILE_LIMIT, encoding="utf-8")
+    env = {**os.environ, "ROSE_RUNS_DIR": str(tmp_path / "runs")}
+    proc = subprocess.run([sys.executable, str(script), str(limit), str(learners)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    if fits:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (run,) = (d for d in (tmp_path / "runs").iterdir() if not d.name.startswith("."))
+        children = [d for d in run.iterdir() if d.is_dir() and d.name.startswith("learner-")]
+        assert len(children) == learners
+        assert all((d / "iterations.jsonl").is_file() and not (d / ".rose.lock").exists() for d in children)
+        assert (run / ".rose.lock").exists()  # the campaign's own lock covers its learners
+    else:
+        assert proc.returncode != 0
+        assert "Too many open files" in proc.stderr and "ulimit -n" in proc.stderr, proc.stderr[-3000:]
+        assert f"keep {limit} files open" in proc.stderr

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -118,7 +119,8 @@ class CampaignRecord:
         self.learner = learner
         self.manifest = manifest
         self.point = point
-        self.journal = Journal(learner.run_dir) if journal else None
+        # a learner of a parallel campaign (it has an id) lives inside its parent's locked directory
+        self.journal = Journal(learner.run_dir, child=learner.learner_id is not None) if journal else None
         self.hub = TrackerHub([*learner.trackers, *overrides.campaign_trackers(learner)])
         self.reason: str | None = None
         self.started = time.monotonic()
@@ -221,6 +223,8 @@ class CampaignStream:
     def __del__(self) -> None:
         if not self._closed:
             self._closed = True
+            if sys.is_finalizing():  # the interpreter is going away: imports and threads no longer work
+                return
             try:
                 self._on_abandon()
             except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -137,14 +138,29 @@ class JournalError(RoseError, OSError):
     """The campaign journal cannot be written: the campaign stops rather than run unrecorded."""
 
     def __init__(self, path: str, cause: OSError) -> None:
+        if cause.errno in (errno.EMFILE, errno.ENFILE):
+            fix = (f"this process may keep {_open_file_limit()} files open (`ulimit -n`) and every "
+                   "learner keeps its journal open: raise the limit (`ulimit -n`, up to `ulimit -Hn`) or "
+                   "run fewer learners at once")
+        else:
+            fix = "free disk space or fix permissions"
         super().__init__(
             f"cannot write the campaign journal {path}: {cause.strerror or cause}. Nothing more runs, so "
-            f"nothing is lost: free disk space or fix permissions, then resume "
+            f"nothing is lost: {fix}, then resume "
             f"(`start(resume=...)` or `rose run --resume`), or choose another directory (run_dir=..., "
             f"ROSE_RUNS_DIR)."
         )
         self.path = path
         self.errno = cause.errno
+
+
+def _open_file_limit() -> str:
+    try:
+        import resource
+
+        return str(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return "a limited number of"
 
 
 class LearnerFailedError(RoseError):

@@ -7,6 +7,7 @@ import atexit
 import collections
 import contextvars
 import logging
+import os
 import queue
 import threading
 import time
@@ -72,8 +73,6 @@ def _complete(future: asyncio.Future[None]) -> None:
 
 def stop_timeout() -> float:
     """How long a campaign waits for its trackers at the end (``ROSE_TRACKER_TIMEOUT``, default 10 s)."""
-    import os
-
     raw = os.environ.get("ROSE_TRACKER_TIMEOUT", "").strip()
     try:
         return max(0.0, float(raw)) if raw else STOP_TIMEOUT
