@@ -61,6 +61,7 @@ class Sizes:
     steady_in_flight: int = 8
     steady_target: float = 3.0  # hold-out RMSE (m) both modes must reach
     in_flight: tuple[int, int] = (1_000, 10_000)  # scenario 7
+    concurrent_learners: int = 10_000  # scenario 7
     journal_records: int = 1_000_000  # scenario 8
 
 
@@ -68,7 +69,8 @@ FULL = Sizes()
 SMOKE = Sizes(
     reps=1, slow_reps=1, startup_reps=1, loop_iterations=5, loop50_iterations=2, loop50_iterations_rose03=2,
     exec_iterations=3, parallel=(8, 2), many=(16, 2), tracking_iterations=3, tracking_long_iterations=6, tracking_rounds=1,
-    steady_reps=1, steady_in_flight=4, steady_target=8.0, in_flight=(50, 200), journal_records=20_000,
+    steady_reps=1, steady_in_flight=4, steady_target=8.0, in_flight=(50, 200), concurrent_learners=50,
+    journal_records=20_000,
 )
 
 
@@ -519,8 +521,21 @@ class Bench:
             if all(r.get("ok") for r in results.values()):
                 ratio.values.setdefault(impl, []).append(results[big]["completion_us"] / results[small]["completion_us"])
 
+        learners = self.sizes.concurrent_learners
+        crowd = Measure("7e", f"7e. {learners:,} parallel learners x 1 iteration (4 tasks each): wall time", "s",
+                        target="completes")
+        crowd.check = lambda med: True
+        crowd_memory = Measure("7f", f"7f. {learners:,} learners: peak memory per learner", "KB")
+
+        def run_crowd(impl: str) -> None:
+            result = self.runner.job(impl, "parallel", learners=learners, iterations=1)
+            _add(crowd, impl, result, "seconds")
+            if result.get("ok"):
+                crowd_memory.values.setdefault(impl, []).append(1024.0 * result["peak_delta_mb"] / learners)
+
         self.repeat(self.sizes.slow_reps, (OURS,), run)
-        self.measures += [done, per[small], per[big], ratio, memory]
+        self.repeat(1, (OURS,), run_crowd)
+        self.measures += [done, per[small], per[big], ratio, memory, crowd, crowd_memory]
 
     def scenario8(self) -> None:
         """Write rate, resume time and `rose show`/`rose runs` time on a big journal (benchmarks/journal_scale.py)."""
@@ -725,7 +740,9 @@ def write_results(path: Path, bench: Bench, info: dict[str, Any], table: list[st
         "starts N simulation function tasks at once on the local backend; every task blocks its worker "
         "thread until all N are submitted, so all N are in flight together. Time per completion: from "
         "releasing them to the last result, divided by N, at 1,000 and at 10,000 in flight; memory: the "
-        "RSS with all N in flight minus the RSS before `start()`, divided by N (a warm-up campaign runs first).",
+        "RSS with all N in flight minus the RSS before `start()`, divided by N (a warm-up campaign runs first). "
+        "7e/7f: scenario 3 with 10,000 learners of one iteration each, all started at once (each keeps its "
+        "journal open: 10,000 files, under this machine's limit of 20,000).",
         "",
         "## Every repetition",
         "",
