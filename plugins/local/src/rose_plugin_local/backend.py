@@ -379,7 +379,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 self._functions_running += 1
                 try:
                     value = await executor.start(task["function"], task.get("args", ()), task.get("kwargs", {}))
-                except Exception as exc:  # noqa: BLE001 - the task failed; what asyncflow's _execute_task records for a failed task
+                except Exception as exc:  # noqa: BLE001 - the task failed: recorded as asyncflow's _execute_task does
                     task.update({"stderr": str(exc), "stdout": None, "exit_code": 1, "exception": exc,
                                  "return_value": None})
                     result_task, state = task, "FAILED"
