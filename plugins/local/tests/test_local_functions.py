@@ -162,3 +162,27 @@ async def test_results_for_a_closed_loop_are_dropped_quietly() -> None:
     gate.set()
     assert await pool.start(slow, (), {}) == 1  # the worker survived the closed loop
     pool.shutdown()
+
+
+async def test_a_backend_that_fails_before_settling_a_task_fails_it_instead_of_hanging(workdir: Path) -> None:
+    """Injected fault (a backend bug cannot be produced otherwise): the task's handler raises."""
+    from radical.asyncflow import WorkflowEngine
+    from rose_plugin_local import LocalBackend
+
+    class Broken(LocalBackend):
+        async def _execute_task(self, task: dict[str, Any]) -> Any:
+            raise RuntimeError("backend bug before any state was reported")
+
+    backend = await Broken(max_workers=1)
+    engine = await WorkflowEngine.create(backend=backend)
+    try:
+        learner = Learner(engine, run_dir=workdir / "run")
+
+        @learner.utility_task()
+        async def command() -> str:
+            return "true"
+
+        with pytest.raises(RuntimeError, match="backend bug"):
+            await asyncio.wait_for(command(), 10)
+    finally:
+        await engine.shutdown()

@@ -305,18 +305,19 @@ def submit_task(
         loop.create_task(cancel_in_backend())
 
     future.add_done_callback(finished)
-    if _submits_like_asyncflow_local(backend):
-        # what LocalExecutionBackend.submit_tasks does, without a task around it that only
-        # creates the task that runs it (one asyncio task and one loop pass less per task)
-        backend.tasks[uid] = task
-        task["future"] = loop.create_task(backend._handle_task(task))
-        return future
-    submission = loop.create_task(backend.submit_tasks([task]))
 
     def submission_failed(done: asyncio.Task[Any]) -> None:
         if not done.cancelled() and done.exception() is not None and not future.done():
             future.set_exception(done.exception())  # type: ignore[arg-type]
 
+    if _submits_like_asyncflow_local(backend):
+        # what LocalExecutionBackend.submit_tasks does, without a task around it that only
+        # creates the task that runs it (one asyncio task and one loop pass less per task)
+        backend.tasks[uid] = task
+        handler = task["future"] = loop.create_task(backend._handle_task(task))
+        handler.add_done_callback(submission_failed)  # a backend that fails before settling the task
+        return future
+    submission = loop.create_task(backend.submit_tasks([task]))
     submission.add_done_callback(submission_failed)
     return future
 
