@@ -17,12 +17,14 @@ error naming the process that holds it.
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -33,10 +35,14 @@ from rose.state import jsonable
 __all__ = [
     "JOURNAL_NAME",
     "LOCK_NAME",
+    "CURVE_NAME",
     "SUMMARY_NAME",
     "Journal",
     "ResumePoint",
+    "curve_row",
     "load_resume_point",
+    "paused_gc",
+    "read_curve",
     "read_journal",
     "read_summary",
 ]
@@ -45,6 +51,9 @@ JOURNAL_NAME = "journal.jsonl"
 #: the journal without task and process lines (start, resume, iteration, stop): what ``rose show``
 #: and ``rose runs`` read, so a campaign of millions of tasks stays quick to inspect
 SUMMARY_NAME = "iterations.jsonl"
+#: the summary again, each iteration line cut down to one short JSON array (:func:`curve_row`):
+#: ``rose runs`` and ``rose show`` parse a million-task campaign's iterations from it in a blink
+CURVE_NAME = "curve.jsonl"
 LOCK_NAME = ".rose.lock"
 #: record types that stay out of the summary
 DETAIL_RECORDS = frozenset({"task", "process"})
@@ -66,6 +75,7 @@ class Journal:
         self._lock = threading.Lock()
         self._file: Any = None
         self._summary: Any = None
+        self._curve: Any = None
         self._lock_file: Any = None
         self._flush_due: Any = None  # the timer that hands grouped lines to the OS
         self._seconds: dict[tuple[Any, Any], float] = {}  # task seconds per (learner, iteration), for the summary
@@ -82,10 +92,14 @@ class Journal:
             os.makedirs(self.run_dir, exist_ok=True)
             self._take_lock()
             summary = os.path.join(self.run_dir, SUMMARY_NAME)
-            for path in (self.path, summary):
+            curve = os.path.join(self.run_dir, CURVE_NAME)
+            for path in (self.path, summary, curve):
                 _drop_partial_last_line(path)
+            if not os.path.isfile(curve):
+                _write_curve(self.run_dir, curve)  # a campaign of ROSE 0.5 or older being resumed
             self._file = open(self.path, "a", encoding="utf-8")
             self._summary = open(summary, "a", encoding="utf-8")
+            self._curve = open(curve, "a", encoding="utf-8")
         except OSError as exc:
             self.close()
             raise JournalError(self.path, exc) from exc
@@ -136,11 +150,16 @@ class Journal:
             state = fields.get("state") or {}
             key = (fields.get("learner_id"), state.get("iteration"))
             fields["task_seconds"] = round(self._seconds.pop(key, 0.0), 6)  # rose show reads it from the summary
-        line = _dumps({"type": record_type, "time": time.time(), **fields}) + "\n"
+        record = {"type": record_type, "time": time.time(), **fields}
+        line = _dumps(record) + "\n"
         with self._lock:
             try:
                 self._file.write(line)
                 if record_type not in DETAIL_RECORDS:
+                    # the curve first, the journal last: a kill in between leaves at most an
+                    # iteration in the curve that the resume runs again (readers keep the last)
+                    self._curve.write(_dumps(curve_row(record)) + "\n" if record_type == "iteration" else line)
+                    self._curve.flush()
                     self._summary.write(line)
                     self._summary.flush()
                 if not grouped or not self._flush_later():
@@ -181,13 +200,13 @@ class Journal:
         if self._flush_due is not None:
             self._flush_due.cancel()
             self._flush_due = None
-        for handle in (self._file, self._summary):
+        for handle in (self._file, self._summary, self._curve):
             if handle is not None:
                 try:
                     handle.close()
                 except OSError as exc:
                     logger.error("could not flush the journal %s at the end: %s", self.path, exc)
-        self._file = self._summary = None
+        self._file = self._summary = self._curve = None
         self._release_lock()
 
 
@@ -195,22 +214,74 @@ def read_journal(path: str) -> Iterator[dict[str, Any]]:
     """Yield the records of a journal (a run directory or the file itself).
 
     A damaged line (cut off, or garbage) is skipped with a warning naming it, wherever it is.
+    The file is read in blocks of :data:`READ_BLOCK` bytes, each parsed in one go.
     """
     if os.path.isdir(path):
         path = os.path.join(path, JOURNAL_NAME)
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    yield from _read_lines(path, rows=False)
+
+
+def _read_lines(path: str, rows: bool) -> Iterator[Any]:
+    """The JSON lines of ``path``: dicts, and with ``rows`` also arrays (curve rows)."""
+    number = 0
+    with open(path, "rb") as handle:
+        rest = b""
+        while True:
+            block = handle.read(READ_BLOCK)
+            if not block:
+                break
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:  # one line longer than a block: read on
+                rest = block
                 continue
+            lines = block[:cut].split(b"\n")
+            lines.pop()  # the empty string after the last newline
+            rest = block[cut:]
+            yield from _parse_lines(lines, number, path, rows)
+            number += len(lines)
+        if rest:
+            yield from _parse_lines([rest], number, path, rows)
+
+
+#: how many bytes :func:`read_journal` parses at a time
+READ_BLOCK = 1 << 22
+
+
+def _parse_lines(lines: list[bytes], number: int, path: str, rows: bool) -> list[Any]:
+    """The records of ``lines`` (``number`` lines of the file come before them), with
+    ``rows`` also the arrays.
+
+    The cyclic garbage collector is paused meanwhile (:func:`paused_gc`).
+    """
+    records: list[Any] = []
+    append, loads = records.append, orjson.loads
+    with paused_gc():
+        for line in lines:
+            number += 1
             try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                logger.warning("skipping damaged line %d of %s (%s)", number, path, exc)
-                continue
-            if isinstance(record, dict):
-                yield record
+                record = loads(line)
+            except orjson.JSONDecodeError:
+                record = _damaged(line, number, path)
+                if record is None:
+                    continue
+            if type(record) is dict or (rows and type(record) is list):
+                append(record)
             else:
                 logger.warning("skipping line %d of %s: not a journal record", number, path)
+    return records
+
+
+def _damaged(line: bytes, number: int, path: str) -> Any:
+    """A line orjson refused: blank (skipped quietly), not UTF-8 (parsed with the bad bytes
+    replaced) or damaged (skipped with a warning); None when skipped."""
+    if not line.strip():
+        return None
+    try:
+        return orjson.loads(line.decode("utf-8", errors="replace"))
+    except orjson.JSONDecodeError as again:
+        logger.warning("skipping damaged line %d of %s (%s)", number, path, again)
+        return None
 
 
 def read_summary(path: str) -> Iterator[dict[str, Any]]:
@@ -221,7 +292,45 @@ def read_summary(path: str) -> Iterator[dict[str, Any]]:
     yield from read_journal(summary if os.path.isfile(summary) else directory)
 
 
-def _dumps(record: dict[str, Any]) -> str:
+#: the fields of a curve row (:func:`curve_row`), in order
+CURVE_FIELDS = ("time", "learner_id", "task_seconds", "iteration", "metric_name", "metric_value",
+                "metric_threshold", "should_stop", "labeled_count", "learner_label")
+
+
+def curve_row(record: dict[str, Any]) -> list[Any]:
+    """An iteration record cut down to what ``rose show`` tables and plots (:data:`CURVE_FIELDS`).
+
+    ``learner_id`` is the state's (else the record's), ``learner_label`` the one a task
+    reported (in the state or in its ``state`` dict).
+    """
+    state = record.get("state")
+    if not isinstance(state, dict):
+        state = {}
+    inner = state.get("state")
+    label = state.get("learner_label") or (inner.get("learner_label") if isinstance(inner, dict) else None)
+    return [record.get("time"), state.get("learner_id", record.get("learner_id")), record.get("task_seconds"),
+            state.get("iteration"), state.get("metric_name"), state.get("metric_value"),
+            state.get("metric_threshold"), state.get("should_stop"), state.get("labeled_count"), label]
+
+
+def read_curve(path: str) -> Iterator[dict[str, Any] | list[Any]]:
+    """The lines of a run directory's curve (:data:`CURVE_NAME`): the summary's records,
+    each iteration as a :func:`curve_row` array. Damaged lines are skipped with a warning."""
+    yield from _read_lines(os.path.join(path, CURVE_NAME), rows=True)
+
+
+def _write_curve(run_dir: str, curve: str) -> None:
+    """Write the curve of a directory whose campaign started before curves existed."""
+    records = read_summary(run_dir) if os.path.isfile(os.path.join(run_dir, JOURNAL_NAME)) else iter(())
+    with open(curve + ".tmp", "w", encoding="utf-8") as handle, paused_gc():
+        for record in records:
+            kind = record.get("type")
+            if kind not in DETAIL_RECORDS:
+                handle.write(_dumps(curve_row(record) if kind == "iteration" else record) + "\n")
+    os.replace(curve + ".tmp", curve)
+
+
+def _dumps(record: Any) -> str:
     """One JSON line (orjson; :func:`jsonable` for what it does not know: sets, objects...)."""
     try:
         return orjson.dumps(record, default=jsonable, option=_OPTIONS).decode()
@@ -270,7 +379,7 @@ class ResumePoint:
     run that never reported back (to end before anything runs again).
     """
 
-    def __init__(self, run_dir: str, records: list[dict[str, Any]]) -> None:
+    def __init__(self, run_dir: str, records: Iterable[dict[str, Any]]) -> None:
         self.run_dir = run_dir
         self.learner_type: str | None = None
         self.max_iter: int | None = None
@@ -327,4 +436,23 @@ def load_resume_point(run_dir: str) -> ResumePoint:
             f"cannot resume: no journal at {path}. Pass the campaign directory printed when it "
             f"started (see `rose runs`)."
         )
-    return ResumePoint(run_dir, list(read_journal(path)))
+    with paused_gc():  # a million records, no cycles among them: see paused_gc
+        return ResumePoint(run_dir, read_journal(path))
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a journal is read into objects.
+
+    Journal records are plain dicts and lists without reference cycles (freed by reference
+    counting all the same); collecting while hundreds of thousands of them are created
+    makes reading a big journal several times slower. Nested pauses are fine.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
