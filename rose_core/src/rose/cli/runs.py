@@ -98,7 +98,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         others = ", ".join(os.path.basename(m) for m in matches[:-1])
         print(f"rose show: {args.run!r} matches {len(matches)} campaigns; showing the latest, "
               f"{os.path.basename(path)} (the others: {others})", file=sys.stderr)
-    run = load_run(path, full=False)
+    run = load_run(path, full=args.json)  # --json prints the full states; the table and plot need a few fields
     if args.json:
         data = _run_summary(run)
         data["learners"] = [
