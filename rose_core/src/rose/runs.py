@@ -17,7 +17,7 @@ import logging
 import math
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from attrs import define, field
 
@@ -57,25 +57,33 @@ class LearnerHistory:
     status: str = UNFINISHED
     journal: str | None = None
     seconds: dict[Any, float] = field(factory=dict)  # task seconds per iteration, as the campaign recorded them
+    #: the label and what it was found in (the list and its length): a long campaign is scanned once
+    _label: tuple[int, int, str] | None = field(default=None, init=False, repr=False, eq=False)
 
     @property
     def label(self) -> str:
         """``learner_label`` reported by a task, else ``learner <id>`` (``learner`` alone)."""
-        for state in reversed(self.iterations):
+        states = self.iterations
+        if self._label is not None and self._label[:2] == (id(states), len(states)):
+            return self._label[2]
+        label = "learner" if self.learner_id is None else f"learner {self.learner_id}"
+        for state in reversed(states):
             value = state.get("learner_label") or (state.get("state") or {}).get("learner_label")
             if isinstance(value, str) and value:
-                return value
-        return "learner" if self.learner_id is None else f"learner {self.learner_id}"
+                label = value
+                break
+        self._label = (id(states), len(states), label)
+        return label
 
     def metric_values(self) -> list[float]:
         """The criterion value of every iteration that has one, in order."""
-        return [float(s["metric_value"]) for s in self.iterations if _finite(s.get("metric_value"))]
+        return [float(value) for s in self.iterations if _finite(value := s.get("metric_value"))]
 
     def x_values(self) -> tuple[str, list[float]]:
         """``("labeled_count", [...])`` when every iteration reports it, else iteration numbers."""
         points = [s for s in self.iterations if _finite(s.get("metric_value"))]
         counts = [s.get("labeled_count") for s in points]
-        if points and all(_finite(c) for c in counts):
+        if points and all(map(_finite, counts)):
             return "labeled_count", [float(c) for c in counts]  # type: ignore[arg-type]
         return "iteration", [float(s["iteration"]) for s in points]
 
@@ -441,7 +449,12 @@ def _status(records: list[dict[str, Any]], top_id: Any,
     return status, started, ended
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[int | float]:
+    kind = type(value)
+    if kind is float:  # the common cases first: called for every iteration of a long campaign
+        return math.isfinite(value)
+    if kind is int:
+        return True
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
