@@ -6,6 +6,9 @@ written; task lines are written in groups, at the latest :data:`GROUP_COMMIT_SEC
 they were recorded (one system call for many fast tasks). So ``kill -9`` of the campaign loses
 at most the task lines of the last 20 ms (those tasks run again on resume) and never a
 finished iteration; a power cut may also lose what the kernel had not yet written to disk.
+Next to the journal, ``iterations.jsonl`` (:data:`SUMMARY_NAME`) holds its lines without the
+task lines and ``curve.jsonl`` (:data:`CURVE_NAME`) the same with each iteration cut down to a
+short row: ``rose show`` and ``rose runs`` read the curve. Both are written before the journal.
 Results needed by a resume are stored losslessly (:mod:`rose.results`); large ones live in
 ``results/`` next to the journal. Reading skips damaged lines with a warning, every time.
 
@@ -153,14 +156,14 @@ class Journal:
         line = _dumps(record) + "\n"
         with self._lock:
             try:
-                self._file.write(line)
                 if record_type not in DETAIL_RECORDS:
-                    # the curve first, the journal last: a kill in between leaves at most an
-                    # iteration in the curve that the resume runs again (readers keep the last)
+                    # the curve and summary first, the journal last: a kill in between leaves at most
+                    # an iteration there that the resume runs again (their readers keep the last one)
                     self._curve.write(_dumps(curve_row(record)) + "\n" if record_type == "iteration" else line)
                     self._curve.flush()
                     self._summary.write(line)
                     self._summary.flush()
+                self._file.write(line)
                 if not grouped or not self._flush_later():
                     self._flush_now()
             except OSError as exc:
