@@ -180,6 +180,7 @@ def test_read_journal_in_blocks_keeps_every_line_and_names_the_damaged_one(tmp_p
     lines[57] = '{"type": "task", "n": 5'  # damaged
     lines[90] = ""  # blank: skipped quietly
     lines[120] = json.dumps({"type": "task", "note": "caf\u00e9 \u2713"}, ensure_ascii=False)  # UTF-8
+    lines[150] = json.dumps({"type": "task", "long": "y" * 1000})  # over ten blocks
     path.write_text("\n".join(lines))  # no newline after the last line
     path.write_bytes(path.read_bytes() + b'\n{"type": "task", "bad": "\xff"}\n')  # not UTF-8: read with U+FFFD
     monkeypatch.setattr(journal_module, "READ_BLOCK", 97)  # lines across block ends, longer than a block

@@ -227,23 +227,29 @@ def _read_lines(path: str, rows: bool) -> Iterator[Any]:
     """The JSON lines of ``path``: dicts, and with ``rows`` also arrays (curve rows)."""
     number = 0
     with open(path, "rb") as handle:
-        rest = b""
+        pending: list[bytes] = []  # the start of a line that goes on in the next block(s)
         while True:
             block = handle.read(READ_BLOCK)
             if not block:
                 break
-            block = rest + block
             cut = block.rfind(b"\n") + 1
-            if cut == 0:  # one line longer than a block: read on
-                rest = block
+            if cut == 0:  # a line longer than a block: read on
+                pending.append(block)
                 continue
-            lines = block[:cut].split(b"\n")
+            if pending:
+                pending.append(block[:cut])
+                whole = b"".join(pending)
+                pending.clear()
+            else:
+                whole = block[:cut]
+            if cut < len(block):
+                pending.append(block[cut:])
+            lines = whole.split(b"\n")
             lines.pop()  # the empty string after the last newline
-            rest = block[cut:]
             yield from _parse_lines(lines, number, path, rows)
             number += len(lines)
-        if rest:
-            yield from _parse_lines([rest], number, path, rows)
+        if pending:
+            yield from _parse_lines([b"".join(pending)], number, path, rows)
 
 
 #: how many bytes :func:`read_journal` parses at a time
