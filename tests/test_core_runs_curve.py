@@ -206,3 +206,20 @@ def test_the_curve_holds_the_summary_with_short_iteration_rows(tmp_path):
         else:
             assert line == record
     assert os.path.getsize(run_dir / CURVE_NAME) < os.path.getsize(run_dir / SUMMARY_NAME) / 2
+
+
+def test_a_curve_behind_its_summary_is_not_trusted(tmp_path, capsys):
+    """An older ROSE resuming the directory appends to the journal and summary only."""
+    run_dir = tmp_path / "runs" / "20260101-000000-behind"
+    write_campaign(run_dir)
+    child = run_dir / "learner-1"
+    record = {"type": "iteration", "time": 1e10, "learner_id": 1, "task_seconds": 0.5,
+              "state": state(1, 4, 0.01, label="wide", labeled=False)}
+    for name in (JOURNAL_NAME, SUMMARY_NAME):
+        with open(child / name, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+    assert not journal_module.curve_is_current(str(child))
+    assert journal_module.curve_is_current(str(run_dir / "learner-0"))
+    out = cli(capsys, "show", str(run_dir), "--no-plot", "--last", "0")
+    assert "wide: max_iter_reached after 5 iteration(s)" in out
+    assert summary_of(load_run(run_dir, full=False)) == summary_of(load_run(run_dir))

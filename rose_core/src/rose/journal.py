@@ -41,6 +41,7 @@ __all__ = [
     "SUMMARY_NAME",
     "Journal",
     "ResumePoint",
+    "curve_is_current",
     "curve_row",
     "load_resume_point",
     "paused_gc",
@@ -325,6 +326,44 @@ def read_curve(path: str) -> Iterator[dict[str, Any] | list[Any]]:
     """The lines of a run directory's curve (:data:`CURVE_NAME`): the summary's records,
     each iteration as a :func:`curve_row` array. Damaged lines are skipped with a warning."""
     yield from _read_lines(os.path.join(path, CURVE_NAME), rows=True)
+
+
+def curve_is_current(run_dir: str) -> bool:
+    """True when ``run_dir`` has a curve that holds its summary's last record (a campaign of
+    an older ROSE that resumed the directory wrote the summary without it: read the summary)."""
+    curve = _last_time(os.path.join(run_dir, CURVE_NAME))
+    if curve is None:
+        return False
+    summary = os.path.join(run_dir, SUMMARY_NAME)
+    latest = _last_time(summary) if os.path.isfile(summary) else None
+    return latest is None or curve >= latest
+
+
+def _last_time(path: str) -> float | None:
+    """The time of the last complete record of a journal file (None: no such file or record)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            step = 1 << 14
+            while True:
+                start = max(0, size - step)
+                handle.seek(start)
+                lines = handle.read(size - start).split(b"\n")
+                if start > 0:
+                    lines.pop(0)  # may be the end of a longer line
+                for line in reversed(lines):
+                    try:
+                        record = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        continue
+                    moment = record.get("time") if isinstance(record, dict) else (
+                        record[0] if isinstance(record, list) and record else None)
+                    return float(moment) if isinstance(moment, (int, float)) else None
+                if start == 0:
+                    return None
+                step *= 4
+    except OSError:
+        return None
 
 
 def _write_curve(run_dir: str, curve: str) -> None:

@@ -21,7 +21,15 @@ from typing import Any, TypeGuard
 
 from attrs import define, field
 
-from rose.journal import CURVE_FIELDS, CURVE_NAME, JOURNAL_NAME, paused_gc, read_curve, read_summary
+from rose.journal import (
+    CURVE_FIELDS,
+    CURVE_NAME,
+    JOURNAL_NAME,
+    curve_is_current,
+    paused_gc,
+    read_curve,
+    read_summary,
+)
 
 __all__ = [
     "LearnerHistory",
@@ -355,10 +363,10 @@ def _collect(histories: dict[Any, LearnerHistory], records: Iterable[dict[str, A
 def _read(directory: str, full: bool, histories: dict[Any, LearnerHistory],
           unordered: set[Any]) -> tuple[list[dict[str, Any]], list[float]]:
     """Add one journal directory's iterations to ``histories``: its summary, or with
-    ``full=False`` its curve when it has one. Returns its records (without the curve's
+    ``full=False`` its curve when it has an up-to-date one. Returns its records (without the curve's
     iteration rows) and the first and last time of those rows (else an empty list)."""
     journal = os.path.join(directory, JOURNAL_NAME)
-    if full or not os.path.isfile(os.path.join(directory, CURVE_NAME)):
+    if full or not curve_is_current(directory):
         summary = list(read_summary(directory))
         _collect(histories, summary, journal, unordered)
         return summary, []
