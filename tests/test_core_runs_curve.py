@@ -223,3 +223,28 @@ def test_a_curve_behind_its_summary_is_not_trusted(tmp_path, capsys):
     out = cli(capsys, "show", str(run_dir), "--no-plot", "--last", "0")
     assert "wide: max_iter_reached after 5 iteration(s)" in out
     assert summary_of(load_run(run_dir, full=False)) == summary_of(load_run(run_dir))
+
+
+def test_a_journal_without_summary_or_curve_gets_both_when_resumed(tmp_path, capsys):
+    """A directory of ROSE 0.4 (the journal alone) shows the same before and after a resume
+    derived its summary and curve, task seconds included."""
+    root = tmp_path / "runs"
+    run_dir = root / "20260101-000000-old"
+    write_campaign(run_dir)
+    expected = outputs(capsys, root, run_dir)
+    for derived in [*run_dir.rglob(CURVE_NAME), *run_dir.rglob(SUMMARY_NAME)]:
+        derived.unlink()
+    for path in run_dir.rglob(JOURNAL_NAME):  # ROSE 0.4 wrote no task_seconds in iteration lines
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "task_seconds"}) + "\n"
+                                for r in records))
+    old = outputs(capsys, root, run_dir)
+    assert old[3:] == expected[3:]  # rose runs
+    assert old[0].splitlines()[:5] == expected[0].splitlines()[:5]  # rose show: everything but the seconds
+    for directory in (run_dir, run_dir / "learner-0", run_dir / "learner-1"):
+        journal = Journal(str(directory))  # what a resume does first
+        journal.open()
+        journal.close()
+        assert (directory / SUMMARY_NAME).is_file() and journal_module.curve_is_current(str(directory))
+    assert outputs(capsys, root, run_dir) == expected
+    assert summary_of(load_run(run_dir, full=False)) == summary_of(load_run(run_dir))

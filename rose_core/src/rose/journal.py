@@ -98,9 +98,12 @@ class Journal:
             curve = os.path.join(self.run_dir, CURVE_NAME)
             for path in (self.path, summary, curve):
                 _drop_partial_last_line(path)
-            if not os.path.isfile(curve):
-                _write_curve(self.run_dir, curve)  # a campaign of ROSE 0.5 or older being resumed
             self._file = open(self.path, "a", encoding="utf-8")
+            # a campaign of an older ROSE being resumed: derive what it did not write
+            if not os.path.isfile(summary):
+                _derive(self.path, summary, rows=False)
+            if not os.path.isfile(curve):
+                _derive(summary if os.path.isfile(summary) else self.path, curve, rows=True)
             self._summary = open(summary, "a", encoding="utf-8")
             self._curve = open(curve, "a", encoding="utf-8")
         except OSError as exc:
@@ -366,15 +369,25 @@ def _last_time(path: str) -> float | None:
         return None
 
 
-def _write_curve(run_dir: str, curve: str) -> None:
-    """Write the curve of a directory whose campaign started before curves existed."""
-    records = read_summary(run_dir) if os.path.isfile(os.path.join(run_dir, JOURNAL_NAME)) else iter(())
-    with open(curve + ".tmp", "w", encoding="utf-8") as handle, paused_gc():
-        for record in records:
+def _derive(source: str, target: str, rows: bool) -> None:
+    """Write the summary (or with ``rows`` the curve) of a journal or summary ``source`` that
+    an older ROSE wrote without it; nothing when ``source`` is empty."""
+    if not os.path.getsize(source):
+        return
+    seconds: dict[tuple[Any, Any], float] = {}  # as Journal.write adds them up
+    with open(target + ".tmp", "w", encoding="utf-8") as handle, paused_gc():
+        for record in read_journal(source):
             kind = record.get("type")
+            if kind == "task":
+                key = (record.get("learner_id"), record.get("iteration"))
+                seconds[key] = seconds.get(key, 0.0) + float(record.get("seconds") or 0.0)
+            elif kind == "iteration" and "task_seconds" not in record:
+                state = record.get("state") or {}
+                key = (record.get("learner_id"), state.get("iteration"))
+                record["task_seconds"] = round(seconds.pop(key, 0.0), 6)
             if kind not in DETAIL_RECORDS:
-                handle.write(_dumps(curve_row(record) if kind == "iteration" else record) + "\n")
-    os.replace(curve + ".tmp", curve)
+                handle.write(_dumps(curve_row(record) if rows and kind == "iteration" else record) + "\n")
+    os.replace(target + ".tmp", target)
 
 
 def _dumps(record: Any) -> str:
