@@ -3,7 +3,9 @@
 Writes a journal the way a long campaign does (task lines grouped, an iteration line every
 ``--tasks-per-iteration`` tasks), then measures, each in a fresh process where users meet it:
 reading it back for a resume (``load_resume_point``: every record parsed, the replay index
-built), ``rose show RUN --no-plot`` and ``rose runs``. Prints one JSON object.
+built), ``rose show RUN --no-plot``, ``rose show RUN`` with its learning curve (every
+iteration's metric plotted) and ``rose runs`` (both read the run's ``curve.jsonl``). Prints
+one JSON object.
 
     python benchmarks/journal_scale.py --records 1000000
 """
@@ -67,11 +69,13 @@ def main() -> int:
         python = sys.executable
         resume = timed([python, "-c", f"from rose.journal import load_resume_point; load_resume_point({run_dir!r})"], env)
         show = timed([python, "-m", "rose", "show", run_dir, "--no-plot"], env)
+        plot = timed([python, "-m", "rose", "show", run_dir, "--plot", os.path.join(root, "curve.png")], env)
         runs = timed([python, "-m", "rose", "runs"], env)
     print(json.dumps({
         "records": args.records, "journal_mb": round(size / 1e6, 1),
         "write_us_per_record": round(1e6 * seconds / args.records, 2),
-        "resume_seconds": round(resume, 2), "show_seconds": round(show, 2), "runs_seconds": round(runs, 2),
+        "resume_seconds": round(resume, 2), "show_seconds": round(show, 2), "show_plot_seconds": round(plot, 2),
+        "runs_seconds": round(runs, 2),
     }))
     return 0
 

@@ -547,6 +547,8 @@ class Bench:
              "<= 10 s", lambda v: v <= 10.0),
             ("8c", "8c. `rose show RUN --no-plot` on it", "s", "show_seconds", "< 2 s", lambda v: v < 2.0),
             ("8d", "8d. `rose runs` with it", "s", "runs_seconds", "< 2 s", lambda v: v < 2.0),
+            ("8e", "8e. `rose show RUN` with its learning curve (every iteration plotted)", "s", "show_plot_seconds",
+             "< 2 s", lambda v: v < 2.0),
         ]
         proc = subprocess.run([self.runner.pythons[OURS], str(HERE / "journal_scale.py"), "--records", str(n)],
                               capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False, cwd=HERE)

@@ -89,7 +89,9 @@ def learning_curve(
         if hit is not None:
             hx = float(hit["labeled_count"]) if x_kind_i == "labeled_count" else float(hit["iteration"])
             legend += f" (target met at {hx:g})"
-        axes.plot(xs, ys, marker="o", markersize=3.5, linewidth=2.0, color=color, label=legend)
+        # every point on the line, a marker on at most ~500 of them (a million-task campaign stays quick)
+        axes.plot(xs, ys, marker="o", markersize=3.5, markevery=max(1, len(xs) // 500), linewidth=2.0, color=color,
+                  label=legend)
         if hit is not None:
             axes.plot([hx], [float(hit["metric_value"])], marker="*", markersize=15, color=color,
                       markeredgecolor="black", linestyle="none")

@@ -17,11 +17,19 @@ import logging
 import math
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from attrs import define, field
 
-from rose.journal import JOURNAL_NAME, read_summary
+from rose.journal import (
+    CURVE_FIELDS,
+    CURVE_NAME,
+    JOURNAL_NAME,
+    curve_is_current,
+    paused_gc,
+    read_curve,
+    read_summary,
+)
 
 __all__ = [
     "LearnerHistory",
@@ -57,25 +65,33 @@ class LearnerHistory:
     status: str = UNFINISHED
     journal: str | None = None
     seconds: dict[Any, float] = field(factory=dict)  # task seconds per iteration, as the campaign recorded them
+    #: the label and what it was found in (the list and its length): a long campaign is scanned once
+    _label: tuple[int, int, str] | None = field(default=None, init=False, repr=False, eq=False)
 
     @property
     def label(self) -> str:
         """``learner_label`` reported by a task, else ``learner <id>`` (``learner`` alone)."""
-        for state in reversed(self.iterations):
+        states = self.iterations
+        if self._label is not None and self._label[:2] == (id(states), len(states)):
+            return self._label[2]
+        label = "learner" if self.learner_id is None else f"learner {self.learner_id}"
+        for state in reversed(states):
             value = state.get("learner_label") or (state.get("state") or {}).get("learner_label")
             if isinstance(value, str) and value:
-                return value
-        return "learner" if self.learner_id is None else f"learner {self.learner_id}"
+                label = value
+                break
+        self._label = (id(states), len(states), label)
+        return label
 
     def metric_values(self) -> list[float]:
         """The criterion value of every iteration that has one, in order."""
-        return [float(s["metric_value"]) for s in self.iterations if _finite(s.get("metric_value"))]
+        return [float(value) for s in self.iterations if _finite(value := s.get("metric_value"))]
 
     def x_values(self) -> tuple[str, list[float]]:
         """``("labeled_count", [...])`` when every iteration reports it, else iteration numbers."""
         points = [s for s in self.iterations if _finite(s.get("metric_value"))]
         counts = [s.get("labeled_count") for s in points]
-        if points and all(_finite(c) for c in counts):
+        if points and all(map(_finite, counts)):
             return "labeled_count", [float(c) for c in counts]  # type: ignore[arg-type]
         return "iteration", [float(s["iteration"]) for s in points]
 
@@ -165,12 +181,15 @@ def find_runs(root: str | os.PathLike[str] | None = None) -> list[str]:
     return sorted(found, key=lambda p: (_first_time(os.path.join(p, JOURNAL_NAME)), p))
 
 
-def list_runs(root: str | os.PathLike[str] | None = None) -> list[Run]:
-    """Every readable campaign under ``root``, oldest first (unreadable ones are logged)."""
+def list_runs(root: str | os.PathLike[str] | None = None, *, full: bool = True) -> list[Run]:
+    """Every readable campaign under ``root``, oldest first (unreadable ones are logged).
+
+    ``full`` as for :func:`load_run`.
+    """
     runs = []
     for path in find_runs(root):
         try:
-            runs.append(load_run(path))
+            runs.append(load_run(path, full=full))
         except (OSError, ValueError) as exc:
             logger.warning("skipping %s: %s", path, exc)
     return runs
@@ -213,31 +232,42 @@ def match_run(ref: str, root: str | os.PathLike[str] | None = None) -> tuple[str
     raise FileNotFoundError(f"no campaign {ref!r} under {os.fspath(root)}; recent ones: {listing}")
 
 
-def load_run(path: str | os.PathLike[str]) -> Run:
-    """Read a campaign directory (its journal and its sub-learners' journals)."""
+def load_run(path: str | os.PathLike[str], *, full: bool = True) -> Run:
+    """Read a campaign directory (its journal and its sub-learners' journals).
+
+    With ``full=False`` the iteration states are read from the directory's curve
+    (:data:`rose.journal.CURVE_NAME`, when the campaign wrote one) and hold only what
+    ``rose show`` tables and plots: ``iteration``, ``metric_name``, ``metric_value``,
+    ``metric_threshold``, ``should_stop``, ``learner_id``, ``labeled_count`` and, when a
+    task reported one, ``learner_label``. That is several times quicker on a long campaign.
+    """
     path = os.path.abspath(os.fspath(path))
     if not is_run_dir(path):
         raise FileNotFoundError(f"{path} is not a campaign directory: it has no {JOURNAL_NAME}")
-    top = list(read_summary(path))
+    with paused_gc():  # hundreds of thousands of acyclic records: see rose.journal.paused_gc
+        return _load_run(path, full)
+
+
+def _load_run(path: str, full: bool) -> Run:
+    histories: dict[Any, LearnerHistory] = {}
+    unordered: set[Any] = set()
+    top, times = _read(path, full, histories, unordered)
     run = Run(path=path, dry_run=os.path.isfile(os.path.join(path, DRY_RUN_MARK)))
     starts = [r for r in top if r.get("type") == "start"]
     top_id = starts[0].get("learner_id") if starts else None
     if starts:
         run.manifest = dict(starts[-1].get("manifest") or {})
     _apply_manifest(run, run.manifest)
-    histories: dict[Any, LearnerHistory] = {}
-    _collect(histories, top, os.path.join(path, JOURNAL_NAME))
     for entry in sorted(os.scandir(path), key=lambda e: e.name):
         if entry.is_dir() and is_run_dir(entry.path):
-            _collect(histories, list(read_summary(entry.path)), os.path.join(entry.path, JOURNAL_NAME))
-    run.status = _status(top, top_id)
-    times = [r["time"] for r in top if _finite(r.get("time"))]
-    run.started, run.ended = (min(times), max(times)) if times else (None, None)
+            _read(entry.path, full, histories, unordered)
+    run.status, run.started, run.ended = _status(top, top_id, times)
     # a parent that ran sub-learners keeps their states only: drop its own empty entry
     if len(histories) > 1 and top_id in histories and not histories[top_id].iterations:
         del histories[top_id]
-    for history in histories.values():
-        history.iterations.sort(key=lambda s: (s.get("iteration", 0)))
+    for learner_id, history in histories.items():
+        if learner_id in unordered:
+            history.iterations.sort(key=lambda s: (s.get("iteration", 0)))
         if history.status == UNFINISHED and run.status != UNFINISHED:
             history.status = run.status
     if not histories:
@@ -249,6 +279,8 @@ def load_run(path: str | os.PathLike[str]) -> Run:
                 run.metric_name = run.metric_name or state.get("metric_name")
                 if run.threshold is None and _finite(state.get("metric_threshold")):
                     run.threshold = float(state["metric_threshold"])
+                if run.metric_name is not None and run.threshold is not None:
+                    return run
     return run
 
 
@@ -281,19 +313,37 @@ def _apply_manifest(run: Run, manifest: Mapping[str, Any]) -> None:
         run.operator = criterion.get("operator") or None
 
 
-def _collect(histories: dict[Any, LearnerHistory], records: Iterable[dict[str, Any]], journal: str) -> None:
+def _collect(histories: dict[Any, LearnerHistory], records: Iterable[dict[str, Any]], journal: str,
+             unordered: set[Any]) -> None:
+    """Add the records of one journal to ``histories``; ``unordered`` gets the learners whose
+    iterations did not arrive in ascending order (they are sorted afterwards)."""
     stops: dict[Any, str] = {}
-    seen: dict[Any, dict[Any, dict[str, Any]]] = {}
+    seen: dict[Any, dict[Any, dict[str, Any]]] = {}  # per learner: iteration -> its last state
+    last: dict[Any, int] = {}  # per learner: the highest iteration number so far
     for record in records:
         kind = record.get("type")
         learner_id = record.get("learner_id")
         if kind == "iteration":
-            state = dict(record.get("state") or {})
+            state = record.get("state")
+            if not isinstance(state, dict):
+                state = {}
             learner_id = state.get("learner_id", learner_id)
-            history = _history(histories, learner_id, journal)
-            seen.setdefault(learner_id, {i.get("iteration"): i for i in history.iterations})[state.get("iteration")] = state
-            if _finite(record.get("task_seconds")):
-                history.seconds[state.get("iteration")] = float(record["task_seconds"])
+            states = seen.get(learner_id)
+            if states is None:
+                history = _history(histories, learner_id, journal)
+                states = seen[learner_id] = {i.get("iteration"): i for i in history.iterations}
+                if states:
+                    unordered.add(learner_id)  # states from another journal come first
+            number = state.get("iteration")
+            if number not in states:
+                if type(number) is int and number > last.get(learner_id, -1):
+                    last[learner_id] = number
+                else:
+                    unordered.add(learner_id)
+            states[number] = state
+            seconds = record.get("task_seconds")
+            if seconds is not None and _finite(seconds):
+                histories[learner_id].seconds[number] = float(seconds)
         elif kind == "task":
             _history(histories, learner_id, journal).tasks.append(record)
         elif kind == "stop":
@@ -303,11 +353,75 @@ def _collect(histories: dict[Any, LearnerHistory], records: Iterable[dict[str, A
         elif kind in ("start", "resume"):
             stops.pop(learner_id, None)
             _history(histories, learner_id, journal).journal = journal
-    for learner_id, states in seen.items():
-        histories[learner_id].iterations = list(states.values())
+    for learner_id, by_number in seen.items():
+        histories[learner_id].iterations = list(by_number.values())
     for learner_id, reason in stops.items():
         if learner_id in histories:
             histories[learner_id].status = reason
+
+
+def _read(directory: str, full: bool, histories: dict[Any, LearnerHistory],
+          unordered: set[Any]) -> tuple[list[dict[str, Any]], list[float]]:
+    """Add one journal directory's iterations to ``histories``: its summary, or with
+    ``full=False`` its curve when it has an up-to-date one. Returns its records (without the curve's
+    iteration rows) and the first and last time of those rows (else an empty list)."""
+    journal = os.path.join(directory, JOURNAL_NAME)
+    if full or not curve_is_current(directory):
+        summary = list(read_summary(directory))
+        _collect(histories, summary, journal, unordered)
+        return summary, []
+    records: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
+    for line in read_curve(directory):
+        if isinstance(line, dict):
+            records.append(line)
+        else:
+            rows.append(line)
+    times = _collect_rows(histories, rows, journal, unordered, directory)
+    _collect(histories, records, journal, unordered)
+    return records, times
+
+
+def _collect_rows(histories: dict[Any, LearnerHistory], rows: list[list[Any]], journal: str, unordered: set[Any],
+                  directory: str) -> list[float]:
+    """:func:`_collect` for the iteration rows of a curve (:func:`rose.journal.curve_row`),
+    each made a cut-down state; returns the first and last time of the rows."""
+    size = len(CURVE_FIELDS)
+    seen: dict[Any, dict[Any, dict[str, Any]]] = {}
+    last: dict[Any, int] = {}
+    first_time = last_time = None
+    for row in rows:
+        if len(row) != size:
+            logger.warning("skipping a row of %s with %d fields (expected %d: %s)", os.path.join(directory, CURVE_NAME),
+                           len(row), size, ", ".join(CURVE_FIELDS))
+            continue
+        moment, learner_id, seconds, number, name, value, threshold, stop, labeled, label = row
+        state = {"iteration": number, "metric_name": name, "metric_value": value, "metric_threshold": threshold,
+                 "should_stop": stop, "learner_id": learner_id, "labeled_count": labeled}
+        if label is not None:
+            state["learner_label"] = label
+        states = seen.get(learner_id)
+        if states is None:
+            history = _history(histories, learner_id, journal)
+            states = seen[learner_id] = {i.get("iteration"): i for i in history.iterations}
+            if states:
+                unordered.add(learner_id)
+        if number not in states:
+            if type(number) is int and number > last.get(learner_id, -1):
+                last[learner_id] = number
+            else:
+                unordered.add(learner_id)
+        states[number] = state
+        if seconds is not None and _finite(seconds):
+            histories[learner_id].seconds[number] = float(seconds)
+        if moment is not None and _finite(moment):
+            if first_time is None or moment < first_time:
+                first_time = moment
+            if last_time is None or moment > last_time:
+                last_time = moment
+    for learner_id, by_number in seen.items():
+        histories[learner_id].iterations = list(by_number.values())
+    return [] if first_time is None or last_time is None else [first_time, last_time]
 
 
 def _history(histories: dict[Any, LearnerHistory], learner_id: Any, journal: str) -> LearnerHistory:
@@ -317,9 +431,20 @@ def _history(histories: dict[Any, LearnerHistory], learner_id: Any, journal: str
     return history
 
 
-def _status(records: list[dict[str, Any]], top_id: Any) -> str:
+def _status(records: list[dict[str, Any]], top_id: Any,
+            times: list[float]) -> tuple[str, float | None, float | None]:
+    """The campaign's status (from its top learner's records), first and last time of the
+    records and ``times``."""
     status = UNFINISHED
+    started = min(times) if times else None
+    ended = max(times) if times else None
     for record in records:
+        moment = record.get("time")
+        if moment is not None and _finite(moment):
+            if started is None or moment < started:
+                started = moment
+            if ended is None or moment > ended:
+                ended = moment
         if record.get("learner_id") != top_id:
             continue
         kind = record.get("type")
@@ -329,10 +454,15 @@ def _status(records: list[dict[str, Any]], top_id: Any) -> str:
             status = INTERRUPTED
         elif kind in ("start", "resume"):
             status = UNFINISHED
-    return status
+    return status, started, ended
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[int | float]:
+    kind = type(value)
+    if kind is float:  # the common cases first: called for every iteration of a long campaign
+        return math.isfinite(value)
+    if kind is int:
+        return True
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -63,7 +63,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rose.runs import list_runs
 
     root = os.path.abspath(args.root) if args.root else runs_root()
-    runs = list_runs(root)
+    runs = list_runs(root, full=False)
     if args.json:
         print(json.dumps([_run_summary(run) for run in runs], indent=1))
         return 0
@@ -98,7 +98,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         others = ", ".join(os.path.basename(m) for m in matches[:-1])
         print(f"rose show: {args.run!r} matches {len(matches)} campaigns; showing the latest, "
               f"{os.path.basename(path)} (the others: {others})", file=sys.stderr)
-    run = load_run(path)
+    run = load_run(path, full=args.json)  # --json prints the full states; the table and plot need a few fields
     if args.json:
         data = _run_summary(run)
         data["learners"] = [
@@ -126,6 +126,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         last = getattr(args, "last", 0) or 0
         hidden = 0
         for history in run.ordered_learners():
+            label = history.label  # scans the states: once per learner, not per row
             shown_states = history.iterations[-last:] if last > 0 else history.iterations
             hidden += len(history.iterations) - len(shown_states)
             for state in shown_states:
@@ -133,7 +134,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 number = state.get("iteration")
                 shown = str(number + 1) if isinstance(number, int) else _fmt(number)
                 value = "(dry run)" if run.dry_run else _fmt(state.get("metric_value"))
-                row = [history.label, shown, value]
+                row = [label, shown, value]
                 if with_labels:
                     row.append(_fmt(state.get("labeled_count")))
                 row += [f"{history.task_seconds(state.get('iteration')):.2f}", "yes" if state.get("should_stop") else ""]
