@@ -288,38 +288,48 @@ def submit_task(
     settlement = _Settlement.of(engine, backend)
     if settlement is not None:
         settlement.futures[uid] = future
-
-    def finished(done: asyncio.Future[Any]) -> None:
-        if settlement is not None:
-            settlement.futures.pop(uid, None)
-        if not done.cancelled():
-            engine.components.pop(uid, None)
-            return
-
-        async def cancel_in_backend() -> None:
-            try:
-                await backend.cancel_task(uid)
-            finally:
-                engine.components.pop(uid, None)
-
-        loop.create_task(cancel_in_backend())
-
-    future.add_done_callback(finished)
-
-    def submission_failed(done: asyncio.Task[Any]) -> None:
-        if not done.cancelled() and done.exception() is not None and not future.done():
-            future.set_exception(done.exception())  # type: ignore[arg-type]
-
+    submitted = _Submitted(engine, backend, uid, future, settlement)
+    future.add_done_callback(submitted.finished)
     if _submits_like_asyncflow_local(backend):
         # what LocalExecutionBackend.submit_tasks does, without a task around it that only
         # creates the task that runs it (one asyncio task and one loop pass less per task)
         backend.tasks[uid] = task
         handler = task["future"] = loop.create_task(backend._handle_task(task))
-        handler.add_done_callback(submission_failed)  # a backend that fails before settling the task
-        return future
-    submission = loop.create_task(backend.submit_tasks([task]))
-    submission.add_done_callback(submission_failed)
+        handler.add_done_callback(submitted.submission_failed)  # a backend that fails before settling it
+    else:
+        loop.create_task(backend.submit_tasks([task])).add_done_callback(submitted.submission_failed)
     return future
+
+
+class _Submitted:
+    """One submitted task's end: forget it, cancel it in the backend, or fail it when its
+    submission failed. (One small object, not closures: less held per task in flight.)"""
+
+    __slots__ = ("backend", "engine", "future", "settlement", "uid")
+
+    def __init__(self, engine: Any, backend: Any, uid: str, future: asyncio.Future[Any],
+                 settlement: _Settlement | None) -> None:
+        self.engine, self.backend, self.uid, self.future, self.settlement = engine, backend, uid, future, settlement
+
+    def finished(self, done: asyncio.Future[Any]) -> None:
+        """The task's future is done: forget the task, and cancel it in the backend if it was cancelled."""
+        if self.settlement is not None:
+            self.settlement.futures.pop(self.uid, None)
+        if not done.cancelled():
+            self.engine.components.pop(self.uid, None)
+            return
+        done.get_loop().create_task(self._cancel_in_backend())
+
+    async def _cancel_in_backend(self) -> None:
+        try:
+            await self.backend.cancel_task(self.uid)
+        finally:
+            self.engine.components.pop(self.uid, None)
+
+    def submission_failed(self, done: asyncio.Task[Any]) -> None:
+        """The backend's submission (or task handler) raised before the task was settled."""
+        if not done.cancelled() and done.exception() is not None and not self.future.done():
+            self.future.set_exception(done.exception())  # type: ignore[arg-type]
 
 
 _LOCAL_SUBMIT: dict[type, bool] = {}

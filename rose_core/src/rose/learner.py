@@ -20,7 +20,7 @@ import math
 import numbers
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence, Sized
 from typing import Any, ClassVar
 
 from rose import overrides, results
@@ -298,7 +298,7 @@ class Learner:
                            self.label, spec.name, iteration, exc)
             return False, None
 
-    async def submit(
+    def submit(
         self,
         spec: TaskSpec,
         args: Sequence[Any],
@@ -306,8 +306,13 @@ class Learner:
         *,
         iteration: int | None = None,
         key: str = "",
-    ) -> Any:
-        """Execute ``spec`` with exactly these arguments on the learner's engine (no replay)."""
+    ) -> Coroutine[Any, Any, Any]:
+        """Execute ``spec`` with exactly these arguments on the learner's engine (no replay):
+        ``result = await learner.submit(...)``.
+
+        It returns the execution's coroutine itself (no frame of its own per task in flight);
+        a subclass may override it with an ``async def`` that awaits ``super().submit(...)``.
+        """
         if self.asyncflow is None:
             raise RoseError(
                 f"{self.name} has no engine: create it with `engine = await rose.engine('local')` "
@@ -327,7 +332,7 @@ class Learner:
             on_spawn=(self._journal_spawn(record, iteration, spec.name, key)
                       if record is not None and spec.as_executable else None),  # only commands spawn
         )
-        return await execute(self.asyncflow, spec, args, kwargs, context, self._translate)
+        return execute(self.asyncflow, spec, args, kwargs, context, self._translate)
 
     def _task_event(self, iteration: int | None) -> Callable[[dict[str, Any]], None]:
         learner = self.learner_id

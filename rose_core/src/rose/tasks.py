@@ -277,7 +277,7 @@ def _submit_executable(
     context: TaskContext,
     translate: Callable[[str, Resources, bool], dict[str, Any]],
 ) -> Any:
-    token = _CURRENT.set(Submission(spec=spec, context=context, args=tuple(args), kwargs=dict(kwargs), argv=argv))
+    token = _CURRENT.set(Submission(spec=spec, context=context, args=tuple(args), kwargs=_as_dict(kwargs), argv=argv))
     try:
         description = translate(spec.name, _with_cwd(spec.resources, context), False)
         return submit_task(engine, spec, argv=argv, description=description, on_spawn=context.on_spawn)
@@ -293,13 +293,18 @@ def _submit_function(
     context: TaskContext,
     translate: Callable[[str, Resources, bool], dict[str, Any]],
 ) -> Any:
-    token = _CURRENT.set(Submission(spec=spec, context=context, args=tuple(args), kwargs=dict(kwargs)))
+    token = _CURRENT.set(Submission(spec=spec, context=context, args=tuple(args), kwargs=_as_dict(kwargs)))
     try:
         description = translate(spec.name, spec.resources, False)
         description.pop("shell", None)
         return submit_task(engine, spec, function=spec.func, args=args, kwargs=kwargs, description=description)
     finally:
         _CURRENT.reset(token)
+
+
+def _as_dict(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``kwargs`` as a dict, without a copy when it is one (it lives as long as the task)."""
+    return kwargs if isinstance(kwargs, dict) else dict(kwargs)
 
 
 def _with_cwd(resources: Resources, context: TaskContext) -> Resources:
