@@ -227,3 +227,22 @@ def test_show_prints_the_last_iterations_of_a_long_campaign(tmp_path, capsys):
     assert len(rows) == 50 and rows[0].split()[1] == "71" and rows[-1].split()[1] == "120"
     assert main(["show", str(run_dir), "--no-plot", "--last", "0"]) == 0
     assert "not shown" not in capsys.readouterr().out
+
+
+def test_a_long_curve_is_drawn_from_the_points_that_decide_its_look() -> None:
+    """250,000 points become a few thousand: per column the first, lowest, highest and last
+    point, in order, so spikes and the ends survive; short curves are left alone."""
+    import random
+
+    from rose.plotting import _drawn
+
+    rng = random.Random(7)
+    xs = [float(i) for i in range(250_000)]
+    ys = [1.0 / (1 + i) + rng.random() * 1e-3 for i in range(250_000)]
+    ys[123_457] = 5.0  # one spike
+    drawn_x, drawn_y = _drawn(xs, ys)
+    assert len(drawn_x) <= 8_000
+    assert drawn_x == sorted(drawn_x) and (drawn_x[0], drawn_x[-1]) == (xs[0], xs[-1])
+    assert max(drawn_y) == 5.0 and min(drawn_y) == min(ys)
+    assert all(ys[int(x)] == y for x, y in zip(drawn_x, drawn_y))
+    assert _drawn(xs[:500], ys[:500]) == (xs[:500], ys[:500])

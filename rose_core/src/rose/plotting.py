@@ -89,7 +89,9 @@ def learning_curve(
         if hit is not None:
             hx = float(hit["labeled_count"]) if x_kind_i == "labeled_count" else float(hit["iteration"])
             legend += f" (target met at {hx:g})"
-        # every point on the line, a marker on at most ~500 of them (a million-task campaign stays quick)
+        # the line as drawn at this size (see _drawn), a marker on at most ~500 points: a
+        # million-task campaign plots as quickly as a small one
+        xs, ys = _drawn(xs, ys)
         axes.plot(xs, ys, marker="o", markersize=3.5, markevery=max(1, len(xs) // 500), linewidth=2.0, color=color,
                   label=legend)
         if hit is not None:
@@ -127,6 +129,29 @@ def learning_curve(
     figure.savefig(target, format="png", metadata={"Title": title or loaded.name, "Description": description,
                                                     "Software": maker})
     return target
+
+
+def _drawn(xs: list[float], ys: list[float], columns: int = 2000) -> tuple[list[float], list[float]]:
+    """The points of a long line that decide how it looks: per column of x, the first, lowest,
+    highest and last point, in x order (the figure is about 800 pixels wide, so 2,000 columns
+    draw the same picture as every point; 250,000 points took 0.6 s to draw, twice)."""
+    if len(xs) <= 4 * columns:
+        return xs, ys
+    low, high = xs[0], xs[-1]
+    width = (high - low) / columns or 1.0
+    keep: list[int] = []
+    start = 0
+    while start < len(xs):
+        column = int((xs[start] - low) / width)
+        end = start
+        while end + 1 < len(xs) and int((xs[end + 1] - low) / width) == column:
+            end += 1
+        span = range(start, end + 1)
+        lowest = min(span, key=ys.__getitem__)
+        highest = max(span, key=ys.__getitem__)
+        keep.extend(sorted({start, lowest, highest, end}))
+        start = end + 1
+    return [xs[i] for i in keep], [ys[i] for i in keep]
 
 
 def plot_maker(path: str | os.PathLike[str]) -> str | None:
