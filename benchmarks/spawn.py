@@ -28,6 +28,7 @@ import gc
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +59,14 @@ async def floor_sequential(tasks: int) -> float:
     """Seconds for ``tasks`` commands, each started when the previous one exited."""
     started = time.perf_counter()
     await _floor_chain(_argv_chain(tasks))
+    return time.perf_counter() - started
+
+
+async def vfork_floor(tasks: int) -> float:
+    """Seconds for the same chain with blocking ``subprocess.run`` (vfork + exec + wait, no event loop)."""
+    started = time.perf_counter()
+    for argv in _argv_chain(tasks):
+        subprocess.run(argv, capture_output=True, check=True)
     return time.perf_counter() - started
 
 
@@ -141,6 +150,13 @@ def _rss_mb() -> float:
 Timed = Callable[[], Coroutine[Any, Any, float]]
 
 
+async def _timed(run: Timed) -> tuple[float, float]:
+    """Wall and CPU seconds (this process, all threads) of one measurement."""
+    cpu = time.process_time()
+    wall = await run()
+    return wall, time.process_time() - cpu
+
+
 async def measure(tasks: int, concurrency: int, ballast_gib: float, reps: int) -> dict[str, Any]:
     """Run every measurement ``reps`` times, interleaved; return medians and ratios."""
     import rose
@@ -152,13 +168,19 @@ async def measure(tasks: int, concurrency: int, ballast_gib: float, reps: int) -
         "rose_sequential": lambda: rose_sequential(sequential_engine, tasks),
         "floor_concurrent": lambda: floor_concurrent(tasks, concurrency),
         "rose_concurrent": lambda: rose_concurrent(concurrent_engine, tasks, concurrency),
+        "vfork_sequential": lambda: vfork_floor(tasks),
     }
     concurrent_tasks = _per_learner(tasks, concurrency) * 4 * concurrency
     counts = {"sequential": max(1, tasks // 4) * 4, "concurrent": concurrent_tasks}
+    counts["vfork"] = counts["sequential"]
     seconds: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     rss: dict[str, float] = {}
     try:
-        await rose_sequential(sequential_engine, 8)  # warm-up: imports, the watchdog, the run directory
+        # warm-up: imports, the watchdog, run directories, the first spawns of each kind
+        await floor_sequential(40)
+        await floor_concurrent(8 * concurrency, concurrency)
+        await rose_sequential(sequential_engine, 40)
         await rose_concurrent(concurrent_engine, 8 * concurrency, concurrency)
         for phase in ("", "ballast_"):
             ballast = Ballast(ballast_gib) if phase and ballast_gib > 0 else None
@@ -166,7 +188,9 @@ async def measure(tasks: int, concurrency: int, ballast_gib: float, reps: int) -
             try:
                 for _ in range(reps):
                     for name, run in per_round.items():
-                        seconds.setdefault(phase + name, []).append(await run())
+                        wall, used = await _timed(run)
+                        seconds.setdefault(phase + name, []).append(wall)
+                        cpu.setdefault(phase + name, []).append(used)
             finally:
                 if ballast is not None:
                     ballast.free()
@@ -182,6 +206,8 @@ async def measure(tasks: int, concurrency: int, ballast_gib: float, reps: int) -
         "reps": reps,
         "load": os.getloadavg(),
         "seconds": seconds,
+        "cpu_seconds": cpu,
+        "vfork_floor_ms_per_task": 1000 * medians["vfork_sequential"] / counts["vfork"],
     }
     for mode in ("sequential", "concurrent"):
         n = counts[mode]
@@ -192,6 +218,9 @@ async def measure(tasks: int, concurrency: int, ballast_gib: float, reps: int) -
             result[f"{phase}{mode}_floor_ms_per_task"] = 1000 * floor / n
             result[f"{phase}{mode}_rose_ms_per_task"] = 1000 * ours / n
             result[f"{phase}{mode}_floor_ratio"] = floor / ours
+            for impl in ("floor", "rose"):
+                used = statistics.median(cpu[f"{phase}{impl}_{mode}"])
+                result[f"{phase}{mode}_{impl}_cpu_ms_per_task"] = 1000 * used / n
         if f"ballast_rose_{mode}" in medians:
             result[f"{mode}_ballast_ratio"] = medians[f"ballast_rose_{mode}"] / medians[f"rose_{mode}"]
             result[f"{mode}_ballast_floor_ratio"] = medians[f"ballast_floor_{mode}"] / medians[f"floor_{mode}"]
