@@ -18,6 +18,13 @@ process pool, asyncflow's callbacks and cancellation hooks). What it changes, an
   every spawn. After a spawn, a callable ``task["rose_on_spawn"]`` receives ``{"pid",
   "pgid", "start_time"}`` (``start_time``: field 22 of ``/proc/<pid>/stat``), so the core
   can journal the group and reap it on resume.
+* **Spawning at the floor, whatever the campaign's size.** Commands start with
+  ``vfork`` + ``exec`` (``subprocess`` does so when there is no ``preexec_fn``), so a
+  campaign holding gigabytes spawns as fast as a small one; the event loop learns of the
+  exit through a pidfd (Linux >= 5.3) and reads the pipes itself, with no thread per
+  command (asyncio's child watcher on Python 3.11 starts one per process and blocks the
+  loop until it runs). Elsewhere, asyncio's subprocess support does the same job.
+  ``benchmarks/spawn.py`` (scenario 9) measures both against bare asyncio.
 * **Bounded concurrency.** At most ``max_workers`` cores are busy with commands at once (a
   task asking for ``cores=2`` takes two); function tasks share a pool of ``max_workers``
   threads or processes. GPUs listed in ``CUDA_VISIBLE_DEVICES`` are handed out one task at
