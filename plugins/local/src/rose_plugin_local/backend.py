@@ -542,6 +542,8 @@ class _Child:
 
 
 _Process = _Child | asyncio.subprocess.Process
+_PIDFD: bool | None = None  # whether the kernel gives pidfds, once checked
+_LOOPS_WITH_READERS: dict[type, bool] = {}  # event loop class -> accepts add_reader on a pidfd
 
 
 def _pidfd_supported() -> bool:
@@ -556,14 +558,31 @@ def _pidfd_supported() -> bool:
     return _PIDFD
 
 
-_PIDFD: bool | None = None
+def _watches_pidfds(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether commands can be watched through pidfds on ``loop``: the kernel gives them and
+    the loop accepts file descriptor readers (selector loops and uvloop do); checked once per loop class."""
+    if not _pidfd_supported():
+        return False
+    kind = type(loop)
+    if kind not in _LOOPS_WITH_READERS:
+        fd = os.pidfd_open(os.getpid())
+        try:
+            loop.add_reader(fd, lambda: None)
+            loop.remove_reader(fd)
+            _LOOPS_WITH_READERS[kind] = True
+        except (NotImplementedError, OSError, ValueError, RuntimeError):
+            _LOOPS_WITH_READERS[kind] = False
+        finally:
+            os.close(fd)
+    return _LOOPS_WITH_READERS[kind]
 
 
 async def _start(
     command: str | list[str], *, shell: bool, stdout: Any, stderr: Any, cwd: str | None, env: dict[str, str] | None
 ) -> _Process:
     """Start ``command`` in its own session (vfork + exec: no ``preexec_fn``), output to pipes or files."""
-    if not _pidfd_supported():
+    loop = asyncio.get_running_loop()
+    if not _watches_pidfds(loop):
         if shell:
             assert isinstance(command, str)
             return await asyncio.create_subprocess_shell(
@@ -572,7 +591,6 @@ async def _start(
         return await asyncio.create_subprocess_exec(
             *command, stdout=stdout, stderr=stderr, cwd=cwd, env=env, start_new_session=True
         )
-    loop = asyncio.get_running_loop()
     popen = subprocess.Popen(
         command, shell=shell, stdout=stdout, stderr=stderr, cwd=cwd, env=env, start_new_session=True, bufsize=0
     )
