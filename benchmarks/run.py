@@ -557,7 +557,11 @@ class Bench:
                 f"blocking subprocess.run {result['vfork_floor_ms_per_task']:.3f}), parallel "
                 f"{result['concurrent_rose_ms_per_task']:.3f} (floor {result['concurrent_floor_ms_per_task']:.3f}); "
                 f"with the ballast the floor itself takes {result['sequential_ballast_floor_ratio']:.3f}x "
-                f"(sequential), {result['concurrent_ballast_floor_ratio']:.3f}x (parallel); load {result['load']}"
+                f"(sequential), {result['concurrent_ballast_floor_ratio']:.3f}x (parallel); CPU ms per task in the "
+                f"campaign process (all threads; steadier than wall time under load): sequential "
+                f"{result['sequential_rose_cpu_ms_per_task']:.3f} (floor {result['sequential_floor_cpu_ms_per_task']:.3f}), "
+                f"parallel {result['concurrent_rose_cpu_ms_per_task']:.3f} "
+                f"(floor {result['concurrent_floor_cpu_ms_per_task']:.3f}); load {result['load']}"
             )
         self.measures += measures
 
