@@ -12,6 +12,8 @@ In one process, interleaved over ``--reps`` rounds, with its own floor:
 * both again with a ballast of ``--ballast-gib`` GiB allocated *and touched* in this
   process (a campaign holding a big model or data set in memory): spawning must cost the
   same (``fork()`` would copy the page tables: milliseconds per GiB; ``vfork()`` does not).
+  Every round runs everything without the ballast, then allocates it, lets it settle,
+  runs everything again and frees it, so slow changes in the machine's load hit both.
 
 Each figure is floor time / ROSE time (1.0 = at the floor) and, for the ballast, ROSE's
 time per task with the ballast / without (1.0 = independent of the process's memory).
