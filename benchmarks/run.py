@@ -568,6 +568,54 @@ class Bench:
             self.extra["scenario8"] = f"journal of {result.get('journal_mb')} MB"
 
 
+    # 9. executables at the spawn floor, whatever the campaign's memory
+    def scenario9(self) -> None:
+        """`/bin/true` tasks through learners vs bare asyncio, without and with a 2 GiB campaign (benchmarks/spawn.py)."""
+        smoke = self.sizes is SMOKE
+        tasks, concurrency, ballast, reps = (40, 4, 0.05, 1) if smoke else (500, 8, 2.0, 5)
+        rows = [
+            ("9a", f"9a. {tasks} `/bin/true` tasks, sequential learner vs a bare-asyncio `create_subprocess_exec` "
+                   "chain: floor / ROSE", "sequential_floor_ratio", ">= 0.8x", lambda v: v >= 0.8),
+            ("9b", "9b. the same against blocking `subprocess.run` (vfork + exec + wait, no event loop): floor / ROSE",
+             "sequential_vfork_ratio", ">= 0.8x", lambda v: v >= 0.8),
+            ("9c", f"9c. the same, {concurrency} parallel learners (max_workers={concurrency}) vs {concurrency} "
+                   "concurrent chains", "concurrent_floor_ratio", ">= 0.8x", lambda v: v >= 0.8),
+            ("9d", f"9d. sequential: time per task with {ballast:g} GiB touched in the campaign / without",
+             "sequential_ballast_ratio", "<= 1.1x", lambda v: v <= 1.1),
+            ("9e", f"9e. parallel: time per task with {ballast:g} GiB / without", "concurrent_ballast_ratio",
+             "<= 1.1x", lambda v: v <= 1.1),
+        ]
+        argv = [self.runner.pythons[OURS], str(HERE / "spawn.py"), "--tasks", str(tasks), "--concurrency",
+                str(concurrency), "--ballast-gib", str(ballast), "--reps", str(reps)]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False, cwd=HERE)
+        try:
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            result = {}
+        measures = []
+        for key, label, field_name, target, check in rows:
+            measure = Measure(key, label, "x", target=target, higher_is_better=key in ("9a", "9b", "9c"))
+            measure.check = (lambda c: lambda med: c(med[OURS]))(check)
+            if field_name in result:
+                measure.values[OURS] = [float(result[field_name])]
+            else:
+                measure.notes[OURS] = f"failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}"
+            measures.append(measure)
+        if result:
+            measures[0].notes["detail"] = (
+                f"medians of {reps} interleaved rounds in one process, ms per task: sequential "
+                f"{result['sequential_rose_ms_per_task']:.3f} (floor {result['sequential_floor_ms_per_task']:.3f}; "
+                f"blocking subprocess.run {result['vfork_floor_ms_per_task']:.3f}), parallel "
+                f"{result['concurrent_rose_ms_per_task']:.3f} (floor {result['concurrent_floor_ms_per_task']:.3f}); "
+                f"with the ballast the floor itself takes {result['sequential_ballast_floor_ratio']:.3f}x "
+                f"(sequential), {result['concurrent_ballast_floor_ratio']:.3f}x (parallel); CPU ms per task in the "
+                f"campaign process (all threads; steadier than wall time under load): sequential "
+                f"{result['sequential_rose_cpu_ms_per_task']:.3f} (floor {result['sequential_floor_cpu_ms_per_task']:.3f}), "
+                f"parallel {result['concurrent_rose_cpu_ms_per_task']:.3f} "
+                f"(floor {result['concurrent_floor_cpu_ms_per_task']:.3f}); load {result['load']}"
+            )
+        self.measures += measures
+
 def _script(python: str, name: str) -> str:
     return str(Path(python).parent / name)
 
@@ -771,7 +819,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-rose03", action="store_true", help="skip ROSE 0.3 (no install)")
     parser.add_argument("--no-rose03-mlflow", action="store_true", help="do not install mlflow for ROSE 0.3")
     parser.add_argument("--rose03-venv", type=Path, default=ROSE03_VENV, help="where ROSE 0.3 is installed")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8", help="comma-separated scenarios (default all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9", help="comma-separated scenarios (default all)")
     parser.add_argument("--output", type=Path, default=HERE / "results.md", help="results file")
     parser.add_argument("--tracker", default="mlflow", help="tracker of scenario 5 (default mlflow; CI uses jsonl)")
     parser.add_argument("--quiet", action="store_true", help="do not log every run")
@@ -816,10 +864,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     bench = Bench(runner, sizes, tuple(impls), rose03_backend, rose03_mlflow, args.tracker)
     scenarios = {"1": bench.scenario1, "2": bench.scenario2, "3": bench.scenario3, "4": bench.scenario4,
-                 "5": bench.scenario5, "6": bench.scenario6, "7": bench.scenario7, "8": bench.scenario8}
+                 "5": bench.scenario5, "6": bench.scenario6, "7": bench.scenario7, "8": bench.scenario8,
+                 "9": bench.scenario9}
     for number in [n.strip() for n in args.only.split(",") if n.strip()]:
         if number not in scenarios:
-            parser.error(f"--only: unknown scenario {number!r} (1-8)")
+            parser.error(f"--only: unknown scenario {number!r} (1-9)")
         print(f"scenario {number} ...", file=sys.stderr)
         scenarios[number]()
 

@@ -31,7 +31,8 @@ def test_bench_smoke_run_writes_every_scenario(tmp_path: Path) -> None:
     assert "failed:" not in text, text
     rows = {line.split("|")[1].strip()[:3]: line for line in text.splitlines() if re.match(r"\| \d[a-f]\. ", line)}
     expected = ("1a.", "1b.", "2a.", "2b.", "2c.", "3a.", "3b.", "3c.", "3d.", "3e.", "4a.", "4b.", "4c.",
-                "5a.", "5b.", "5c.", "5d.", "5e.", "5f.", "7a.", "7b.", "7c.", "7d.", "7e.", "7f.")
+                "5a.", "5b.", "5c.", "5d.", "5e.", "5f.", "7a.", "7b.", "7c.", "7d.", "7e.", "7f.",
+                "9a.", "9b.", "9c.", "9d.", "9e.")
     for key in expected:
         assert key in rows, f"no row {key} in\n{text}"
     for key, line in rows.items():
