@@ -89,3 +89,33 @@ async def test_rose_on_spawn_reports_pid_group_and_start_time(tmp_path: Path) ->
     assert len(seen) == 1
     info = seen[0]
     assert info["pid"] == info["pgid"] and isinstance(info["start_time"], int) and info["start_time"] > 0
+
+
+async def test_a_command_that_ends_at_once_is_not_reported_for_the_journal(tmp_path: Path) -> None:
+    """Only commands still running after SPAWN_RECORD_DELAY are reported (journaled): the
+    watchdog covers every command from its spawn, so the quick ones need no record."""
+    import asyncio
+
+    backend = await LocalBackend(max_workers=1)
+    seen: list[dict[str, Any]] = []
+    states: list[str] = []
+    finished = asyncio.Event()
+
+    def callback(task: dict[str, Any], state: str) -> None:
+        if state in ("DONE", "FAILED"):
+            states.append(state)
+            finished.set()
+
+    backend.register_callback(callback)
+    try:
+        await backend.submit_tasks([{
+            "uid": "task.quick", "name": "quick", "function": None, "args": (), "kwargs": {},
+            "executable": "true", "arguments": [], "is_service": False,
+            "task_backend_specific_kwargs": {"shell": False}, "capture_stdio": False,
+            "rose_on_spawn": seen.append,
+        }])
+        await asyncio.wait_for(finished.wait(), 10)
+        await asyncio.sleep(0.1)  # well past the delay: a forgotten timer would report it now
+    finally:
+        await backend.shutdown()
+    assert states == ["DONE"] and seen == []

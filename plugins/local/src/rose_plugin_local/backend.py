@@ -15,9 +15,13 @@ process pool, asyncflow's callbacks and cancellation hooks). What it changes, an
   task's process group through a pipe; when the campaign process dies, however (``kill
   -9`` included), the pipe closes and the watchdog ends the groups still running (SIGTERM,
   SIGKILL after ``kill_grace``). No ``preexec_fn``: it would force ``fork()`` and slow
-  every spawn. After a spawn, a callable ``task["rose_on_spawn"]`` receives ``{"pid",
-  "pgid", "start_time"}`` (``start_time``: field 22 of ``/proc/<pid>/stat``), so the core
-  can journal the group and reap it on resume.
+  every spawn. A command still running :data:`SPAWN_RECORD_DELAY` (20 ms) after its
+  spawn is reported to a callable ``task["rose_on_spawn"]`` as ``{"pid", "pgid",
+  "start_time"}`` (``start_time``: field 22 of ``/proc/<pid>/stat``), so the core can
+  journal the group and reap it on resume should the watchdog be gone too. A command
+  that ends sooner is not (the watchdog covers it from its first moment): most commands
+  of a fast campaign end within milliseconds, and reading ``/proc`` and journaling each
+  one cost a fifth of a spawn (benchmarks/, scenario 9).
 * **Spawning at the floor, whatever the campaign's size.** Commands start with
   ``vfork`` + ``exec`` (``subprocess`` does so when there is no ``preexec_fn``), so a
   campaign holding gigabytes spawns as fast as a small one; the event loop learns of the
@@ -62,6 +66,8 @@ __all__ = ["LocalBackend", "create_backend"]
 logger = logging.getLogger(__name__)
 
 EXECUTORS = ("thread", "process")
+#: a command running this long after its spawn is reported to ``task["rose_on_spawn"]`` (journaled)
+SPAWN_RECORD_DELAY = 0.02
 
 
 class _Slots:
@@ -288,13 +294,14 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 return _spawn_failure(task, argv, cwd, exc)
             self._processes[uid] = process
             self._watchdog.started(process.pid)
-            _report_spawn(task, process.pid)
+            report = asyncio.get_running_loop().call_later(SPAWN_RECORD_DELAY, _report_spawn, task, process.pid)
             try:
                 stdout, stderr = await process.communicate()
             except asyncio.CancelledError:
                 await self._terminate(process, task)
                 raise
             finally:
+                report.cancel()
                 self._processes.pop(uid, None)
                 self._watchdog.ended(process.pid)
         finally:
