@@ -408,6 +408,13 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         logger.info("closing RADICAL-Pilot session %s", session.uid)
         await asyncio.to_thread(session.close, download=False)
         logger.info("RADICAL-Pilot session %s closed", session.uid)
+        pilot = getattr(self, "resource_pilot", None)
+        final = (rp.DONE, rp.CANCELED, rp.FAILED)
+        if pilot is not None and self._pilot_states_seen.get(getattr(pilot, "uid", "pilot")) not in final:
+            # RP may stop its callback thread before the pilot's last state reaches it: the
+            # pilot ended with the session, so say so once (as the callback would have)
+            state = getattr(pilot, "state", None)
+            self._log_pilot_state(pilot, state if state in final else rp.CANCELED)
 
 
 def _no_callback(task: Any, state: str) -> None:
