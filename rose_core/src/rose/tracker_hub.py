@@ -116,6 +116,11 @@ class TrackerHub:
         for worker in self._workers:
             worker.put(("on_iteration", (state,)))
 
+    @property
+    def wants_tasks(self) -> bool:
+        """Whether a started tracker implements ``on_task`` (else task events need not be built)."""
+        return any(worker.has_on_task for worker in self._workers)
+
     def task(self, event: dict[str, Any]) -> None:
         """Queue ``on_task(event)`` for the trackers that implement it; returns at once."""
         for worker in self._workers:
