@@ -139,7 +139,7 @@ class JournalError(RoseError, OSError):
 
     def __init__(self, path: str, cause: OSError) -> None:
         if cause.errno in (errno.EMFILE, errno.ENFILE):
-            fix = (f"this process may keep {_open_file_limit()} files open (`ulimit -n`) and every "
+            fix = (f"this process may keep {open_file_limit()} files open (`ulimit -n`) and every "
                    "learner keeps its journal open: raise the limit (`ulimit -n`, up to `ulimit -Hn`) or "
                    "run fewer learners at once")
         else:
@@ -154,13 +154,15 @@ class JournalError(RoseError, OSError):
         self.errno = cause.errno
 
 
-def _open_file_limit() -> str:
+def open_file_limit() -> int:
+    """How many files this process may keep open (the soft ``RLIMIT_NOFILE``, ``ulimit -n``)."""
     try:
         import resource
 
-        return str(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
-        return "a limited number of"
+        return 1024
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 class LearnerFailedError(RoseError):

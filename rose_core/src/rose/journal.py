@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from rose.errors import JournalError, RoseError
+from rose.errors import JournalError, RoseError, open_file_limit
 from rose.state import jsonable
 
 __all__ = [
@@ -254,7 +254,7 @@ class _OpenFiles:
         """Reserve ``count`` files if the budget allows (True), else nothing (False)."""
         with cls._lock:
             if cls._budget is None:
-                cls._budget = _open_file_limit() // 4
+                cls._budget = open_file_limit() // 4
             if cls.held + count > cls._budget:
                 return False
             cls.held += count
@@ -266,16 +266,6 @@ class _OpenFiles:
         if count:
             with cls._lock:
                 cls.held -= count
-
-
-def _open_file_limit() -> int:
-    try:
-        import resource
-
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
-        return 1024
-    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 class _GroupCommit:
