@@ -318,8 +318,7 @@ def _collect(histories: dict[Any, LearnerHistory], records: Iterable[dict[str, A
     """Add the records of one journal to ``histories``; ``unordered`` gets the learners whose
     iterations did not arrive in ascending order (they are sorted afterwards)."""
     stops: dict[Any, str] = {}
-    seen: dict[Any, dict[Any, dict[str, Any]]] = {}  # per learner: iteration -> its last state
-    last: dict[Any, int] = {}  # per learner: the highest iteration number so far
+    iterations = _Iterations(histories, journal, unordered)
     for record in records:
         kind = record.get("type")
         learner_id = record.get("learner_id")
@@ -327,23 +326,7 @@ def _collect(histories: dict[Any, LearnerHistory], records: Iterable[dict[str, A
             state = record.get("state")
             if not isinstance(state, dict):
                 state = {}
-            learner_id = state.get("learner_id", learner_id)
-            states = seen.get(learner_id)
-            if states is None:
-                history = _history(histories, learner_id, journal)
-                states = seen[learner_id] = {i.get("iteration"): i for i in history.iterations}
-                if states:
-                    unordered.add(learner_id)  # states from another journal come first
-            number = state.get("iteration")
-            if number not in states:
-                if type(number) is int and number > last.get(learner_id, -1):
-                    last[learner_id] = number
-                else:
-                    unordered.add(learner_id)
-            states[number] = state
-            seconds = record.get("task_seconds")
-            if seconds is not None and _finite(seconds):
-                histories[learner_id].seconds[number] = float(seconds)
+            iterations.add(state.get("learner_id", learner_id), state, record.get("task_seconds"))
         elif kind == "task":
             _history(histories, learner_id, journal).tasks.append(record)
         elif kind == "stop":
@@ -353,8 +336,7 @@ def _collect(histories: dict[Any, LearnerHistory], records: Iterable[dict[str, A
         elif kind in ("start", "resume"):
             stops.pop(learner_id, None)
             _history(histories, learner_id, journal).journal = journal
-    for learner_id, by_number in seen.items():
-        histories[learner_id].iterations = list(by_number.values())
+    iterations.finish()
     for learner_id, reason in stops.items():
         if learner_id in histories:
             histories[learner_id].status = reason
@@ -387,8 +369,7 @@ def _collect_rows(histories: dict[Any, LearnerHistory], rows: list[list[Any]], j
     """:func:`_collect` for the iteration rows of a curve (:func:`rose.journal.curve_row`),
     each made a cut-down state; returns the first and last time of the rows."""
     size = len(CURVE_FIELDS)
-    seen: dict[Any, dict[Any, dict[str, Any]]] = {}
-    last: dict[Any, int] = {}
+    iterations = _Iterations(histories, journal, unordered)
     first_time = last_time = None
     for row in rows:
         if len(row) != size:
@@ -400,28 +381,48 @@ def _collect_rows(histories: dict[Any, LearnerHistory], rows: list[list[Any]], j
                  "should_stop": stop, "learner_id": learner_id, "labeled_count": labeled}
         if label is not None:
             state["learner_label"] = label
-        states = seen.get(learner_id)
-        if states is None:
-            history = _history(histories, learner_id, journal)
-            states = seen[learner_id] = {i.get("iteration"): i for i in history.iterations}
-            if states:
-                unordered.add(learner_id)
-        if number not in states:
-            if type(number) is int and number > last.get(learner_id, -1):
-                last[learner_id] = number
-            else:
-                unordered.add(learner_id)
-        states[number] = state
-        if seconds is not None and _finite(seconds):
-            histories[learner_id].seconds[number] = float(seconds)
+        iterations.add(learner_id, state, seconds)
         if moment is not None and _finite(moment):
             if first_time is None or moment < first_time:
                 first_time = moment
             if last_time is None or moment > last_time:
                 last_time = moment
-    for learner_id, by_number in seen.items():
-        histories[learner_id].iterations = list(by_number.values())
+    iterations.finish()
     return [] if first_time is None or last_time is None else [first_time, last_time]
+
+
+class _Iterations:
+    """The iteration states of one journal, per learner, as they are read: the last state of
+    each iteration wins, and ``unordered`` gets the learners whose iterations did not arrive
+    in ascending order (or that already had states from another journal)."""
+
+    def __init__(self, histories: dict[Any, LearnerHistory], journal: str, unordered: set[Any]) -> None:
+        self.histories, self.journal, self.unordered = histories, journal, unordered
+        self.seen: dict[Any, dict[Any, dict[str, Any]]] = {}  # per learner: iteration -> its last state
+        self.last: dict[Any, int] = {}  # per learner: the highest iteration number so far
+
+    def add(self, learner_id: Any, state: dict[str, Any], seconds: Any) -> None:
+        """Keep ``state`` as its learner's iteration ``state["iteration"]`` (and its task seconds)."""
+        states = self.seen.get(learner_id)
+        if states is None:
+            history = _history(self.histories, learner_id, self.journal)
+            states = self.seen[learner_id] = {i.get("iteration"): i for i in history.iterations}
+            if states:
+                self.unordered.add(learner_id)  # states from another journal come first
+        number = state.get("iteration")
+        if number not in states:
+            if type(number) is int and number > self.last.get(learner_id, -1):
+                self.last[learner_id] = number
+            else:
+                self.unordered.add(learner_id)
+        states[number] = state
+        if seconds is not None and _finite(seconds):
+            self.histories[learner_id].seconds[number] = float(seconds)
+
+    def finish(self) -> None:
+        """Hand each learner's states to its history."""
+        for learner_id, by_number in self.seen.items():
+            self.histories[learner_id].iterations = list(by_number.values())
 
 
 def _history(histories: dict[Any, LearnerHistory], learner_id: Any, journal: str) -> LearnerHistory:
