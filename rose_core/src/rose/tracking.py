@@ -14,6 +14,7 @@ stalls tasks; a tracker that raises is logged with its name and never breaks the
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from attrs import define, field
@@ -27,11 +28,28 @@ __all__ = [
     "TaskManifest",
     "Tracker",
     "TrackerBase",
+    "masked_env",
 ]
 
 logger = logging.getLogger(__name__)
 
 STOP_REASONS = ("criterion_met", "max_iter_reached", "stopped", "error")
+
+
+def masked_env(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """``resources`` (a manifest's task resources) with every ``env`` value written as ``***``.
+
+    For trackers that send resources somewhere else (MLflow, ClearML): the names stay, since
+    they say what was set. The core already masks manifests (except the names listed in
+    ``record_env``); this is the trackers' own guard for manifests built by other code.
+    """
+    out = dict(resources)
+    env = out.get("env")
+    if isinstance(env, Mapping):
+        out["env"] = {str(k): "***" for k in env}
+    elif env is not None:
+        out["env"] = "***"
+    return out
 
 
 @runtime_checkable

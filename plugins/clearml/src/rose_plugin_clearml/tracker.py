@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rose.state import IterationState, jsonable
-from rose.tracking import PipelineManifest, TrackerBase
+from rose.tracking import PipelineManifest, TrackerBase, masked_env
 
 __all__ = ["ClearMLTracker"]
 
@@ -62,16 +62,6 @@ def _number(value: Any) -> float | None:
             return None
         return number if math.isfinite(number) else None
     return None
-
-
-def _masked(resources: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(resources)
-    env = out.get("env")
-    if isinstance(env, Mapping):
-        out["env"] = {str(k): "***" for k in env}
-    elif env is not None:
-        out["env"] = "***"
-    return out
 
 
 class ClearMLTracker(TrackerBase):
@@ -228,7 +218,7 @@ class ClearMLTracker(TrackerBase):
             params[f"task/{name}/function"] = f"{task.func_module}.{task.func_name}".lstrip(".")
             for key, value in task.log_params.items():
                 params[f"task/{name}/{key}"] = value
-            for key, value in _masked(task.resources).items():
+            for key, value in masked_env(task.resources).items():
                 params[f"task/{name}/resources/{key}"] = value
         clean = {k: v if isinstance(v, (str, int, float, bool)) or v is None else str(jsonable(v)) for k, v in params.items()}
         self.task.connect(clean, name="ROSE")
@@ -274,7 +264,7 @@ class ClearMLTracker(TrackerBase):
             manifest = self._manifest.to_dict()
             for section in [*(manifest.get("tasks") or {}).values(), manifest.get("criterion")]:
                 if isinstance(section, dict) and isinstance(section.get("resources"), Mapping):
-                    section["resources"] = _masked(section["resources"])
+                    section["resources"] = masked_env(section["resources"])
             task.upload_artifact("manifest", artifact_object=manifest)
         if reason == "error":
             task.mark_failed(status_reason="the ROSE campaign ended with an error", force=True)

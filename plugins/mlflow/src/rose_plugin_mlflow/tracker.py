@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rose.state import IterationState, jsonable
-from rose.tracking import PipelineManifest, TrackerBase
+from rose.tracking import PipelineManifest, TrackerBase, masked_env
 from rose_plugin_mlflow.jobs import (
     MAX_KEY,
     MAX_PARAM_VALUE,
@@ -124,17 +124,6 @@ def metric_label(name: str, units: str | None = None) -> str:
     return f"{text} ({shown})" if shown else text
 
 
-def _mask_env(resources: Mapping[str, Any]) -> dict[str, Any]:
-    """``resources`` with every ``env`` value replaced by ``***`` (names stay: they say what was set)."""
-    out = dict(resources)
-    env = out.get("env")
-    if isinstance(env, Mapping):
-        out["env"] = {str(k): "***" for k in env}
-    elif env is not None:
-        out["env"] = "***"
-    return out
-
-
 def _masked_manifest(manifest: PipelineManifest) -> dict[str, Any]:
     """The manifest as JSON data, with no ``resources["env"]`` value in clear text."""
     document: dict[str, Any] = manifest.to_dict()
@@ -143,7 +132,7 @@ def _masked_manifest(manifest: PipelineManifest) -> dict[str, Any]:
         if isinstance(section, dict):
             for key in ("resources", "decor_kwargs"):
                 if isinstance(section.get(key), Mapping):
-                    section[key] = _mask_env(section[key])
+                    section[key] = masked_env(section[key])
     return document
 
 DEFAULT_EXPERIMENT = "ROSE_AL_Experiment"
@@ -552,7 +541,7 @@ class MLflowTracker(TrackerBase):
             raw[f"task/{name}/function"] = f"{task.func_module}.{task.func_name}".lstrip(".")
             if task.kind and task.kind != name:
                 raw[f"task/{name}/kind"] = task.kind
-            for key, value in _mask_env(task.resources).items():
+            for key, value in masked_env(task.resources).items():
                 raw[f"task/{name}/resources/{key}"] = value
             for key, value in task.log_params.items():
                 raw[f"task/{name}/{key}"] = value
