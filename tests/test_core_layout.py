@@ -100,3 +100,72 @@ def test_the_command_line_and_the_test_kits_are_subpackages() -> None:
     assert (CORE / "cli" / "__init__.py").is_file() and (CORE / "testing" / "__init__.py").is_file()
     assert (CORE / "builtin" / "progress.py").is_file()
     assert not (CORE / "cli.py").exists() and not (CORE / "testing.py").exists()
+
+
+#: modules of the run side that name ``Learner`` in type hints only (``if TYPE_CHECKING:``): the
+#: learner drives them, they never import it at run time
+TYPE_ONLY_LEARNER_REFERENCES = {
+    "rose.steps", "rose.campaign", "rose.loop", "rose.taskrun", "rose.criterion", "rose.manifest", "rose.launch",
+}
+
+
+def _type_checking_imports(path: Path, modules: set[str]) -> set[str]:
+    """The core modules ``path`` imports under ``if TYPE_CHECKING:`` only."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.body:
+                for item in ast.walk(child):
+                    if isinstance(item, ast.ImportFrom) and item.module:
+                        found.add(item.module)
+                    elif isinstance(item, ast.Import):
+                        found.update(alias.name for alias in item.names)
+    return {name for name in found if name in modules}
+
+
+def test_type_hints_point_back_only_from_the_run_side_to_the_learner() -> None:
+    """With type-only imports counted too, the one allowed back-reference is run side -> rose.learner."""
+    modules = _core_modules()
+    graph = {name: _imports(path, set(modules)) - {name, "rose"} for name, path in modules.items()}
+    extra = []
+    for name, path in modules.items():
+        for target in _type_checking_imports(path, set(modules)) - {name, "rose"}:
+            if target == "rose.learner" and name in TYPE_ONLY_LEARNER_REFERENCES:
+                continue
+            graph[name].add(target)
+            extra.append(f"{name} -> {target}")
+    state: dict[str, int] = {}
+    cycles: list[str] = []
+
+    def walk(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                cycles.append(" -> ".join([*stack[stack.index(target):], target]))
+            elif target not in state:
+                walk(target, [*stack, target])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            walk(name, [name])
+    assert not cycles, "type-only import circles in rose-core:\n" + "\n".join(cycles)
+    learner_imports = graph["rose.learner"]
+    assert {"rose.campaign", "rose.loop", "rose.launch", "rose.taskrun"} <= learner_imports | {
+        t for m in learner_imports for t in graph.get(m, ())}
+
+
+def test_modules_stay_small() -> None:
+    """No core module is over 500 lines; the learner API is at most 350."""
+    sizes = {name: len(path.read_text().splitlines()) for name, path in _core_modules().items()}
+    assert sizes["rose.learner"] <= 350, sizes["rose.learner"]
+    assert {name: n for name, n in sizes.items() if n > 500} == {}
+
+
+def test_the_core_names_no_plugin_outside_the_deprecation_table() -> None:
+    offenders = [
+        str(path.relative_to(ROOT)) for path in CORE.rglob("*.py")
+        if path.name != "deprecations.py" and ("rose_plugin_" in path.read_text() or "rose-plugin-" in path.read_text())
+    ]
+    assert offenders == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from rose import journal as journal_module
+from rose import journal_read
 from rose.cli import main
 from rose.journal import CURVE_NAME, JOURNAL_NAME, SUMMARY_NAME, Journal, read_curve, read_journal
 from rose.runs import load_run
@@ -183,7 +184,7 @@ def test_read_journal_in_blocks_keeps_every_line_and_names_the_damaged_one(tmp_p
     lines[150] = json.dumps({"type": "task", "long": "y" * 1000})  # over ten blocks
     path.write_text("\n".join(lines))  # no newline after the last line
     path.write_bytes(path.read_bytes() + b'\n{"type": "task", "bad": "\xff"}\n')  # not UTF-8: read with U+FFFD
-    monkeypatch.setattr(journal_module, "READ_BLOCK", 97)  # lines across block ends, longer than a block
+    monkeypatch.setattr(journal_read, "READ_BLOCK", 97)  # lines across block ends, longer than a block
     with caplog.at_level(logging.WARNING):
         records = list(read_journal(str(path)))
     expected = [json.loads(line) for n, line in enumerate(lines) if n not in (57, 90)]

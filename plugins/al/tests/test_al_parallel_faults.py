@@ -186,7 +186,7 @@ async def test_stop_reaches_every_learner(al_engine: Any) -> None:
             acl.stop()
     assert len(seen) < 3 * 50
     assert tracker.stop is not None and tracker.stop[1] == "stopped"
-    assert all(sub._stop_reason == "stopped" for sub in acl.learners)
+    assert all(sub.stop_reason == "stopped" for sub in acl.learners)
 
 
 async def test_teach_is_a_deprecated_alias(al_engine: Any) -> None:

@@ -88,7 +88,7 @@ async def test_active_learning_loop_on_a_local_cluster(tmp_path: Path, monkeypat
     assert [s.iteration for s in states] == [0, 1, 2]
     # 5 new points per simulation: 5, 10, 15 labeled -> mse 1/6, 1/11, 1/16
     assert [round(s.metric_value, 6) for s in states] == [round(1 / 6, 6), round(1 / 11, 6), round(1 / 16, 6)]
-    assert learner._stop_reason == "max_iter_reached"
+    assert learner.stop_reason == "max_iter_reached"
     # the LocalCluster this engine started is gone with it
     def leftovers() -> dict[int, str]:
         # multiprocessing's resource tracker lives as long as this interpreter, by design

@@ -162,7 +162,7 @@ async def test_active_learning_loop_of_executables(pilot: Pilot) -> None:
     states = [state async for state in learner.start(max_iter=3)]
     assert [s.iteration for s in states] == [0, 1, 2]
     assert [round(s.metric_value, 6) for s in states] == [round(1 / 6, 6), round(1 / 11, 6), round(1 / 16, 6)]
-    assert learner._stop_reason == "max_iter_reached"
+    assert learner.stop_reason == "max_iter_reached"
 
 
 @in_module_loop

@@ -1,38 +1,31 @@
 """ROSE 0.3 import paths: modules whose names resolve to the names' new homes.
 
 ``rose.al.active_learner``, ``rose.uq.uq_scorer``, ``rose.integrations.mlflow_tracker`` and
-the other 0.3 module paths are small modules built with :func:`alias_module`: each name
-resolves on first access, learners through the plugin registry (like ``rose.al``), core
-names from the core module that now holds them. Importing such a module stays cheap; a
-name whose plugin is missing raises an ImportError naming the ``rose-plugin-*`` to install.
+the other 0.3 module paths (all in :data:`rose.deprecations.OLD_MODULES`) are small modules
+built with :func:`alias_module`: each name resolves on first access, learners through the
+plugin registry (like ``rose.al``), core names from the core module that now holds them.
+Importing such a module stays cheap; a name whose plugin is missing raises an ImportError
+naming the distribution to install.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
+
+from rose.deprecations import OLD_MODULES, REMOVED_IN
 
 __all__ = ["alias_module"]
 
 
-def alias_module(
-    module: str,
-    *,
-    namespace: str | None = None,
-    registry_names: tuple[str, ...] = (),
-    core: Mapping[str, str] | None = None,
-    plugin: Mapping[str, tuple[str, str]] | None = None,
-) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
-    """``(__getattr__, __dir__, __all__)`` for the 0.3 module ``module``.
-
-    ``registry_names`` resolve through the plugin registry in ``rose.<namespace>``;
-    ``core`` maps names to the core module holding them (``{"TaskConfig": "rose.config"}``);
-    ``plugin`` maps names to ``("module.path", "rose-plugin-name")`` for names that live in
-    one plugin's module (the ImportError names the distribution to install).
-    """
-    core = dict(core or {})
-    plugin = dict(plugin or {})
+def alias_module(module: str) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """``(__getattr__, __dir__, __all__)`` for the 0.3 module ``module`` (its entry in
+    :data:`rose.deprecations.OLD_MODULES`)."""
+    entry = OLD_MODULES[module]
+    namespace, registry_names = entry.namespace, entry.registry
+    core = dict(entry.core)
+    plugin = dict(entry.plugin)
     names = sorted({*registry_names, *core, *plugin})
 
     def __getattr__(name: str) -> Any:
@@ -55,7 +48,8 @@ def alias_module(
 
             return resolve(namespace, name)
         raise AttributeError(
-            f"module {module!r} has no attribute {name!r}; ROSE 0.3's {module} provided: {', '.join(names)}"
+            f"module {module!r} has no attribute {name!r}; ROSE 0.3's {module} provided: {', '.join(names)} "
+            f"(this path goes away in ROSE {REMOVED_IN})"
         )
 
     def __dir__() -> list[str]:

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: which distribution provides each namespace
-PROVIDERS = {
-    "al": "rose-plugin-al",
-    "uq": "rose-plugin-al",
-    "rl": "rose-plugin-rl",
-    "rl.reinforcement_learner": "rose-plugin-rl",
-    "rl.experience": "rose-plugin-rl",
-}
+from rose.deprecations import PROVIDERS
 
 
 def names_in(namespace: str) -> list[str]:
@@ -31,7 +24,7 @@ def resolve(namespace: str, name: str) -> Any:
     if spec is not None and namespace in spec.namespaces:
         return spec.factory()
     available = names_in(namespace)
-    provider = PROVIDERS.get(namespace, "a rose-plugin-* package")
+    provider = PROVIDERS.get(namespace, "the plugin that provides it")
     if available:
         hint = f"rose.{namespace} provides: {', '.join(available)}."
     else:

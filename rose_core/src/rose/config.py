@@ -252,6 +252,17 @@ class LearnerConfig:
             value = getattr(self, task_name, None) if task_name != "tasks" else None
         return resolve_task_config(value, iteration)
 
+    def resolve(self, task_name: str, iteration: int, kind: str | None = None) -> TaskConfig | None:
+        """The TaskConfig a task gets at ``iteration``: by its name, then by its ``kind``, else None.
+
+        The one resolution rule of ROSE: the learner's task runs and trackers that describe
+        a task's parameters both call it.
+        """
+        found = self.get_task_config(task_name, iteration)
+        if found is None and kind is not None and kind != task_name:
+            found = self.get_task_config(kind, iteration)
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly description (schedules are shown by their repr)."""
         out: dict[str, Any] = {}

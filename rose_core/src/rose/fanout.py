@@ -22,22 +22,27 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from attrs import frozen
+from attrs import evolve, field, fields, frozen
 
-from rose.campaign import CampaignRecord, CampaignStream, Plan
+from rose.campaign import Campaign, CampaignStream
 from rose.config import LearnerConfig, check_learner_config
 from rose.errors import LearnerFailedError
 from rose.journal import JOURNAL_NAME
+from rose.launch import begin_campaign, check_resources, prepare_resume
+from rose.learner import Learner
+from rose.manifest import build_manifest
 from rose.names import check_distinct
+from rose.options import StartOptions
 from rose.state import IterationState
+from rose.steps import Plan
 from rose.streaming import LearnerRun, stream_learners
 
-if TYPE_CHECKING:
-    from rose.learner import Learner
-
-__all__ = ["Child", "combined_stop_reason", "configs_manifest", "configs_per_child", "fan_out", "make_child_learner"]
+__all__ = [
+    "Child", "ParallelCopies", "ParallelOptions", "combined_stop_reason", "configs_manifest", "configs_per_child", "fan_out",
+    "inherit", "make_child_learner",
+]
 
 logger = logging.getLogger("rose.fanout")
 _L = TypeVar("_L", bound="Learner")
@@ -95,8 +100,25 @@ def configs_manifest(configs: Mapping[Any, LearnerConfig | None]) -> dict[str, A
 def make_child_learner(parent: Learner, cls: type[_L], learner_id: Any, directory: str) -> _L:
     """A ``cls`` learner running ``parent``'s tasks as child ``learner_id`` in ``directory``."""
     child = cls(parent.asyncflow, run_dir=directory, name=parent.name)
-    child.inherit(parent, learner_id=learner_id, task_cwd=directory)
+    inherit(child, parent, learner_id=learner_id, task_cwd=directory)
     return child
+
+
+def inherit(child: Learner, parent: Learner, *, learner_id: int | str, task_cwd: str | None = None) -> None:
+    """Make ``child`` a child of ``parent``: it runs the parent's tasks and criterion (the specs are
+    immutable; the ``tasks`` dict is copied so siblings never change each other), reports task
+    events and state updates to the parent's listeners, and has its own ``learner_id`` and
+    working directory for executable tasks."""
+    child.tasks = dict(parent.tasks)
+    child.criterion = parent.criterion
+    child.learner_id = learner_id
+    child._translate = parent._translate
+    if task_cwd is not None and parent.asyncflow is not None and not parent.backend_accepts({"cwd": task_cwd}):
+        task_cwd = None  # a bare thread pool cannot place tasks: they run where it runs them
+    child.task_cwd = task_cwd
+    child.task_listeners = parent.task_listeners
+    for callback in parent._state_callbacks:
+        child.on_state_update(callback)
 
 
 def combined_stop_reason(reasons: Iterable[str | None], stopped: bool = False) -> str:
@@ -123,17 +145,17 @@ def fan_out(
 ) -> LearnerRun:
     """Run one child per id and stream their states as the parent's campaign.
 
-    ``make_child(id, directory)`` builds the child learner (usually ``child.inherit(parent,
-    learner_id=id, task_cwd=directory)``) and says how to start it. ``tolerate(error)`` may
+    ``make_child(id, directory)`` builds the child learner (usually :func:`make_child_learner`)
+    and says how to start it. ``tolerate(error)`` may
     accept the children's failures at the end instead of ending with ``error`` (they were
     logged with their ids); ``on_end()`` runs once every child is done.
     """
     dirnames = check_distinct(ids, what)
 
     def campaign() -> CampaignStream:
-        parent.begin_campaign(plan)
-        point = parent.prepare_resume(plan.resume)
-        parent.check_resources()
+        campaign = begin_campaign(parent, plan)
+        point = prepare_resume(parent, campaign)
+        check_resources(parent)
         os.makedirs(parent.run_dir, exist_ok=True)
         children = []
         for child_id in ids:
@@ -144,30 +166,24 @@ def fan_out(
         parent.metric_values_per_iteration = {
             f"{prefix}-{child.learner_id}": child.learner.metric_values_per_iteration for child in children
         }
-        manifest = parent.build_manifest(max_iter=parent.get_max_iterations(), parallel_count=len(children),
-                                         **parent.manifest_extra(plan))
-        record = CampaignRecord(parent, manifest, point)
-        record.open()
+        manifest = build_manifest(parent, parent.run_dir, max_iter=campaign.max_iter, parallel_count=len(children),
+                                  **parent.manifest_extra(plan))
+        campaign.open(manifest)
         runs = []
         for child in children:
             own = child.learner.run_dir
             resume = own if point is not None and os.path.exists(os.path.join(own, JOURNAL_NAME)) else None
             runs.append((child.learner_id, child.start(resume).__aiter__()))
-        states = _relay(parent, record, runs, children, fail_fast=fail_fast, what=what, tolerate=tolerate,
+        states = _relay(parent, campaign, runs, children, fail_fast=fail_fast, what=what, tolerate=tolerate,
                         on_end=on_end)
-        return CampaignStream(states, lambda: _abandon(parent, record))
+        return CampaignStream(states, campaign.abandon)
 
     return LearnerRun(campaign, parallel=True)
 
 
-def _abandon(parent: Learner, record: CampaignRecord) -> None:
-    parent.end_campaign("stopped")
-    record.finish_now(parent.get_current_state(), "stopped")
-
-
 async def _relay(
     parent: Learner,
-    record: CampaignRecord,
+    campaign: Campaign,
     runs: Sequence[tuple[Any, AsyncIterator[IterationState]]],
     children: Sequence[Child],
     *,
@@ -183,7 +199,7 @@ async def _relay(
         try:
             async for state in stream:
                 parent.relay_state(state)
-                record.hub.iteration(state)
+                campaign.relay(state)
                 yield state
         except LearnerFailedError as exc:
             failed = set(exc.failures)
@@ -197,7 +213,64 @@ async def _relay(
         raise
     finally:
         await stream.aclose()  # type: ignore[attr-defined]  # cancel the children's tasks first
-        parent.end_campaign(reason)
+        campaign.end(reason)
         if on_end is not None:
             on_end()
-        await record.finish(parent.get_current_state(), reason)
+        await campaign.finish(parent.get_current_state(), reason)
+
+
+@frozen(kw_only=True)
+class ParallelOptions(StartOptions):
+    """``start()`` options of a :class:`ParallelCopies` learner (besides its children's own)."""
+
+    parallel_learners: int = field(default=2)
+    learner_configs: Any = None
+    fail_fast: bool = False
+
+
+class ParallelCopies(Learner):
+    """``parallel_learners`` copies of the sequential policy ``child_class``, run at once.
+
+    Each child runs this learner's tasks with its own configuration (``learner_configs``:
+    one entry per child, ``None`` for the base task defaults), its own directory
+    ``<run_dir>/learner-<i>`` and ``learner_id`` = its index; the options of ``child_class``
+    (declared by its :attr:`options_class`) reach every child. ``fail_fast`` stops all at the
+    first failure. A plugin declares ``child_class``, an ``options_class`` combining
+    :class:`ParallelOptions` with the child's options, and ``start_positional``.
+    """
+
+    child_class: ClassVar[type[Learner]] = Learner
+    options_class: ClassVar[type[StartOptions]] = ParallelOptions
+
+    @property
+    def learners(self) -> list[Learner]:
+        """The learners of the current (or last) run, by index."""
+        return list(self.children)
+
+    def validate(self, max_iter: int = 0, **options: Any) -> None:
+        """At least two learners, the tasks, and max_iter/criterion."""
+        count = options.get("parallel_learners", 2)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 2:
+            raise ValueError(f"{type(self).__name__} needs parallel_learners >= 2, got {count!r}. For single "
+                             f"learner, use {self.child_class.__name__}")
+        super().validate(max_iter)
+
+    def launch(self, plan: Plan) -> LearnerRun:
+        """Fan out: one ``child_class`` per learner, each started with the children's options."""
+        ids = list(range(plan.options["parallel_learners"]))
+        configs = configs_per_child(ids, plan.options["learner_configs"], owner=type(self).__name__)
+        plan = evolve(plan, manifest=configs_manifest(configs))
+        own = {f.name for f in fields(ParallelOptions)}
+        child_options = {name: value for name, value in plan.options.items() if name not in own}
+        logger.info("[%s] starting %d parallel learners", self.label, len(ids))
+
+        def make_child(learner_id: Any, directory: str) -> Child:
+            child = make_child_learner(self, self.child_class, learner_id, directory)
+            return Child(
+                learner_id=learner_id, learner=child,
+                start=lambda resume_dir: child.start(max_iter=plan.max_iter, skip_pre_loop=plan.skip_pre_loop,
+                                                     initial_config=configs[learner_id], resume=resume_dir,
+                                                     **child_options),
+            )
+
+        return fan_out(self, plan, ids, make_child, fail_fast=plan.options["fail_fast"])

@@ -9,6 +9,7 @@ to the engine's backend.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import shlex
@@ -24,6 +25,7 @@ from rose.errors import JournalError, ResourceError, TaskFailedError, TaskTimeou
 from rose.records import Resources
 
 __all__ = [
+    "TaskKind",
     "ENGINE_OPTIONS",
     "TASK_OPTIONS",
     "CriterionSpec",
@@ -372,3 +374,50 @@ def _report(context: TaskContext, spec: TaskSpec, attempt: int, status: str, sta
         raise  # an unrecorded campaign must not go on
     except Exception:
         logger.warning("could not record task %r", spec.name, exc_info=True)
+
+
+class TaskKind:
+    """A task decorator on a learner class: ``simulation_task = TaskKind("simulation")``.
+
+    ``@learner.simulation_task`` (bare) or ``@learner.simulation_task(as_executable=False,
+    resources={"gpus": 1}, log_params={...}, retries=2, timeout=600)`` registers a task.
+    With ``named=True`` several tasks of the kind can be registered, each with
+    ``name=...`` (e.g. ``@pe.environment_task(name="env_1")``).
+    """
+
+    def __init__(self, kind: str, *, named: bool = False) -> None:
+        self.kind = kind
+        self.named = named
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.attribute = attribute
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Callable[..., Any]:
+        if obj is None:
+            return self  # type: ignore[return-value]
+        return functools.partial(self.decorate, obj)
+
+    def decorate(self, learner: Any, func: Any = None, /, **options: Any) -> Callable[..., Any]:
+        """``@learner.<kind>_task`` with or without options: build the spec, ``learner.add_task`` it."""
+        kind, named = self.kind, self.named
+        if func is not None and not callable(func):
+            raise TypeError(f"@{kind}_task takes keyword options only, got {func!r}")
+
+        def register(fn: Any) -> Any:
+            spec = TaskSpec.build(kind, fn, options)
+            if not named:
+                spec.name = kind
+            else:
+                if not options.get("name"):
+                    spec.name = getattr(fn, "__name__", kind)
+                from rose.names import check_plain_name
+
+                check_plain_name(spec.name, f"{kind} task")
+                if spec.name in learner.tasks:
+                    raise ValueError(
+                        f"task name {spec.name!r} is already used by a {learner.tasks[spec.name].kind} task of "
+                        f"{learner.name}: give each {kind} task its own name=..."
+                    )
+            return learner.add_task(spec, fn)
+
+        return register(func) if func is not None else register

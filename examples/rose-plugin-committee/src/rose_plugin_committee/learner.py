@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 from typing import Any
 
-from rose import LearnerConfig, Outcome, Step
+from attrs import field, frozen
+
+from rose import Outcome, Step
 from rose.learner import Learner
-from rose.streaming import LearnerRun
+from rose.options import StartOptions, whole_number
+
+
+@frozen(kw_only=True)
+class CommitteeOptions(StartOptions):
+    """``start()`` options: ``committee_size`` members (at least two), ``query_size`` points per iteration."""
+
+    committee_size: int = field(default=3, validator=whole_number(minimum=2))
+    query_size: int = field(default=1, validator=whole_number(minimum=1))
 
 
 class QueryByCommittee(Learner):
@@ -25,24 +34,8 @@ class QueryByCommittee(Learner):
 
     required_tasks = ("simulation", "training", "prediction")
 
-    def validate(self, max_iter: int = 0, committee_size: int = 3, query_size: int = 1, **options: Any) -> None:
-        """A committee of at least two members, a query of at least one point."""
-        for name, value, least in (("committee_size", committee_size, 2), ("query_size", query_size, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"QueryByCommittee: {name} must be a whole number >= {least}, got {value!r}")
-        super().validate(max_iter)
-
-    def start(  # type: ignore[override]
-        self,
-        max_iter: int = 0,
-        committee_size: int = 3,
-        query_size: int = 1,
-        initial_config: LearnerConfig | None = None,
-        resume: str | os.PathLike[str] | bool | None = None,
-    ) -> LearnerRun:
-        """Run the campaign: ``async for state in qbc.start(max_iter=10, committee_size=5)``."""
-        return super().start(max_iter, initial_config=initial_config, resume=resume,
-                             committee_size=committee_size, query_size=query_size)
+    options_class = CommitteeOptions
+    start_positional = ("max_iter", "committee_size", "query_size", "initial_config", "resume")
 
     async def prepare(self, step: Step) -> dict[str, Any]:
         """Label the last selection, then train every member on all labels so far."""

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from rose.campaign import Plan
-from rose.config import LearnerConfig
+from attrs import evolve, frozen
+
 from rose.errors import LearnerFailedError
 from rose.fanout import Child, configs_manifest, configs_per_child, fan_out, make_child_learner
 from rose.learner import Learner, TaskKind
+from rose.legacy import OldRunNames
 from rose.metrics import direction_of
 from rose.names import check_distinct
+from rose.options import StartOptions
+from rose.steps import Plan
 from rose.streaming import LearnerRun
 from rose_plugin_al.sequential import SequentialActiveLearner, require_simulation
 
@@ -33,7 +35,17 @@ class SelectionRun(LearnerRun):
     """
 
 
-class AlgorithmSelector(Learner):
+@frozen(kw_only=True)
+class SelectorOptions(StartOptions):
+    """``start()`` options of :class:`AlgorithmSelector`: per-algorithm configurations (a dict by
+    name), ``skip_simulation_step`` and ``fail_fast``."""
+
+    algorithm_configs: Any = None
+    skip_simulation_step: bool = False
+    fail_fast: bool = False
+
+
+class AlgorithmSelector(Learner, OldRunNames):
     """Run one active-learning pipeline per algorithm, concurrently, and pick the best.
 
     Register several algorithms with ``@sel.active_learn_task(name="algo_1")`` (function
@@ -65,10 +77,11 @@ class AlgorithmSelector(Learner):
         """The names of the registered algorithms, in registration order."""
         return [spec.name for spec in self.tasks_of("active_learn")]
 
-    def validate(  # type: ignore[override]
-        self, max_iter: int = 0, skip_simulation_step: bool = False, **options: Any
-    ) -> None:
-        """Check tasks, algorithms and max_iter/criterion."""
+    options_class = SelectorOptions
+    start_positional = ("max_iter", "skip_pre_loop", "algorithm_configs")
+
+    def validate(self, max_iter: int = 0, **options: Any) -> None:
+        """Check tasks, algorithms, ``algorithm_configs`` and max_iter/criterion."""
         if not self.algorithms:
             raise ValueError(
                 "AlgorithmSelector needs at least one algorithm: register each with "
@@ -76,19 +89,13 @@ class AlgorithmSelector(Learner):
             )
         check_distinct(self.algorithms, "algorithm")
         self.check_tasks(self.required_tasks)
-        require_simulation(self, skip_simulation_step)
+        require_simulation(self, bool(options.get("skip_simulation_step")))
         super().validate(max_iter)
+        configs = options.get("algorithm_configs")
+        if configs is not None and not isinstance(configs, Mapping):
+            raise TypeError(f"algorithm_configs must be a dict {{algorithm name: LearnerConfig}}, got {configs!r}")
 
-    def start(  # type: ignore[override]
-        self,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        algorithm_configs: Mapping[str, LearnerConfig | None] | None = None,
-        *,
-        skip_simulation_step: bool = False,
-        fail_fast: bool = False,
-        resume: str | os.PathLike[str] | bool | None = None,
-    ) -> SelectionRun:
+    def launch(self, plan: Plan) -> SelectionRun:
         """Run every algorithm: ``result = await sel.start(max_iter=5)`` or ``async for``.
 
         An algorithm that fails is logged with its name, recorded with its error in
@@ -97,19 +104,14 @@ class AlgorithmSelector(Learner):
         :class:`rose.errors.LearnerFailedError`. ``resume=RUN_DIR`` continues an interrupted
         selection: each algorithm resumes from its own journal.
         """
-        self.validate(max_iter, skip_simulation_step)
-        if algorithm_configs is not None and not isinstance(algorithm_configs, Mapping):
-            raise TypeError(
-                f"algorithm_configs must be a dict {{algorithm name: LearnerConfig}}, got {algorithm_configs!r}"
-            )
         names = self.algorithms
-        configs = configs_per_child(names, algorithm_configs, owner="AlgorithmSelector", what="algorithm_configs",
-                                    noun="algorithm")
-        plan = Plan(max_iter=max_iter, skip_pre_loop=skip_pre_loop, resume=resume,
-                    manifest={**configs_manifest(configs), "extra": {"algorithms": names}})
+        configs = configs_per_child(names, plan.options["algorithm_configs"], owner="AlgorithmSelector",
+                                    what="algorithm_configs", noun="algorithm")
+        plan = evolve(plan, manifest={**configs_manifest(configs), "extra": {"algorithms": names}})
+        skip_simulation_step = plan.options["skip_simulation_step"]
         logger.info("Starting algorithm selection over %s", ", ".join(names))
         self.algorithm_results, self.best_pipeline_name, self.best_pipeline_stats = {}, None, None
-        self._failures, self._fail_fast = {}, fail_fast
+        self._failures, self._fail_fast = {}, plan.options["fail_fast"]
 
         def make_child(name: Any, directory: str) -> Child:
             child = make_child_learner(self, SequentialActiveLearner, name, directory)
@@ -118,12 +120,12 @@ class AlgorithmSelector(Learner):
             child.tasks["active_learn"] = self.tasks[name]
             return Child(
                 learner_id=name, learner=child,
-                start=lambda resume_dir: child.start(max_iter, skip_pre_loop, skip_simulation_step, configs[name],
-                                                     resume=resume_dir),
+                start=lambda resume_dir: child.start(plan.max_iter, plan.skip_pre_loop, skip_simulation_step,
+                                                     configs[name], resume=resume_dir),
             )
 
-        run = fan_out(self, plan, names, make_child, prefix="algorithm", what="algorithm", fail_fast=fail_fast,
-                      tolerate=self._tolerate, on_end=self._record_results)
+        run = fan_out(self, plan, names, make_child, prefix="algorithm", what="algorithm",
+                      fail_fast=self._fail_fast, tolerate=self._tolerate, on_end=self._record_results)
         return SelectionRun(run.factory, parallel=True, result=lambda _finals: self.selection())
 
     def _tolerate(self, error: LearnerFailedError) -> bool:
@@ -174,19 +176,6 @@ class AlgorithmSelector(Learner):
     def get_all_results(self) -> dict[str, dict[str, Any]]:
         """Every algorithm's result of the last run (a copy)."""
         return {name: dict(stats) for name, stats in self.algorithm_results.items()}
-
-    async def teach(
-        self,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        algorithm_configs: Mapping[str, LearnerConfig | None] | None = None,
-    ) -> dict[str, Any]:
-        """Deprecated alias of ``await selector.start(...)``."""
-        import warnings
-
-        warnings.warn("teach() is deprecated; use `await selector.start(...)`", DeprecationWarning, stacklevel=2)
-        selection: dict[str, Any] = await self.start(max_iter, skip_pre_loop, algorithm_configs)
-        return selection
 
 
 def _pick_best(results: Mapping[str, Mapping[str, Any]], criterion: Any) -> str | None:

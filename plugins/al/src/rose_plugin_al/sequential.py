@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import warnings
 from typing import Any
 
-from rose.campaign import Outcome, Step
-from rose.config import LearnerConfig
-from rose.learner import Learner
-from rose.state import IterationState
-from rose.streaming import LearnerRun
+from attrs import frozen
 
-__all__ = ["SequentialActiveLearner", "require_simulation"]
+from rose.learner import Learner, Outcome, Step
+from rose.legacy import OldRunNames
+from rose.options import StartOptions
+
+__all__ = ["SequentialActiveLearner", "SequentialOptions", "require_simulation"]
 
 
 def require_simulation(learner: Learner, skip_simulation_step: bool) -> None:
@@ -24,7 +22,15 @@ def require_simulation(learner: Learner, skip_simulation_step: bool) -> None:
         )
 
 
-class SequentialActiveLearner(Learner):
+@frozen(kw_only=True)
+class SequentialOptions(StartOptions):
+    """``start()`` options of :class:`SequentialActiveLearner`: ``skip_simulation_step`` trains on
+    an existing pool of simulations instead of running the simulation task."""
+
+    skip_simulation_step: bool = False
+
+
+class SequentialActiveLearner(Learner, OldRunNames):
     """simulation -> training -> active_learn -> criterion, repeated.
 
     Each iteration ``i`` runs the simulation and training tasks (config ``i``; skipped for
@@ -36,26 +42,14 @@ class SequentialActiveLearner(Learner):
 
     required_tasks = ("training", "active_learn")
 
-    def validate(self, max_iter: int = 0, skip_simulation_step: bool = False, **options: Any) -> None:
+    options_class = SequentialOptions
+    start_positional = ("max_iter", "skip_pre_loop", "skip_simulation_step", "initial_config", "resume")
+
+    def validate(self, max_iter: int = 0, **options: Any) -> None:
         """Check tasks (a simulation task unless ``skip_simulation_step``) and max_iter/criterion."""
         self.check_tasks(self.required_tasks)
-        require_simulation(self, skip_simulation_step)
+        require_simulation(self, bool(options.get("skip_simulation_step")))
         super().validate(max_iter)
-
-    def start(  # type: ignore[override]
-        self,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        skip_simulation_step: bool = False,
-        initial_config: LearnerConfig | None = None,
-        resume: str | os.PathLike[str] | bool | None = None,
-    ) -> LearnerRun:
-        """Run the loop: ``async for state in learner.start(max_iter=10)`` or ``await`` it.
-
-        ``resume=RUN_DIR`` (or ``True`` for the newest run) continues a campaign from its
-        journal after a crash or preemption: finished tasks are not run again.
-        """
-        return super().start(max_iter, skip_pre_loop, initial_config, resume, skip_simulation_step=skip_simulation_step)
 
     async def prepare(self, step: Step) -> tuple[Any, ...]:
         """Simulation (on the last selection) then training on its result."""
@@ -70,15 +64,3 @@ class SequentialActiveLearner(Learner):
         selected = await step.run("active_learn", *(step.inputs or ()))
         met, value = await step.criterion()
         return Outcome(metric_value=value, should_stop=met, carry=(selected,))
-
-    async def teach(
-        self,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        skip_simulation_step: bool = False,
-        learner_config: LearnerConfig | None = None,
-    ) -> IterationState | None:
-        """Deprecated: use ``await learner.start(...)``; returns the final state."""
-        warnings.warn("teach() is deprecated; use `await learner.start(...)`", DeprecationWarning, stacklevel=2)
-        result: IterationState | None = await self.start(max_iter, skip_pre_loop, skip_simulation_step, learner_config)
-        return result

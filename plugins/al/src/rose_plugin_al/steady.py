@@ -27,17 +27,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any
 
-from rose.campaign import Outcome, Step
-from rose.config import LearnerConfig
-from rose.learner import Learner
+from attrs import frozen
+
+from rose.learner import Learner, Outcome, Step
+from rose.options import StartOptions
+from rose.steps import Plan
 from rose.streaming import LearnerRun
 
 __all__ = ["SteadyStateActiveLearner"]
 
 logger = logging.getLogger("rose_plugin_al")
+
+
+@frozen(kw_only=True)
+class SteadyOptions(StartOptions):
+    """``start()`` options of :class:`SteadyStateActiveLearner`: ``in_flight`` simulations at once,
+    a retraining after ``retrain_every`` new labels."""
+
+    in_flight: int = 4
+    retrain_every: int = 1
 
 
 class SteadyStateActiveLearner(Learner):
@@ -49,8 +59,12 @@ class SteadyStateActiveLearner(Learner):
         super().__init__(asyncflow, **options)
         self._running: dict[int, asyncio.Task[Any]] = {}
 
-    def validate(self, max_iter: int = 0, in_flight: int = 4, retrain_every: int = 1, **options: Any) -> None:
+    options_class = SteadyOptions
+    start_positional = ("max_iter", "in_flight", "retrain_every", "initial_config", "resume")
+
+    def validate(self, max_iter: int = 0, **options: Any) -> None:
         """``in_flight`` >= 1 simulations at once; retrain after ``retrain_every`` (1..in_flight) new labels."""
+        in_flight, retrain_every = options.get("in_flight", 4), options.get("retrain_every", 1)
         for name, value in (("in_flight", in_flight), ("retrain_every", retrain_every)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"SteadyStateActiveLearner: {name} must be a whole number >= 1, got {value!r}")
@@ -61,18 +75,10 @@ class SteadyStateActiveLearner(Learner):
             )
         super().validate(max_iter)
 
-    def start(  # type: ignore[override]
-        self,
-        max_iter: int = 0,
-        in_flight: int = 4,
-        retrain_every: int = 1,
-        initial_config: LearnerConfig | None = None,
-        resume: str | os.PathLike[str] | bool | None = None,
-    ) -> LearnerRun:
+    def launch(self, plan: Plan) -> LearnerRun:
         """Run: ``async for state in learner.start(max_iter=30, in_flight=8)`` (a state per retraining)."""
         self._running = {}
-        return super().start(max_iter, initial_config=initial_config, resume=resume,
-                             in_flight=in_flight, retrain_every=retrain_every)
+        return super().launch(plan)
 
     def _launch(self, step: Step, pending: list[list[Any]]) -> None:
         """Start the simulation of every pending point that is not running (all of them after a resume)."""

@@ -14,20 +14,19 @@ import asyncio
 import logging
 import math
 import numbers
-import os
-import warnings
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from attrs import asdict, define
+from attrs import asdict, define, evolve, field, frozen
 
-from rose.campaign import Outcome, Plan, Step
-from rose.config import LearnerConfig
 from rose.fanout import Child, configs_manifest, configs_per_child, fan_out, make_child_learner
-from rose.learner import Learner, TaskKind, check_threshold, parse_metric_value
+from rose.learner import Learner, Outcome, Step, TaskKind, check_threshold, parse_metric_value
+from rose.legacy import OldRunNames
 from rose.metrics import compare, resolve_operator
 from rose.names import check_distinct
+from rose.options import StartOptions
 from rose.state import IterationState
+from rose.steps import Plan
 from rose.streaming import LearnerRun
 from rose.tasks import CriterionSpec, TaskSpec
 from rose_plugin_al.sequential import require_simulation
@@ -158,7 +157,33 @@ def _check_models(owner: str, model_names: Any, num_predictions: Any) -> list[st
     return names
 
 
-class SeqUQLearner(UQLearner):
+def _model_list(value: Any) -> Any:
+    """``model_names`` as a list of strings (anything else is left for the validation to name)."""
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [str(name) for name in value]
+    return value
+
+
+@frozen(kw_only=True)
+class UQOptions(StartOptions):
+    """``start()`` options of :class:`SeqUQLearner`: the models, the predictions per model and
+    ``skip_simulation_step``."""
+
+    model_names: Any = field(converter=_model_list)
+    num_predictions: int = 1
+    skip_simulation_step: bool = False
+
+
+@frozen(kw_only=True)
+class ParallelUQOptions(UQOptions):
+    """``start()`` options of :class:`ParallelUQLearner`: the learners, their configs and ``fail_fast``."""
+
+    learner_names: Any = None
+    learner_configs: Any = None
+    fail_fast: bool = False
+
+
+class SeqUQLearner(UQLearner, OldRunNames):
     """One uncertainty-driven active-learning loop over several models.
 
     Per iteration ``i``: one simulation (config ``i``; it receives the previous selection)
@@ -173,42 +198,16 @@ class SeqUQLearner(UQLearner):
 
     required_tasks = ("training", "prediction", "active_learn")
 
-    def validate(  # type: ignore[override]
-        self,
-        max_iter: int = 0,
-        model_names: Sequence[str] = (),
-        num_predictions: int = 1,
-        skip_simulation_step: bool = False,
-        **options: Any,
-    ) -> None:
-        """Check models, tasks and the stop conditions."""
-        _check_models(type(self).__name__, model_names, num_predictions)
-        self.check_tasks(self.required_tasks)
-        require_simulation(self, skip_simulation_step)
-        super().validate(max_iter)
+    options_class = UQOptions
+    start_positional = ("model_names", "num_predictions", "max_iter", "skip_pre_loop", "initial_config")
+    start_aliases = {"learning_config": "initial_config"}
 
-    def start(  # type: ignore[override]
-        self,
-        model_names: Sequence[str],
-        num_predictions: int = 1,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        learning_config: LearnerConfig | None = None,
-        *,
-        skip_simulation_step: bool = False,
-        resume: str | os.PathLike[str] | bool | None = None,
-    ) -> LearnerRun:
-        """Run the loop: ``async for state in learner.start(["m1", "m2"], 4, max_iter=5)``."""
-        if isinstance(learning_config, Mapping):
-            raise TypeError(
-                "learning_config is one LearnerConfig for this learner (UQLearnerConfig is LearnerConfig); "
-                "per-learner dictionaries go to ParallelUQLearner(learner_configs={...})"
-            )
-        names = _check_models(type(self).__name__, model_names, num_predictions)
-        return super().start(
-            max_iter, skip_pre_loop, learning_config, resume,
-            model_names=names, num_predictions=num_predictions, skip_simulation_step=skip_simulation_step,
-        )
+    def validate(self, max_iter: int = 0, **options: Any) -> None:
+        """Check models, tasks and the stop conditions."""
+        _check_models(type(self).__name__, options.get("model_names"), options.get("num_predictions", 1))
+        self.check_tasks(self.required_tasks)
+        require_simulation(self, bool(options.get("skip_simulation_step")))
+        super().validate(max_iter)
 
     async def prepare(self, step: Step) -> dict[str, Any]:
         """Simulation once, then per model still training: training and predictions."""
@@ -268,21 +267,8 @@ class SeqUQLearner(UQLearner):
                 return Outcome(metric_value=metric_value, should_stop=True, carry={"active": active})
         return Outcome(metric_value=metric_value, carry={"active": active, "selected": (selected,)})
 
-    async def teach(
-        self,
-        model_names: Sequence[str],
-        num_predictions: int = 1,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        learning_config: LearnerConfig | None = None,
-    ) -> IterationState | None:
-        """Deprecated: use ``await learner.start(...)``; returns the final state."""
-        warnings.warn("teach() is deprecated; use `await learner.start(...)`", DeprecationWarning, stacklevel=2)
-        result: IterationState | None = await self.start(model_names, num_predictions, max_iter, skip_pre_loop, learning_config)
-        return result
 
-
-class ParallelUQLearner(UQLearner):
+class ParallelUQLearner(UQLearner, OldRunNames):
     """Several ``SeqUQLearner`` loops at once, one per name in ``learner_names``.
 
     Each learner has its own configuration (``learner_configs`` maps a learner name to a
@@ -293,41 +279,37 @@ class ParallelUQLearner(UQLearner):
 
     required_tasks = SeqUQLearner.required_tasks
 
+    options_class = ParallelUQOptions
+    start_positional = ("learner_names", "model_names", "num_predictions", "max_iter", "skip_pre_loop",
+                        "learner_configs")
+
     @property
     def learners(self) -> dict[Any, Learner]:
         """The learners of the current (or last) run, by name."""
         return {child.learner_id: child for child in self.children}
 
-    def start(  # type: ignore[override]
-        self,
-        learner_names: Sequence[Any],
-        model_names: Sequence[str],
-        num_predictions: int = 1,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        learner_configs: Mapping[Any, LearnerConfig | None] | Sequence[LearnerConfig | None] | None = None,
-        *,
-        skip_simulation_step: bool = False,
-        fail_fast: bool = False,
-        resume: str | os.PathLike[str] | bool | None = None,
-    ) -> LearnerRun:
+    def validate(self, max_iter: int = 0, **options: Any) -> None:
+        """Check the learner names, models, tasks and the stop conditions."""
+        learner_names = options.get("learner_names")
+        if isinstance(learner_names, (str, bytes)) or not isinstance(learner_names, Sequence) or not learner_names:
+            raise ValueError(f"ParallelUQLearner: learner_names must be a non-empty list of names, got {learner_names!r}")
+        check_distinct(list(learner_names), "learner")
+        _check_models(type(self).__name__, options.get("model_names"), options.get("num_predictions", 1))
+        self.check_tasks(self.required_tasks)
+        require_simulation(self, bool(options.get("skip_simulation_step")))
+        super().validate(max_iter)
+
+    def launch(self, plan: Plan) -> LearnerRun:
         """Run every learner: ``async for state in learner.start(["l1", "l2"], ["m1"], 2, max_iter=3)``.
 
         ``await`` returns the final states sorted by learner name. One learner failing is
         logged with its name and the others go on; ``fail_fast=True`` stops all.
         """
-        if isinstance(learner_names, (str, bytes)) or not isinstance(learner_names, Sequence) or not learner_names:
-            raise ValueError(f"ParallelUQLearner: learner_names must be a non-empty list of names, got {learner_names!r}")
-        names = list(learner_names)
-        check_distinct(names, "learner")
-        models = _check_models(type(self).__name__, model_names, num_predictions)
-        self.check_tasks(self.required_tasks)
-        require_simulation(self, skip_simulation_step)
-        self.validate(max_iter)
-        configs = configs_per_child(names, learner_configs, owner="ParallelUQLearner")
-        plan = Plan(max_iter=max_iter, skip_pre_loop=skip_pre_loop, resume=resume,
-                    options={"model_names": models, "num_predictions": num_predictions},
-                    manifest=configs_manifest(configs))
+        names = list(plan.options["learner_names"])
+        models, num_predictions = plan.options["model_names"], plan.options["num_predictions"]
+        skip_simulation_step = plan.options["skip_simulation_step"]
+        configs = configs_per_child(names, plan.options["learner_configs"], owner="ParallelUQLearner")
+        plan = evolve(plan, manifest=configs_manifest(configs))
         logger.info("Starting parallel UQ active learning with %d learners", len(names))
         self.uncertainty_values_per_iteration = {}
 
@@ -336,28 +318,19 @@ class ParallelUQLearner(UQLearner):
             self.uncertainty_values_per_iteration[f"learner-{name}"] = child.uncertainty_values_per_iteration
             return Child(
                 learner_id=name, learner=child,
-                start=lambda resume_dir: child.start(models, num_predictions, max_iter, skip_pre_loop, configs[name],
-                                                     skip_simulation_step=skip_simulation_step, resume=resume_dir),
+                start=lambda resume_dir: child.start(models, num_predictions, plan.max_iter, plan.skip_pre_loop,
+                                                     configs[name], skip_simulation_step=skip_simulation_step,
+                                                     resume=resume_dir),
             )
 
-        return fan_out(self, plan, names, make_child, fail_fast=fail_fast)
+        return fan_out(self, plan, names, make_child, fail_fast=plan.options["fail_fast"])
 
-    async def teach(  # type: ignore[override]
-        self,
-        learner_names: Sequence[Any],
-        model_names: Sequence[str],
-        num_predictions: int = 1,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        learner_configs: Mapping[Any, LearnerConfig | None] | None = None,
-    ) -> list[IterationState]:
+    async def teach(self, *args: Any, **kwargs: Any) -> Any:
         """Deprecated: use ``await learner.start(...)``; final states in ``learner_names`` order."""
-        warnings.warn("teach() is deprecated; use `await learner.start(...)`", DeprecationWarning, stacklevel=2)
-        finals: list[IterationState] = await self.start(
-            learner_names, model_names, num_predictions, max_iter, skip_pre_loop, learner_configs
-        )
+        call = self.old_call("teach", args, kwargs)
+        finals: list[IterationState] = await self.start(**call)
         by_id = {state.learner_id: state for state in finals}
-        return [by_id[name] for name in learner_names if name in by_id]
+        return [by_id[name] for name in call["learner_names"] if name in by_id]
 
 
 async def gather_or_cancel(awaitables: Sequence[Awaitable[_T]]) -> list[_T]:

@@ -58,6 +58,7 @@ from typing import Any
 
 from radical.asyncflow import LocalExecutionBackend
 
+from rose.processes import process_start_time
 from rose_plugin_local.resources import available_gpus
 from rose_plugin_local.threads import FunctionThreads, ThreadLoops
 
@@ -176,17 +177,6 @@ class _Watchdog:
         except subprocess.TimeoutExpired:  # pragma: no cover - the watchdog is stuck
             process.kill()
             process.wait()
-
-
-def _start_time(pid: int) -> int | None:
-    """Field 22 of ``/proc/<pid>/stat`` (start time in clock ticks since boot), None off Linux."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            text = handle.read()
-    except OSError:
-        return None
-    fields = text[text.rfind(b")") + 2 :].split()
-    return int(fields[19]) if len(fields) > 19 else None
 
 
 def _check_picklable(task: dict[str, Any]) -> None:
@@ -598,7 +588,7 @@ def _report_spawn(task: dict[str, Any], pid: int) -> None:
     if not callable(callback):
         return
     try:
-        callback({"pid": pid, "pgid": pid, "start_time": _start_time(pid)})
+        callback({"pid": pid, "pgid": pid, "start_time": process_start_time(pid)})
     except Exception:  # bookkeeping must not fail the task
         logger.warning("rose_on_spawn of task %s failed", task.get("name", task["uid"]), exc_info=True)
 

@@ -19,21 +19,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from attrs import evolve
+from attrs import evolve, frozen
 
-from rose.campaign import Outcome, Plan, Step
 from rose.config import LearnerConfig
 from rose.errors import RoseError
-from rose.fanout import Child, configs_manifest, configs_per_child, fan_out, make_child_learner
-from rose.learner import Learner, TaskKind
+from rose.fanout import ParallelCopies, ParallelOptions
+from rose.learner import Learner, Outcome, Step, TaskKind
+from rose.legacy import OldRunNames
 from rose.names import check_distinct
+from rose.options import StartOptions
 from rose.records import Resources
-from rose.state import IterationState
-from rose.streaming import LearnerRun
+from rose.steps import Plan
 from rose.tasks import TaskSpec
 from rose_plugin_rl.errors import EnvironmentTaskError
 from rose_plugin_rl.merge import MERGED_BANK_NAME, MergeReport, bank_file_for, merge_banks
@@ -68,7 +67,23 @@ def require_environment(learner: Learner, skip_environment_step: bool) -> None:
         )
 
 
-class SequentialReinforcementLearner(ReinforcementLearner):
+@frozen(kw_only=True)
+class SequentialRLOptions(StartOptions):
+    """``start()`` options of :class:`SequentialReinforcementLearner`: ``skip_environment_step``
+    runs only the update task (experience comes from elsewhere)."""
+
+    skip_environment_step: bool = False
+
+
+@frozen(kw_only=True)
+class ParallelRLOptions(ParallelOptions):
+    """``start()`` options of :class:`ParallelReinforcementLearner` (with every child's
+    ``skip_environment_step``)."""
+
+    skip_environment_step: bool = False
+
+
+class SequentialReinforcementLearner(ReinforcementLearner, OldRunNames):
     """environment -> update -> criterion, repeated.
 
     Each iteration ``i`` runs the environment and update tasks (config ``i``; skipped for
@@ -80,24 +95,15 @@ class SequentialReinforcementLearner(ReinforcementLearner):
 
     required_tasks = ("update",)
 
-    def validate(self, max_iter: int = 0, skip_environment_step: bool = False, **options: Any) -> None:
+    options_class = SequentialRLOptions
+    start_positional = ("max_iter", "skip_pre_loop", "skip_environment_step", "initial_config", "resume")
+    old_positional = ("max_iter", "skip_pre_loop", "skip_simulation_step", "initial_config")
+    old_keywords = {**OldRunNames.old_keywords, "skip_simulation_step": "skip_environment_step"}
+
+    def validate(self, max_iter: int = 0, **options: Any) -> None:
         """Check tasks and ``max_iter``/criterion before running."""
-        require_environment(self, skip_environment_step)
+        require_environment(self, bool(options.get("skip_environment_step")))
         super().validate(max_iter)
-
-    def start(  # type: ignore[override]
-        self,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        skip_environment_step: bool = False,
-        initial_config: LearnerConfig | None = None,
-        resume: str | os.PathLike[str] | bool | None = None,
-    ) -> LearnerRun:
-        """Run the loop: ``async for state in learner.start(max_iter=10)`` or ``await`` it.
-
-        ``resume=RUN_DIR`` (``True``: the newest) continues an interrupted campaign.
-        """
-        return super().start(max_iter, skip_pre_loop, initial_config, resume, skip_environment_step=skip_environment_step)
 
     async def prepare(self, step: Step) -> tuple[Any, ...]:
         """The environment (given the previous update's result), then the update on its result."""
@@ -113,27 +119,8 @@ class SequentialReinforcementLearner(ReinforcementLearner):
         met, value = await step.criterion(*updated)
         return Outcome(metric_value=value, should_stop=met, carry=updated)
 
-    async def learn(
-        self,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        skip_simulation_step: bool = False,
-        learner_config: LearnerConfig | None = None,
-        *,
-        skip_environment_step: bool = False,
-    ) -> IterationState | None:
-        """Deprecated: use ``await learner.start(...)``; returns the final state.
 
-        ``skip_simulation_step`` is the old name of ``skip_environment_step``.
-        """
-        warnings.warn("learn() is deprecated; use `await learner.start(...)`", DeprecationWarning, stacklevel=2)
-        result: IterationState | None = await self.start(
-            max_iter, skip_pre_loop, skip_environment_step or skip_simulation_step, learner_config
-        )
-        return result
-
-
-class ParallelReinforcementLearner(ReinforcementLearner):
+class ParallelReinforcementLearner(ParallelCopies, ReinforcementLearner, OldRunNames):
     """Several independent :class:`SequentialReinforcementLearner` loops at once.
 
     ``await learner.start(parallel_learners=3, max_iter=10, learner_configs=[...])``
@@ -145,69 +132,18 @@ class ParallelReinforcementLearner(ReinforcementLearner):
     """
 
     required_tasks = ("update",)
+    child_class = SequentialReinforcementLearner
+    options_class = ParallelRLOptions
+    start_positional = ("parallel_learners", "max_iter", "skip_pre_loop", "skip_environment_step", "learner_configs")
+    old_positional = ("parallel_learners", "max_iter", "skip_pre_loop", "learner_configs")
 
-    @property
-    def learners(self) -> list[Learner]:
-        """The learners of the current (or last) run, by index."""
-        return list(self.children)
-
-    def validate(  # type: ignore[override]
-        self, max_iter: int = 0, parallel_learners: int = 2, skip_environment_step: bool = False, **options: Any
-    ) -> None:
+    def validate(self, max_iter: int = 0, **options: Any) -> None:
         """Check the learner count, tasks and ``max_iter``/criterion."""
-        if isinstance(parallel_learners, bool) or not isinstance(parallel_learners, int) or parallel_learners < 2:
-            raise ValueError(
-                f"For single learner, use SequentialReinforcementLearner (parallel_learners must be "
-                f">= 2, got {parallel_learners!r})"
-            )
-        require_environment(self, skip_environment_step)
-        super().validate(max_iter)
-
-    def start(  # type: ignore[override]
-        self,
-        parallel_learners: int = 2,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        skip_environment_step: bool = False,
-        learner_configs: Sequence[LearnerConfig | None] | None = None,
-        *,
-        fail_fast: bool = False,
-        resume: str | os.PathLike[str] | bool | None = None,
-    ) -> LearnerRun:
-        """Run the learners: ``async for`` streams states, ``await`` returns the final states."""
-        self.validate(max_iter, parallel_learners, skip_environment_step)
-        ids = list(range(parallel_learners))
-        configs = configs_per_child(ids, learner_configs, owner=type(self).__name__)
-        plan = Plan(max_iter=max_iter, skip_pre_loop=skip_pre_loop, resume=resume,
-                    manifest=configs_manifest(configs))
-        logger.info("[%s] starting %d parallel reinforcement learners", self.label, parallel_learners)
-
-        def make_child(learner_id: Any, directory: str) -> Child:
-            child = make_child_learner(self, SequentialReinforcementLearner, learner_id, directory)
-            return Child(
-                learner_id=learner_id, learner=child,
-                start=lambda resume_dir: child.start(max_iter, skip_pre_loop, skip_environment_step,
-                                                     configs[learner_id], resume=resume_dir),
-            )
-
-        return fan_out(self, plan, ids, make_child, fail_fast=fail_fast)
-
-    async def learn(
-        self,
-        parallel_learners: int = 2,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        learner_configs: Sequence[LearnerConfig | None] | None = None,
-    ) -> list[IterationState]:
-        """Deprecated: use ``await learner.start(...)``; returns each learner's final state."""
-        warnings.warn("learn() is deprecated; use `await learner.start(...)`", DeprecationWarning, stacklevel=2)
-        result: list[IterationState] = await self.start(
-            parallel_learners, max_iter, skip_pre_loop, learner_configs=learner_configs
-        )
-        return result
+        super().validate(max_iter, **options)
+        require_environment(self, bool(options.get("skip_environment_step")))
 
 
-class ParallelExperience(ReinforcementLearner):
+class ParallelExperience(ReinforcementLearner, OldRunNames):
     """Several named environment tasks per iteration, their experience merged, one update.
 
     ``@pe.environment_task(name="env_1")`` registers an environment (one per name). Each
@@ -293,20 +229,6 @@ class ParallelExperience(ReinforcementLearner):
                 f"Use `engine = await rose.engine('local')`, or make the tasks function tasks "
                 f"(as_executable=False) that save to pe.work_dir."
             )
-
-    def start(  # type: ignore[override]
-        self,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        initial_config: LearnerConfig | None = None,
-        resume: str | os.PathLike[str] | bool | None = None,
-    ) -> LearnerRun:
-        """Run the loop: ``async for state in pe.start(max_iter=10)`` or ``await`` it.
-
-        ``resume=RUN_DIR`` continues an interrupted campaign; the merged bank then holds the
-        experience of every finished environment task exactly once.
-        """
-        return super().start(max_iter, skip_pre_loop, initial_config, resume)
 
     def manifest_extra(self, plan: Plan) -> dict[str, Any]:
         """The environments, working directory and merged bank of this campaign."""
@@ -406,14 +328,3 @@ class ParallelExperience(ReinforcementLearner):
         updated = tuple(step.inputs or ())
         met, value = await step.criterion(*updated)
         return Outcome(metric_value=value, should_stop=met, carry=updated)
-
-    async def learn(
-        self,
-        max_iter: int = 0,
-        skip_pre_loop: bool = False,
-        learner_config: LearnerConfig | None = None,
-    ) -> IterationState | None:
-        """Deprecated: use ``await pe.start(...)``; runs to the end and returns the final state."""
-        warnings.warn("learn() is deprecated; use `await pe.start(...)`", DeprecationWarning, stacklevel=2)
-        result: IterationState | None = await self.start(max_iter, skip_pre_loop, learner_config)
-        return result

@@ -1,4 +1,4 @@
-"""ROSE 0.3 path ``rose.al.active_learner``: the AL learners (rose-plugin-al) and the configs.
+"""ROSE 0.3 path ``rose.al.active_learner``: the AL learners (the AL plugin) and the configs.
 
 ``from rose.al.active_learner import SequentialActiveLearner, LearnerConfig`` works as in
 0.3; new code imports learners from ``rose.al`` and configs from ``rose``.
@@ -8,10 +8,4 @@ from __future__ import annotations
 
 from rose._compat import alias_module
 
-__getattr__, __dir__, __all__ = alias_module(
-    __name__,
-    namespace="al",
-    registry_names=("SequentialActiveLearner", "ParallelActiveLearner"),
-    core={"LearnerConfig": "rose.config", "TaskConfig": "rose.config", "IterationState": "rose.state",
-          "Learner": "rose.learner"},
-)
+__getattr__, __dir__, __all__ = alias_module(__name__)

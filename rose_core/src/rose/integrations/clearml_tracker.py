@@ -1,15 +1,11 @@
-"""ROSE 0.3 path ``rose.integrations.clearml_tracker``: ``ClearMLTracker`` from rose-plugin-clearml.
+"""ROSE 0.3 path ``rose.integrations.clearml_tracker``: ``ClearMLTracker`` from the ClearML plugin.
 
 New code: ``rose.tracker("clearml", project_name=..., task_name=...)``. Without the plugin,
-importing the name raises an ImportError that says ``pip install rose-plugin-clearml``.
+importing the name raises an ImportError naming the distribution to install.
 """
 
 from __future__ import annotations
 
 from rose._compat import alias_module
 
-__getattr__, __dir__, __all__ = alias_module(
-    __name__,
-    plugin={"ClearMLTracker": ("rose_plugin_clearml.tracker", "rose-plugin-clearml")},
-    core={"TrackerBase": "rose.tracking"},
-)
+__getattr__, __dir__, __all__ = alias_module(__name__)

@@ -1,4 +1,4 @@
-"""ROSE 0.3 path ``rose.integrations.mlflow_tracker``: ``MLflowTracker`` from rose-plugin-mlflow.
+"""ROSE 0.3 path ``rose.integrations.mlflow_tracker``: ``MLflowTracker`` from the MLflow plugin.
 
 New code: ``rose.tracker("mlflow", experiment_name=...)``.
 """
@@ -7,8 +7,4 @@ from __future__ import annotations
 
 from rose._compat import alias_module
 
-__getattr__, __dir__, __all__ = alias_module(
-    __name__,
-    plugin={"MLflowTracker": ("rose_plugin_mlflow.tracker", "rose-plugin-mlflow")},
-    core={"TrackerBase": "rose.tracking"},
-)
+__getattr__, __dir__, __all__ = alias_module(__name__)

@@ -1,4 +1,4 @@
-"""``rose.rl.experience``: names provided by rose-plugin-rl."""
+"""``rose.rl.experience``: names provided by the RL plugin."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``rose.rl.reinforcement_learner``: names provided by rose-plugin-rl."""
+"""``rose.rl.reinforcement_learner``: names provided by the RL plugin."""
 
 from __future__ import annotations
 

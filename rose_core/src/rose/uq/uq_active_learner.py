@@ -4,9 +4,4 @@ from __future__ import annotations
 
 from rose._compat import alias_module
 
-__getattr__, __dir__, __all__ = alias_module(
-    __name__,
-    namespace="uq",
-    registry_names=("SeqUQLearner", "ParallelUQLearner", "UQLearnerConfig"),
-    core={"TaskConfig": "rose.config", "LearnerConfig": "rose.config"},
-)
+__getattr__, __dir__, __all__ = alias_module(__name__)

@@ -4,8 +4,4 @@ from __future__ import annotations
 
 from rose._compat import alias_module
 
-__getattr__, __dir__, __all__ = alias_module(
-    __name__,
-    namespace="uq",
-    registry_names=("UQScorer", "register_uq", "UQ_REGISTRY"),
-)
+__getattr__, __dir__, __all__ = alias_module(__name__)

@@ -1,0 +1,219 @@
+"""Reading a campaign's journal files: the journal, its summary and its curve (names and rows).
+
+The writer is :class:`rose.journal.Journal`; this module only reads (and defines the file
+names and the one JSON-line encoding both sides use). Reading skips damaged lines with a
+warning, every time.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+
+from rose.state import jsonable
+
+__all__ = [
+    "CURVE_FIELDS", "CURVE_NAME", "DETAIL_RECORDS", "JOURNAL_NAME", "LOCK_NAME", "SUMMARY_NAME", "curve_is_current",
+    "curve_row", "dumps", "paused_gc", "read_curve", "read_journal", "read_summary",
+]
+
+logger = logging.getLogger("rose.journal")
+
+JOURNAL_NAME = "journal.jsonl"
+#: the journal without task and process lines (start, resume, iteration, stop): what ``rose show``
+#: and ``rose runs`` read, so a campaign of millions of tasks stays quick to inspect
+SUMMARY_NAME = "iterations.jsonl"
+#: the summary again, each iteration line cut down to one short JSON array (:func:`curve_row`):
+#: ``rose runs`` and ``rose show`` parse a million-task campaign's iterations from it in a blink
+CURVE_NAME = "curve.jsonl"
+LOCK_NAME = ".rose.lock"
+#: record types that stay out of the summary
+DETAIL_RECORDS = frozenset({"task", "process"})
+
+def read_journal(path: str) -> Iterator[dict[str, Any]]:
+    """Yield the records of a journal (a run directory or the file itself).
+
+    A damaged line (cut off, or garbage) is skipped with a warning naming it, wherever it is.
+    The file is read in blocks of :data:`READ_BLOCK` bytes, each parsed in one go.
+    """
+    if os.path.isdir(path):
+        path = os.path.join(path, JOURNAL_NAME)
+    yield from _read_lines(path, rows=False)
+
+
+def _read_lines(path: str, rows: bool) -> Iterator[Any]:
+    """The JSON lines of ``path``: dicts, and with ``rows`` also arrays (curve rows)."""
+    number = 0
+    with open(path, "rb") as handle:
+        pending: list[bytes] = []  # the start of a line that goes on in the next block(s)
+        while True:
+            block = handle.read(READ_BLOCK)
+            if not block:
+                break
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:  # a line longer than a block: read on
+                pending.append(block)
+                continue
+            if pending:
+                pending.append(block[:cut])
+                whole = b"".join(pending)
+                pending.clear()
+            else:
+                whole = block[:cut]
+            if cut < len(block):
+                pending.append(block[cut:])
+            lines = whole.split(b"\n")
+            lines.pop()  # the empty string after the last newline
+            yield from _parse_lines(lines, number, path, rows)
+            number += len(lines)
+        if pending:
+            yield from _parse_lines([b"".join(pending)], number, path, rows)
+
+
+#: how many bytes :func:`read_journal` parses at a time
+READ_BLOCK = 1 << 18  # small enough for the records of a block to stay in the CPU cache: 2x faster than 4 MB
+
+
+def _parse_lines(lines: list[bytes], number: int, path: str, rows: bool) -> list[Any]:
+    """The records of ``lines`` (``number`` lines of the file come before them), with
+    ``rows`` also the arrays.
+
+    The cyclic garbage collector is paused meanwhile (:func:`paused_gc`).
+    """
+    records: list[Any] = []
+    append, loads = records.append, orjson.loads
+    with paused_gc():
+        for line in lines:
+            number += 1
+            try:
+                record = loads(line)
+            except orjson.JSONDecodeError:
+                record = _damaged(line, number, path)
+                if record is None:
+                    continue
+            if type(record) is dict or (rows and type(record) is list):
+                append(record)
+            else:
+                logger.warning("skipping line %d of %s: not a journal record", number, path)
+    return records
+
+
+def _damaged(line: bytes, number: int, path: str) -> Any:
+    """A line orjson refused: blank (skipped quietly), not UTF-8 (parsed with the bad bytes
+    replaced) or damaged (skipped with a warning); None when skipped."""
+    if not line.strip():
+        return None
+    try:
+        return orjson.loads(line.decode("utf-8", errors="replace"))
+    except orjson.JSONDecodeError as again:
+        logger.warning("skipping damaged line %d of %s (%s)", number, path, again)
+        return None
+
+
+def read_summary(path: str) -> Iterator[dict[str, Any]]:
+    """The journal's summary (no task lines; iteration lines carry ``task_seconds``) when the
+    campaign wrote one, else the whole journal (campaigns of ROSE 0.4)."""
+    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    summary = os.path.join(directory, SUMMARY_NAME)
+    yield from read_journal(summary if os.path.isfile(summary) else directory)
+
+
+#: the fields of a curve row (:func:`curve_row`), in order
+CURVE_FIELDS = ("time", "learner_id", "task_seconds", "iteration", "metric_name", "metric_value",
+                "metric_threshold", "should_stop", "labeled_count", "learner_label")
+
+
+def curve_row(record: dict[str, Any]) -> list[Any]:
+    """An iteration record cut down to what ``rose show`` tables and plots (:data:`CURVE_FIELDS`).
+
+    ``learner_id`` is the state's (else the record's), ``learner_label`` the one a task
+    reported (in the state or in its ``state`` dict).
+    """
+    state = record.get("state")
+    if not isinstance(state, dict):
+        state = {}
+    inner = state.get("state")
+    label = state.get("learner_label") or (inner.get("learner_label") if isinstance(inner, dict) else None)
+    return [record.get("time"), state.get("learner_id", record.get("learner_id")), record.get("task_seconds"),
+            state.get("iteration"), state.get("metric_name"), state.get("metric_value"),
+            state.get("metric_threshold"), state.get("should_stop"), state.get("labeled_count"), label]
+
+
+def read_curve(path: str) -> Iterator[dict[str, Any] | list[Any]]:
+    """The lines of a run directory's curve (:data:`CURVE_NAME`): the summary's records,
+    each iteration as a :func:`curve_row` array. Damaged lines are skipped with a warning."""
+    yield from _read_lines(os.path.join(path, CURVE_NAME), rows=True)
+
+
+def curve_is_current(run_dir: str) -> bool:
+    """True when ``run_dir`` has a curve that holds its summary's last record (a campaign of
+    an older ROSE that resumed the directory wrote the summary without it: read the summary)."""
+    curve = _last_time(os.path.join(run_dir, CURVE_NAME))
+    if curve is None:
+        return False
+    summary = os.path.join(run_dir, SUMMARY_NAME)
+    latest = _last_time(summary) if os.path.isfile(summary) else None
+    return latest is None or curve >= latest
+
+
+def _last_time(path: str) -> float | None:
+    """The time of the last complete record of a journal file (None: no such file or record)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            step = 1 << 14
+            while True:
+                start = max(0, size - step)
+                handle.seek(start)
+                lines = handle.read(size - start).split(b"\n")
+                if start > 0:
+                    lines.pop(0)  # may be the end of a longer line
+                for line in reversed(lines):
+                    try:
+                        record = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        continue
+                    moment = record.get("time") if isinstance(record, dict) else (
+                        record[0] if isinstance(record, list) and record else None)
+                    return float(moment) if isinstance(moment, (int, float)) else None
+                if start == 0:
+                    return None
+                step *= 4
+    except OSError:
+        return None
+
+
+def dumps(record: Any) -> str:
+    """One JSON line (orjson; :func:`jsonable` for what it does not know: sets, objects...)."""
+    try:
+        return orjson.dumps(record, default=jsonable, option=_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):  # keys that are not strings or numbers (tuples...)
+        return orjson.dumps(jsonable(record), option=_OPTIONS).decode()
+
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a journal is read into objects.
+
+    Journal records are plain dicts and lists without reference cycles (freed by reference
+    counting all the same); collecting while hundreds of thousands of them are created
+    makes reading a big journal several times slower. Nested pauses are fine.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()

@@ -1,0 +1,91 @@
+"""Opening a learner's campaign: a new :class:`~rose.campaign.Campaign`, its directory, its resume.
+
+:meth:`Learner.launch <rose.learner.Learner.launch>` calls :func:`open_campaign`; the
+fan-out (:mod:`rose.fanout`) uses :func:`begin_campaign` and :func:`prepare_resume` for a
+parallel parent. Everything here happens before the first task runs.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from rose import overrides
+from rose.campaign import Campaign, CampaignStream
+from rose.errors import JournalError
+from rose.journal_read import JOURNAL_NAME
+from rose.loop import check_resumable, run_iterations
+from rose.manifest import build_manifest
+from rose.options import check_same_options
+from rose.processes import reap_processes
+from rose.resume import ResumePoint, load_resume_point
+from rose.rundirs import latest_run_dir
+from rose.steps import Plan
+
+if TYPE_CHECKING:
+    from rose.learner import Learner
+
+__all__ = ["begin_campaign", "check_resources", "open_campaign", "place_tasks", "prepare_resume"]
+
+
+def open_campaign(learner: Learner, plan: Plan) -> CampaignStream:
+    """Open the journal and trackers of ``learner``'s campaign for ``plan``; the stream of its states."""
+    campaign = begin_campaign(learner, plan)
+    point = prepare_resume(learner, campaign)
+    place_tasks(learner)
+    check_resources(learner)
+    manifest = build_manifest(learner, learner.run_dir, max_iter=campaign.max_iter, **learner.manifest_extra(plan))
+    if point is not None:
+        reap_processes(point.processes)
+    campaign.open(manifest)
+    return CampaignStream(run_iterations(learner, plan, campaign), campaign.abandon)
+
+
+def begin_campaign(learner: Learner, plan: Plan) -> Campaign:
+    """A new :class:`Campaign` of ``learner``; resets what the last one left (stop request, history)."""
+    if learner.campaign is not None and learner._own_run_dir and plan.resume is None:
+        learner._run_dir = None  # a second start() of the same object gets its own directory
+    learner._stop_requested = False
+    learner.reset_history()  # a resume restores it from the journal
+    learner.campaign = Campaign(learner, plan)
+    return learner.campaign
+
+
+def prepare_resume(learner: Learner, campaign: Campaign) -> ResumePoint | None:
+    """Load the journal of the campaign ``plan.resume`` names (``True``: the learner's newest) to
+    continue it: the metric history and last state are restored, the options checked."""
+    resume = campaign.plan.resume
+    if resume is None:
+        resume = overrides.resume_for(learner)  # `rose run --resume RUN`
+    if resume is None or resume is False:
+        return None
+    run_dir = latest_run_dir(learner.name) if resume is True else os.path.abspath(os.fspath(resume))
+    point = load_resume_point(run_dir)
+    check_resumable(learner, point)
+    check_same_options(run_dir, point.options, campaign.plan.start_options, campaign.plan.allow_changed_options)
+    campaign.point = point
+    learner._run_dir = run_dir
+    learner.restore_history(point.states)
+    return point
+
+
+def place_tasks(learner: Learner) -> None:
+    """Create the campaign directory; the learner's tasks run in it unless they set ``cwd`` (a
+    child already has its own; a bare thread pool runs tasks where it runs them)."""
+    try:
+        os.makedirs(learner.run_dir, exist_ok=True)
+    except OSError as exc:
+        raise JournalError(os.path.join(learner.run_dir, JOURNAL_NAME), exc) from exc
+    if learner._cwd_is_default:
+        learner.task_cwd, learner._cwd_is_default = None, False
+    if learner.task_cwd is None and learner.asyncflow is not None and learner.backend_accepts({"cwd": learner.run_dir}):
+        learner.task_cwd, learner._cwd_is_default = learner.run_dir, True
+
+
+def check_resources(learner: Learner) -> None:
+    """Translate every task's resources for the learner's engine now, so a request the backend
+    cannot satisfy fails before any compute is spent (ResourceError names the task)."""
+    if learner.asyncflow is not None:
+        translate = learner.translator()
+        for spec in learner.tasks.values():
+            translate(spec.name, spec.resources, spec.shell)

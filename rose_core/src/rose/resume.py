@@ -1,0 +1,100 @@
+"""Where a resumed campaign continues: :class:`ResumePoint`, read from a learner's journal."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from rose.journal_read import JOURNAL_NAME, paused_gc, read_journal
+
+__all__ = ["ResumePoint", "load_resume_point"]
+
+
+class ResumePoint:
+    """What the campaign loop needs to continue a learner's campaign from its journal.
+
+    ``states`` are the finished iterations (as dicts, in order), ``next_iteration`` the first
+    one to run, ``carries`` the stored hand-over of each finished iteration to the next,
+    ``learner_type`` the learner class that wrote the journal, ``options`` its ``start()`` options, ``stop_reason`` how the last
+    run ended (None when it was killed), ``processes`` the task processes started by the last
+    run that never reported back (to end before anything runs again).
+    """
+
+    def __init__(self, run_dir: str, records: Iterable[dict[str, Any]]) -> None:
+        self.run_dir = run_dir
+        self.learner_type: str | None = None
+        self.max_iter: int | None = None
+        self.states: list[dict[str, Any]] = []
+        self.carries: dict[int, Any] = {}
+        self.stop_reason: str | None = None
+        #: the ``start()`` options the campaign was started with (None: a journal of ROSE 0.4)
+        self.options: dict[str, Any] | None = None
+        # per (iteration, task, key): the recorded results in order, and how many were taken
+        self._results: dict[tuple[Any, str, str], list[Any]] = {}
+        self._taken: dict[tuple[Any, str, str], int] = {}
+        results = self._results
+        spawned: dict[tuple[Any, str, str], dict[str, Any]] = {}
+        for record in records:
+            kind = record.get("type")
+            if kind == "task":
+                key = (record.get("iteration"), str(record.get("task")), str(record.get("key", "")))
+                if "result" in record and record.get("status") == "done":
+                    stored = results.get(key)
+                    if stored is None:
+                        results[key] = [record["result"]]
+                    else:
+                        stored.append(record["result"])
+                if spawned:
+                    spawned.pop(key, None)
+            elif kind == "process":
+                key = (record.get("iteration"), str(record.get("task")), str(record.get("key", "")))
+                spawned[key] = record
+            elif kind == "iteration":
+                state = record.get("state") or {}
+                self.states.append(state)
+                if "carry" in record:
+                    self.carries[int(state.get("iteration", len(self.states) - 1))] = record["carry"]
+            elif kind == "start":
+                manifest = record.get("manifest") or {}
+                self.learner_type = self.learner_type or manifest.get("learner_type")
+                self.max_iter = manifest.get("max_iter", self.max_iter)
+                self.stop_reason = None
+                if self.options is None and isinstance(record.get("options"), dict):
+                    self.options = record["options"]
+            elif kind == "resume":
+                self.stop_reason = None
+                if isinstance(record.get("options"), dict):  # resumed with allow_changed_options
+                    self.options = record["options"]
+            elif kind == "stop":
+                self.stop_reason = record.get("reason")
+        self.processes = list(spawned.values())
+        self.next_iteration = (int(self.states[-1]["iteration"]) + 1) if self.states else 0
+
+    def take_result(self, iteration: Any, task: str, key: str) -> tuple[bool, Any]:
+        """``(True, stored result)`` of the next recorded run of ``task`` with ``key`` at ``iteration``."""
+        where = (iteration, task, key)
+        stored = self._results.get(where)
+        taken = self._taken.get(where, 0)
+        if stored is None or taken >= len(stored):
+            return False, None
+        result, stored[taken] = stored[taken], None  # handed over once: let it go
+        self._taken[where] = taken + 1
+        return True, result
+
+    @property
+    def finished(self) -> bool:
+        """True when the campaign met its criterion: there is nothing left to do."""
+        return self.stop_reason == "criterion_met"
+
+
+def load_resume_point(run_dir: str) -> ResumePoint:
+    """Read ``run_dir``'s journal (raises FileNotFoundError naming it)."""
+    path = os.path.join(run_dir, JOURNAL_NAME)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"cannot resume: no journal at {path}. Pass the campaign directory printed when it "
+            f"started (see `rose runs`)."
+        )
+    with paused_gc():  # a million records, no cycles among them: see paused_gc
+        return ResumePoint(run_dir, read_journal(path))

@@ -1,0 +1,171 @@
+"""One task run of a learner: its arguments, its replay on resume, its journal lines, its execution.
+
+:meth:`Learner.run_task <rose.learner.Learner.run_task>` and :meth:`Learner.submit
+<rose.learner.Learner.submit>` are thin calls into :func:`run_task` and :func:`submit`. A task
+of a running campaign is journaled (each attempt, and the process a command spawned) through
+the learner's :class:`~rose.campaign.Campaign`; in a resumed campaign a task that finished
+before the interruption is not run again: its recorded result is returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Coroutine, Mapping, Sequence, Sized
+from typing import TYPE_CHECKING, Any
+
+from rose import results
+from rose.campaign import Campaign
+from rose.errors import RoseError
+from rose.state import jsonable
+from rose.tasks import TaskContext, TaskSpec, execute
+
+if TYPE_CHECKING:
+    from rose.config import LearnerConfig
+    from rose.learner import Learner
+
+__all__ = ["call_key", "clip", "run_task", "submit"]
+
+logger = logging.getLogger("rose.learner")
+
+
+async def run_task(
+    learner: Learner,
+    key: str,
+    iteration: int | None,
+    config: LearnerConfig | None,
+    deps: Sequence[Any],
+    extra_kwargs: Mapping[str, Any] | None,
+    record_state: bool,
+) -> Any:
+    """Run registered task ``key`` of ``learner`` (see :meth:`rose.learner.Learner.run_task`)."""
+    spec = learner.tasks.get(key)
+    if spec is None:
+        raise RoseError(f"{learner.name}: no task {key!r} is registered")
+    task_config = config.resolve(key, iteration if iteration is not None else 0, spec.kind) if config else None
+    args = (tuple(task_config.args) if task_config else ()) + tuple(deps)
+    kwargs = dict(task_config.kwargs) if task_config else {}
+    if extra_kwargs:
+        kwargs.update(extra_kwargs)
+    campaign = learner.running_campaign
+    call = call_key(kwargs, args) if campaign is not None else ""
+    found, result = _replayed(learner, campaign, spec, iteration, call)
+    if not found:
+        result = await learner.submit(spec, args, kwargs, iteration=iteration, key=call)  # a policy may override it
+    if record_state and isinstance(result, Mapping) and spec.kind != "criterion":
+        learner.register_result_state(result)
+    return result
+
+
+def _replayed(learner: Learner, campaign: Campaign | None, spec: TaskSpec, iteration: int | None,
+              call: str) -> tuple[bool, Any]:
+    point = campaign.point if campaign is not None else None
+    if point is None:
+        return False, None
+    found, stored = point.take_result(iteration, spec.name, call)
+    if not found:
+        return False, None
+    if not results.is_stored(stored):
+        logger.warning(
+            "[%s] task %r of iteration %s finished before the interruption, but its result could not be "
+            "stored: running it again", learner.label, spec.name, iteration,
+        )
+        return False, None
+    try:
+        return True, results.decode(stored, learner.run_dir)
+    except (OSError, ValueError) as exc:
+        logger.warning("[%s] cannot read the stored result of task %r (iteration %s): %s; running it again",
+                       learner.label, spec.name, iteration, exc)
+        return False, None
+
+
+def submit(
+    learner: Learner,
+    spec: TaskSpec,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    *,
+    iteration: int | None = None,
+    key: str = "",
+) -> Coroutine[Any, Any, Any]:
+    """Execute ``spec`` with exactly these arguments on ``learner``'s engine (no replay)."""
+    if learner.asyncflow is None:
+        raise RoseError(
+            f"{learner.name} has no engine: create it with `engine = await rose.engine('local')` "
+            f"and pass it: {type(learner).__name__}(engine)"
+        )
+    translate = learner.translator()
+    campaign = learner.running_campaign
+    listeners = learner.task_listeners
+    context = TaskContext(
+        learner=learner.learner_id if learner.learner_id is not None else learner.name,
+        iteration=iteration,
+        cwd=learner.task_cwd,
+        on_attempt=_journal_task(learner, campaign, iteration, key) if campaign is not None else None,
+        on_event=_task_event(learner.learner_id, listeners, iteration) if listeners else None,
+        on_spawn=(_journal_spawn(campaign, iteration, spec.name, key)
+                  if campaign is not None and spec.as_executable else None),  # only commands spawn
+    )
+    return execute(learner.asyncflow, spec, args, kwargs, context, translate)
+
+
+def _task_event(learner_id: Any, listeners: list[Callable[[dict[str, Any]], None]],
+                iteration: int | None) -> Callable[[dict[str, Any]], None]:
+    def emit(event: dict[str, Any]) -> None:
+        event = {"learner_id": learner_id, "iteration": iteration, **event}
+        for listener in list(listeners):
+            listener(event)
+
+    return emit
+
+
+def _journal_task(learner: Learner, campaign: Campaign, iteration: int | None,
+                  key: str) -> Callable[[dict[str, Any]], None]:
+    directory = learner.run_dir
+
+    def write(entry: dict[str, Any]) -> None:
+        if "result" in entry:
+            try:
+                entry["result"] = results.encode(entry["result"], directory)
+            except results.Unstorable as exc:
+                logger.warning(
+                    "[%s] the result of task %r (iteration %s) cannot be stored (%s): a resume runs it again",
+                    learner.label, entry.get("task"), iteration, exc,
+                )
+                entry["result"] = results.UNSTORED
+        if "error" in entry:
+            entry["error"] = clip(str(entry["error"]))
+        campaign.write("task", iteration=iteration, key=key, **entry)
+
+    return write
+
+
+def _journal_spawn(campaign: Campaign, iteration: int | None, task: str,
+                   key: str) -> Callable[[Mapping[str, Any]], None]:
+    def write(process: Mapping[str, Any]) -> None:
+        campaign.write("process", iteration=iteration, task=task, key=key,
+                       **{k: process.get(k) for k in ("pid", "pgid", "start_time")})
+
+    return write
+
+
+def call_key(kwargs: Mapping[str, Any], args: Sequence[Any] = ()) -> str:
+    """A short stable digest of a task call: its keyword arguments and the shape of its positional ones.
+
+    Resume matches calls by it. Positional arguments (upstream results, possibly large) count by
+    type and length only: cheap, and the same for the recorded values a resume hands back.
+    """
+    shape = ",".join(f"{type(a).__name__}:{len(a) if isinstance(a, Sized) else ''}" for a in args)
+    if not kwargs and not shape:
+        return ""
+    text = (json.dumps(jsonable(kwargs), sort_keys=True) if kwargs else "{}") + "|" + shape
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def clip(text: str, limit: int = 4000) -> str:
+    """``text`` cut to at most ``limit`` characters, keeping its start and end."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} ... [{len(text) - limit} characters cut] ... {text[-half:]}"
