@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-import rose_plugin_local.backend as local_backend
+import rose_plugin_local.children as local_children
 
 from rose.engine import engine as make_engine
 from rose.errors import TaskFailedError
@@ -29,11 +29,11 @@ def watcher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ROSE_RUNS_DIR", str(tmp_path / "runs"))
     if request.param == "pidfd":
-        if not local_backend._pidfd_supported():
+        if not local_children._pidfd_supported():
             pytest.skip("this kernel has no pidfd_open (Linux < 5.3): only the asyncio fallback runs here")
     else:
         # a kernel without pidfds cannot be produced on this machine: pretend the check failed
-        monkeypatch.setattr(local_backend, "_PIDFD", False)
+        monkeypatch.setattr(local_children, "_PIDFD", False)
     return str(request.param)
 
 
@@ -92,7 +92,7 @@ async def test_output_of_a_background_child_is_waited_for(watcher: str, tmp_path
 async def test_commands_in_flight_start_no_thread_each_and_leak_no_descriptor(tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Many commands at once (parallel learners) cost no thread per process, and nothing is left open."""
-    if not local_backend._pidfd_supported():
+    if not local_children._pidfd_supported():
         pytest.skip("this kernel has no pidfd_open (Linux < 5.3): asyncio's fallback starts a thread per process")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ROSE_RUNS_DIR", str(tmp_path / "runs"))

@@ -59,6 +59,8 @@ from typing import Any
 from radical.asyncflow import LocalExecutionBackend
 
 from rose.processes import process_start_time
+from rose_plugin_local.children import Child, Process
+from rose_plugin_local.children import start as start_child
 from rose_plugin_local.resources import available_gpus
 from rose_plugin_local.threads import FunctionThreads, ThreadLoops
 
@@ -242,7 +244,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         self._gpu_pool = available_gpus()
         self._gpus_free = list(self._gpu_pool)
         self._gpu_waiters: list[asyncio.Future[None]] = []
-        self._processes: dict[str, _Process] = {}
+        self._processes: dict[str, Process] = {}
         self._functions_running = 0
         self._watchdog = _Watchdog(self.kill_grace)
 
@@ -274,12 +276,12 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
             stderr_path = os.path.join(self._work_dir, f"{uid}.stderr")
             out = stdout_file = open(stdout_path, "wb")
             err = stderr_file = open(stderr_path, "wb")
-        process: _Process | None = None
+        process: Process | None = None
         try:
             try:
                 # asyncflow split a shell command string; the shell joins it back
                 command: str | list[str] = " ".join(argv) if shell else argv
-                process = await _start(command, shell=shell, stdout=out, stderr=err, cwd=cwd, env=env)
+                process = await start_child(command, shell=shell, stdout=out, stderr=err, cwd=cwd, env=env)
             except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
                 return _spawn_failure(task, argv, cwd, exc)
             self._processes[uid] = process
@@ -295,7 +297,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 self._processes.pop(uid, None)
                 self._watchdog.ended(process.pid)
         finally:
-            if isinstance(process, _Child):
+            if isinstance(process, Child):
                 process.close()
             for handle in (stdout_file, stderr_file):
                 if handle is not None:
@@ -312,7 +314,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
             )
         return task, "DONE" if process.returncode == 0 else "FAILED"
 
-    async def _terminate(self, process: _Process, task: dict[str, Any]) -> None:
+    async def _terminate(self, process: Process, task: dict[str, Any]) -> None:
         """SIGTERM the task's process group, SIGKILL it after ``kill_grace`` seconds."""
         logger.info("task %s cancelled: stopping process group %d", task.get("name", task["uid"]), process.pid)
         _signal_group(process.pid, signal.SIGTERM)
@@ -424,162 +426,6 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         self._thread_loops.close()
         await asyncio.to_thread(self._watchdog.close)
         logger.info("local backend shut down")
-
-
-class _Child:
-    """A command's process, watched from the event loop without a thread.
-
-    Its exit is seen through a pidfd (``os.pidfd_open``, Linux >= 5.3) and its stdout and
-    stderr are read with non-blocking reads when the loop reports them readable. asyncio's
-    ``create_subprocess_exec`` on Python 3.11 uses ``ThreadedChildWatcher``: one thread per
-    process, and the event loop blocks until that thread has started (with busy threads on
-    2 cores, 0.1-2 ms per spawn; benchmarks/spawn.py). Same interface as
-    :class:`asyncio.subprocess.Process` for what the backend uses: ``pid``, ``returncode``,
-    ``wait()``, ``communicate()``; :meth:`close` releases the descriptors.
-    """
-
-    def __init__(self, popen: subprocess.Popen[bytes], pidfd: int, loop: asyncio.AbstractEventLoop) -> None:
-        self.pid = popen.pid
-        self._popen = popen
-        self._loop = loop
-        self._pidfd = pidfd
-        self._exited: asyncio.Future[int] = loop.create_future()
-        self._drained: asyncio.Future[None] = loop.create_future()
-        self._chunks: dict[int, list[bytes]] = {}
-        self._reading: set[int] = set()
-        for pipe in (popen.stdout, popen.stderr):
-            if pipe is not None:
-                fd = pipe.fileno()
-                os.set_blocking(fd, False)
-                self._chunks[fd] = []
-                self._reading.add(fd)
-                loop.add_reader(fd, self._read, fd)
-        if not self._reading:
-            self._drained.set_result(None)
-        loop.add_reader(pidfd, self._reap)
-
-    @property
-    def returncode(self) -> int | None:
-        """The exit code (negative: killed by that signal), None while it runs."""
-        return self._popen.returncode
-
-    def _read(self, fd: int) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if data:
-            self._chunks[fd].append(data)
-            return
-        self._loop.remove_reader(fd)
-        self._reading.discard(fd)
-        if not self._reading and not self._drained.done():
-            self._drained.set_result(None)
-
-    def _reap(self) -> None:
-        self._loop.remove_reader(self._pidfd)
-        os.close(self._pidfd)
-        self._pidfd = -1
-        # the pidfd is readable once the process has exited: this waitpid does not block
-        code = self._popen.poll()
-        if code is None:  # pragma: no cover - reaped elsewhere (a waitpid(-1) child watcher)
-            code = self._popen.returncode = 0
-        if not self._exited.done():
-            self._exited.set_result(code)
-
-    async def wait(self) -> int:
-        """Wait for the process to exit; its exit code."""
-        return await asyncio.shield(self._exited)
-
-    async def communicate(self) -> tuple[bytes, bytes]:
-        """Wait for end of file on both pipes and for the exit; ``(stdout, stderr)``."""
-        await asyncio.shield(self._drained)
-        await self.wait()
-        out, err = (self._popen.stdout, self._popen.stderr)
-        return (
-            b"".join(self._chunks[out.fileno()]) if out is not None else b"",
-            b"".join(self._chunks[err.fileno()]) if err is not None else b"",
-        )
-
-    def close(self) -> None:
-        """Stop watching; close the pipes and the pidfd (the process is reaped if it has exited)."""
-        for fd in list(self._reading):
-            self._loop.remove_reader(fd)
-        self._reading.clear()
-        for pipe in (self._popen.stdout, self._popen.stderr):
-            if pipe is not None:
-                pipe.close()
-        if self._pidfd >= 0:
-            self._loop.remove_reader(self._pidfd)
-            if self._popen.poll() is None:
-                # still running (a cancellation that could not end it): let subprocess reap it later
-                logger.warning("process %d did not exit; it is no longer watched", self.pid)
-            os.close(self._pidfd)
-            self._pidfd = -1
-
-
-_Process = _Child | asyncio.subprocess.Process
-_PIDFD: bool | None = None  # whether the kernel gives pidfds, once checked
-_LOOPS_WITH_READERS: dict[type, bool] = {}  # event loop class -> accepts add_reader on a pidfd
-
-
-def _pidfd_supported() -> bool:
-    """Whether this kernel gives pidfds (Linux >= 5.3); checked once."""
-    global _PIDFD
-    if _PIDFD is None:
-        try:
-            os.close(os.pidfd_open(os.getpid()))
-            _PIDFD = True
-        except (AttributeError, OSError):
-            _PIDFD = False
-    return _PIDFD
-
-
-def _watches_pidfds(loop: asyncio.AbstractEventLoop) -> bool:
-    """Whether commands can be watched through pidfds on ``loop``: the kernel gives them and
-    the loop accepts file descriptor readers (selector loops and uvloop do); checked once per loop class."""
-    if not _pidfd_supported():
-        return False
-    kind = type(loop)
-    if kind not in _LOOPS_WITH_READERS:
-        fd = os.pidfd_open(os.getpid())
-        try:
-            loop.add_reader(fd, lambda: None)
-            loop.remove_reader(fd)
-            _LOOPS_WITH_READERS[kind] = True
-        except (NotImplementedError, OSError, ValueError, RuntimeError):
-            _LOOPS_WITH_READERS[kind] = False
-        finally:
-            os.close(fd)
-    return _LOOPS_WITH_READERS[kind]
-
-
-async def _start(
-    command: str | list[str], *, shell: bool, stdout: Any, stderr: Any, cwd: str | None, env: dict[str, str] | None
-) -> _Process:
-    """Start ``command`` in its own session (vfork + exec: no ``preexec_fn``), output to pipes or files."""
-    loop = asyncio.get_running_loop()
-    if not _watches_pidfds(loop):
-        if shell:
-            assert isinstance(command, str)
-            return await asyncio.create_subprocess_shell(
-                command, stdout=stdout, stderr=stderr, cwd=cwd, env=env, start_new_session=True
-            )
-        return await asyncio.create_subprocess_exec(
-            *command, stdout=stdout, stderr=stderr, cwd=cwd, env=env, start_new_session=True
-        )
-    popen = subprocess.Popen(
-        command, shell=shell, stdout=stdout, stderr=stderr, cwd=cwd, env=env, start_new_session=True, bufsize=0
-    )
-    try:
-        pidfd = os.pidfd_open(popen.pid)
-    except OSError:  # pragma: no cover - pidfds worked a moment ago
-        popen.kill()
-        popen.wait()
-        raise
-    return _Child(popen, pidfd, loop)
 
 
 def _report_spawn(task: dict[str, Any], pid: int) -> None:
