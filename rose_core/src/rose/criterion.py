@@ -15,14 +15,19 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from attrs import asdict
+
 from rose.errors import CriterionOutputError, RoseError
 from rose.metrics import compare, resolve_operator
 
 if TYPE_CHECKING:
     from rose.config import LearnerConfig
     from rose.learner import Learner
+    from rose.tasks import CriterionSpec
 
-__all__ = ["check_criterion", "check_threshold", "criterion_decorator", "metric_of", "parse_metric_value"]
+__all__ = [
+    "check_criterion", "check_threshold", "criterion_decorator", "metric_of", "parse_metric_value", "threshold_spec",
+]
 
 logger = logging.getLogger("rose.learner")
 
@@ -109,22 +114,29 @@ def metric_of(learner: Learner, result: Any, iteration: int | None = None) -> fl
     return parse_metric_value(result, getattr(spec.func, "__name__", spec.name), spec.as_executable, where=where)
 
 
+def threshold_spec(
+    kind: str, fn: Any, options: Mapping[str, Any], metric_name: str, threshold: float, operator: str,
+    spec_class: type[CriterionSpec] | None = None, **extra: Any,
+) -> CriterionSpec:
+    """The spec of a task whose number is compared with a threshold (the criterion, or a plugin's
+    uncertainty task): ``threshold`` checked (:func:`check_threshold`), ``operator`` resolved."""
+    from rose.tasks import CriterionSpec, TaskSpec
+
+    fields = asdict(TaskSpec.build(kind, fn, options), recurse=False)
+    fields["name"] = kind
+    return (spec_class or CriterionSpec)(**fields, metric_name=metric_name, threshold=threshold,
+                                         operator=resolve_operator(metric_name, operator), **extra)
+
+
 def criterion_decorator(learner: Learner, metric_name: str, threshold: float, operator: str, as_executable: bool,
                         options: dict[str, Any]) -> Callable[..., Any]:
     """The decorator of :meth:`Learner.as_stop_criterion <rose.learner.Learner.as_stop_criterion>`."""
-    from attrs import asdict
-
-    from rose.tasks import CriterionSpec, TaskSpec
-
     threshold = check_threshold(metric_name, threshold, "as_stop_criterion")
-    resolved = resolve_operator(metric_name, operator)
+    resolve_operator(metric_name, operator)  # an unknown metric without operator= fails here, not at decoration
     options["as_executable"] = options.get("as_executable", as_executable)
 
     def register(fn: Any) -> Any:
-        fields = asdict(TaskSpec.build("criterion", fn, options), recurse=False)
-        fields["name"] = "criterion"
-        spec = learner.criterion = CriterionSpec(**fields, metric_name=metric_name, threshold=threshold,
-                                                 operator=resolved)
+        spec = learner.criterion = threshold_spec("criterion", fn, options, metric_name, threshold, operator)
         learner.tasks["criterion"] = spec
 
         @functools.wraps(fn)

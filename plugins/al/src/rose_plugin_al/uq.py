@@ -17,8 +17,9 @@ import numbers
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from attrs import asdict, define, evolve, field, frozen
+from attrs import define, evolve, field, frozen
 
+from rose.criterion import threshold_spec
 from rose.fanout import Child, configs_manifest, configs_per_child, fan_out, make_child_learner
 from rose.learner import Learner, Outcome, Step, TaskKind, check_threshold, parse_metric_value
 from rose.legacy import OldRunNames
@@ -28,7 +29,7 @@ from rose.options import StartOptions
 from rose.state import IterationState
 from rose.steps import Plan
 from rose.streaming import LearnerRun
-from rose.tasks import CriterionSpec, TaskSpec
+from rose.tasks import CriterionSpec
 from rose_plugin_al.sequential import require_simulation
 
 __all__ = ["ParallelUQLearner", "SeqUQLearner", "UQLearner", "UncertaintySpec"]
@@ -105,20 +106,12 @@ class UQLearner(Learner):
         threshold = check_threshold(uq_metric_name, threshold, "uncertainty_quantification")
         if isinstance(query_size, bool) or not isinstance(query_size, numbers.Real):
             raise TypeError(f"uncertainty_quantification({uq_metric_name!r}): query_size must be a number, got {query_size!r}")
-        resolved = resolve_operator(uq_metric_name, operator)
+        resolve_operator(uq_metric_name, operator)  # an unknown metric without operator= fails now
         options["as_executable"] = options.get("as_executable", as_executable)
 
         def register(fn: Any) -> Any:
-            base = TaskSpec.build("uncertainty", fn, options)
-            fields = asdict(base, recurse=False)
-            fields["name"] = "uncertainty"
-            spec = UncertaintySpec(
-                **fields,
-                metric_name=uq_metric_name,
-                threshold=float(threshold),
-                operator=resolved,
-                query_size=float(query_size),
-            )
+            spec = threshold_spec("uncertainty", fn, options, uq_metric_name, threshold, operator,
+                                  UncertaintySpec, query_size=float(query_size))
             return self.add_task(spec, fn)
 
         return register
