@@ -12,7 +12,7 @@ from rose.errors import RoseError
 from rose.journal import read_journal
 from rose.learner import Learner, Outcome, Step
 from rose.legacy import OldRunNames
-from rose.options import StartOptions, whole_number
+from rose.options import StartOptions, configuration, whole_number
 from rose.testing import PluginSandbox
 
 
@@ -20,6 +20,7 @@ from rose.testing import PluginSandbox
 class BatchOptions(StartOptions):
     batch: int = field(default=2, validator=whole_number(minimum=1))
     label: str = "a"
+    extra_configs: Any = configuration()
 
 
 class BatchLearner(Learner, OldRunNames):
@@ -53,7 +54,7 @@ async def test_options_bind_by_position_and_keyword_and_are_journaled(
     final = await learner.start(2, 5, label="b")
     assert final.iteration == 1 and seen == [5, 5]
     start = next(r for r in read_journal(str(tmp_path / "run")) if r["type"] == "start")
-    assert start["options"] == {"batch": 5, "label": "b"}
+    assert start["options"] == {"batch": 5, "label": "b", "extra_configs": None}
 
 
 async def test_bad_options_fail_before_any_task_runs(rose_plugins: PluginSandbox, rose_engine: Any) -> None:
@@ -61,7 +62,7 @@ async def test_bad_options_fail_before_any_task_runs(rose_plugins: PluginSandbox
     learner = make(rose_engine, seen)
     with pytest.raises(ValueError, match="batch must be a whole number >= 1, got 0"):
         learner.start(max_iter=2, batch=0)
-    with pytest.raises(TypeError, match="unknown option 'batches'.*batch, label"):
+    with pytest.raises(TypeError, match="unknown option 'batches'.*batch, label, extra_configs"):
         learner.start(max_iter=2, batches=3)
     with pytest.raises(TypeError, match="'batch' twice"):
         learner.start(2, 3, batch=3)
@@ -77,8 +78,8 @@ async def test_resume_with_other_options_names_the_option_and_the_way_out(
     with pytest.raises(RoseError, match=r"started with batch=3, this start\(\) has batch=4.*allow_changed_options=True"):
         await make(rose_engine, seen, run_dir).start(max_iter=2, batch=4, resume=run_dir)
     assert seen == [3]
-    # the same options continue the campaign; changed ones only when asked for
-    await make(rose_engine, seen, run_dir).start(max_iter=2, batch=3, resume=run_dir)
+    # the same options continue the campaign (configurations may change); changed ones only when asked for
+    await make(rose_engine, seen, run_dir).start(max_iter=2, batch=3, resume=run_dir, extra_configs=[LearnerConfig()])
     assert seen == [3, 3]
     await make(rose_engine, seen, run_dir).start(max_iter=3, batch=4, resume=run_dir, allow_changed_options=True)
     assert seen == [3, 3, 4]

@@ -1,9 +1,8 @@
 """N children of one policy, run at once: the fan-out behind every parallel learner.
 
-``ParallelActiveLearner``, ``ParallelUQLearner``, ``AlgorithmSelector`` and
-``ParallelReinforcementLearner`` are each a parent learner that runs several children (a
-sequential policy each) and streams their states as one sequence. This module does that
-once for all of them:
+A parallel policy is a parent learner that runs several children (a sequential policy
+each) and streams their states as one sequence; :class:`ParallelCopies` is the common case
+(N copies of one policy). This module does that once for all of them:
 
 * each child gets its own directory ``<run_dir>/<prefix>-<id>`` (ids that repeat or would
   share a directory are an error naming both), its own configuration (a list with one entry
@@ -34,7 +33,7 @@ from rose.launch import begin_campaign, check_resources, prepare_resume
 from rose.learner import Learner
 from rose.manifest import build_manifest
 from rose.names import check_distinct
-from rose.options import StartOptions
+from rose.options import StartOptions, configuration
 from rose.state import IterationState
 from rose.steps import Plan
 from rose.streaming import LearnerRun, stream_learners
@@ -224,7 +223,7 @@ class ParallelOptions(StartOptions):
     """``start()`` options of a :class:`ParallelCopies` learner (besides its children's own)."""
 
     parallel_learners: int = field(default=2)
-    learner_configs: Any = None
+    learner_configs: Any = configuration()
     fail_fast: bool = False
 
 

@@ -62,7 +62,8 @@ def prepare_resume(learner: Learner, campaign: Campaign) -> ResumePoint | None:
     run_dir = latest_run_dir(learner.name) if resume is True else os.path.abspath(os.fspath(resume))
     point = load_resume_point(run_dir)
     check_resumable(learner, point)
-    check_same_options(run_dir, point.options, campaign.plan.start_options, campaign.plan.allow_changed_options)
+    check_same_options(run_dir, point.options, campaign.plan.start_options, campaign.plan.allow_changed_options,
+                       learner.options_class)
     campaign.point = point
     learner._run_dir = run_dir
     learner.restore_history(point.states)

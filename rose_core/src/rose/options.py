@@ -23,12 +23,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from attrs import NOTHING, asdict, fields, frozen
+from attrs import NOTHING, asdict, field, fields, frozen
 
 from rose.errors import RoseError
 from rose.state import jsonable
 
-__all__ = ["BASE_PARAMETERS", "StartOptions", "bind_start", "check_same_options", "options_record", "whole_number"]
+__all__ = [
+    "BASE_PARAMETERS", "StartOptions", "bind_start", "check_same_options", "configuration", "options_record", "whole_number",
+]
 
 #: the parameters of every learner's ``start()`` (not options of the policy)
 BASE_PARAMETERS = {"max_iter": 0, "skip_pre_loop": False, "initial_config": None, "resume": None,
@@ -94,13 +96,21 @@ def options_record(options: Mapping[str, Any]) -> dict[str, Any]:
     return orjson.loads(orjson.dumps(jsonable(dict(options)), option=orjson.OPT_NON_STR_KEYS))  # type: ignore[no-any-return]
 
 
+def configuration(default: Any = None) -> Any:
+    """An option that configures tasks (``learner_configs``): journaled, but free to change on resume
+    like ``initial_config``."""
+    return field(default=default, metadata={"resume_check": False})
+
+
 def check_same_options(run_dir: str, journaled: Mapping[str, Any] | None, options: Mapping[str, Any] | None,
-                       allow: bool) -> None:
-    """Refuse to resume ``run_dir`` with options other than the journaled ones (unless ``allow``)."""
+                       allow: bool, options_class: type[StartOptions] = StartOptions) -> None:
+    """Refuse to resume ``run_dir`` with options other than the journaled ones (unless ``allow``);
+    options declared with :func:`configuration` may change."""
     if journaled is None or options is None or allow:
         return
     now = options_record(options)
-    for name in sorted({*journaled, *now}):
+    free = {f.name for f in fields(options_class) if not f.metadata.get("resume_check", True)}
+    for name in sorted({*journaled, *now} - free):
         if journaled.get(name) != now.get(name):
             raise RoseError(
                 f"cannot resume {run_dir}: it was started with {name}={journaled.get(name)!r}, this start() "

@@ -15,7 +15,7 @@ from rose.learner import Learner, TaskKind
 from rose.legacy import OldRunNames
 from rose.metrics import direction_of
 from rose.names import check_distinct
-from rose.options import StartOptions
+from rose.options import StartOptions, configuration
 from rose.steps import Plan
 from rose.streaming import LearnerRun
 from rose_plugin_al.sequential import SequentialActiveLearner, require_simulation
@@ -40,7 +40,7 @@ class SelectorOptions(StartOptions):
     """``start()`` options of :class:`AlgorithmSelector`: per-algorithm configurations (a dict by
     name), ``skip_simulation_step`` and ``fail_fast``."""
 
-    algorithm_configs: Any = None
+    algorithm_configs: Any = configuration()
     skip_simulation_step: bool = False
     fail_fast: bool = False
 

@@ -25,7 +25,7 @@ from rose.learner import Learner, Outcome, Step, TaskKind, check_threshold, pars
 from rose.legacy import OldRunNames
 from rose.metrics import compare, resolve_operator
 from rose.names import check_distinct
-from rose.options import StartOptions
+from rose.options import StartOptions, configuration
 from rose.state import IterationState
 from rose.steps import Plan
 from rose.streaming import LearnerRun
@@ -172,7 +172,7 @@ class ParallelUQOptions(UQOptions):
     """``start()`` options of :class:`ParallelUQLearner`: the learners, their configs and ``fail_fast``."""
 
     learner_names: Any = None
-    learner_configs: Any = None
+    learner_configs: Any = configuration()
     fail_fast: bool = False
 
 
