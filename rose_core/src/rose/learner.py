@@ -19,7 +19,7 @@ from typing import Any, ClassVar, final
 
 from rose import overrides, taskrun
 from rose.campaign import Campaign
-from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, check_learner_config
+from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig, check_learner_config
 from rose.criterion import check_threshold, criterion_decorator, parse_metric_value
 from rose.errors import ResourceError, RoseError
 from rose.launch import open_campaign
@@ -34,7 +34,11 @@ from rose.steps import Outcome, Plan, Step
 from rose.streaming import LearnerRun
 from rose.tasks import CriterionSpec, TaskKind, TaskSpec
 
-__all__ = ["Learner", "Outcome", "Step", "TaskKind", "check_threshold", "parse_metric_value"]
+#: ``LearnerConfig``, ``TaskConfig`` and ``IterationState`` stay importable from here (ROSE 0.3 scripts do)
+__all__ = [
+    "IterationState", "Learner", "LearnerConfig", "Outcome", "Step", "TaskConfig", "TaskKind", "check_threshold",
+    "parse_metric_value",
+]
 
 logger = logging.getLogger(__name__)
 
