@@ -53,6 +53,7 @@ async def test_options_bind_by_position_and_keyword_and_are_journaled(
     learner = make(rose_engine, seen, tmp_path / "run")
     final = await learner.start(2, 5, label="b")
     assert final.iteration == 1 and seen == [5, 5]
+    assert learner.campaign is not None and learner.campaign.iteration == 2 and learner.stop_reason == "max_iter_reached"
     start = next(r for r in read_journal(str(tmp_path / "run")) if r["type"] == "start")
     assert start["options"] == {"batch": 5, "label": "b", "extra_configs": None}
 

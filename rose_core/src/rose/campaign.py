@@ -61,6 +61,7 @@ class Campaign:
         self.deadline: float | None = None
         self.point: ResumePoint | None = None
         self.manifest: PipelineManifest | None = None
+        #: iterations the campaign has finished, from its first (a resumed campaign counts the earlier ones)
         self.iteration = 0
         self.replaying = False
         self.stop_reason: str | None = None

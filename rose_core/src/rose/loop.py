@@ -78,6 +78,7 @@ async def run_iterations(learner: Learner, plan: Plan, campaign: Campaign) -> As
                 i += 1
                 continue
             final = state
+            campaign.iteration = i + 1  # iterations the campaign has finished, from its first (a resume included)
             campaign.iteration_done(state, carry)
             yield state
             if state.should_stop:
