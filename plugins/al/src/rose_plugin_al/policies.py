@@ -1,4 +1,4 @@
-"""The built-in query policies of rose-plugin-al, built on :mod:`rose_plugin_al.strategies`.
+"""The built-in query policies of rose-plugin-al, on the scores of :mod:`rose_plugin_al.scores`.
 
 Get one by name with ``rose.policy(name, **options)``; each implements
 :class:`rose.policies.Policy` (``select(candidates, *, k, scores, predictions, pending, rng)``).
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from rose.policies import PolicyBase, PolicyError
+from rose_plugin_al import scores as score_of
 from rose_plugin_al import strategies
 
 __all__ = [
@@ -64,7 +65,7 @@ class _NumpyPolicy(PolicyBase):
         if scores is not None:
             values = np.asarray(scores, dtype=float).reshape(-1)
         elif predictions is not None:
-            values = strategies.variance_scores(predictions)
+            values = score_of.variance(predictions)
         else:
             raise PolicyError(
                 f"policy {self.name!r} needs scores (one uncertainty per candidate) or "
@@ -130,7 +131,7 @@ class Margin(_ClassPolicy):
     def rank(self, candidates: Sequence[Any], available: list[int], *, k: int, scores: Any, predictions: Any,
              pending: Sequence[Any], rng: Any) -> list[int]:
         """Smallest margin first."""
-        margins = strategies.margin_scores(self._probabilities(len(candidates), predictions))
+        margins = score_of.margin(self._probabilities(len(candidates), predictions))
         return self._best_of(margins, available, largest=False)
 
 
@@ -142,7 +143,7 @@ class Entropy(_ClassPolicy):
     def rank(self, candidates: Sequence[Any], available: list[int], *, k: int, scores: Any, predictions: Any,
              pending: Sequence[Any], rng: Any) -> list[int]:
         """Highest entropy first."""
-        return self._best_of(strategies.entropy_scores(self._probabilities(len(candidates), predictions)), available)
+        return self._best_of(score_of.entropy(self._probabilities(len(candidates), predictions)), available)
 
 
 def _nearest_d2(x: np.ndarray, anchors: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ candidates, best first; the ``*_scores`` functions return one score per candidat
 * :func:`select_expected_improvement` - Bayesian-optimisation style expected improvement.
 * :func:`greedy_k_center` / :func:`select_diverse` - a diverse batch: greedy k-center over
   the most uncertain candidates, so one batch does not pick near-duplicates.
+
+The scores themselves are defined once, in :mod:`rose_plugin_al.scores`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from rose_plugin_al import scores as _scores
 
 __all__ = [
     "entropy_scores",
@@ -37,44 +41,22 @@ __all__ = [
     "variance_scores",
 ]
 
-_EPS = 1e-12
-
-
-def _check_k(k: Any, n: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a whole number >= 1, got {k!r}")
-    return min(int(k), n)
-
-
 def top_k(scores: Any, k: int, *, largest: bool = True) -> np.ndarray:
     """Indices of the ``k`` largest (or smallest) scores, best first; ties keep input order."""
-    values = np.asarray(scores, dtype=float).reshape(-1)
-    if values.size == 0:
-        raise ValueError("no candidates to select from (empty scores)")
-    if np.isnan(values).any():
-        raise ValueError(f"scores contain NaN at positions {np.flatnonzero(np.isnan(values)).tolist()}")
-    k = _check_k(k, values.size)
-    order = np.argsort(-values if largest else values, kind="stable")
-    return order[:k]
+    return _scores.top_k(scores, k, most_uncertain="high" if largest else "low")
 
 
 def select_random(n_candidates: int, k: int, *, seed: int | np.random.Generator | None = None) -> np.ndarray:
     """``k`` distinct candidate indices drawn uniformly (reproducible with ``seed``)."""
     if isinstance(n_candidates, bool) or not isinstance(n_candidates, (int, np.integer)) or n_candidates < 1:
         raise ValueError(f"n_candidates must be a whole number >= 1, got {n_candidates!r}")
-    k = _check_k(k, int(n_candidates))
+    k = _scores.check_k(k, int(n_candidates))
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     return rng.choice(int(n_candidates), size=k, replace=False)
 
 
-def variance_scores(predictions: Any) -> np.ndarray:
-    """Per-candidate variance across models or MC samples: ``predictions[n_models, n]``."""
-    preds = np.asarray(predictions, dtype=float)
-    if preds.ndim == 3 and preds.shape[2] == 1:
-        preds = preds[:, :, 0]
-    if preds.ndim != 2:
-        raise ValueError(f"predictions must have shape [n_models_or_samples, n_candidates], got {preds.shape}")
-    return np.asarray(preds.var(axis=0))
+#: per-candidate variance across models or MC samples: ``predictions[n_models, n]``
+variance_scores = _scores.variance
 
 
 def select_max_variance(predictions: Any, k: int) -> np.ndarray:
@@ -84,24 +66,11 @@ def select_max_variance(predictions: Any, k: int) -> np.ndarray:
 
 def select_uncertainty(scores: Any, k: int, *, most_uncertain: str = "high") -> np.ndarray:
     """The ``k`` most uncertain candidates by a given score (``"low"`` for margin-like scores)."""
-    if most_uncertain not in ("high", "low"):
-        raise ValueError(f"most_uncertain must be 'high' or 'low', got {most_uncertain!r}")
-    return top_k(scores, k, largest=most_uncertain == "high")
+    return _scores.top_k(scores, k, most_uncertain=most_uncertain)
 
 
-def _probabilities(probs: Any) -> np.ndarray:
-    p = np.asarray(probs, dtype=float)
-    if p.ndim == 3:  # [n_mc, n, c] -> mean distribution
-        p = p.mean(axis=0)
-    if p.ndim != 2 or p.shape[1] < 2:
-        raise ValueError(f"class probabilities must have shape [n_candidates, n_classes >= 2], got {p.shape}")
-    return p
-
-
-def margin_scores(probs: Any) -> np.ndarray:
-    """Top-1 minus top-2 class probability per candidate (small = uncertain)."""
-    ranked = np.sort(_probabilities(probs), axis=1)
-    return np.asarray(ranked[:, -1] - ranked[:, -2])
+#: top-1 minus top-2 class probability per candidate (small = uncertain)
+margin_scores = _scores.margin
 
 
 def select_margin(probs: Any, k: int) -> np.ndarray:
@@ -109,10 +78,8 @@ def select_margin(probs: Any, k: int) -> np.ndarray:
     return top_k(margin_scores(probs), k, largest=False)
 
 
-def entropy_scores(probs: Any) -> np.ndarray:
-    """Entropy (nats) of each candidate's class distribution."""
-    p = _probabilities(probs)
-    return np.asarray(-(p * np.log(p + _EPS)).sum(axis=1))
+#: entropy (nats) of each candidate's class distribution
+entropy_scores = _scores.entropy
 
 
 def select_entropy(probs: Any, k: int) -> np.ndarray:
@@ -178,7 +145,7 @@ def greedy_k_center(
     pool = np.arange(x.shape[0]) if candidates is None else np.asarray(candidates, dtype=int).reshape(-1)
     if pool.size == 0:
         raise ValueError("no candidates to select from")
-    k = _check_k(k, pool.size)
+    k = _scores.check_k(k, pool.size)
     chosen: list[int] = []
     dist = np.full(pool.size, np.inf)
     anchors = np.asarray(selected if selected is not None else [], dtype=int).reshape(-1)
@@ -221,7 +188,7 @@ def select_diverse(
     x = np.asarray(features, dtype=float)
     if x.shape[0] != values.size:
         raise ValueError(f"scores has {values.size} candidates but features has {x.shape[0]} rows")
-    k = _check_k(k, values.size)
+    k = _scores.check_k(k, values.size)
     size = 4 * k if pool_size is None else int(pool_size)
     if size < k:
         raise ValueError(f"pool_size ({size}) must be >= k ({k})")

@@ -15,11 +15,12 @@ Custom scores are added with :func:`register_uq`::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from rose_plugin_al import scores
 
 __all__ = [
     "EPS",
@@ -29,8 +30,8 @@ __all__ = [
     "register_uq",
 ]
 
-#: added inside logarithms and to variances
-EPS = 1e-8
+#: the floor of logarithms and variances (:data:`rose_plugin_al.scores.EPS`, the one epsilon rule)
+EPS = scores.EPS
 TASK_TYPES = ("classification", "regression")
 
 UQ_REGISTRY: dict[str, Callable[..., Any]] = {}
@@ -140,44 +141,37 @@ class UQScorer:
         """Entropy of the mean class distribution: ``-sum_c p log p`` (nats)."""
         self._require("predictive_entropy", "classification")
         preds, _ = self._validate_inputs(mc_preds)
-        return _entropy(preds.mean(axis=0))
+        return scores.entropy(preds)
 
     def mutual_information(self, mc_preds: Any) -> np.ndarray:
         """Predictive entropy minus the mean entropy of the samples (BALD, epistemic part)."""
         self._require("mutual_information", "classification")
         preds, _ = self._validate_inputs(mc_preds)
-        return np.asarray(_entropy(preds.mean(axis=0)) - _entropy(preds).mean(axis=0))
+        return scores.mutual_information(preds)
 
     def variation_ratio(self, mc_preds: Any) -> np.ndarray:
         """``1 - (samples voting for the modal class) / n_mc``."""
         self._require("variation_ratio", "classification")
         preds, _ = self._validate_inputs(mc_preds)
-        votes = preds.argmax(axis=2)  # [n_mc, n]
-        n_classes = preds.shape[2]
-        counts = np.stack([(votes == c).sum(axis=0) for c in range(n_classes)], axis=1)  # [n, c]
-        return np.asarray(1.0 - counts.max(axis=1) / preds.shape[0])
+        return scores.variation_ratio(preds)
 
     def margin(self, mc_preds: Any) -> np.ndarray:
         """Top-1 minus top-2 of the mean class distribution (small = uncertain)."""
         self._require("margin", "classification")
         preds, _ = self._validate_inputs(mc_preds)
-        ranked = np.sort(preds.mean(axis=0), axis=1)
-        return np.asarray(ranked[:, -1] - ranked[:, -2])
+        return scores.margin(preds)
 
     def predictive_variance(self, mc_preds: Any) -> np.ndarray:
         """Variance of the Monte-Carlo predictions (population variance, ``ddof=0``)."""
         self._require("predictive_variance", "regression")
         preds, _ = self._validate_inputs(mc_preds)
-        return np.asarray(preds.var(axis=0))
+        return scores.variance(preds)
 
     def predictive_interval_width(self, mc_preds: Any, quantile: float = 0.95) -> np.ndarray:
         """Width of the central ``quantile`` interval of the predictions (linear interpolation)."""
         self._require("predictive_interval_width", "regression")
-        if not 0 < quantile < 1:
-            raise ValueError(f"quantile must be between 0 and 1, got {quantile!r}")
         preds, _ = self._validate_inputs(mc_preds)
-        low, high = 50 * (1 - quantile), 50 * (1 + quantile)
-        return np.asarray(np.percentile(preds, high, axis=0) - np.percentile(preds, low, axis=0))
+        return scores.interval_width(preds, quantile)
 
     def negative_log_likelihood(self, mc_preds: Any, y_true: Any) -> np.ndarray:
         """NLL of the true values: ``-log p(y)`` (classification) or Gaussian NLL (regression)."""
@@ -186,17 +180,14 @@ class UQScorer:
         preds, labels = self._validate_inputs(mc_preds, y_true)
         assert labels is not None
         if self.task_type == "classification":
-            mean = preds.mean(axis=0)
-            return np.asarray(-np.log(mean[np.arange(mean.shape[0]), labels] + EPS))
-        mu = preds.mean(axis=0)
-        var = preds.var(axis=0) + EPS
-        return np.asarray(0.5 * np.log(2 * math.pi * var) + (labels - mu) ** 2 / (2 * var))
+            return scores.class_nll(preds, labels)
+        return scores.gaussian_nll(preds, labels)
 
     def least_confidence(self, mc_preds: Any) -> np.ndarray:
         """``1 - max_c p`` of the mean class distribution (large = uncertain)."""
         self._require("least_confidence", "classification")
         preds, _ = self._validate_inputs(mc_preds)
-        return np.asarray(1.0 - preds.mean(axis=0).max(axis=1))
+        return scores.least_confidence(preds)
 
     # -- using the registry -----------------------------------------------------------------
     def available(self) -> list[str]:
@@ -229,15 +220,12 @@ class UQScorer:
         The default metric is ``predictive_entropy`` (classification) or
         ``predictive_variance`` (regression). Ties keep the instances' order.
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a whole number >= 1, got {k!r}")
         if metric is None:
             metric = "predictive_entropy" if self.task_type == "classification" else "predictive_variance"
         fn = self._lookup(metric)
-        scores = self.score(metric, mc_preds, y_true)
-        order = np.argsort(scores if fn.uq_most_uncertain == "low" else -scores, kind="stable")  # type: ignore[attr-defined]
-        chosen = order[:k]
-        return chosen, scores[chosen]
+        values = self.score(metric, mc_preds, y_true)
+        chosen = scores.top_k(values, k, most_uncertain=fn.uq_most_uncertain)  # type: ignore[attr-defined]
+        return chosen, values[chosen]
 
     def _lookup(self, metric: str) -> Callable[..., Any]:
         fn = UQ_REGISTRY.get(metric)
@@ -249,10 +237,6 @@ class UQScorer:
                 f"{', '.join(self.available())}"
             )
         return fn
-
-
-def _entropy(probs: np.ndarray) -> np.ndarray:
-    return np.asarray(-(probs * np.log(probs + EPS)).sum(axis=-1))
 
 
 # -- the built-in scores in the registry ------------------------------------------------------
