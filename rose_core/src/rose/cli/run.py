@@ -55,6 +55,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{os.path.basename(resume)}", file=sys.stderr)
         print(f"rose run: resuming {os.path.basename(resume)} at iteration {_journaled(resume) + 1}",
               file=sys.stderr)
+    if getattr(args, "deadline", None):
+        from rose.deadline import DEADLINE_ENV, DeadlineError, parse_deadline
+
+        try:
+            os.environ[DEADLINE_ENV] = repr(parse_deadline(args.deadline, what="--deadline"))
+        except DeadlineError as exc:
+            print(f"rose run: {exc}", file=sys.stderr)
+            return 2
     if args.max_iter is not None and args.max_iter < 1:
         print(f"rose run: --max-iter must be >= 1, got {args.max_iter}", file=sys.stderr)
         return 2
@@ -85,6 +93,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         code, interrupted = _run_script(script, list(args.script_args))
     created = [path for path in find_runs() if path not in before]
     campaigns = created + ([resume] if resume and resume not in created else [])
+    at_deadline = _stopped_at_deadline(campaigns)
+    if at_deadline:
+        from rose.deadline import DEADLINE_EXIT_CODE
+
+        for path in at_deadline:
+            print(f"rose run: campaign {os.path.basename(path)} stopped at its deadline, nothing half done; "
+                  f"continue it with: {resume_command(args, path)}", file=sys.stderr)
+        return DEADLINE_EXIT_CODE
     if interrupted is not None:
         if campaigns:
             command = resume_command(args, campaigns[-1])
@@ -101,6 +117,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"rose run: dry run, nothing was executed; report of the planned tasks: {report}",
                   file=sys.stderr)
     return code
+
+
+def _stopped_at_deadline(campaigns: list[str]) -> list[str]:
+    """The campaigns whose last stop was for their deadline (their successor resumes them)."""
+    from rose.runs import load_run
+
+    stopped = []
+    for path in campaigns:
+        try:
+            if load_run(path, full=False).status == "deadline":
+                stopped.append(path)
+        except (OSError, ValueError):
+            continue
+    return stopped
 
 
 def _journaled(run_dir: str) -> int:
