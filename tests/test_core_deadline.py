@@ -112,12 +112,17 @@ async def test_within_cancels_work_still_running_at_the_margin() -> None:
 
 
 def test_sigterm_near_the_deadline_is_the_allocation_ending() -> None:
-    from rose.deadline import stop_reason_for_termination
+    from rose.deadline import forget_signals, note_termination, stop_reason_for_termination
 
     deadline = Deadline(at=NOW + 30, source="slurm", job_id="9", margin=5)
-    assert stop_reason_for_termination(deadline, now=NOW) == "deadline"
-    assert stop_reason_for_termination(deadline, now=NOW - 3600) == "stopped"   # a person cancelled it
-    assert stop_reason_for_termination(None, now=NOW) == "stopped"
+    assert stop_reason_for_termination(deadline, now=NOW) == "stopped"   # cancelled, but no SIGTERM came
+    note_termination()
+    try:
+        assert stop_reason_for_termination(deadline, now=NOW) == "deadline"
+        assert stop_reason_for_termination(deadline, now=NOW - 3600) == "stopped"   # a person cancelled it
+        assert stop_reason_for_termination(None, now=NOW) == "stopped"
+    finally:
+        forget_signals()
 
 
 def test_iteration_durations_from_the_summary() -> None:

@@ -19,6 +19,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from rose import overrides, results
+from rose.deadline import (
+    Deadline,
+    DeadlineError,
+    Durations,
+    allocation_record,
+    durations_from_summary,
+    listen_for_warning,
+    stopped_at_deadline,
+)
 from rose.errors import RoseError
 from rose.journal import Journal
 from rose.options import options_record
@@ -57,8 +66,10 @@ class Campaign:
         self.cap = overrides.current().max_iter
         #: the limit in force: ``max_iter`` with the cap applied (a child reports its own ``max_iter``)
         self.max_iter = effective_max_iter(plan.max_iter, self.cap if learner.learner_id is None else None)
-        #: when the campaign must end (``time.monotonic()``), None: no deadline
-        self.deadline: float | None = None
+        #: when the campaign must be done by (None: no deadline), and how long its work takes
+        self.deadline: Deadline | None = plan.deadline
+        self.durations = Durations()
+        self.task_durations: dict[str, Durations] = {}
         self.point: ResumePoint | None = None
         self.manifest: PipelineManifest | None = None
         #: iterations the campaign has finished, from its first (a resumed campaign counts the earlier ones)
@@ -94,15 +105,22 @@ class Campaign:
                                        next_iteration=self.point.next_iteration, manifest=manifest.to_dict(), **options)
                 else:
                     self.journal.write("start", learner_id=learner.learner_id, manifest=manifest.to_dict(), **options)
+                allocation = allocation_record(self.deadline) if learner.learner_id is None else None
+                if allocation is not None:
+                    self.journal.write("allocation", learner_id=None, **allocation)
             except BaseException:
                 self.journal.close()
                 raise
+        if learner.learner_id is None:
+            listen_for_warning()  # Slurm's `--signal=B:USR1@N`: stop at the next iteration (rose.deadline)
         self.hub.start(manifest)
         if self.hub.wants_tasks:  # building an event per task state costs a fast loop ~4% otherwise
             learner.on_task_event(self.hub.task)
 
     def write(self, record_type: str, /, **fields: Any) -> None:
         """Append a record to the journal (no-op without one); task lines are written in groups."""
+        if self.deadline is not None and record_type == "task" and fields.get("status") == "done":
+            self.task_durations.setdefault(str(fields.get("task")), Durations()).add(float(fields.get("seconds") or 0))
         if self.journal is not None:
             self.journal.write(record_type, grouped=record_type == "task", learner_id=self.learner.learner_id, **fields)
 
@@ -125,6 +143,36 @@ class Campaign:
         """Hand ``state`` to the trackers (a parallel parent relays its children's states)."""
         if self.hub is not None:
             self.hub.iteration(state)
+
+    # -- the deadline (rose.deadline) -----------------------------------------------------------
+    def time_records(self, summary: Any, tasks: Any = ()) -> None:
+        """Learn from a resumed campaign's records how long its iterations (``summary``) and
+        tasks took; a deadline the work has never fitted in is an error before anything runs."""
+        if self.deadline is None:
+            return
+        self.durations = durations_from_summary(summary, self.learner.learner_id)
+        for record in tasks:
+            if record.get("type") == "task" and record.get("status") == "done":
+                self.task_durations.setdefault(str(record.get("task")), Durations()).add(float(record.get("seconds") or 0))
+        shortest, deadline = self.durations.shortest(), self.deadline
+        if shortest is not None and not deadline.fits(shortest):
+            raise DeadlineError(
+                f"[{self.learner.label}] the deadline {deadline.describe()} leaves {max(deadline.left(), 0):.0f} s "
+                f"(less a margin of {deadline.margin:g} s), but no iteration of this campaign has ever taken less than "
+                f"{shortest:.0f} s: give a later deadline (or a longer allocation: sbatch --time)"
+            )
+
+    def fits_next_iteration(self) -> bool:
+        """True without a deadline, or when the next iteration is expected to end before it."""
+        return self.deadline is None or self.deadline.fits(self.durations.expected())
+
+    def has_time_for(self, task: str) -> bool:
+        """True without a deadline, or when task ``task`` is expected to end before it (a steady-state
+        learner asks before each new submission)."""
+        if self.deadline is None:
+            return True
+        durations = self.task_durations.get(task)
+        return self.deadline.fits(durations.expected() if durations is not None else None)
 
     def in_background(self, awaitable: Awaitable[Any]) -> asyncio.Task[Any]:
         """Run ``awaitable`` alongside the campaign; :meth:`cancel_background` ends it."""
@@ -155,6 +203,8 @@ class Campaign:
             "[%s] finished: %s after %s iteration(s) in %.1f s", self.learner.label, reason,
             (final.iteration + 1) if final else 0, time.monotonic() - self.started,
         )
+        if reason == "deadline" and self.learner.learner_id is None:
+            stopped_at_deadline.append(self.learner.run_dir)
         if self.journal is not None:
             try:
                 self.journal.write("stop", learner_id=self.learner.learner_id, reason=reason,

@@ -41,6 +41,7 @@ from rose.errors import RoseError
 __all__ = [
     "TERM_WINDOW",
     "DEADLINE_ENV",
+    "allocation_record",
     "DEADLINE_EXIT_CODE",
     "DEFAULT_MARGIN",
     "MARGIN_ENV",
@@ -50,10 +51,13 @@ __all__ = [
     "Durations",
     "campaign_deadline",
     "durations_from_summary",
+    "forget_signals",
     "listen_for_warning",
     "parse_deadline",
     "slurm_deadline",
+    "note_termination",
     "stop_reason_for_termination",
+    "stopped_at_deadline",
     "warned",
     "within",
 ]
@@ -219,6 +223,13 @@ def slurm_deadline(environ: Mapping[str, str] | None = None) -> Deadline | None:
     job_id = environ.get("SLURM_JOB_ID")
     if not job_id:
         return None
+    key = (job_id, environ.get("SLURM_JOB_END_TIME", ""))
+    if key not in _slurm_cache:  # one squeue per process and job, not one per learner
+        _slurm_cache[key] = _ask_slurm(job_id, environ)
+    return _slurm_cache[key]
+
+
+def _ask_slurm(job_id: str, environ: Mapping[str, str]) -> Deadline | None:
     margin = _margin(environ)
     end = environ.get("SLURM_JOB_END_TIME")
     if end and end.strip().isdigit() and int(end) > 0:
@@ -264,7 +275,12 @@ def _margin(environ: Mapping[str, str]) -> float:
 
 def campaign_deadline(given: Any = None, environ: Mapping[str, str] | None = None) -> Deadline | None:
     """The deadline a campaign starting now keeps: the earliest of the one ``given`` to
-    ``start(deadline=...)``, ``rose run --deadline`` (:data:`DEADLINE_ENV`) and the Slurm job's end."""
+    ``start(deadline=...)``, ``rose run --deadline`` (:data:`DEADLINE_ENV`) and the Slurm job's end.
+
+    A :class:`Deadline` given (a parallel learner hands its own to its children) is kept as it is.
+    """
+    if isinstance(given, Deadline):
+        return given
     environ = os.environ if environ is None else environ
     candidates: list[Deadline] = []
     margin = _margin(environ)
@@ -282,6 +298,10 @@ def campaign_deadline(given: Any = None, environ: Mapping[str, str] | None = Non
 
 # -- while a campaign runs --------------------------------------------------------------------
 _warning = threading.Event()
+#: campaign directories of this process whose top-level campaign stopped at its deadline (``rose run`` exits 75)
+stopped_at_deadline: list[str] = []
+_terminated = threading.Event()
+_slurm_cache: dict[tuple[str, str], Deadline | None] = {}
 
 
 def warn() -> None:
@@ -309,10 +329,24 @@ def listen_for_warning() -> None:
         pass
 
 
+def forget_signals() -> None:
+    """Forget the warning signal and SIGTERM received so far (a process that goes on to run
+    other campaigns after a deadline stop, and tests)."""
+    _warning.clear()
+    _terminated.clear()
+
+
+def note_termination() -> None:
+    """SIGTERM arrived in this process (``rose.engine`` calls it before cancelling the campaign)."""
+    _terminated.set()
+
+
 def stop_reason_for_termination(deadline: Deadline | None, now: float | None = None) -> str:
-    """The stop reason of a campaign ended by SIGTERM: ``deadline`` when the allocation is
-    ending (its warning arrived, or the deadline is within :data:`TERM_WINDOW` seconds), else
-    ``stopped`` (a person cancelled it)."""
+    """The stop reason of a cancelled campaign: ``deadline`` when SIGTERM came as the allocation
+    ends (its warning arrived, or the deadline is within :data:`TERM_WINDOW` seconds), else
+    ``stopped`` (a person cancelled it, or the consumer stopped iterating)."""
+    if not _terminated.is_set():
+        return "stopped"
     if warned():
         return "deadline"
     if deadline is not None and deadline.left(now) <= max(TERM_WINDOW, 2 * deadline.margin):
@@ -356,3 +390,21 @@ def durations_from_summary(records: Any, learner_id: Any = None) -> Durations:
             durations.add(float(moment) - previous)
             previous = float(moment)
     return durations
+
+
+def allocation_record(deadline: Deadline | None, environ: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """The journal's ``allocation`` record of a campaign opening now inside a batch job (or with a
+    deadline): ``job_id``, ``scheduler``, ``started``, ``deadline`` and ``deadline_source``; None
+    outside a job and without a deadline. ``rose runs`` and ``rose show`` list a campaign's chain of
+    allocations from these records (the stop record after each says how it ended)."""
+    environ = os.environ if environ is None else environ
+    job_id = environ.get("SLURM_JOB_ID") or None
+    if job_id is None and deadline is None:
+        return None
+    return {
+        "job_id": job_id,
+        "scheduler": "slurm" if job_id else None,
+        "started": time.time(),
+        "deadline": deadline.at if deadline is not None else None,
+        "deadline_source": deadline.source if deadline is not None else None,
+    }

@@ -169,6 +169,10 @@ def restore_default_signals(saved: dict[int, Any] | None = None) -> None:
 
 
 def _cancel_for_signal(task: asyncio.Task[Any], name: str) -> None:
+    from rose.deadline import note_termination
+
+    if name == "SIGTERM":
+        note_termination()  # at the allocation's end this stop is a `deadline` one (rose.deadline)
     logger.warning("%s received: cancelling running tasks and stopping the campaign", name)
     task.cancel(msg=name)
 

@@ -27,6 +27,7 @@ from attrs import evolve, field, fields, frozen
 
 from rose.campaign import Campaign, CampaignStream
 from rose.config import LearnerConfig, check_learner_config
+from rose.deadline import stop_reason_for_termination
 from rose.errors import LearnerFailedError
 from rose.journal import JOURNAL_NAME
 from rose.launch import begin_campaign, check_resources, prepare_resume
@@ -123,7 +124,11 @@ def inherit(child: Learner, parent: Learner, *, learner_id: int | str, task_cwd:
 def combined_stop_reason(reasons: Iterable[str | None], stopped: bool = False) -> str:
     """The parent's stop reason from its children's reasons."""
     known = [reason for reason in reasons if reason]
-    if stopped or "stopped" in known:
+    if stopped:
+        return "stopped"
+    if "deadline" in known:  # continued in the next allocation
+        return "deadline"
+    if "stopped" in known:
         return "stopped"
     if known and all(reason == "criterion_met" for reason in known):
         return "criterion_met"
@@ -207,8 +212,8 @@ async def _relay(
         reason = combined_stop_reason(
             (child.learner.stop_reason for child in children if child.learner_id not in failed), parent.is_stopped
         )
-    except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
-        reason = "stopped"
+    except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt) as exc:
+        reason = stop_reason_for_termination(campaign.deadline) if isinstance(exc, asyncio.CancelledError) else "stopped"
         raise
     finally:
         await stream.aclose()  # type: ignore[attr-defined]  # cancel the children's tasks first
@@ -269,7 +274,7 @@ class ParallelCopies(Learner):
                 learner_id=learner_id, learner=child,
                 start=lambda resume_dir: child.start(max_iter=plan.max_iter, skip_pre_loop=plan.skip_pre_loop,
                                                      initial_config=configs[learner_id], resume=resume_dir,
-                                                     **child_options),
+                                                     deadline=plan.deadline, **child_options),
             )
 
         return fan_out(self, plan, ids, make_child, fail_fast=plan.options["fail_fast"])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from rose import overrides
 from rose.campaign import Campaign, CampaignStream
 from rose.errors import JournalError
-from rose.journal_read import JOURNAL_NAME
+from rose.journal_read import JOURNAL_NAME, SUMMARY_NAME, read_journal, read_summary
 from rose.loop import check_resumable, run_iterations
 from rose.manifest import build_manifest
 from rose.options import check_same_options
@@ -67,6 +67,9 @@ def prepare_resume(learner: Learner, campaign: Campaign) -> ResumePoint | None:
     campaign.point = point
     learner._run_dir = run_dir
     learner.restore_history(point.states)
+    if campaign.deadline is not None:  # how long this campaign's work took, to plan against the deadline
+        campaign.time_records(read_summary(os.path.join(run_dir, SUMMARY_NAME)),
+                              read_journal(os.path.join(run_dir, JOURNAL_NAME)))
     return point
 
 

@@ -21,6 +21,7 @@ from rose import overrides, taskrun
 from rose.campaign import Campaign
 from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig, check_learner_config
 from rose.criterion import check_threshold, criterion_decorator, parse_metric_value
+from rose.deadline import campaign_deadline
 from rose.errors import ResourceError, RoseError
 from rose.launch import open_campaign
 from rose.metrics import compare, resolve_operator
@@ -311,7 +312,10 @@ class Learner(IterationBook):
         Parameters of every learner: ``max_iter``, ``skip_pre_loop``, ``initial_config`` (the
         tasks' configuration), ``resume=RUN_DIR`` (``True``: this learner's newest campaign;
         continues an interrupted campaign without re-running finished tasks) and
-        ``allow_changed_options`` (resume with options other than the journaled ones). The
+        ``allow_changed_options`` (resume with options other than the journaled ones) and
+        ``deadline`` (a clock time, a duration or a date: the campaign stops cleanly, with stop reason
+        ``deadline``, when its next iteration would not fit before it; inside a Slurm job the job's
+        end is a deadline anyway, see :mod:`rose.deadline`). The
         policy's own options are declared in :attr:`options_class` and reach it as
         ``step.options``. Everything is validated here, before any task runs.
         """
@@ -319,9 +323,10 @@ class Learner(IterationBook):
                                self.start_aliases)
         config = check_learner_config(base["initial_config"], "initial_config")
         self.validate(base["max_iter"], **own)
+        deadline = campaign_deadline(base["deadline"])
         plan = Plan(max_iter=base["max_iter"], skip_pre_loop=bool(base["skip_pre_loop"]), config=config,
                     resume=base["resume"], options=own, start_options=own,
-                    allow_changed_options=bool(base["allow_changed_options"]),
+                    allow_changed_options=bool(base["allow_changed_options"]), deadline=deadline,
                     manifest={"learner_configs": [config.to_dict() if config else None]})
         return self.launch(plan)
 

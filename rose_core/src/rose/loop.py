@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from rose import results
 from rose.campaign import Campaign
+from rose.deadline import DeadlineReached, stop_reason_for_termination, warned, within
 from rose.errors import RoseError
 from rose.resume import ResumePoint
 from rose.state import IterationState
@@ -60,14 +62,25 @@ async def run_iterations(learner: Learner, plan: Plan, campaign: Campaign) -> As
             if learner.is_stopped and not silent:
                 reason = "stopped"
                 return
+            if not silent and _out_of_time(learner, campaign, i):
+                reason = "deadline"
+                return
             config = learner.take_pending_config(config)
             learner.clear_state()
+            began = time.monotonic()
             with learner.replaying(silent):
-                step = Step(iteration=i, config=config, inputs=carry, options=plan.options, learner=learner)
-                if not (i == 0 and plan.skip_pre_loop):
-                    step = Step(iteration=i, config=config, inputs=await learner.prepare(step),
-                                options=plan.options, learner=learner)
-                outcome = await learner.evaluate(step)
+                work = _iteration(learner, plan, i, config, carry)
+                if campaign.deadline is None or silent:
+                    outcome = await work
+                else:
+                    try:
+                        outcome = await within(campaign.deadline, work)
+                    except DeadlineReached as exc:
+                        logger.warning("[%s] iteration %d cancelled: %s; it runs again on resume", learner.label, i, exc)
+                        campaign.write("interrupted", iteration=i, reason="deadline")
+                        reason = "deadline"
+                        return
+                    campaign.durations.add(time.monotonic() - began)
             if not isinstance(outcome, Outcome):
                 raise TypeError(
                     f"{type(learner).__name__}.evaluate() must return a rose.Outcome, got {outcome!r}"
@@ -92,8 +105,9 @@ async def run_iterations(learner: Learner, plan: Plan, campaign: Campaign) -> As
                 return
             i += 1
         reason = "max_iter_reached"
-    except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
-        reason = "stopped"
+    except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt) as exc:
+        # SIGTERM as the allocation ends is a `deadline` stop (rose.deadline); otherwise `stopped`
+        reason = stop_reason_for_termination(campaign.deadline) if isinstance(exc, asyncio.CancelledError) else "stopped"
         if campaign.reason is None:
             campaign.write("interrupted", iteration=current)
         raise
@@ -103,6 +117,35 @@ async def run_iterations(learner: Learner, plan: Plan, campaign: Campaign) -> As
         await campaign.cancel_background()
         campaign.end(reason)
         await campaign.finish(final, reason)
+
+
+async def _iteration(learner: Learner, plan: Plan, i: int, config: Any, carry: Any) -> Outcome:
+    """``prepare`` (unless skipped) then ``evaluate`` of iteration ``i``."""
+    step = Step(iteration=i, config=config, inputs=carry, options=plan.options, learner=learner)
+    if not (i == 0 and plan.skip_pre_loop):
+        step = Step(iteration=i, config=config, inputs=await learner.prepare(step), options=plan.options, learner=learner)
+    return await learner.evaluate(step)
+
+
+def _out_of_time(learner: Learner, campaign: Campaign, iteration: int) -> bool:
+    """True when iteration ``iteration`` must not start: the allocation's warning signal came, or
+    what such an iteration takes (a high quantile of the past ones) no longer fits the deadline."""
+    deadline = campaign.deadline
+    if warned():
+        logger.warning("[%s] stopping before iteration %d: the allocation ends soon (warning signal)", learner.label,
+                       iteration)
+        return True
+    if campaign.fits_next_iteration():
+        return False
+    assert deadline is not None
+    expected = campaign.durations.expected()
+    logger.warning(
+        "[%s] stopping before iteration %d: %s expected, %.0f s left before the deadline %s (margin %g s); "
+        "resume the campaign to continue", learner.label, iteration,
+        f"{expected:.0f} s" if expected is not None else "an iteration", max(deadline.left(), 0.0),
+        deadline.describe(), deadline.margin,
+    )
+    return True
 
 
 def _resume_position(learner: Learner, point: ResumePoint) -> tuple[int, Any, int]:

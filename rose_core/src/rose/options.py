@@ -34,7 +34,7 @@ __all__ = [
 
 #: the parameters of every learner's ``start()`` (not options of the policy)
 BASE_PARAMETERS = {"max_iter": 0, "skip_pre_loop": False, "initial_config": None, "resume": None,
-                   "allow_changed_options": False}
+                   "allow_changed_options": False, "deadline": None}
 
 
 @frozen(kw_only=True)

@@ -78,6 +78,13 @@ class Step:
         ``(False, None)`` without one."""
         return check_criterion(self.learner, self.iteration, self.config, deps, extra_kwargs=extra_kwargs or None)
 
+    def has_time_for(self, task: str) -> bool:
+        """True when a run of ``task`` is expected to end before the campaign's deadline (always
+        True without one). A learner that submits work across iterations (steady state) asks
+        before each new submission and keeps what does not fit for the next allocation."""
+        campaign = self.learner.campaign
+        return campaign is None or campaign.has_time_for(task)
+
 
 @frozen(kw_only=True)
 class Plan:
@@ -93,3 +100,5 @@ class Plan:
     start_options: Any = None
     #: resume even when ``start_options`` differ from the journaled ones
     allow_changed_options: bool = False
+    #: when the campaign must be done by (:class:`rose.deadline.Deadline`), None: no deadline
+    deadline: Any = None

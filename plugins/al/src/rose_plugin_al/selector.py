@@ -121,7 +121,7 @@ class AlgorithmSelector(Learner, OldRunNames):
             return Child(
                 learner_id=name, learner=child,
                 start=lambda resume_dir: child.start(plan.max_iter, plan.skip_pre_loop, skip_simulation_step,
-                                                     configs[name], resume=resume_dir),
+                                                     configs[name], resume=resume_dir, deadline=plan.deadline),
             )
 
         run = fan_out(self, plan, names, make_child, prefix="algorithm", what="algorithm",

@@ -31,6 +31,7 @@ from typing import Any
 
 from attrs import frozen
 
+from rose.deadline import DeadlineReached
 from rose.learner import Learner, Outcome, Step
 from rose.options import StartOptions
 from rose.steps import Plan
@@ -81,9 +82,10 @@ class SteadyStateActiveLearner(Learner):
         return super().launch(plan)
 
     def _launch(self, step: Step, pending: list[list[Any]]) -> None:
-        """Start the simulation of every pending point that is not running (all of them after a resume)."""
+        """Start the simulation of every pending point that is not running (all of them after a resume)
+        and still fits before the campaign's deadline (the others stay pending, for the next allocation)."""
         for point_id, point, submitted in pending:
-            if point_id not in self._running:
+            if point_id not in self._running and step.has_time_for("simulation"):
                 self._running[point_id] = self.in_background(self.run_task(
                     "simulation", iteration=submitted, config=step.config, deps=(point,),
                     extra_kwargs={"point_id": point_id}, record_state=False,
@@ -101,6 +103,8 @@ class SteadyStateActiveLearner(Learner):
         finished: list[Any] = []
         while len(finished) < step.options["retrain_every"] or not finished:
             done = [pid for pid, task in self._running.items() if task.done()]
+            if not done and not self._running:  # nothing fits before the deadline any more
+                raise DeadlineReached(f"no simulation fits before the deadline; {len(pending)} point(s) stay pending")
             if not done:
                 await asyncio.wait(self._running.values(), return_when=asyncio.FIRST_COMPLETED)
                 continue

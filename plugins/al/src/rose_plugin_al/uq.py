@@ -313,7 +313,7 @@ class ParallelUQLearner(UQLearner, OldRunNames):
                 learner_id=name, learner=child,
                 start=lambda resume_dir: child.start(models, num_predictions, plan.max_iter, plan.skip_pre_loop,
                                                      configs[name], skip_simulation_step=skip_simulation_step,
-                                                     resume=resume_dir),
+                                                     resume=resume_dir, deadline=plan.deadline),
             )
 
         return fan_out(self, plan, names, make_child, fail_fast=plan.options["fail_fast"])

@@ -120,17 +120,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _stopped_at_deadline(campaigns: list[str]) -> list[str]:
-    """The campaigns whose last stop was for their deadline (their successor resumes them)."""
-    from rose.runs import load_run
+    """The campaigns of this run that stopped at their deadline (their successor resumes them)."""
+    from rose.deadline import stopped_at_deadline
 
-    stopped = []
-    for path in campaigns:
-        try:
-            if load_run(path, full=False).status == "deadline":
-                stopped.append(path)
-        except (OSError, ValueError):
-            continue
-    return stopped
+    return list(dict.fromkeys([*stopped_at_deadline, *(p for p in campaigns if p in stopped_at_deadline)]))
 
 
 def _journaled(run_dir: str) -> int:
