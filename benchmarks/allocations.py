@@ -1,0 +1,179 @@
+"""Campaigns across Slurm allocations (issue 25): a chain of 1-minute jobs against one uninterrupted run.
+
+Needs a local Slurm (``make slurm``, or this script starts one in a temporary folder with
+:mod:`rose.testing.slurm`). It runs ``benchmarks/allocations_campaign.py`` (12 iterations of
+15-20 s) twice at once: uninterrupted with ``rose run``, and as a ``rose submit --time 1`` chain.
+Then it compares them and prints:
+
+* the number of allocations the chain needed (at least 3, no person involved);
+* whether the selections (the active-learning task's results) and the metrics per iteration are
+  equal to the uninterrupted run's;
+* finished tasks lost (an iteration's task without a ``done`` record) and re-run (two ``done``
+  records of one task of one iteration): both must be 0;
+* work thrown away at the boundaries: task time of attempts cancelled at a deadline, as a share of
+  the allocated time (target <= 10%); and, separately, the idle tail (deadline stop to the
+  allocation's time limit);
+* the hand-over: from a deadline stop to the successor's first task, leaving out the queue wait
+  (target <= 10 s).
+
+``--cancel`` instead measures cancellation: ``scancel`` of the job at 5 moments of an iteration,
+each followed by ``rose submit --resume``; nothing lost, no process left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+CAMPAIGN = HERE / "allocations_campaign.py"
+
+
+def _records(run_dir: Path) -> list[dict[str, Any]]:
+    from rose.journal import read_journal
+
+    return list(read_journal(str(run_dir / "journal.jsonl")))
+
+
+def _campaign_dir(runs: Path) -> Path:
+    found = [p for p in runs.iterdir() if (p / "journal.jsonl").is_file()]
+    if len(found) != 1:
+        raise SystemExit(f"expected one campaign under {runs}, found {found}")
+    return found[0]
+
+
+def _outcome(run_dir: Path) -> dict[str, Any]:
+    """Per iteration: the selection and the metric; per (iteration, task): done count; cancelled seconds."""
+    from rose import results
+
+    selections: dict[int, Any] = {}
+    metrics: dict[int, Any] = {}
+    done: dict[tuple[int, str], int] = {}
+    cancelled = 0.0
+    for record in _records(run_dir):
+        if record["type"] == "task":
+            key = (record.get("iteration"), record.get("task"))
+            if record.get("status") == "done":
+                done[key] = done.get(key, 0) + 1
+                if record.get("task") == "active_learn":
+                    selections[record["iteration"]] = results.decode(record["result"], str(run_dir))
+            elif record.get("status") in ("cancelled", "canceled"):
+                cancelled += float(record.get("seconds") or 0)
+        elif record["type"] == "iteration":
+            metrics[record["state"]["iteration"]] = record["state"].get("metric_value")
+    return {"selections": selections, "metrics": metrics, "done": done, "cancelled_seconds": cancelled}
+
+
+def _job_times(job_id: str, env: dict[str, str]) -> dict[str, float]:
+    out = subprocess.run(["scontrol", "show", "job", job_id, "-o"], capture_output=True, text=True, env=env).stdout
+    fields = dict(part.split("=", 1) for part in out.split() if "=" in part)
+    import datetime as dt
+
+    def stamp(name: str) -> float:
+        value = fields.get(name, "")
+        try:
+            return dt.datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return float("nan")
+
+    return {"submit": stamp("SubmitTime"), "start": stamp("StartTime"), "end": stamp("EndTime"),
+            "limit_end": stamp("StartTime") + 60.0}
+
+
+def chain(args: argparse.Namespace, slurm: Any, work: Path) -> int:
+    env = {**os.environ, **slurm.env, "ROSE_BENCH_SCALE": str(args.scale)}
+    ref_runs, chain_runs = work / "reference", work / "chain"
+    print(f"allocations: uninterrupted reference and a chain of {args.time}-minute jobs, both running now", flush=True)
+    reference = subprocess.Popen([sys.executable, "-m", "rose", "run", str(CAMPAIGN), "--runs-dir", str(ref_runs)],
+                                 env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    began = time.time()
+    submitted = subprocess.run([sys.executable, "-m", "rose", "submit", str(CAMPAIGN), "--runs-dir", str(chain_runs),
+                                "--time", str(args.time), *args.sbatch_option], env=env, cwd=work,
+                               capture_output=True, text=True)
+    print(submitted.stdout.strip(), submitted.stderr.strip(), flush=True)
+    if submitted.returncode != 0:
+        return 1
+    chain_file = next(chain_runs.glob(".chains/*/chain.json"))
+    while True:
+        state = json.loads(chain_file.read_text())
+        if state.get("state") in ("done", "failed", "cancelled"):
+            break
+        if time.time() - began > args.timeout:
+            print(f"allocations: the chain did not finish within {args.timeout} s: {state}", flush=True)
+            return 1
+        time.sleep(2)
+    elapsed = time.time() - began
+    reference.wait(timeout=args.timeout)
+    jobs = state["jobs"]
+    print(f"allocations: chain {state['state']} after {elapsed:.0f} s in {len(jobs)} allocation(s): "
+          f"{[j['job_id'] for j in jobs]}", flush=True)
+    ours, theirs = _outcome(_campaign_dir(chain_runs)), _outcome(_campaign_dir(ref_runs))
+    same_selection = ours["selections"] == theirs["selections"]
+    same_metrics = ours["metrics"] == theirs["metrics"]
+    lost = [key for key in theirs["done"] if key not in ours["done"]]
+    rerun = [key for key, count in ours["done"].items() if count > 1]
+    times = {j["job_id"]: _job_times(j["job_id"], env) for j in jobs}
+    allocated = sum(t["end"] - t["start"] for t in times.values())
+    records = _records(_campaign_dir(chain_runs))
+    stops = [r for r in records if r["type"] == "stop"]
+    firsts = []  # first task start of each allocation after the first
+    starts = [r["time"] for r in records if r["type"] in ("start", "resume")]
+    task_starts = sorted(r["time"] - float(r.get("seconds") or 0) for r in records if r["type"] == "task")
+    for opened in starts[1:]:
+        later = [t for t in task_starts if t >= opened]
+        firsts.append(later[0] if later else float("nan"))
+    handovers = []
+    idle = []
+    ordered = [times[j["job_id"]] for j in jobs]
+    for k, stop in enumerate(stops[:-1]):
+        if k + 1 >= len(ordered) or k >= len(firsts):
+            break
+        queue = max(0.0, ordered[k + 1]["start"] - ordered[k]["end"])
+        handovers.append(firsts[k] - stop["time"] - queue)
+        idle.append(ordered[k]["limit_end"] - stop["time"])
+    print(f"allocations: allocations {len(jobs)} (target >= 3)")
+    print(f"allocations: selections equal to the uninterrupted run: {same_selection}; metrics equal: {same_metrics}")
+    print(f"allocations: finished tasks lost {len(lost)}, re-run {len(rerun)} (target 0 and 0)")
+    print(f"allocations: work thrown away {ours['cancelled_seconds']:.1f} s of {allocated:.0f} s allocated = "
+          f"{100 * ours['cancelled_seconds'] / max(allocated, 1e-9):.1f}% (target <= 10%)")
+    print(f"allocations: idle tail per boundary (deadline stop to the time limit): "
+          f"{', '.join(f'{x:.1f}' for x in idle)} s")
+    print(f"allocations: hand-over per boundary, stop to the successor's first task without the queue wait: "
+          f"{', '.join(f'{x:.1f}' for x in handovers)} s (target <= 10 s)")
+    ok = (len(jobs) >= 3 and same_selection and same_metrics and not lost and not rerun and state["state"] == "done"
+          and all(h <= 10 for h in handovers))
+    return 0 if ok else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--time", type=int, default=1, help="each allocation's time limit in minutes (default 1)")
+    parser.add_argument("--scale", type=float, default=1.0, help="task durations scale (default 1: 15-20 s iterations)")
+    parser.add_argument("--timeout", type=float, default=1500.0, help="give up after this many seconds")
+    parser.add_argument("--sbatch-option", action="append", default=[], help="passed to rose submit")
+    args = parser.parse_args()
+    args.sbatch_option = [f"--sbatch-option={o}" for o in args.sbatch_option]
+    from rose.testing.slurm import LocalSlurm, why_not
+
+    reason = why_not()
+    if reason:
+        print(f"allocations: skipped, no local Slurm: {reason}")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="rose-alloc-") as folder:
+        work = Path(folder)
+        slurm = LocalSlurm(work / "slurm").start()
+        try:
+            return chain(args, slurm, work)
+        finally:
+            slurm.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
