@@ -26,7 +26,7 @@ from attrs import define, field
 
 from rose import hookspecs
 from rose.errors import PluginConflictError, PluginLoadError, UnknownNameError
-from rose.records import BackendSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
+from rose.records import BackendSpec, CommandSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -34,13 +34,14 @@ __all__ = [
     "Registry",
     "get_plugin_manager",
     "plugin_infos",
+    "provider_of",
     "registry",
     "reset",
 ]
 
 ENTRY_POINT_GROUP = "rose.plugins"
 BUILTIN_NAME = "builtin"
-KINDS = ("learners", "metrics", "schedulers", "trackers", "backends", "policies")
+KINDS = ("learners", "metrics", "schedulers", "trackers", "backends", "policies", "commands")
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -69,6 +70,7 @@ class Registry:
     trackers: dict[str, TrackerSpec] = field(factory=dict)
     backends: dict[str, BackendSpec] = field(factory=dict)
     policies: dict[str, PolicySpec] = field(factory=dict)
+    commands: dict[str, CommandSpec] = field(factory=dict)
 
     def get(self, kind: str, name: str) -> Any:
         """The record ``name`` of ``kind`` (``"backend"``, ``"tracker"``...) or a clear error."""
@@ -286,6 +288,14 @@ def new_isolated_manager(include_builtin: bool = True) -> tuple[pluggy.PluginMan
         pm.register(builtin, name=BUILTIN_NAME)
         infos.append(PluginInfo(BUILTIN_NAME, "rose-core", _core_version(), "active", module=builtin))
     return pm, infos
+
+
+def provider_of(kind: str, name: str) -> PluginInfo | None:
+    """The plugin whose records of ``kind`` (``"commands"``, ``"backends"``...) include ``name``."""
+    for info in plugin_infos():
+        if name in info.provides.get(kind, ()):
+            return info
+    return None
 
 
 def lookup(kind: str, name: str) -> Any:
