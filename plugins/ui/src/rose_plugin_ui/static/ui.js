@@ -94,14 +94,14 @@ var RoseUi = (function () {
     return { traces: traces, best: best, drawn: drawn };
   }
 
-  function lanes(bars) {  // pack each learner's attempts into rows: the first row free at its submission
+  function lanes(bars, labels) {  // pack each learner's attempts into rows: the first row free at its submission
     var ends = {}, out = [];
     bars.slice().sort(function (a, b) { return a.submit - b.submit; }).forEach(function (bar) {
       var rows = ends[bar.learner] = ends[bar.learner] || [];
       var row = 0;
       while (row < rows.length && rows[row] > bar.submit) row++;
       rows[row] = bar.end === null ? Infinity : bar.end;
-      out.push([bar, "learner " + bar.learner + " \u00b7 " + row]);
+      out.push([bar, (labels[bar.learner] || "learner " + bar.learner) + " \u00b7 slot " + row]);
     });
     return out;
   }
@@ -113,10 +113,10 @@ var RoseUi = (function () {
     return "queued";
   }
 
-  function timelineTraces(bars, t0, until, now) {
+  function timelineTraces(bars, labels, t0, until, now) {
     var groups = {}, counts = {};
     STATES.forEach(function (s) { groups[s] = { y: [], base: [], x: [], text: [] }; counts[s] = 0; });
-    lanes(bars).forEach(function (pair) {
+    lanes(bars, labels).forEach(function (pair) {
       var bar = pair[0], lane = pair[1];
       if (until !== null && bar.submit > until) return;
       var stop = bar.end === null ? now : bar.end;
@@ -135,7 +135,7 @@ var RoseUi = (function () {
     });
     var traces = STATES.map(function (s) {
       var g = groups[s];
-      return { type: "bar", orientation: "h", name: s, y: g.y, base: g.base, x: g.x, text: g.text, marker: { color: COLOURS[s] },
+      return { type: "bar", orientation: "h", name: s, y: g.y, base: g.base, x: g.x, text: g.text, marker: { color: COLOURS[s], line: { color: "#ffffff", width: 1 } },
                hovertemplate: "%{text}<br>%{base:.2f} s + %{x:.2f} s<extra></extra>", textposition: "none" };
     });
     return { traces: traces, counts: counts };
@@ -186,7 +186,7 @@ var RoseUi = (function () {
       });
       window.roseUi.points = curve.drawn;
       var bars = Object.keys(state.bars).map(function (k) { return state.bars[k]; });
-      var timeline = timelineTraces(bars, t0, until, info.now);
+      var timeline = timelineTraces(bars, info.learners, t0, until, info.now);
       window.roseUi.states = timeline.counts;
       text($("tasks-note"), bars.length ? (bars.length >= info.max_bars ? "the latest " + info.max_bars + " task attempts; " : "") +
            "each bar runs from submission (grey: queued) through start to end, coloured by state" :
