@@ -29,13 +29,13 @@ def test_the_index_lists_campaigns_as_rose_runs_does(ui) -> None:
 def test_a_campaign_gives_its_curve_tasks_and_only_what_is_new(ui, runs) -> None:
     data = ui.json(f"/api/campaign/{ALPHA}")
     assert data["status"] == "max_iter_reached" and data["threshold"] == 0.01 and data["direction"] == "min"
-    assert [p[1] for p in data["points"]] == list(range(8)) and data["points"][-1][2] == 40
+    assert data["points"]["i"] == list(range(8)) and data["points"]["n"][-1] == 40 and data["learner_keys"] == ["-"]
     assert len(data["bars"]) == 24 and {b["state"] for b in data["bars"]} == {"done", "failed"}
     bar = data["bars"][0]
     assert abs((bar["end"] - bar["submit"]) - 0.5) < 1e-6 and bar["attempt"] == 1
     assert data["inflight"]["values"] and data["options"]["learner_type"] == "SequentialActiveLearner"
     again = ui.json(f"/api/campaign/{ALPHA}?points={data['points_cursor']}&bars={data['bars_cursor']}")
-    assert again["points"] == [] and again["bars"] == []
+    assert again["points"]["i"] == [] and again["bars"] == []
     assert ui.get(f"/api/campaign/{ALPHA}?points=x")[0] == 400
 
 
@@ -60,7 +60,7 @@ def test_a_damaged_line_is_skipped_with_a_mark_and_the_server_goes_on(ui, runs) 
     with open(curve, "a") as handle:
         handle.write('[1796590889.3,null,0.1,8,"mean_sq\n')
     after = ui.json(f"/api/campaign/{ALPHA}?points={before['points_cursor']}")
-    assert after["skipped"] == 1 and after["points"] == []
+    assert after["skipped"] == 1 and after["points"]["v"] == []
     assert [c["skipped"] for c in ui.json("/api/campaigns")["campaigns"]][0] == 1
     err = ui.stop()
     assert "skipping damaged line 11" in err and "curve.jsonl" in err
@@ -108,7 +108,7 @@ def test_the_view_reads_each_file_once_by_offset(tmp_path) -> None:
     curve = view._dirs[view.path].curve
     journal = view._dirs[view.path].journal
     assert curve.offset == os.path.getsize(curve.path) and journal.offset == os.path.getsize(journal.path)
-    assert len(view.points) == 3 and view.bar_count == 6
+    assert len(view.points["i"]) == 3 and view.bar_count == 6
     reopened = Journal(run_dir)
     reopened.open()
     reopened.write("resume", learner_id=None)
@@ -117,7 +117,7 @@ def test_the_view_reads_each_file_once_by_offset(tmp_path) -> None:
     reopened.write("iteration", learner_id=None, state={"iteration": 3, "metric_value": 0.2, "learner_id": None})
     reopened.close()
     view.refresh(details=True)
-    assert len(view.points) == 4 and view.points[-1][3] == 0.2
+    assert len(view.points["i"]) == 4 and view.points["v"][-1] == 0.2
     states = [bar["state"] for bar in view.bars]
     assert states.count("replayed") == 3  # the attempts done before the resume, reused by it
     assert view.snapshot()["bars"][-1]["attempt"] == 2 and view.snapshot()["status"] == "unfinished"

@@ -11,7 +11,8 @@ A :class:`CampaignView` follows, in the campaign directory and in each learner's
   counts.
 
 Every record is read once (a byte offset per file); nothing is ever written. The derived
-values (best metric, direction, iterations) come from :class:`rose.runs.Run`.
+values (direction, status fields) live on a :class:`rose.runs.Run`; the curve points are kept
+in columns (one list per field), a few bytes a point, so 10^5 iterations stay cheap.
 """
 
 from __future__ import annotations
@@ -64,7 +65,12 @@ class CampaignView:
         self.top_id: Any = None
         self.options: dict[str, Any] = {}
         self.events: list[dict[str, Any]] = []  # start, resume, stop, interrupted, allocation
-        self.points: list[list[Any]] = []  # [learner key, iteration, labeled_count, value, time], append-only
+        #: the curve points, append-only columns: learner (index into ``keys``), iteration, labeled_count, value, time
+        self.points: dict[str, list[Any]] = {"l": [], "i": [], "n": [], "v": [], "t": []}
+        self.keys: list[str] = []  # learner keys in the order their first point came
+        self._index: dict[Any, int] = {}
+        self.counts: dict[str, int] = {}
+        self.labels: dict[str, str] = {}
         self.bars: deque[dict[str, Any]] = deque(maxlen=MAX_BARS)
         self.bar_count = 0  # task updates ever made (the cursor of the timeline)
         self.inflight: InFlight | None = None
@@ -73,7 +79,6 @@ class CampaignView:
         self._lock = threading.Lock()
         self._details = False
         self._next_bar = 0
-        self._last: LearnerHistory | None = None  # the history the last curve row went to
         self._summary: tuple[tuple[int, int, int, str, bool], dict[str, Any]] | None = None
 
     # -- reading ---------------------------------------------------------------------------
@@ -125,23 +130,28 @@ class CampaignView:
     def _row(self, row: list[Any]) -> None:
         if len(row) != _ROW:
             return
-        moment, learner_id, _seconds, number, name, value, threshold, stop, labeled, label = row
-        state = {"iteration": number, "metric_name": name, "metric_value": value, "metric_threshold": threshold,
-                 "should_stop": stop, "learner_id": learner_id, "labeled_count": labeled}
+        moment, learner_id, _seconds, number, name, value, threshold, _stop, labeled, label = row
+        index = self._index.get(learner_id)
+        if index is None:
+            index = self._index[learner_id] = len(self.keys)
+            self.keys.append(_key(learner_id))
+            self._history(learner_id)
+        key = self.keys[index]
+        self.counts[key] = self.counts.get(key, 0) + 1
         if label is not None:
-            state["learner_label"] = label
-        history = self._last
-        if history is None or history.learner_id != learner_id:
-            history = self._last = self._history(learner_id)
-        history.iterations.append(state)
+            self.labels[key] = str(label)
         if self.run.metric_name is None and name:
             self.run.metric_name = name
         if self.run.threshold is None and _finite(threshold):
             self.run.threshold = float(threshold)
         if type(value) is not float or not math.isfinite(value):
             value = value if _finite(value) else None
-        self.points.append([_key(learner_id), number, labeled if type(labeled) is int or _finite(labeled) else None,
-                            value, moment])
+        points = self.points
+        points["l"].append(index)
+        points["i"].append(number)
+        points["n"].append(labeled if type(labeled) is int or _finite(labeled) else None)
+        points["v"].append(value)
+        points["t"].append(moment)
         if type(moment) is float:
             run = self.run
             if run.started is None or moment < run.started:
@@ -258,23 +268,30 @@ class CampaignView:
         """The campaign as the index lists it (the columns of ``rose runs``, and the allocations)."""
         with self._lock:
             run = self.run
-            key = (len(self.points), len(self.events), self._skipped(), run.status, self.gone)
+            key = (len(self.points["l"]), len(self.events), self._skipped(), run.status, self.gone)
             if self._summary is not None and self._summary[0] == key:
                 return self._summary[1]
-            best = None if run.dry_run else run.best_metric()
             summary = {"name": self.name, "learner_type": run.learner_type, "status": run.status,
-                    "learners": len(self._learners()), "iterations": run.iterations, "metric": run.metric_name,
-                    "threshold": run.threshold, "operator": run.operator, "best_metric": best,
-                    "started": run.started, "ended": run.ended, "allocations": self._allocations(),
-                    "gone": self.gone, "skipped": self._skipped()}
+                       "learners": len(self._learners()), "iterations": max(self.counts.values(), default=0),
+                       "metric": run.metric_name, "threshold": run.threshold, "operator": run.operator,
+                       "best_metric": None if run.dry_run else self._best(), "started": run.started,
+                       "ended": run.ended, "allocations": self._allocations(), "gone": self.gone,
+                       "skipped": self._skipped()}
             self._summary = (key, summary)
             return summary
 
-    def _learners(self) -> list[LearnerHistory]:
-        """The learners in id order; a parent that ran sub-learners keeps theirs only (as ``rose runs``)."""
-        learners = self.run.ordered_learners()
-        with_states = [h for h in learners if h.iterations]
-        return with_states if len(learners) > 1 and with_states else learners
+    def _best(self) -> float | None:
+        """The best criterion value any learner reached (the direction of :attr:`rose.runs.Run.direction`)."""
+        values = [v for v in self.points["v"] if v is not None]
+        if not values:
+            return None
+        return float(max(values) if self.run.direction == "max" else min(values))
+
+    def _learners(self) -> list[str]:
+        """The learner keys in id order; a parent that ran sub-learners keeps theirs only (as ``rose runs``)."""
+        learners = [_key(h.learner_id) for h in self.run.ordered_learners()]
+        with_points = [key for key in learners if self.counts.get(key)]
+        return with_points if len(learners) > 1 and with_points else learners
 
     def _skipped(self) -> int:
         return sum(d.curve.skipped + d.journal.skipped for d in self._dirs.values())
@@ -296,7 +313,8 @@ class CampaignView:
         """Everything the campaign page needs, the points and task updates after the cursors."""
         with self._lock:
             run = self.run
-            labels = {_key(h.learner_id): h.label for h in self._learners()}
+            labels = {key: self.labels.get(key) or ("learner" if key == "-" else f"learner {key}")
+                      for key in self._learners()}
             running = [bar["start"] for d in self._dirs.values() for bar in d.open.values() if _finite(bar.get("start"))]
             first_bar = max(bars_from, self.bar_count - len(self.bars))
             skip = first_bar - (self.bar_count - len(self.bars))
@@ -307,7 +325,8 @@ class CampaignView:
                 "metric": run.metric_name, "threshold": run.threshold, "operator": run.operator,
                 "direction": run.direction, "options": self.options, "learners": labels,
                 "events": self.events, "allocations": self._allocations(),
-                "points": self.points[points_from:], "points_cursor": len(self.points),
+                "points": {column: values[points_from:] for column, values in self.points.items()},
+                "points_cursor": len(self.points["l"]), "learner_keys": self.keys,
                 "bars": bars, "bars_cursor": self.bar_count, "max_bars": MAX_BARS,
                 "inflight": self.inflight.series(running, now) if self.inflight is not None else None,
                 "gone": self.gone, "skipped": self._skipped(), "now": now,

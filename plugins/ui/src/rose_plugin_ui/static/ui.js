@@ -71,25 +71,28 @@ var RoseUi = (function () {
   }
 
   // -- one campaign ---------------------------------------------------------------------
-  function curveTraces(learners, points, direction, until, prefix) {
-    var by = {};
-    points.forEach(function (p) {  // [learner, iteration, labeled_count, value, time]
-      if (p[3] === null || (until !== null && p[4] > until)) return;
-      (by[p[0]] = by[p[0]] || []).push(p);
-    });
+  function emptyPoints() { return { l: [], i: [], n: [], v: [], t: [] }; }
+  function addPoints(into, more) { Object.keys(into).forEach(function (c) { into[c] = into[c].concat(more[c]); }); }
+
+  function curveTraces(learners, keys, points, direction, until, prefix) {
+    var by = {};  // points are columns: learner index, iteration, labeled_count, value, time
+    for (var j = 0; j < points.l.length; j++) {
+      if (points.v[j] === null || (until !== null && points.t[j] > until)) continue;
+      var key = keys[points.l[j]];
+      var g = by[key] = by[key] || { i: [], n: [], v: [], labeled: true };
+      g.i.push(points.i[j]); g.n.push(points.n[j]); g.v.push(points.v[j]);
+      if (points.n[j] === null) g.labeled = false;
+    }
     var traces = [], best = null, drawn = 0;
     Object.keys(by).sort().forEach(function (key) {
-      var rows = by[key];
-      var labeled = rows.every(function (p) { return p[2] !== null; });
-      var x = rows.map(function (p) { return labeled ? p[2] : p[1]; });
-      var y = rows.map(function (p) { return p[3]; });
-      drawn += rows.length;
-      traces.push({ type: "scatter", mode: rows.length > 2000 ? "lines" : "lines+markers", name: (prefix || "") + (learners[key] || key),
-                    x: x, y: y, hovertemplate: "%{y}<extra>" + (learners[key] || key) + "</extra>" });
-      rows.forEach(function (p, i) {
-        if (best === null || (direction === "max" ? p[3] > best.y : p[3] < best.y)) best = { x: x[i], y: p[3], name: learners[key] || key };
-      });
-      traces[traces.length - 1].xaxis_title = labeled ? "labeled samples" : "iteration";
+      var g = by[key], name = learners[key] || key;
+      var x = g.labeled ? g.n : g.i;
+      drawn += g.v.length;
+      traces.push({ type: "scatter", mode: g.v.length > 2000 ? "lines" : "lines+markers", name: (prefix || "") + name,
+                    x: x, y: g.v, hovertemplate: "%{y}<extra>" + name + "</extra>", xaxis_title: g.labeled ? "labeled samples" : "iteration" });
+      for (var k = 0; k < g.v.length; k++) {
+        if (best === null || (direction === "max" ? g.v[k] > best.y : g.v[k] < best.y)) best = { x: x[k], y: g.v[k], name: name };
+      }
     });
     return { traces: traces, best: best, drawn: drawn };
   }
@@ -143,7 +146,7 @@ var RoseUi = (function () {
 
   function campaign() {
     var name = decodeURIComponent(location.pathname.split("/").pop());
-    var state = { points: [], bars: {}, pointsCursor: 0, barsCursor: 0, info: null, until: null, started: performance.now(), dirty: true };
+    var state = { points: emptyPoints(), keys: [], bars: {}, pointsCursor: 0, barsCursor: 0, info: null, until: null, dirty: true, updates: 0 };
     text($("name"), name); document.title = "rose ui: " + name;
     $("replay").oninput = function () {
       var info = state.info; if (!info) return;
@@ -155,7 +158,7 @@ var RoseUi = (function () {
 
     function span() {
       var t0 = null, t1 = null;
-      state.points.forEach(function (p) { if (p[4] !== null) { if (t0 === null || p[4] < t0) t0 = p[4]; if (t1 === null || p[4] > t1) t1 = p[4]; } });
+      state.points.t.forEach(function (t) { if (t !== null) { if (t0 === null || t < t0) t0 = t; if (t1 === null || t > t1) t1 = t; } });
       Object.keys(state.bars).forEach(function (k) {
         var b = state.bars[k]; if (t0 === null || b.submit < t0) t0 = b.submit;
         var e = b.end === null ? state.info.now : b.end; if (t1 === null || e > t1) t1 = e;
@@ -170,7 +173,7 @@ var RoseUi = (function () {
       state.dirty = false;
       var range = span(), t0 = range[0], until = state.until;
       text($("when"), until === null ? "live" : "+" + (until - t0).toFixed(1) + " s (" + when(until) + ")");
-      var curve = curveTraces(info.learners, state.points, info.direction, until);
+      var curve = curveTraces(info.learners, state.keys, state.points, info.direction, until);
       var shapes = [], annotations = [];
       if (info.threshold !== null && info.threshold !== undefined) {
         shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: info.threshold, y1: info.threshold, line: { dash: "dash", color: "#d64045" } });
@@ -182,7 +185,7 @@ var RoseUi = (function () {
       var xTitle = curve.traces.length ? curve.traces[0].xaxis_title : "iteration";
       Plotly.react("curve", traces, { margin: { t: 20, r: 20 }, xaxis: { title: { text: xTitle } }, yaxis: { title: { text: info.metric || "metric" } },
                                       shapes: shapes, annotations: annotations, uirevision: "curve" }, CONFIG).then(function () {
-        if (window.roseUi.firstPaint === null && curve.drawn > 0) window.roseUi.firstPaint = performance.now() - state.started;
+        if (window.roseUi.firstPaint === null && curve.drawn > 0) window.roseUi.firstPaint = performance.now();  // since navigation
       });
       window.roseUi.points = curve.drawn;
       var bars = Object.keys(state.bars).map(function (k) { return state.bars[k]; });
@@ -225,25 +228,27 @@ var RoseUi = (function () {
     }
 
     function poll() {
-      getJson("/api/campaign/" + encodeURIComponent(name) + "?points=" + state.pointsCursor + "&bars=" + state.barsCursor).then(function (r) {
+      // the first request skips the task records: the curves paint before a long journal is read
+      var tasks = state.info ? "" : "&tasks=0";
+      getJson("/api/campaign/" + encodeURIComponent(name) + "?points=" + state.pointsCursor + "&bars=" + state.barsCursor + tasks).then(function (r) {
         if (!r.ok) { $("gone").hidden = false; text($("gone"), r.body.error || ("error " + r.status)); return; }
         var d = r.body;
         if (d.mlflow) {
           var a = document.createElement("a"); a.href = d.mlflow.url; a.title = "start it with: " + d.mlflow.serve; text(a, "MLflow run");
           var box = $("mlflow"); box.innerHTML = ""; box.appendChild(a);
         }
-        if (d.points.length || d.bars.length || !state.info || d.status !== state.info.status || d.gone !== state.info.gone ||
+        if (d.points.l.length || d.bars.length || !state.info || d.status !== state.info.status || d.gone !== state.info.gone ||
             (d.status === "unfinished" && !d.gone)) state.dirty = true;
-        Array.prototype.push.apply(state.points, d.points);
+        addPoints(state.points, d.points); state.keys = d.learner_keys;
         d.bars.forEach(function (b) { state.bars[b.id] = b; });
         var ids = Object.keys(state.bars);
         if (ids.length > d.max_bars) ids.sort(function (a, b) { return state.bars[a].seq - state.bars[b].seq; })
           .slice(0, ids.length - d.max_bars).forEach(function (k) { delete state.bars[k]; });
         state.pointsCursor = d.points_cursor; state.barsCursor = d.bars_cursor;
-        state.info = d; window.roseUi.updates += 1;
+        state.info = d; state.updates = (state.updates || 0) + 1; window.roseUi.updates += 1;
         header(d); draw();
       }).catch(function (e) { text($("gone"), "the rose ui server does not answer (" + e + ")"); $("gone").hidden = false; })
-        .then(function () { later(poll); });
+        .then(function () { if (state.info && state.updates === 1) poll(); else later(poll); });
     }
     poll();
   }
@@ -253,12 +258,12 @@ var RoseUi = (function () {
     var names = new URLSearchParams(location.search).getAll("c");
     text($("names"), names.join(", "));
     var data = {};
-    names.forEach(function (n) { data[n] = { points: [], cursor: 0, info: null }; });
+    names.forEach(function (n) { data[n] = { points: emptyPoints(), cursor: 0, info: null }; });
     function draw() {
       var traces = [], drawn = 0;
       names.forEach(function (n) {
         var d = data[n]; if (!d.info) return;
-        var c = curveTraces(d.info.learners, d.points, d.info.direction, null, n + " \u00b7 ");
+        var c = curveTraces(d.info.learners, d.info.learner_keys, d.points, d.info.direction, null, n + " \u00b7 ");
         drawn += c.drawn; Array.prototype.push.apply(traces, c.traces);
       });
       window.roseUi.points = drawn;
@@ -269,7 +274,7 @@ var RoseUi = (function () {
       Promise.all(names.map(function (n) {
         return getJson("/api/campaign/" + encodeURIComponent(n) + "?tasks=0&points=" + data[n].cursor).then(function (r) {
           if (!r.ok) { $("error").hidden = false; text($("error"), r.body.error); return; }
-          Array.prototype.push.apply(data[n].points, r.body.points); data[n].cursor = r.body.points_cursor; data[n].info = r.body;
+          addPoints(data[n].points, r.body.points); data[n].cursor = r.body.points_cursor; data[n].info = r.body;
         });
       })).then(draw).catch(function () {}).then(function () { later(poll); });
     }

@@ -1,0 +1,230 @@
+"""What `rose ui` costs: first paint of a huge campaign, the server's CPU, the campaign's throughput.
+
+    python benchmarks/ui_cost.py                  # all three (needs Chromium: make browser)
+    python benchmarks/ui_cost.py --only paint     # or: cpu, throughput
+    python benchmarks/ui_cost.py --iterations 100000 --tasks 9 --reps 3
+
+1. paint: a campaign of ``--iterations`` iterations and ``iterations * (tasks + 1)`` journal
+   records (10^6 by default), written through rose.journal.Journal; `rose ui` serves it and
+   headless Chromium opens its page. Reported: the first paint of the learning curve and the
+   moment the task timeline is drawn, in ms since navigation (target: first paint <= 1 s).
+2. cpu: the CPU time of the `rose ui` process while a real campaign runs with its page open,
+   as a share of one core (target <= 5%).
+3. throughput: the same campaign (no-op function tasks on the local backend), alternately
+   without and with a page open on it, in this one run: iterations per second and the ratio
+   (target: within 5%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = os.environ.get("ROSE_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+CAMPAIGN = textwrap.dedent('''
+    import asyncio, sys, time
+    import rose
+    from rose.al import SequentialActiveLearner
+    from rose.metrics import MEAN_SQUARED_ERROR_MSE
+
+    async def main(iterations: int) -> None:
+        async with rose.engine("local") as engine:
+            learner = SequentialActiveLearner(engine, name="ui-cost")
+
+            @learner.simulation_task(as_executable=False)
+            async def simulate(*upstream):
+                return {"labeled_count": 1}
+
+            @learner.training_task(as_executable=False)
+            async def train(*upstream):
+                return None
+
+            @learner.active_learn_task(as_executable=False)
+            async def select(*upstream):
+                return None
+
+            @learner.as_stop_criterion(metric_name=MEAN_SQUARED_ERROR_MSE, threshold=0.0, as_executable=False)
+            async def check(*args):
+                return 1.0
+
+            print(learner.run_dir, flush=True)
+            started = time.perf_counter()
+            async for _ in learner.start(max_iter=iterations):
+                pass
+            print(f"RATE {iterations / (time.perf_counter() - started):.2f}", flush=True)
+
+    asyncio.run(main(int(sys.argv[1])))
+''')
+
+
+class Ui:
+    """`rose ui ROOT --port 0` in a subprocess."""
+
+    def __init__(self, root: str) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "rose", "ui", root, "--port", "0"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        self.url = line.split(" at ", 1)[1].split()[0].rstrip("/")
+        self.process.stdout.readline()
+
+    def cpu_seconds(self) -> float:
+        """user + system CPU seconds of the server so far (from /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def write_big(run_dir: str, iterations: int, tasks: int) -> int:
+    """A finished campaign journal of ``iterations`` iterations, each after ``tasks`` task records."""
+    from rose.journal import Journal
+
+    async def write() -> int:
+        journal = Journal(run_dir)
+        journal.open()
+        records = 2
+        journal.write("start", learner_id=None, manifest={"learner_type": "SequentialActiveLearner", "max_iter": iterations,
+                                                          "criterion": {"metric_name": "mean_squared_error_mse",
+                                                                        "threshold": 1e-4, "operator": "<"}})
+        for i in range(iterations):
+            for k in range(tasks):
+                journal.write("task", grouped=True, learner_id=None, iteration=i, key=str(k), task="simulation",
+                              kind="simulation", attempt=1, status="done", seconds=0.01, result=None)
+            journal.write("iteration", learner_id=None, state={
+                "iteration": i, "metric_name": "mean_squared_error_mse", "metric_value": 1.0 / (i + 1),
+                "metric_threshold": 1e-4, "should_stop": False, "learner_id": None, "labeled_count": 5 * (i + 1)})
+            records += tasks + 1
+            if i % 1000 == 0:
+                await asyncio.sleep(0)  # let the group commit flush
+        journal.write("stop", learner_id=None, reason="max_iter_reached")
+        journal.close()
+        return records
+
+    return asyncio.run(write())
+
+
+def browser() -> Any:
+    from playwright.sync_api import sync_playwright
+
+    driver = sync_playwright().start()
+    return driver, driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+def paint(args: argparse.Namespace, work: Path) -> None:
+    root = work / "paint"
+    name = "20261206-000000-huge"
+    started = time.perf_counter()
+    records = write_big(str(root / name), args.iterations, args.tasks)
+    print(f"paint: wrote {records:,} records ({args.iterations:,} iterations) in {time.perf_counter() - started:.1f} s")
+    driver, chromium = browser()
+    try:
+        firsts, timelines = [], []
+        for rep in range(args.reps):
+            ui = Ui(str(root))  # a fresh server each time: nothing read before the page asks
+            try:
+                page = chromium.new_page()
+                page.goto(f"{ui.url}/campaign/{name}")
+                page.wait_for_function(f"window.roseUi.points === {args.iterations}", timeout=120_000)
+                first = page.evaluate("window.roseUi.firstPaint")
+                page.wait_for_function("window.roseUi.states.done > 0", timeout=300_000)
+                timeline = page.evaluate("performance.now()")
+                firsts.append(first)
+                timelines.append(timeline)
+                print(f"paint rep {rep + 1}: first paint {first:.0f} ms, timeline drawn {timeline:.0f} ms")
+                page.close()
+            finally:
+                ui.stop()
+        print(f"paint: first paint median {statistics.median(firsts):.0f} ms (min {min(firsts):.0f}, max {max(firsts):.0f}); "
+              f"timeline median {statistics.median(timelines):.0f} ms; target first paint <= 1000 ms")
+    finally:
+        chromium.close()
+        driver.stop()
+
+
+def run_campaign(root: Path, iterations: int, with_page: bool) -> tuple[float, float | None]:
+    """(iterations per second, the server's share of one core while it ran or None)."""
+    script = root / "campaign.py"
+    script.write_text(CAMPAIGN)
+    env = {**os.environ, "ROSE_RUNS_DIR": str(root / "runs")}
+    ui = driver = chromium = None
+    if with_page:
+        ui = Ui(str(root / "runs"))
+        driver, chromium = browser()
+    try:
+        campaign = subprocess.Popen([sys.executable, str(script), str(iterations)], env=env, stdout=subprocess.PIPE, text=True)
+        assert campaign.stdout is not None
+        run_dir = campaign.stdout.readline().strip()
+        cpu0 = wall0 = 0.0
+        if ui is not None and chromium is not None:
+            page = chromium.new_page()
+            page.goto(f"{ui.url}/campaign/{os.path.basename(run_dir)}")
+            cpu0, wall0 = ui.cpu_seconds(), time.perf_counter()
+        output = campaign.communicate()[0]
+        share = None
+        if ui is not None:
+            share = (ui.cpu_seconds() - cpu0) / (time.perf_counter() - wall0)
+        rate = float(next(line for line in output.splitlines() if line.startswith("RATE")).split()[1])
+        return rate, share
+    finally:
+        if chromium is not None:
+            chromium.close()
+            driver.stop()
+        if ui is not None:
+            ui.stop()
+
+
+def throughput(args: argparse.Namespace, work: Path) -> None:
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    shares = []
+    for rep in range(args.reps):
+        for with_page in (False, True):
+            folder = work / f"tp-{rep}-{int(with_page)}"
+            folder.mkdir()
+            rate, share = run_campaign(folder, args.campaign_iterations, with_page)
+            rates[with_page].append(rate)
+            if share is not None:
+                shares.append(share)
+            print(f"throughput rep {rep + 1} {'with page' if with_page else 'without  '}: {rate:.1f} iterations/s"
+                  + (f", rose ui CPU {100 * share:.1f}% of one core" if share is not None else ""))
+    without, with_ = statistics.median(rates[False]), statistics.median(rates[True])
+    print(f"throughput: without page {without:.1f} it/s, with page {with_:.1f} it/s, ratio {with_ / without:.3f} "
+          f"(target >= 0.95); rose ui CPU median {100 * statistics.median(shares):.1f}% of one core "
+          f"(max {100 * max(shares):.1f}%; target <= 5%)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("paint", "throughput"), help="one measurement (cpu is part of throughput)")
+    parser.add_argument("--iterations", type=int, default=100_000, help="iterations of the big campaign (100,000)")
+    parser.add_argument("--tasks", type=int, default=9, help="task records per iteration of the big campaign (9)")
+    parser.add_argument("--campaign-iterations", type=int, default=3000, help="iterations of the live campaign (3000)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (3)")
+    args = parser.parse_args()
+    if not os.path.isfile(CHROMIUM):
+        print(f"no Chromium at {CHROMIUM}: run `make browser` (or set ROSE_CHROMIUM)")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="rose-ui-cost-") as tmp:
+        if args.only in (None, "paint"):
+            paint(args, Path(tmp))
+        if args.only in (None, "throughput"):
+            throughput(args, Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
