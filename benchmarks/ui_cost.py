@@ -33,6 +33,9 @@ CHROMIUM = os.environ.get("ROSE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
+#: seconds between a campaign's start-up and its first iteration, with or without the page
+SETTLE = 5.0
+
 CAMPAIGN = textwrap.dedent('''
     import asyncio, sys, time
     import rose
@@ -60,10 +63,12 @@ CAMPAIGN = textwrap.dedent('''
                 return 1.0
 
             print(learner.run_dir, flush=True)
-            started = time.perf_counter()
+            sys.stdin.readline()  # "go": the page (if any) is open
+            started, cpu = time.perf_counter(), time.process_time()
             async for _ in learner.start(max_iter=iterations):
                 pass
-            print(f"RATE {iterations / (time.perf_counter() - started):.2f}", flush=True)
+            print(f"RATE {iterations / (time.perf_counter() - started):.2f} "
+                  f"{1e6 * (time.process_time() - cpu) / iterations:.1f}", flush=True)
 
     asyncio.run(main(int(sys.argv[1])))
 ''')
@@ -133,7 +138,9 @@ def paint(args: argparse.Namespace, work: Path) -> None:
     print(f"paint: wrote {records:,} records ({args.iterations:,} iterations) in {time.perf_counter() - started:.1f} s")
     driver, chromium = browser()
     try:
-        firsts, timelines = [], []
+        firsts: list[float] = []
+        timelines: list[float] = []
+        cpus: list[float] = []
         for rep in range(args.reps):
             ui = Ui(str(root))  # a fresh server each time: nothing read before the page asks
             try:
@@ -141,23 +148,29 @@ def paint(args: argparse.Namespace, work: Path) -> None:
                 page.goto(f"{ui.url}/campaign/{name}")
                 page.wait_for_function(f"window.roseUi.points === {args.iterations}", timeout=120_000)
                 first = page.evaluate("window.roseUi.firstPaint")
+                server_first = ui.cpu_seconds()
                 page.wait_for_function("window.roseUi.states.done > 0", timeout=300_000)
                 timeline = page.evaluate("performance.now()")
                 firsts.append(first)
                 timelines.append(timeline)
-                print(f"paint rep {rep + 1}: first paint {first:.0f} ms, timeline drawn {timeline:.0f} ms")
+                cpus.append(server_first)
+                print(f"paint rep {rep + 1}: first paint {first:.0f} ms, timeline drawn {timeline:.0f} ms; server CPU "
+                      f"{server_first:.2f} s until the first paint (start-up included), {ui.cpu_seconds():.2f} s in all; "
+                      f"load average {os.getloadavg()[0]:.1f}")
                 page.close()
             finally:
                 ui.stop()
         print(f"paint: first paint median {statistics.median(firsts):.0f} ms (min {min(firsts):.0f}, max {max(firsts):.0f}); "
-              f"timeline median {statistics.median(timelines):.0f} ms; target first paint <= 1000 ms")
+              f"timeline median {statistics.median(timelines):.0f} ms; target first paint <= 1000 ms; server CPU until "
+              f"first paint median {statistics.median(cpus):.2f} s")
     finally:
         chromium.close()
         driver.stop()
 
 
-def run_campaign(root: Path, iterations: int, with_page: bool) -> tuple[float, float | None]:
-    """(iterations per second, the server's share of one core while it ran or None)."""
+def run_campaign(root: Path, iterations: int, with_page: bool) -> tuple[float, float, float | None]:
+    """(iterations per second, CPU microseconds per iteration of the campaign process, the server's
+    share of one core while it ran or None)."""
     script = root / "campaign.py"
     script.write_text(CAMPAIGN)
     env = {**os.environ, "ROSE_RUNS_DIR": str(root / "runs")}
@@ -166,20 +179,25 @@ def run_campaign(root: Path, iterations: int, with_page: bool) -> tuple[float, f
         ui = Ui(str(root / "runs"))
         driver, chromium = browser()
     try:
-        campaign = subprocess.Popen([sys.executable, str(script), str(iterations)], env=env, stdout=subprocess.PIPE, text=True)
+        campaign = subprocess.Popen([sys.executable, str(script), str(iterations)], env=env, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
         assert campaign.stdout is not None
         run_dir = campaign.stdout.readline().strip()
         cpu0 = wall0 = 0.0
         if ui is not None and chromium is not None:
-            page = chromium.new_page()
+            page = chromium.new_page()  # open before the campaign starts: it polls until the journal appears
             page.goto(f"{ui.url}/campaign/{os.path.basename(run_dir)}")
+            page.wait_for_function("window.roseUi.updates > 0 || "
+                                   "document.getElementById('gone').textContent.includes('no campaign')")
+        time.sleep(SETTLE)  # the same pause in both cases: the engine's workers start meanwhile
+        if ui is not None:
             cpu0, wall0 = ui.cpu_seconds(), time.perf_counter()
-        output = campaign.communicate()[0]
+        output = campaign.communicate("go\n")[0]
         share = None
         if ui is not None:
             share = (ui.cpu_seconds() - cpu0) / (time.perf_counter() - wall0)
-        rate = float(next(line for line in output.splitlines() if line.startswith("RATE")).split()[1])
-        return rate, share
+        _, rate, cpu = next(line for line in output.splitlines() if line.startswith("RATE")).split()
+        return float(rate), float(cpu), share
     finally:
         if chromium is not None:
             chromium.close()
@@ -190,20 +208,26 @@ def run_campaign(root: Path, iterations: int, with_page: bool) -> tuple[float, f
 
 def throughput(args: argparse.Namespace, work: Path) -> None:
     rates: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
     shares = []
     for rep in range(args.reps):
-        for with_page in (False, True):
+        for with_page in ((False, True) if rep % 2 == 0 else (True, False)):  # alternate the order
             folder = work / f"tp-{rep}-{int(with_page)}"
             folder.mkdir()
-            rate, share = run_campaign(folder, args.campaign_iterations, with_page)
+            rate, cpu, share = run_campaign(folder, args.campaign_iterations, with_page)
             rates[with_page].append(rate)
+            cpus[with_page].append(cpu)
             if share is not None:
                 shares.append(share)
-            print(f"throughput rep {rep + 1} {'with page' if with_page else 'without  '}: {rate:.1f} iterations/s"
-                  + (f", rose ui CPU {100 * share:.1f}% of one core" if share is not None else ""))
+            print(f"throughput rep {rep + 1} {'with page' if with_page else 'without  '}: {rate:.1f} iterations/s, "
+                  f"{cpu:.0f} us CPU per iteration"
+                  + (f", rose ui CPU {100 * share:.1f}% of one core" if share is not None else "")
+                  + f"; load average {os.getloadavg()[0]:.1f}")
     without, with_ = statistics.median(rates[False]), statistics.median(rates[True])
+    cpu_without, cpu_with = statistics.median(cpus[False]), statistics.median(cpus[True])
     print(f"throughput: without page {without:.1f} it/s, with page {with_:.1f} it/s, ratio {with_ / without:.3f} "
-          f"(target >= 0.95); rose ui CPU median {100 * statistics.median(shares):.1f}% of one core "
+          f"(target >= 0.95); campaign CPU per iteration without {cpu_without:.0f} us, with {cpu_with:.0f} us "
+          f"(ratio {cpu_without / cpu_with:.3f}); rose ui CPU median {100 * statistics.median(shares):.1f}% of one core "
           f"(max {100 * max(shares):.1f}%; target <= 5%)")
 
 
@@ -212,7 +236,7 @@ def main() -> int:
     parser.add_argument("--only", choices=("paint", "throughput"), help="one measurement (cpu is part of throughput)")
     parser.add_argument("--iterations", type=int, default=100_000, help="iterations of the big campaign (100,000)")
     parser.add_argument("--tasks", type=int, default=9, help="task records per iteration of the big campaign (9)")
-    parser.add_argument("--campaign-iterations", type=int, default=3000, help="iterations of the live campaign (3000)")
+    parser.add_argument("--campaign-iterations", type=int, default=15_000, help="iterations of the live campaign (15,000)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions (3)")
     args = parser.parse_args()
     if not os.path.isfile(CHROMIUM):

@@ -137,10 +137,12 @@ def create_app(root: str, *, token: str | None = None, mlflow_url: str = "http:/
 
         return endpoint
 
-    async def api_campaigns(request: Request) -> Response:
+    # plain functions: Starlette runs them in its thread pool, so reading a long journal never
+    # holds up the other requests (the views lock themselves)
+    def api_campaigns(request: Request) -> Response:
         return _json(campaigns.listing())
 
-    async def api_campaign(request: Request) -> Response:
+    def api_campaign(request: Request) -> Response:
         name = request.path_params["name"]
         view = campaigns.view(name)
         if view is None:
