@@ -142,3 +142,19 @@ def test_the_allocation_chain_is_shown(tmp_path) -> None:
     chain = view.summary()["allocations"]
     assert [(a["job_id"], a["reason"]) for a in chain] == [("1234", "deadline"), ("1240", None)]
     assert chain[0]["deadline"] == 4600.0 and chain[0]["ended"] is not None and chain[1]["ended"] is None
+
+
+def test_a_command_still_running_when_its_learner_stops_is_shown_cancelled(tmp_path) -> None:
+    run_dir = str(tmp_path / "run")
+    journal = Journal(run_dir)
+    journal.open()
+    journal.write("start", learner_id=None, manifest={"learner_type": "SequentialActiveLearner"})
+    journal.write("process", learner_id=None, iteration=0, task="simulation", key="", pid=1234)
+    view = CampaignView(run_dir)
+    view.refresh(details=True)
+    assert [bar["state"] for bar in view.bars] == ["running"]
+    journal.write("stop", learner_id=None, reason="stopped")
+    journal.close()
+    view.refresh(details=True)
+    last = view.snapshot()["bars"][-1]
+    assert last["state"] == "cancelled" and last["end"] >= last["start"]

@@ -51,7 +51,7 @@ class _Learner:
     def __init__(self, directory: str) -> None:
         self.directory = directory
         self.curve = Follower(os.path.join(directory, CURVE_NAME), rows=True)
-        self.journal = Follower(os.path.join(directory, JOURNAL_NAME), types=("task", "process", "resume"))
+        self.journal = Follower(os.path.join(directory, JOURNAL_NAME), types=("task", "process", "resume", "stop", "interrupted"))
         self.open: dict[tuple[Any, ...], dict[str, Any]] = {}  # spawned commands not yet ended
 
 
@@ -109,6 +109,8 @@ class CampaignView:
                             self._process(learner, record)
                         elif kind == "resume":  # in order with the task records
                             self._replayed(record.get("learner_id"))
+                        elif kind in ("stop", "interrupted"):
+                            self._cancelled(learner, record.get("time"))
 
     def _scan(self) -> None:
         if self.path not in self._dirs:
@@ -250,6 +252,17 @@ class CampaignView:
         assert self.inflight is not None
         self.inflight.add(submit, end)
         self._bar(bar)
+
+    def _cancelled(self, learner: _Learner, moment: Any) -> None:
+        """A command still running when its learner stopped was cancelled with it."""
+        for bar in learner.open.values():
+            end = moment if _finite(moment) else bar["start"]
+            bar.update(state="cancelled", end=end)
+            self._inflight_at(bar["submit"])
+            assert self.inflight is not None
+            self.inflight.add(bar["submit"], end)
+            self._bar(bar)
+        learner.open.clear()
 
     def _inflight_at(self, moment: float) -> None:
         if self.inflight is None:
