@@ -74,6 +74,22 @@ var RoseUi = (function () {
   function emptyPoints() { return { l: [], i: [], n: [], v: [], t: [] }; }
   function addPoints(into, more) { Object.keys(into).forEach(function (c) { into[c] = into[c].concat(more[c]); }); }
 
+  // a long curve is drawn as its envelope: the first, lowest, highest and last point of each of
+  // MAX_DRAWN / 4 runs of consecutive points (a screen has fewer pixels than that anyway)
+  var MAX_DRAWN = 8000;
+  function envelope(x, y) {
+    if (y.length <= MAX_DRAWN) return { x: x, y: y };
+    var size = Math.ceil(y.length / (MAX_DRAWN / 4)), ox = [], oy = [];
+    for (var start = 0; start < y.length; start += size) {
+      var stop = Math.min(start + size, y.length), lo = start, hi = start;
+      for (var k = start; k < stop; k++) { if (y[k] < y[lo]) lo = k; if (y[k] > y[hi]) hi = k; }
+      [start, Math.min(lo, hi), Math.max(lo, hi), stop - 1].forEach(function (k, n, all) {
+        if (n === 0 || k !== all[n - 1]) { ox.push(x[k]); oy.push(y[k]); }
+      });
+    }
+    return { x: ox, y: oy };
+  }
+
   function curveTraces(learners, keys, points, direction, until, prefix) {
     var by = {};  // points are columns: learner index, iteration, labeled_count, value, time
     for (var j = 0; j < points.l.length; j++) {
@@ -88,11 +104,12 @@ var RoseUi = (function () {
       var g = by[key], name = learners[key] || key;
       var x = g.labeled ? g.n : g.i;
       drawn += g.v.length;
-      traces.push({ type: "scatter", mode: g.v.length > 2000 ? "lines" : "lines+markers", name: (prefix || "") + name,
-                    x: x, y: g.v, hovertemplate: "%{y}<extra>" + name + "</extra>", xaxis_title: g.labeled ? "labeled samples" : "iteration" });
       for (var k = 0; k < g.v.length; k++) {
         if (best === null || (direction === "max" ? g.v[k] > best.y : g.v[k] < best.y)) best = { x: x[k], y: g.v[k], name: name };
       }
+      var shown = envelope(x, g.v);
+      traces.push({ type: "scatter", mode: g.v.length > 2000 ? "lines" : "lines+markers", name: (prefix || "") + name,
+                    x: shown.x, y: shown.y, hovertemplate: "%{y}<extra>" + name + "</extra>", xaxis_title: g.labeled ? "labeled samples" : "iteration" });
     });
     return { traces: traces, best: best, drawn: drawn };
   }
