@@ -34,6 +34,7 @@ __all__ = [
     "Registry",
     "get_plugin_manager",
     "plugin_infos",
+    "plugin_problem",
     "provider_of",
     "registry",
     "reset",
@@ -162,6 +163,15 @@ def _discover(pm: pluggy.PluginManager) -> list[PluginInfo]:
     return list(found.values())
 
 
+def plugin_problem(message: str) -> None:
+    """A plugin that does something wrong but not fatal: a warning (and a log line), or
+    :class:`~rose.errors.PluginLoadError` in strict mode."""
+    if strict_mode():
+        raise PluginLoadError(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    logger.warning(message)
+
+
 def _core_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -190,10 +200,7 @@ def _check_hook_names(pm: pluggy.PluginManager) -> None:
                 f"ROSE plugin {plugin!r} marks {name}() with @rose.hookimpl, but ROSE has no hook of that name"
                 f"{f' (did you mean {close[0]}?)' if close else ''}; it is never called. Hooks: {', '.join(known)}."
             )
-            if strict_mode():
-                raise PluginLoadError(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
-            logger.warning(message)
+            plugin_problem(message)
 
 
 def _build_registry(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registry:

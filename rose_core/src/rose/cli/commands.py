@@ -8,15 +8,10 @@ imports never slow down another command.
 from __future__ import annotations
 
 import argparse
-import logging
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["add_plugin_commands", "invoked_command"]
-
-logger = logging.getLogger(__name__)
-
 
 def invoked_command(argv: Sequence[str], options_with_values: Sequence[str] = ("--log-level",)) -> str | None:
     """The subcommand named in ``argv`` (its first positional word), skipping ``rose``'s own options."""
@@ -42,8 +37,7 @@ def add_plugin_commands(sub: Any, builtin: Sequence[str], invoked: str | None) -
     distribution (an error with ``ROSE_STRICT_PLUGINS=1``); ``rose``'s own command stays.
     Two plugins giving one name are refused by the registry, naming both distributions.
     """
-    from rose.errors import PluginLoadError
-    from rose.plugins import provider_of, registry, strict_mode
+    from rose.plugins import plugin_problem, provider_of, registry
 
     for name, spec in sorted(registry().commands.items()):
         if name in builtin:
@@ -53,10 +47,7 @@ def add_plugin_commands(sub: Any, builtin: Sequence[str], invoked: str | None) -
                 f"{who} provides the command {name!r}, which is rose's own `rose {name}`: the plugin's command is "
                 f"ignored. Rename it in the plugin, or disable the plugin with ROSE_DISABLE_PLUGINS=<entry point>."
             )
-            if strict_mode():
-                raise PluginLoadError(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
-            logger.warning(message)
+            plugin_problem(message)
             continue
         parser: argparse.ArgumentParser = sub.add_parser(name, allow_abbrev=False, help=spec.summary,
                                                          description=spec.summary)
