@@ -11,7 +11,7 @@ export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 MEMBERS := $(wildcard rose_core/pyproject.toml plugins/*/pyproject.toml examples/rose-plugin-*/pyproject.toml)
 
-.PHONY: help setup demo test lint typecheck unit isolation dist docs bench clean
+.PHONY: help setup demo test lint typecheck unit isolation dist docs bench clean browser
 
 help:
 	@echo "make demo   - set everything up, then run the flagship campaign"
@@ -19,6 +19,7 @@ help:
 	@echo "make dist   - build a wheel for every distribution into dist/"
 	@echo "make docs   - build the documentation (mkdocs --strict)"
 	@echo "make bench  - run the benchmarks and write benchmarks/results.md"
+	@echo "make browser - install Debian's Chromium for the rose ui browser tests"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -45,7 +46,20 @@ unit: setup
 isolation: setup
 	$(BIN)/python tests/isolation/run_isolated.py
 
-test: lint typecheck docs unit isolation
+# Chromium from Debian's packages for rose-plugin-ui's browser tests (Playwright drives it; nothing is
+# downloaded from a browser vendor). Without root or apt-get the tests skip, and this says so loudly.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then \
+		echo "browser: $$(chromium --version 2>/dev/null | head -n 1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "browser: installing Debian's chromium (about a minute)"; \
+		( apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver ) >/dev/null \
+			|| echo "*** browser: apt-get install chromium FAILED: the rose ui browser tests will be SKIPPED ***"; \
+	else \
+		echo "*** browser: no chromium, and no root + apt-get to install it: the rose ui browser tests will be SKIPPED ***"; \
+	fi
+
+test: lint typecheck docs browser unit isolation
 
 dist: setup
 	rm -rf dist && mkdir -p dist

@@ -1,4 +1,4 @@
-"""The plugin contract: six registration hooks, each returning frozen records.
+"""The plugin contract: seven registration hooks, each returning frozen records.
 
 A plugin is a module (registered under the entry point group ``rose.plugins``) with
 functions marked ``@rose.hookimpl`` whose names match the hooks below. Each hook returns a
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pluggy
 
-from rose.records import BackendSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
+from rose.records import BackendSpec, CommandSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
 
 PROJECT_NAME = "rose"
 
@@ -25,6 +25,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "rose_backends",
+    "rose_commands",
     "rose_learners",
     "rose_metrics",
     "rose_policies",
@@ -209,5 +210,42 @@ def rose_policies() -> Sequence[PolicySpec]:
             return [PolicySpec(name="lowest", summary="lowest score first", factory=Lowest)]
 
         # users then write: rose.policy("lowest").select(points, k=4, scores=errors)
+    """
+    raise NotImplementedError  # a specification: plugins implement it
+
+
+@hookspec
+def rose_commands() -> Sequence[CommandSpec]:
+    """Return subcommands of the ``rose`` command line (``rose <name> [options]``).
+
+    ``add_arguments(parser)`` declares the options on the command's argparse sub-parser and
+    ``run(args)`` carries the command out, returning its exit status. Both are called only
+    when the command is invoked: with :func:`rose.plugins.lazy_call` the module holding them (and
+    whatever it imports) stays out of every other ``rose`` command. A name already used by
+    ``rose`` itself (``run``, ``runs``, ``show``, ``plugins``...) or by another plugin is an
+    error naming both distributions. ``rose.testing.CommandContract`` checks a command.
+
+    Example::
+
+        import argparse
+
+        import rose
+        from rose.records import CommandSpec
+
+        def _arguments(parser: argparse.ArgumentParser) -> None:
+            parser.add_argument("name", help="who to greet")
+            parser.add_argument("--shout", action="store_true", help="in capitals")
+
+        def _greet(args: argparse.Namespace) -> int:
+            text = f"hello {args.name}"
+            print(text.upper() if args.shout else text)
+            return 0
+
+        @rose.hookimpl
+        def rose_commands():
+            return [CommandSpec(name="greet", summary="say hello",
+                                add_arguments=_arguments, run=_greet)]
+
+        # users then type: rose greet world --shout
     """
     raise NotImplementedError  # a specification: plugins implement it

@@ -41,6 +41,7 @@ from rose.journal_read import (
     paused_gc,
     read_curve,
     read_journal,
+    read_new,
     read_summary,
 )
 from rose.resume import ResumePoint, load_resume_point
@@ -60,6 +61,7 @@ __all__ = [
     "paused_gc",
     "read_curve",
     "read_journal",
+    "read_new",
     "read_summary",
 ]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,7 +20,7 @@ from rose.state import jsonable
 
 __all__ = [
     "CURVE_FIELDS", "CURVE_NAME", "DETAIL_RECORDS", "JOURNAL_NAME", "LOCK_NAME", "SUMMARY_NAME", "curve_is_current",
-    "curve_row", "dumps", "paused_gc", "read_curve", "read_journal", "read_summary",
+    "curve_row", "dumps", "paused_gc", "read_curve", "read_journal", "read_new", "read_summary",
 ]
 
 logger = logging.getLogger("rose.journal")
@@ -74,6 +74,39 @@ def _read_lines(path: str, rows: bool) -> Iterator[Any]:
             number += len(lines)
         if pending:
             yield from _parse_lines([b"".join(pending)], number, path, rows)
+
+
+def read_new(path: str, offset: int = 0, *, line: int = 0, rows: bool = False, types: Iterable[str] = (),
+             limit: int = 1 << 26) -> tuple[list[Any], int, int, int]:
+    """The records of the complete lines of ``path`` after byte ``offset``, for readers that
+    follow a journal file while a campaign appends to it (``rose ui``).
+
+    Returns ``(records, next_offset, lines, skipped)``: pass ``next_offset`` and ``line +
+    lines`` back on the next call; a line still being written (no newline yet) is left for
+    then. ``skipped`` counts damaged lines (each skipped with a warning naming its number, as
+    :func:`read_journal` does); ``rows`` also yields curve rows (arrays). At most ``limit``
+    bytes are read per call. A missing file reads as nothing new. ``types`` (``("task",
+    "process")``) keeps only records of those types, and parses no other line: records are
+    written with ``type`` first, so a line is picked by its first bytes.
+    """
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            block = handle.read(limit)
+    except FileNotFoundError:
+        return [], offset, 0, 0
+    cut = block.rfind(b"\n") + 1
+    if cut == 0:
+        return [], offset, 0, 0
+    lines = block[:cut].split(b"\n")
+    lines.pop()
+    count = len(lines)
+    if types:
+        wanted = tuple(b'{"type":"' + kind.encode() + b'"' for kind in types)
+        lines = [each for each in lines if each.startswith(wanted)]
+    records = _parse_lines(lines, line, path, rows)
+    filled = sum(1 for each in lines if each.strip())
+    return records, offset + cut, count, max(0, filled - len(records))
 
 
 #: how many bytes :func:`read_journal` parses at a time

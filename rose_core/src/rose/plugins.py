@@ -26,7 +26,7 @@ from attrs import define, field
 
 from rose import hookspecs
 from rose.errors import PluginConflictError, PluginLoadError, UnknownNameError
-from rose.records import BackendSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
+from rose.records import BackendSpec, CommandSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -34,13 +34,15 @@ __all__ = [
     "Registry",
     "get_plugin_manager",
     "plugin_infos",
+    "plugin_problem",
+    "provider_of",
     "registry",
     "reset",
 ]
 
 ENTRY_POINT_GROUP = "rose.plugins"
 BUILTIN_NAME = "builtin"
-KINDS = ("learners", "metrics", "schedulers", "trackers", "backends", "policies")
+KINDS = ("learners", "metrics", "schedulers", "trackers", "backends", "policies", "commands")
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -69,6 +71,7 @@ class Registry:
     trackers: dict[str, TrackerSpec] = field(factory=dict)
     backends: dict[str, BackendSpec] = field(factory=dict)
     policies: dict[str, PolicySpec] = field(factory=dict)
+    commands: dict[str, CommandSpec] = field(factory=dict)
 
     def get(self, kind: str, name: str) -> Any:
         """The record ``name`` of ``kind`` (``"backend"``, ``"tracker"``...) or a clear error."""
@@ -160,6 +163,15 @@ def _discover(pm: pluggy.PluginManager) -> list[PluginInfo]:
     return list(found.values())
 
 
+def plugin_problem(message: str) -> None:
+    """A plugin that does something wrong but not fatal: a warning (and a log line), or
+    :class:`~rose.errors.PluginLoadError` in strict mode."""
+    if strict_mode():
+        raise PluginLoadError(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    logger.warning(message)
+
+
 def _core_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -188,10 +200,7 @@ def _check_hook_names(pm: pluggy.PluginManager) -> None:
                 f"ROSE plugin {plugin!r} marks {name}() with @rose.hookimpl, but ROSE has no hook of that name"
                 f"{f' (did you mean {close[0]}?)' if close else ''}; it is never called. Hooks: {', '.join(known)}."
             )
-            if strict_mode():
-                raise PluginLoadError(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
-            logger.warning(message)
+            plugin_problem(message)
 
 
 def _build_registry(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registry:
@@ -286,6 +295,14 @@ def new_isolated_manager(include_builtin: bool = True) -> tuple[pluggy.PluginMan
         pm.register(builtin, name=BUILTIN_NAME)
         infos.append(PluginInfo(BUILTIN_NAME, "rose-core", _core_version(), "active", module=builtin))
     return pm, infos
+
+
+def provider_of(kind: str, name: str) -> PluginInfo | None:
+    """The plugin whose records of ``kind`` (``"commands"``, ``"backends"``...) include ``name``."""
+    for info in plugin_infos():
+        if name in info.provides.get(kind, ()):
+            return info
+    return None
 
 
 def lookup(kind: str, name: str) -> Any:

@@ -8,12 +8,16 @@ dependency fails with a targeted message when it is needed, not at start-up.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen, validators
 
+if TYPE_CHECKING:
+    import argparse
+
 __all__ = [
     "BackendSpec",
+    "CommandSpec",
     "LearnerSpec",
     "MetricSpec",
     "PolicySpec",
@@ -179,3 +183,24 @@ class BackendSpec:
     factory: Callable[..., Any] = field(validator=validators.is_callable())
     translate: Callable[[str, Resources, bool], dict[str, Any]] | None = None
     backend_classes: tuple[str, ...] = field(default=(), converter=_str_tuple)
+
+
+_command_name: Any = field(validator=validators.and_(validators.instance_of(str), validators.matches_re(r"[a-z][a-z0-9-]*")))
+
+
+@frozen(kw_only=True)
+class CommandSpec:
+    """A subcommand of ``rose`` (``rose <name> ...``) that a plugin provides.
+
+    ``add_arguments(parser)`` declares the command's options on its argparse sub-parser;
+    ``run(args)`` carries it out with the parsed namespace and returns an exit status (``None``
+    counts as 0). Both are called only when ``rose <name>`` is invoked, so build them with
+    :func:`rose.plugins.lazy_call` to keep heavy imports (a web server, say) out of every other
+    ``rose`` command. ``name`` is lower case (letters, digits, ``-``) and may not be one of
+    ``rose``'s own commands.
+    """
+
+    name: str = _command_name
+    summary: str = _summary
+    add_arguments: Callable[[argparse.ArgumentParser], None] = field(validator=validators.is_callable())
+    run: Callable[[argparse.Namespace], int | None] = field(validator=validators.is_callable())

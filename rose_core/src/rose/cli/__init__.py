@@ -4,6 +4,8 @@
 ``rose run``        run a workflow script with overrides (backend, trackers, max-iter, dry-run, resume)
 ``rose runs``       list past campaigns (from their journals)
 ``rose show RUN``   print a campaign's per-iteration table and write its learning curve
+
+Plugins add further commands through the ``rose_commands`` hook (see :mod:`rose.cli.commands`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from rose.cli.commands import add_plugin_commands, invoked_command
 from rose.cli.plugins import cmd_plugins
 from rose.cli.run import cmd_run
 from rose.cli.runs import cmd_runs, cmd_show
@@ -22,8 +25,9 @@ from rose.cli.runs import cmd_runs, cmd_show
 __all__ = ["build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``rose`` command."""
+def build_parser(invoked: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``rose`` command; ``invoked`` names the plugin command whose
+    options to load (every plugin command is listed, only that one imports its module)."""
     # allow_abbrev=False everywhere: `rose run wf.py --ba 4` must give `--ba 4` to the script,
     # never read it as rose's own `--backend 4`
     parser = argparse.ArgumentParser(prog="rose", description="Run and inspect ROSE learning campaigns.",
@@ -73,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--last", type=int, default=50, metavar="N",
                       help="rows per learner in the table: its last N iterations (default 50; 0: all)")
     show.set_defaults(func=cmd_show)
+    add_plugin_commands(sub, builtin=list(sub.choices), invoked=invoked)
     return parser
 
 
@@ -124,8 +129,8 @@ def typo_of_own_option(option: str, own: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``rose`` and ``python -m rose``."""
-    parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(invoked_command(arguments))
     ours, theirs = _split_run_args(arguments)
     args, unknown = parser.parse_known_args(ours)
     if unknown:

@@ -7,7 +7,8 @@ Fixtures:
 * ``rose_engine`` - a WorkflowEngine on :data:`TEST_BACKEND` (threads, no shell),
   working in the test's temporary directory, shut down afterwards.
 
-``rose.testing.LearnerContract`` is the learning-policy contract suite (see
+``rose.testing.CommandContract`` is the contract suite of a ``rose`` subcommand a plugin adds (see
+:mod:`rose.testing.command`). ``rose.testing.LearnerContract`` is the learning-policy contract suite (see
 :mod:`rose.testing.learner`). ``rose.testing.BackendContract`` is the backend contract suite (loaded on first use; see
 :mod:`rose.testing.backend`). Contract checks (``check_tracker``, ``check_backend_spec``, ``check_learner_spec``,
 ``check_metric_spec``, ``check_scheduler_spec``, ``check_policy_spec``) assert what every record of a kind
@@ -108,6 +109,10 @@ def __getattr__(name: str) -> Any:
         from rose.testing.backend import BackendContract
 
         return BackendContract
+    if name in ("CommandContract", "check_command_spec"):
+        from rose.testing import command
+
+        return getattr(command, name)
     if name == "LearnerContract":
         from rose.testing.learner import LearnerContract
 

@@ -1,0 +1,351 @@
+"""One campaign directory as the page shows it, kept up to date from the journal files' new lines.
+
+A :class:`CampaignView` follows, in the campaign directory and in each learner's directory:
+
+* ``curve.jsonl`` (:data:`rose.journal.CURVE_NAME`): one short row per iteration, plus the
+  start, resume, stop, interrupted and allocation records: the learning curves, the status,
+  the options and the allocation chain;
+* ``journal.jsonl`` (only once a page asks for tasks): ``task`` records (written when an
+  attempt ends: ``time`` is the end, ``time - seconds`` the submission) and ``process``
+  records (a command was spawned: its start). They make the task timeline and the in-flight
+  counts.
+
+Every record is read once (a byte offset per file); nothing is ever written. The derived
+values (direction, status fields) live on a :class:`rose.runs.Run`; the curve points are kept
+in columns (one list per field), a few bytes a point, so 10^5 iterations stay cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections import deque
+from typing import Any, TypeGuard
+
+from rose.journal import CURVE_FIELDS, CURVE_NAME, JOURNAL_NAME
+from rose.runs import DRY_RUN_MARK, UNFINISHED, LearnerHistory, Run, is_run_dir
+from rose_plugin_ui.follow import Follower
+from rose_plugin_ui.inflight import InFlight
+
+__all__ = ["MAX_BARS", "CampaignView"]
+
+logger = logging.getLogger(__name__)
+
+#: the task timeline keeps (and first sends) the latest this many task attempts
+MAX_BARS = 3000
+_ROW = len(CURVE_FIELDS)
+#: the states of a task attempt on the timeline
+STATES = ("queued", "running", "done", "failed", "cancelled", "replayed")
+
+
+def _finite(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class _Learner:
+    """One journal directory (the campaign's own, or a learner's inside it)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.curve = Follower(os.path.join(directory, CURVE_NAME), rows=True)
+        self.journal = Follower(os.path.join(directory, JOURNAL_NAME), types=("task", "process", "resume", "stop", "interrupted"))
+        self.open: dict[tuple[Any, ...], dict[str, Any]] = {}  # spawned commands not yet ended
+
+
+class CampaignView:
+    """The page's view of one campaign directory (thread-safe; see the module docstring)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        self.name = os.path.basename(self.path)
+        self.run = Run(path=self.path, dry_run=os.path.isfile(os.path.join(self.path, DRY_RUN_MARK)))
+        self.top_id: Any = None
+        self.options: dict[str, Any] = {}
+        self.events: list[dict[str, Any]] = []  # start, resume, stop, interrupted, allocation
+        #: the curve points, append-only columns: learner (index into ``keys``), iteration, labeled_count, value, time
+        self.points: dict[str, list[Any]] = {"l": [], "i": [], "n": [], "v": [], "t": []}
+        self.keys: list[str] = []  # learner keys in the order their first point came
+        self._index: dict[Any, int] = {}
+        self.counts: dict[str, int] = {}
+        self.labels: dict[str, str] = {}
+        self.bars: deque[dict[str, Any]] = deque(maxlen=MAX_BARS)
+        self.bar_count = 0  # task updates ever made (the cursor of the timeline)
+        self.inflight: InFlight | None = None
+        self.gone = False
+        self._dirs: dict[str, _Learner] = {}
+        self._lock = threading.Lock()
+        self._details = False
+        self._next_bar = 0
+        self._summary: tuple[tuple[int, int, int, str, bool], dict[str, Any]] | None = None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def refresh(self, details: bool = False) -> None:
+        """Read what was appended since the last call; ``details`` also follows the task records."""
+        with self._lock:
+            if not os.path.isdir(self.path):
+                if not self.gone:
+                    logger.warning("campaign %s disappeared while it was viewed", self.path)
+                self.gone = True
+                return
+            self.gone = False
+            self._details = self._details or details
+            self._scan()
+            for learner in self._dirs.values():
+                for record in learner.curve.read():
+                    if isinstance(record, list):
+                        self._row(record)
+                    else:
+                        self._record(record)
+                if self._details:
+                    for record in learner.journal.read():
+                        kind = record.get("type")
+                        if kind == "task":
+                            self._task(learner, record)
+                        elif kind == "process":
+                            self._process(learner, record)
+                        elif kind == "resume":  # in order with the task records
+                            self._replayed(record.get("learner_id"))
+                        elif kind in ("stop", "interrupted"):
+                            self._cancelled(learner, record.get("time"))
+
+    def _scan(self) -> None:
+        if self.path not in self._dirs:
+            self._dirs[self.path] = _Learner(self.path)
+        try:
+            entries = sorted(os.scandir(self.path), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            if entry.path not in self._dirs and entry.is_dir() and is_run_dir(entry.path):
+                self._dirs[entry.path] = _Learner(entry.path)
+
+    def _history(self, learner_id: Any) -> LearnerHistory:
+        history = self.run.learners.get(learner_id)
+        if history is None:
+            history = self.run.learners[learner_id] = LearnerHistory(learner_id=learner_id)
+        return history
+
+    def _row(self, row: list[Any]) -> None:
+        if len(row) != _ROW:
+            return
+        moment, learner_id, _seconds, number, name, value, threshold, _stop, labeled, label = row
+        index = self._index.get(learner_id)
+        if index is None:
+            index = self._index[learner_id] = len(self.keys)
+            self.keys.append(_key(learner_id))
+            self._history(learner_id)
+        key = self.keys[index]
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if label is not None:
+            self.labels[key] = str(label)
+        if self.run.metric_name is None and name:
+            self.run.metric_name = name
+        if self.run.threshold is None and _finite(threshold):
+            self.run.threshold = float(threshold)
+        if type(value) is not float or not math.isfinite(value):
+            value = value if _finite(value) else None
+        points = self.points
+        points["l"].append(index)
+        points["i"].append(number)
+        points["n"].append(labeled if type(labeled) is int or _finite(labeled) else None)
+        points["v"].append(value)
+        points["t"].append(moment)
+        if type(moment) is float:
+            run = self.run
+            if run.started is None or moment < run.started:
+                run.started = moment
+            if run.ended is None or moment > run.ended:
+                run.ended = moment
+
+    def _started(self, moment: Any) -> None:
+        if _finite(moment):
+            if self.run.started is None or moment < self.run.started:
+                self.run.started = float(moment)
+            if self.run.ended is None or moment > self.run.ended:
+                self.run.ended = float(moment)
+
+    def _record(self, record: dict[str, Any]) -> None:
+        kind = record.get("type")
+        learner_id = record.get("learner_id")
+        moment = record.get("time")
+        self._started(moment)
+        top = not self.events or learner_id == self.top_id
+        if kind == "start" and not self.events:
+            self.top_id = learner_id
+            top = True
+        if kind in ("start", "resume"):
+            manifest = record.get("manifest")
+            if top and isinstance(manifest, dict):
+                self._manifest(manifest)
+            if top:
+                self.run.status = UNFINISHED
+            history = self._history(learner_id)
+            history.status = UNFINISHED
+            if kind == "resume" and not self._details:
+                self._replayed(learner_id)  # (with details, the journal's own resume record does it)
+        elif kind == "stop":
+            self._history(learner_id).status = str(record.get("reason") or UNFINISHED)
+            if top:
+                self.run.status = str(record.get("reason") or UNFINISHED)
+        elif kind == "interrupted":
+            if top:
+                self.run.status = "interrupted"
+        elif kind != "allocation":
+            return
+        event = {k: v for k, v in record.items() if k not in ("manifest", "final")}
+        self.events.append(event)
+
+    def _manifest(self, manifest: dict[str, Any]) -> None:
+        self.options = manifest
+        self.run.manifest = manifest
+        self.run.learner_type = str(manifest.get("learner_type") or "?")
+        max_iter = manifest.get("max_iter")
+        self.run.max_iter = max_iter if isinstance(max_iter, int) else None
+        criterion = manifest.get("criterion")
+        if isinstance(criterion, dict):
+            self.run.metric_name = criterion.get("metric_name") or self.run.metric_name
+            if _finite(criterion.get("threshold")):
+                self.run.threshold = float(criterion["threshold"])
+            self.run.operator = criterion.get("operator") or None
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def _bar(self, bar: dict[str, Any]) -> None:
+        self.bar_count += 1
+        bar["seq"] = self.bar_count
+        self.bars.append(dict(bar))
+
+    def _process(self, learner: _Learner, record: dict[str, Any]) -> None:
+        moment = record.get("time")
+        if not _finite(moment):
+            return
+        self._inflight_at(moment)
+        key = (record.get("learner_id"), record.get("iteration"), record.get("task"), record.get("key"))
+        self._next_bar += 1
+        bar = {"id": self._next_bar, "learner": _key(record.get("learner_id")), "iteration": record.get("iteration"),
+               "task": record.get("task"), "kind": record.get("task"), "attempt": None, "submit": moment,
+               "start": moment, "end": None, "state": "running", "engine": record.get("engine"),
+               "pid": record.get("pid")}
+        learner.open[key] = bar
+        self._bar(bar)
+
+    def _task(self, learner: _Learner, record: dict[str, Any]) -> None:
+        end, seconds = record.get("time"), record.get("seconds")
+        if not _finite(end):
+            return
+        submit = end - seconds if _finite(seconds) else end
+        key = (record.get("learner_id"), record.get("iteration"), record.get("task"), record.get("key"))
+        bar = learner.open.pop(key, None)
+        if bar is None:
+            self._next_bar += 1
+            bar = {"id": self._next_bar, "learner": _key(record.get("learner_id")), "iteration": record.get("iteration"),
+                   "task": record.get("task"), "start": None, "engine": record.get("engine")}
+        status = str(record.get("status") or "done")
+        bar.update(kind=record.get("kind"), attempt=record.get("attempt"), submit=submit, end=end,
+                   state=status if status in STATES else "failed" if status != "done" else "done",
+                   error=record.get("error"))
+        self._inflight_at(submit)
+        assert self.inflight is not None
+        self.inflight.add(submit, end)
+        self._bar(bar)
+
+    def _cancelled(self, learner: _Learner, moment: Any) -> None:
+        """A command still running when its learner stopped was cancelled with it."""
+        for bar in learner.open.values():
+            end = moment if _finite(moment) else bar["start"]
+            bar.update(state="cancelled", end=end)
+            self._inflight_at(bar["submit"])
+            assert self.inflight is not None
+            self.inflight.add(bar["submit"], end)
+            self._bar(bar)
+        learner.open.clear()
+
+    def _inflight_at(self, moment: float) -> None:
+        if self.inflight is None:
+            self.inflight = InFlight(self.run.started if self.run.started is not None else moment)
+
+    def _replayed(self, learner_id: Any) -> None:
+        """A resume reuses what its learner finished before: those attempts are shown as replayed."""
+        wanted = _key(learner_id)
+        for bar in list(self.bars):
+            if bar["learner"] == wanted and bar["state"] == "done":
+                self._bar({**bar, "state": "replayed"})
+
+    # -- what the page gets ----------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """The campaign as the index lists it (the columns of ``rose runs``, and the allocations)."""
+        with self._lock:
+            run = self.run
+            key = (len(self.points["l"]), len(self.events), self._skipped(), run.status, self.gone)
+            if self._summary is not None and self._summary[0] == key:
+                return self._summary[1]
+            summary = {"name": self.name, "learner_type": run.learner_type, "status": run.status,
+                       "learners": len(self._learners()), "iterations": max(self.counts.values(), default=0),
+                       "metric": run.metric_name, "threshold": run.threshold, "operator": run.operator,
+                       "best_metric": None if run.dry_run else self._best(), "started": run.started,
+                       "ended": run.ended, "allocations": self._allocations(), "gone": self.gone,
+                       "skipped": self._skipped()}
+            self._summary = (key, summary)
+            return summary
+
+    def _best(self) -> float | None:
+        """The best criterion value any learner reached (the direction of :attr:`rose.runs.Run.direction`)."""
+        values = [v for v in self.points["v"] if v is not None]
+        if not values:
+            return None
+        return float(max(values) if self.run.direction == "max" else min(values))
+
+    def _learners(self) -> list[str]:
+        """The learner keys in id order; a parent that ran sub-learners keeps theirs only (as ``rose runs``)."""
+        learners = [_key(h.learner_id) for h in self.run.ordered_learners()]
+        with_points = [key for key in learners if self.counts.get(key)]
+        return with_points if len(learners) > 1 and with_points else learners
+
+    def _skipped(self) -> int:
+        return sum(d.curve.skipped + d.journal.skipped for d in self._dirs.values())
+
+    def _allocations(self) -> list[dict[str, Any]]:
+        chain: list[dict[str, Any]] = []
+        for event in self.events:
+            if event.get("learner_id") != self.top_id:
+                continue
+            if event.get("type") == "allocation":
+                chain.append({k: event.get(k) for k in ("job_id", "scheduler", "started", "deadline", "deadline_source")}
+                             | {"opened": event.get("time"), "ended": None, "reason": None})
+            elif event.get("type") in ("stop", "interrupted") and chain and chain[-1]["ended"] is None:
+                chain[-1]["ended"] = event.get("time")
+                chain[-1]["reason"] = event.get("reason") or event.get("type")
+        return chain
+
+    def snapshot(self, points_from: int = 0, bars_from: int = 0) -> dict[str, Any]:
+        """Everything the campaign page needs, the points and task updates after the cursors."""
+        with self._lock:
+            run = self.run
+            labels = {key: self.labels.get(key) or ("learner" if key == "-" else f"learner {key}")
+                      for key in self._learners()}
+            running = [bar["start"] for d in self._dirs.values() for bar in d.open.values() if _finite(bar.get("start"))]
+            first_bar = max(bars_from, self.bar_count - len(self.bars))
+            skip = first_bar - (self.bar_count - len(self.bars))
+            bars = list(self.bars)[skip:] if bars_from < self.bar_count else []
+            now = time.time()
+            return {
+                "name": self.name, "status": run.status, "learner_type": run.learner_type,
+                "metric": run.metric_name, "threshold": run.threshold, "operator": run.operator,
+                "direction": run.direction, "options": self.options, "learners": labels,
+                "events": self.events, "allocations": self._allocations(),
+                "points": {column: values[points_from:] for column, values in self.points.items()},
+                "points_cursor": len(self.points["l"]), "learner_keys": self.keys,
+                "bars": bars, "bars_cursor": self.bar_count, "max_bars": MAX_BARS,
+                "inflight": self.inflight.series(running, now) if self.inflight is not None else None,
+                "gone": self.gone, "skipped": self._skipped(), "now": now,
+            }
+
+
+def _key(learner_id: Any) -> str:
+    """A learner id as a JSON object key (``None``, the campaign's own learner, is ``"-"``)."""
+    return "-" if learner_id is None else str(learner_id)

@@ -1,0 +1,194 @@
+"""`rose ui` in a real browser: Debian's Chromium driven by Playwright (`make browser` installs it).
+
+The flagship demo runs on the local backend while the page watches it; then the finished
+campaign is replayed; a 100,000-iteration campaign (its journal written through
+rose.journal.Journal) and two campaigns overlaid are opened. With ROSE_UI_SCREENSHOTS=<folder>
+the pages are saved there (docs/img/ui-*.png come from this).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers_ui import UiServer, write_campaign
+
+from rose.journal import Journal
+
+CHROMIUM = os.environ.get("ROSE_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DEMO = Path(__file__).resolve().parents[3] / "examples" / "surrogate_demo" / "workflow.py"
+SHORT = ["--target", "12", "--iterations", "4", "--holdout", "150", "--candidates", "600", "--no-mlflow"]
+BIG = 100_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.isfile(CHROMIUM):
+        pytest.skip(f"SKIPPED LOUDLY: no Chromium at {CHROMIUM}: run `make browser` (apt-get install chromium "
+                    "chromium-driver, as root) or set ROSE_CHROMIUM; the rose ui browser tests did not run")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        pytest.skip(f"SKIPPED LOUDLY: playwright is not installed ({exc}): `make setup` installs it")
+    with sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+def shoot(page: Any, name: str) -> None:
+    folder = os.environ.get("ROSE_UI_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        page.screenshot(path=os.path.join(folder, name), full_page=True)
+
+
+def ui_state(page: Any) -> dict[str, Any]:
+    state: dict[str, Any] = page.evaluate("window.roseUi")
+    return state
+
+
+def test_a_running_demo_campaign_gains_points_and_its_tasks_change_state(page, tmp_path) -> None:
+    import importlib.util
+
+    missing = [m for m in ("numpy", "scipy", "sklearn") if importlib.util.find_spec(m) is None]
+    if missing or not DEMO.is_file():
+        pytest.skip(f"SKIPPED LOUDLY: the flagship demo ({DEMO}) needs {missing or 'its folder'} (the workspace "
+                    "has them: make unit PYTEST_ARGS=plugins/ui/tests)")
+    runs = tmp_path / "runs"
+    env = {**os.environ, "ROSE_RUNS_DIR": str(runs), "MPLBACKEND": "Agg"}
+    demo = subprocess.Popen([sys.executable, str(DEMO), *SHORT], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = UiServer(str(runs))
+    try:
+        page.goto(server.url)
+        link = page.locator("a[href*='surrogate-demo']")
+        link.wait_for(timeout=60_000)
+        name = link.inner_text()
+        link.click()
+        page.wait_for_url(f"**/campaign/{name}")
+        seen_running = seen_points = 0
+        points: list[int] = []
+        deadline = time.monotonic() + 180
+        while demo.poll() is None and time.monotonic() < deadline:
+            state = ui_state(page)
+            if state["updates"]:
+                points.append(state["points"])
+                seen_running = max(seen_running, state["states"].get("running", 0))
+                if state["points"] and not seen_points:
+                    seen_points = state["points"]
+            time.sleep(0.25)
+        output = demo.communicate(timeout=60)[0]
+        assert demo.returncode == 0, output[-2000:]
+        page.wait_for_function("document.getElementById('status').textContent !== 'unfinished'", timeout=10_000)
+        final = ui_state(page)
+        assert seen_running > 0, "no task was seen running while the campaign ran"
+        assert final["states"]["done"] > 0 and final["states"]["running"] == 0
+        assert max(points) > min(points), f"the curve never gained a point while the campaign ran: {points}"
+        assert final["points"] >= max(points) and page.locator("#status").inner_text() in ("criterion_met", "max_iter_reached")
+        assert page.locator("#curve .scatterlayer .trace").count() >= 2  # one line per learner (and the best point)
+        shoot(page, "ui-demo.png")
+        # a finished campaign replayed: the slider at its start shows (almost) nothing, at its end everything
+        page.locator("#replay").fill("0")
+        page.wait_for_function(f"window.roseUi.points < {final['points']}")
+        assert "+0.0 s" in page.locator("#when").inner_text()
+        page.locator("#replay").fill("500")
+        page.wait_for_function("window.roseUi.points > 0 || window.roseUi.states.queued + window.roseUi.states.running > 0")
+        page.locator("#live").click()
+        page.wait_for_function(f"window.roseUi.points === {final['points']}")
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+        server.stop()
+
+
+def test_a_campaign_of_100000_iterations_opens(page, tmp_path) -> None:
+    runs = tmp_path / "runs"
+    name = "20261204-000000-long"
+    write_campaign(str(runs / name), BIG, stop="max_iter_reached")
+    server = UiServer(str(runs))
+    try:
+        started = time.monotonic()
+        page.goto(f"{server.base}/campaign/{name}")
+        page.wait_for_function(f"window.roseUi.points === {BIG}", timeout=60_000)
+        seconds = time.monotonic() - started
+        assert page.locator("#status").inner_text() == "max_iter_reached"
+        print(f"100,000-iteration campaign drawn in {seconds:.2f} s (first paint {ui_state(page)['firstPaint']:.0f} ms)")
+    finally:
+        server.stop()
+
+
+def test_the_index_links_every_campaign_and_two_can_be_overlaid(page, runs) -> None:
+    server = UiServer(runs)
+    try:
+        page.goto(server.url)
+        page.wait_for_function("window.roseUi.campaigns === 2")
+        names = sorted(os.listdir(runs))
+        for name in names:
+            assert page.locator(f"a[href='/campaign/{name}']").count() == 1
+        for box in page.locator("#campaigns input[type=checkbox]").all():
+            box.check()
+        shoot(page, "ui-index.png")
+        page.locator("#compare").click()
+        page.wait_for_url("**/compare?*")
+        page.wait_for_function("window.roseUi.points === 13")  # 8 + 5 iterations
+        legend = page.locator("#curve .legend").text_content() or ""
+        assert all(name in legend for name in names)
+    finally:
+        server.stop()
+
+
+def test_a_campaign_that_spans_allocations_shows_its_chain(page, tmp_path) -> None:
+    run_dir = tmp_path / "runs" / "20261205-000000-chain"
+    journal = Journal(str(run_dir))
+    journal.open()
+    journal.write("start", learner_id=None, manifest={"learner_type": "SequentialActiveLearner", "max_iter": 6,
+                                                      "criterion": {"metric_name": "rmse", "threshold": 0.1, "operator": "<"}})
+    now = time.time()
+    for job, iterations, reason in (("4711", range(0, 3), "deadline"), ("4712", range(3, 6), "max_iter_reached")):
+        journal.write("allocation", learner_id=None, job_id=job, scheduler="slurm", started=now, deadline=now + 600,
+                      deadline_source="slurm")
+        time.sleep(0.2)
+        for i in iterations:
+            time.sleep(0.12)  # the journal stamps each record with the time it is written
+            journal.write("task", learner_id=None, iteration=i, key="", task="simulation", kind="simulation", attempt=1,
+                          status="done", seconds=0.1)
+            journal.write("iteration", learner_id=None, state={"iteration": i, "metric_value": 1.0 / (i + 1),
+                                                               "metric_threshold": 0.1, "learner_id": None})
+        journal.write("stop", learner_id=None, reason=reason)
+        if reason == "deadline":
+            journal.write("resume", learner_id=None)
+    journal.close()
+    server = UiServer(str(tmp_path / "runs"))
+    try:
+        page.goto(server.url)
+        page.wait_for_function("window.roseUi.campaigns === 1")
+        assert "slurm 4711 (deadline) \u2192 slurm 4712 (max_iter_reached)" in page.locator("#campaigns").inner_text()
+        page.goto(f"{server.base}/campaign/{run_dir.name}")
+        page.wait_for_function("window.roseUi.points === 6")
+        table = page.locator("#allocations table").inner_text()
+        assert "4711" in table and "deadline" in table and "4712" in table
+        page.wait_for_function("window.roseUi.states.replayed === 3")  # the first allocation's attempts, reused by the resume
+        shoot(page, "ui-allocations.png")
+    finally:
+        server.stop()
