@@ -11,7 +11,7 @@ export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 MEMBERS := $(wildcard rose_core/pyproject.toml plugins/*/pyproject.toml examples/rose-plugin-*/pyproject.toml)
 
-.PHONY: help setup demo test lint typecheck unit isolation dist docs bench clean
+.PHONY: help setup demo test lint typecheck unit isolation dist docs bench clean slurm-install slurm slurm-stop
 
 help:
 	@echo "make demo   - set everything up, then run the flagship campaign"
@@ -19,6 +19,7 @@ help:
 	@echo "make dist   - build a wheel for every distribution into dist/"
 	@echo "make docs   - build the documentation (mkdocs --strict)"
 	@echo "make bench  - run the benchmarks and write benchmarks/results.md"
+	@echo "make slurm  - start a local one-node Slurm in $(SLURM_DIR) (make slurm-stop stops it)"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -39,7 +40,21 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup
+# A real one-node Slurm (Debian's slurm-wlm + munge) for the tests marked `slurm`: installed
+# with apt-get when missing and this is root; otherwise a loud notice and those tests skip.
+SLURM_DIR ?= /tmp/rose-slurm
+LOCAL_SLURM := $(BIN)/python -c "import sys; from rose.testing.slurm import main; sys.exit(main())"
+
+slurm-install: setup
+	@$(LOCAL_SLURM) install
+
+slurm: slurm-install
+	@$(LOCAL_SLURM) start $(SLURM_DIR)
+
+slurm-stop: setup
+	@$(LOCAL_SLURM) stop $(SLURM_DIR)
+
+unit: setup slurm-install
 	ROSE_STRICT_PLUGINS=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 isolation: setup
