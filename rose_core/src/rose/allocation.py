@@ -32,6 +32,8 @@ __all__ = [
     "allocation_chain",
     "allocation_record",
     "batch_jobs_during",
+    "campaign_jobs",
+    "describe_jobs",
     "slurm_job_times",
     "write_batch_job",
 ]
@@ -160,3 +162,42 @@ def batch_jobs_during(started: float | None, ended: float | None,
             continue
         jobs.append(job)
     return sorted(jobs, key=lambda job: float(job.get("submitted") or 0))
+
+
+def _chain_jobs(run_path: str) -> list[dict[str, Any]]:
+    """The jobs ``rose submit`` chains ran for the campaign at ``run_path`` (from their ``chain.json``)."""
+    runs_folder, name = os.path.split(os.path.normpath(run_path))
+    folder = os.path.join(runs_folder, ".chains")
+    try:
+        chains = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    jobs = []
+    for chain_name in chains:
+        try:
+            with open(os.path.join(folder, chain_name, "chain.json")) as handle:
+                chain = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(chain, dict) or chain.get("campaign") != name:
+            continue
+        for job in chain.get("jobs") or ():
+            jobs.append({"job_id": str(job.get("job_id")), "started": job.get("started"), "exit": job.get("exit"),
+                         "stop": None, "deadline": None})
+    return sorted(jobs, key=lambda job: float(job.get("started") or 0))
+
+
+def campaign_jobs(run_path: str, records: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The chain of batch jobs of one campaign: its ``allocation`` records (see :func:`allocation_chain`),
+    else the jobs of the ``rose submit`` chains that ran it (each with ``exit``, ``rose run``'s exit code)."""
+    chain = allocation_chain(records)
+    return chain if chain else _chain_jobs(run_path)
+
+
+def describe_jobs(jobs: Iterable[Mapping[str, Any]]) -> str:
+    """``job 12 (deadline) -> job 13 (criterion_met)``: a chain of jobs in one line."""
+    parts = []
+    for job in jobs:
+        how = job.get("stop") or (f"exit {job['exit']}" if job.get("exit") is not None else "running or killed")
+        parts.append(f"job {job.get('job_id')} ({how})")
+    return " -> ".join(parts)

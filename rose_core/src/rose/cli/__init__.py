@@ -4,6 +4,7 @@
 ``rose run``        run a workflow script with overrides (backend, trackers, max-iter, dry-run, resume)
 ``rose runs``       list past campaigns (from their journals)
 ``rose show RUN``   print a campaign's per-iteration table and write its learning curve
+``rose submit``     run a workflow script as a chain of Slurm batch jobs
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from rose.cli.plugins import cmd_plugins
 from rose.cli.run import cmd_run
 from rose.cli.runs import cmd_runs, cmd_show
+from rose.cli.submit import add_parser as add_submit_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--last", type=int, default=50, metavar="N",
                       help="rows per learner in the table: its last N iterations (default 50; 0: all)")
     show.set_defaults(func=cmd_show)
+    add_submit_parser(sub)
     return parser
 
 
@@ -125,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours, theirs = _split_run_args(arguments)
     args, unknown = parser.parse_known_args(ours)
     if unknown:
-        if args.command != "run":
+        if args.command not in ("run", "submit"):
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         own = _own_options(parser)
         for index, option in enumerate(unknown):
@@ -138,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{' '.join([option, *values])}"
                 )
         theirs = unknown + theirs
-    if args.command == "run":
+    if args.command in ("run", "submit"):
         args.script_args = theirs
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
                         format="%(levelname)s %(name)s: %(message)s")
