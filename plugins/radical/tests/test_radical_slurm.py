@@ -9,6 +9,7 @@ resumable journal and nothing is left running; the resume then finishes the camp
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -64,6 +65,45 @@ def _processes_under(folder: Path) -> list[str]:
     return found
 
 
+def test_a_queued_pilot_says_it_waits_and_for_how_long(local_slurm: LocalSlurm, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """The pilot's job waits behind a job holding the node: its id, its Slurm state and the wait are said."""
+    from rose_plugin_radical import batch
+
+    monkeypatch.setattr(batch, "WAITING_EVERY", 1.0)
+    monkeypatch.setattr(batch, "POLL_EVERY", 0.3)
+    monkeypatch.setenv("SLURM_CONF", str(local_slurm.conf))
+    monkeypatch.setenv("ROSE_RUNS_DIR", str(tmp_path / "runs"))
+    sandbox = tmp_path / "pilot.0000"
+    sandbox.mkdir()
+    blocker = local_slurm.submit("--time=1", "--exclusive", "--output=/dev/null", "--wrap", "sleep 60")
+    queued = local_slurm.submit("--time=1", f"--chdir={sandbox}", "--output=/dev/null", "--wrap", "sleep 60")
+    try:
+        with caplog.at_level(logging.INFO, logger="rose.lifecycle"):
+            job = batch.PilotJob("pilot.0000", "local.slurm", 1, sandbox=str(sandbox))
+            job.state("PMGR_ACTIVE_PENDING")
+            _wait(lambda: "still queued on local.slurm after" in caplog.text, 20, caplog)
+            assert f"pilot.0000 (batch job {queued}): still queued" in caplog.text
+            assert "(Slurm: PENDING)" in caplog.text
+            subprocess.run(["scancel", blocker], env=local_slurm.env, check=True)
+            _wait(lambda: "its allocation started after" in caplog.text, 30, caplog)
+            job.state("PMGR_ACTIVE")
+            job.state("DONE")
+    finally:
+        subprocess.run(["scancel", blocker, queued], env=local_slurm.env, check=False)
+    record = _pilot_job(tmp_path / "runs")
+    assert record["job_id"] == queued and isinstance(record["queued_seconds"], float)
+    assert [s["state"] for s in record["states"]][:2] == ["PMGR_ACTIVE_PENDING", "slurm:PENDING"]  # type: ignore[index]
+
+
+def _wait(ready: object, timeout: float, caplog: pytest.LogCaptureFixture) -> None:
+    end = time.monotonic() + timeout
+    while not ready():  # type: ignore[operator]
+        assert time.monotonic() < end, caplog.text
+        time.sleep(0.2)
+
+
 def test_scancel_of_the_pilot_stops_the_campaign_cleanly_and_resume_finishes_it(
         local_slurm: LocalSlurm, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
@@ -104,4 +144,28 @@ def test_scancel_of_the_pilot_stops_the_campaign_cleanly_and_resume_finishes_it(
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert load_run(str(campaign)).status == "max_iter_reached"
     assert _iterations(campaign) == 4
+    assert not _processes_under(runs), _processes_under(runs)
+
+
+def test_the_parallel_learners_tutorial_runs_on_a_slurm_pilot(local_slurm: LocalSlurm, tmp_path: Path) -> None:
+    """The tutorial script (examples/active_learn/parallel/run_me.py) as it is, on ``local.slurm``."""
+    pytest.importorskip("numpy", reason="the tutorial's task scripts need numpy")
+    runs = tmp_path / "runs"
+    env = {**local_slurm.env, "ROSE_RUNS_DIR": str(runs)}
+    done = subprocess.run([ROSE, "run", str(REPO / "examples" / "active_learn" / "parallel" / "run_me.py"),
+                           "--backend", "radical", "--backend-option", "resource=local.slurm",
+                           "--backend-option", "runtime=15"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-4000:]
+    for title in ("Approach 1: static", "Approach 2: per-iteration", "Approach 3: adaptive", "Full example"):
+        assert title in done.stdout, done.stdout
+    job = _pilot_job(runs)
+    assert job["job_id"] and job["ended"] is not None, job
+    assert f"pilot.0000 (batch job {job['job_id']})" in done.stderr, done.stderr[-3000:]
+    campaigns = [p for p in runs.iterdir() if not p.name.startswith(".")]
+    assert len(campaigns) == 4
+    shown = subprocess.run([ROSE, "show", campaigns[0].name, "--no-plot"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True)
+    assert f"radical pilot pilot.0000: batch job {job['job_id']} on local.slurm" in shown.stdout, shown.stdout
+    assert local_slurm.job_state(str(job["job_id"])) in ("", "CANCELLED", "COMPLETING", "COMPLETED")
     assert not _processes_under(runs), _processes_under(runs)
