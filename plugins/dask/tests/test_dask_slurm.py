@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is not installed")
 
-from rose.testing.slurm import LocalSlurm  # noqa: E402
+from rose.testing.slurm import LocalSlurm
 
 pytestmark = pytest.mark.slurm
 

@@ -20,8 +20,8 @@ import pytest
 
 pytest.importorskip("radical.pilot", reason="RADICAL-Pilot is not installed")
 
-from rose.runs import load_run  # noqa: E402
-from rose.testing.slurm import LocalSlurm  # noqa: E402
+from rose.runs import load_run
+from rose.testing.slurm import LocalSlurm
 
 pytestmark = pytest.mark.slurm
 
@@ -128,7 +128,7 @@ def test_scancel_of_the_pilot_stops_the_campaign_cleanly_and_resume_finishes_it(
             process.wait()
     assert process.returncode != 0
     assert f"pilot.0000 (batch job {job['job_id']})" in stderr and "was cancelled" in stderr, stderr[-3000:]
-    assert f"queued on local.slurm" in stderr or "allocation started" in stderr, stderr[-3000:]
+    assert "queued on local.slurm" in stderr or "allocation started" in stderr, stderr[-3000:]
     campaign = _campaign(runs)
     assert campaign is not None
     run = load_run(str(campaign))

@@ -249,7 +249,6 @@ async def create_backend(
     threads_per_worker: int = 1,
     processes: bool = True,
     kill_grace: float = 2.0,
-    cluster: str | None = None,
     **client_options: Any,
 ) -> DaskBackend:
     """The ``dask`` backend for ``rose.engine("dask", address=..., ...)``.
@@ -264,12 +263,13 @@ async def create_backend(
     ``cluster="slurm"`` runs the workers as Slurm batch jobs instead
     (:mod:`rose_plugin_dask.jobqueue`: ``jobs``, ``cores``, ``memory``, ``walltime``, ...).
     """
-    if cluster is not None:
+    jobqueue = client_options.pop("cluster", None)
+    if jobqueue is not None:
         from rose_plugin_dask.jobqueue import start_jobqueue_backend
 
         quiet_distributed()
         quiet_asyncflow_shutdown()
-        return cast(DaskBackend, await start_jobqueue_backend(str(cluster), kill_grace=kill_grace, **client_options))
+        return cast(DaskBackend, await start_jobqueue_backend(str(jobqueue), kill_grace=kill_grace, **client_options))
     n_workers = _check_int("n_workers", n_workers, 1)
     threads_per_worker = _check_int("threads_per_worker", threads_per_worker, 1)
     processes = _check_bool("processes", processes)

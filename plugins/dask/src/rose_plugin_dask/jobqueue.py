@@ -78,8 +78,9 @@ async def start_jobqueue_backend(
     accepted |= {"jobs", "cores", "memory", "processes", "walltime"}
     unknown = sorted(set(options) - accepted)
     if unknown:
+        valid = sorted(a for a in accepted if not a.startswith("_") and a not in ("self", "kwargs", "args"))
         raise TypeError(f"dask backend: unknown option(s) {unknown} for cluster={cluster!r}; dask-jobqueue's "
-                        f"{CLUSTERS[cluster]} takes: {', '.join(sorted(a for a in accepted if not a.startswith('_') and a not in ('self', 'kwargs', 'args')))}")
+                        f"{CLUSTERS[cluster]} takes: {', '.join(valid)}")
     options.setdefault("python", sys.executable)
     options.setdefault("scheduler_options", {"host": "127.0.0.1"} if os.environ.get("SLURM_CONF") else {})
     job_cluster = await cluster_class(cores=cores, memory=str(memory), processes=processes, walltime=str(walltime),

@@ -56,11 +56,12 @@ def add_parser(sub: Any) -> None:
     submit.add_argument("--time", metavar="T", help="each job's time limit, as sbatch --time takes it (e.g. 30, 2:00:00)")
     submit.add_argument("--sbatch-option", metavar="OPT", action="append", dest="sbatch_option", default=[],
                         help="one sbatch argument, passed verbatim (repeatable): --sbatch-option=--partition=debug")
-    submit.add_argument("--print", action="store_true", help="print the batch script and the sbatch command; submit nothing")
+    submit.add_argument("--print", action="store_true",
+                        help="print the batch script and the sbatch command; submit nothing")
     submit.add_argument("--template", metavar="FILE", help="your batch script template (default $ROSE_SUBMIT_TEMPLATE, "
                         "else the built-in one)")
     submit.add_argument("--max-failures", type=int, default=MAX_FAILURES, metavar="N",
-                        help=f"resubmit a job that failed (not a deadline stop) at most N times in a row (default {MAX_FAILURES})")
+                        help=f"resubmit a failed job (not a deadline stop) at most N times in a row (default {MAX_FAILURES})")
     submit.add_argument("--job-name", metavar="NAME", help="the Slurm job name (default rose-<script name>)")
     # the options of `rose run`, handed to it in every job
     submit.add_argument("--backend", metavar="NAME", help="as rose run --backend")

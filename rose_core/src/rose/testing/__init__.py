@@ -296,4 +296,4 @@ if pytest is not None:
             await created.shutdown()
 
     # the session-scoped local Slurm (fixture ``local_slurm``) and the ``slurm`` marker
-    from rose.testing.slurm import local_slurm, pytest_configure  # noqa: E402, F401
+    from rose.testing.slurm import local_slurm, pytest_configure  # noqa: F401

@@ -185,7 +185,7 @@ class LocalSlurm:
         return self.folder / f"{daemon}.pid"
 
     def _spawn(self, daemon: str, argv: list[str]) -> None:
-        log = open(self.folder / "log" / f"{daemon}.out", "ab")  # noqa: SIM115 - handed to the daemon
+        log = open(self.folder / "log" / f"{daemon}.out", "ab")
         try:
             process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        env=self.env, start_new_session=True)
