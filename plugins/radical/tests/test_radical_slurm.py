@@ -104,6 +104,7 @@ def _wait(ready: object, timeout: float, caplog: pytest.LogCaptureFixture) -> No
         time.sleep(0.2)
 
 
+@pytest.mark.timeout(900)  # a pilot starts in ~20 s on an idle machine, minutes on a loaded one
 def test_scancel_of_the_pilot_stops_the_campaign_cleanly_and_resume_finishes_it(
         local_slurm: LocalSlurm, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
@@ -147,6 +148,7 @@ def test_scancel_of_the_pilot_stops_the_campaign_cleanly_and_resume_finishes_it(
     assert not _processes_under(runs), _processes_under(runs)
 
 
+@pytest.mark.timeout(1200)
 def test_the_parallel_learners_tutorial_runs_on_a_slurm_pilot(local_slurm: LocalSlurm, tmp_path: Path) -> None:
     """The tutorial script (examples/active_learn/parallel/run_me.py) as it is, on ``local.slurm``."""
     pytest.importorskip("numpy", reason="the tutorial's task scripts need numpy")
@@ -155,7 +157,7 @@ def test_the_parallel_learners_tutorial_runs_on_a_slurm_pilot(local_slurm: Local
     done = subprocess.run([ROSE, "run", str(REPO / "examples" / "active_learn" / "parallel" / "run_me.py"),
                            "--backend", "radical", "--backend-option", "resource=local.slurm",
                            "--backend-option", "runtime=15"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1100)
     assert done.returncode == 0, done.stderr[-4000:]
     for title in ("Approach 1: static", "Approach 2: per-iteration", "Approach 3: adaptive", "Full example"):
         assert title in done.stdout, done.stdout
