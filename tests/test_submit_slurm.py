@@ -38,7 +38,7 @@ def wait_for_chain(chain: Path, timeout: float = 150) -> dict[str, object]:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         state = json.loads(chain.read_text())
-        if state["state"] in ("done", "failed"):
+        if state["state"] in ("done", "failed", "cancelled"):
             return dict(state)
         time.sleep(0.5)
     outputs = "\n".join(p.read_text()[-1500:] for p in chain.parent.glob("slurm-*.out"))
@@ -106,7 +106,11 @@ def test_two_allocations_of_one_campaign_never_run_at_once(local_slurm: LocalSlu
     assert refused["state"] == "failed"
     output = "".join(p.read_text() for p in late.parent.glob("slurm-*.out"))
     assert f"campaign directory {campaign} is in use by" in output, output
-    subprocess.run(["scancel", "--user", "root"], env=local_slurm.env, check=False)
+    # scancel of the running job stops its chain: no successor is submitted
+    holder = next(c for c in chains if c != late)
+    subprocess.run(["scancel", json.loads(holder.read_text())["submitted"][0]], env=local_slurm.env, check=True)
+    cancelled = wait_for_chain(holder, timeout=60)
+    assert cancelled["state"] == "cancelled" and len(cancelled["submitted"]) == 1, cancelled  # type: ignore[arg-type]
 
 
 def test_submit_errors_before_anything_runs(tmp_path: Path) -> None:

@@ -764,9 +764,9 @@ class Learner:
         self.check_resources()
         manifest = self.build_manifest(max_iter=self._max_iter, **self.manifest_extra(plan))
         record = CampaignRecord(self, manifest, point)
+        record.open()  # takes the directory's lock first: a resume must not end a running campaign's tasks
         if point is not None:
             reap_processes(point)
-        record.open()
         self._record = record
         states = run_iterations(self, plan, record)
         return CampaignStream(states, lambda: self._abandon(record))

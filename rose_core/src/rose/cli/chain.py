@@ -7,6 +7,7 @@ A link runs ``rose run`` (fresh the first time, ``--resume CAMPAIGN`` after) and
 * exit 0: the campaign ended by itself (its criterion, ``max_iter``): the chain is done;
 * exit 75 (:data:`RESUMABLE`, a stop at the allocation's deadline): it submits its
   successor with ``--dependency=afterany:$SLURM_JOB_ID``, which resumes the campaign;
+* exit 143 or 130 (SIGTERM from ``scancel``, Ctrl-C): the chain stops;
 * any other exit: it resubmits at most ``max_failures`` times in a row, then gives up and
   says so.
 
@@ -29,6 +30,8 @@ __all__ = ["RESUMABLE", "load_chain", "main", "run_link", "save_chain", "submit_
 
 #: ``rose run``'s exit code when a campaign stopped at its deadline and should continue (EX_TEMPFAIL)
 RESUMABLE = 75
+#: ``rose run``'s exit codes after SIGTERM (``scancel``) and Ctrl-C: the user stopped it, no successor
+CANCELLED = (143, 130)
 
 
 def load_chain(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -96,6 +99,11 @@ def run_link(chain_file: str) -> int:
     if code == 0:
         chain["state"] = "done"
         message = f"rose chain: job {job_id}: the campaign {chain.get('campaign')} ended by itself; chain done"
+        successor = False
+    elif code in CANCELLED:
+        chain["state"] = "cancelled"
+        message = (f"rose chain: job {job_id}: rose run was stopped by a signal (exit {code}: scancel or Ctrl-C); "
+                   f"the chain stops here. Continue it with rose submit ... --resume {chain.get('campaign')}")
         successor = False
     elif code == RESUMABLE:
         chain["failures"] = 0
