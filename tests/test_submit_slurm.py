@@ -73,6 +73,26 @@ def test_a_chain_resumes_in_successor_jobs_until_the_campaign_ends(local_slurm: 
 
 
 @pytest.mark.slurm
+@pytest.mark.timeout(400)
+def test_a_job_ended_at_its_time_limit_is_followed_by_one_that_resumes(local_slurm: LocalSlurm, tmp_path: Path) -> None:
+    """Slurm's SIGTERM at the time limit (1 minute) stops the campaign; the successor finishes it."""
+    runs = tmp_path / "runs"
+    done = submit(local_slurm, tmp_path, SCRIPT, "--time=1", "--runs-dir", str(runs), "--", "25", "10", "4")
+    assert done.returncode == 0, done.stderr
+    chain = wait_for_chain(chain_of(runs), timeout=330)
+    jobs = chain["jobs"]
+    assert isinstance(jobs, list) and chain["state"] == "done", chain
+    # Slurm enforces a time limit within about 30 s after it: 4 iterations of 25 s outlast one job
+    assert len(jobs) >= 2 and jobs[0]["exit"] != 0 and jobs[-1]["exit"] == 0, chain
+    assert jobs[0]["ended"] - jobs[0]["started"] >= 55, "the first job should have run to its time limit"
+    output = "".join(p.read_text() for p in chain_of(runs).parent.glob("slurm-*.out"))
+    assert "stopped at the allocation's deadline" in output and "was cancelled" not in output, output
+    run = load_run(str(runs / str(chain["campaign"])))
+    [history] = run.learners.values()
+    assert [state["iteration"] for state in history.iterations] == [0, 1, 2, 3]
+
+
+@pytest.mark.slurm
 def test_a_failing_job_is_resubmitted_a_bounded_number_of_times(local_slurm: LocalSlurm, tmp_path: Path) -> None:
     broken = tmp_path / "broken.py"
     broken.write_text("raise SystemExit(3)\n")

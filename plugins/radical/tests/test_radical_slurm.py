@@ -110,9 +110,9 @@ def test_scancel_of_the_pilot_stops_the_campaign_cleanly_and_resume_finishes_it(
     runs = tmp_path / "runs"
     env = {**local_slurm.env, "ROSE_RUNS_DIR": str(runs)}
     # tests/slurm_chain_campaign.py: simulations of 3 s, all 4 iterations in one process
-    run = [ROSE, "run", str(REPO / "tests" / "slurm_chain_campaign.py"), "--backend", "radical",
+    command = [ROSE, "run", str(REPO / "tests" / "slurm_chain_campaign.py"), "--backend", "radical",
            "--backend-option", "resource=local.slurm", "--backend-option", "runtime=10"]
-    process = subprocess.Popen([*run, "--", "3", "4", "4"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+    process = subprocess.Popen([*command, "--", "3", "4", "4"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         end = time.monotonic() + 240
@@ -142,7 +142,7 @@ def test_scancel_of_the_pilot_stops_the_campaign_cleanly_and_resume_finishes_it(
     time.sleep(2)
     assert not _processes_under(runs), _processes_under(runs)
 
-    resumed = subprocess.run([*run, "--resume", campaign.name, "--", "3", "4", "4"], cwd=tmp_path, env=env,
+    resumed = subprocess.run([*command, "--resume", campaign.name, "--", "3", "4", "4"], cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert load_run(str(campaign)).status == "max_iter_reached"

@@ -7,7 +7,8 @@ A link runs ``rose run`` (fresh the first time, ``--resume CAMPAIGN`` after) and
 * exit 0: the campaign ended by itself (its criterion, ``max_iter``): the chain is done;
 * exit 75 (:data:`RESUMABLE`, a stop at the allocation's deadline): it submits its
   successor with ``--dependency=afterany:$SLURM_JOB_ID``, which resumes the campaign;
-* exit 143 or 130 (SIGTERM from ``scancel``, Ctrl-C): the chain stops;
+* a SIGTERM well before the job's end (``scancel``), or Ctrl-C: the chain stops; a SIGTERM at
+  the time limit counts as a deadline stop (the successor resumes);
 * any other exit: it resubmits at most ``max_failures`` times in a row, then gives up and
   says so.
 
@@ -32,6 +33,8 @@ __all__ = ["RESUMABLE", "load_chain", "main", "run_link", "save_chain", "submit_
 RESUMABLE = 75
 #: ``rose run``'s exit codes after SIGTERM (``scancel``) and Ctrl-C: the user stopped it, no successor
 CANCELLED = (143, 130)
+#: a SIGTERM this many seconds or less before the job's end is its walltime, not a scancel
+WALLTIME_SLACK = 90.0
 
 
 def load_chain(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -86,9 +89,22 @@ def run_link(chain_file: str) -> int:
     before = _campaigns(chain["runs_dir"])
     print(f"rose chain: job {job_id} runs: {' '.join(argv)}", flush=True)
     started = time.time()
+    from rose.allocation import slurm_job_times
+
+    deadline = slurm_job_times(job_id)[1] if job_id != "?" else None
+    terminated: list[float] = []
     process = subprocess.Popen(argv)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # rose run stops cleanly on it; this link still decides
-    code = process.wait()
+    # rose run stops cleanly on SIGTERM; this link notes when it came and still decides
+    signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(time.time()))
+    while True:
+        try:
+            code = process.wait()
+            break
+        except InterruptedError:  # pragma: no cover - PEP 475 retries wait() itself
+            continue
+    # SIGTERM well before the job's end is scancel (or preemption): the user stopped the chain
+    cancelled = bool(terminated) and (deadline is None or terminated[0] < deadline - WALLTIME_SLACK)
+    at_walltime = bool(terminated) and not cancelled
     chain = load_chain(chain_file)  # re-read: nothing else writes it while this job holds the campaign
     if not chain.get("campaign"):
         created = sorted(_campaigns(chain["runs_dir"]) - before)
@@ -100,14 +116,15 @@ def run_link(chain_file: str) -> int:
         chain["state"] = "done"
         message = f"rose chain: job {job_id}: the campaign {chain.get('campaign')} ended by itself; chain done"
         successor = False
-    elif code in CANCELLED:
+    elif cancelled or (code in CANCELLED and not at_walltime):
         chain["state"] = "cancelled"
-        message = (f"rose chain: job {job_id}: rose run was stopped by a signal (exit {code}: scancel or Ctrl-C); "
-                   f"the chain stops here. Continue it with rose submit ... --resume {chain.get('campaign')}")
+        message = (f"rose chain: job {job_id} was cancelled (SIGTERM before its time limit: scancel; rose run exit "
+                   f"{code}); the chain stops here. Continue it with rose submit ... --resume {chain.get('campaign')}")
         successor = False
-    elif code == RESUMABLE:
+    elif code == RESUMABLE or at_walltime:
         chain["failures"] = 0
-        message = f"rose chain: job {job_id}: the campaign stopped at the allocation's deadline; submitting its successor"
+        message = (f"rose chain: job {job_id}: the campaign stopped at the allocation's deadline (exit {code}); "
+                   "submitting its successor")
         successor = True
     else:
         chain["failures"] = int(chain.get("failures", 0)) + 1

@@ -169,7 +169,7 @@ class LocalSlurm:
                 "JobCompType=jobcomp/none",
                 "ReturnToService=2",
                 "MinJobAge=300",
-                "KillWait=5",
+                "KillWait=30",  # Slurm's default: SIGTERM at the time limit, SIGKILL 30 s later
                 "InactiveLimit=0",
                 "Waittime=0",
                 "SlurmctldTimeout=30",
