@@ -11,7 +11,7 @@ export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 MEMBERS := $(wildcard rose_core/pyproject.toml plugins/*/pyproject.toml examples/rose-plugin-*/pyproject.toml)
 
-.PHONY: help setup demo test lint typecheck unit isolation dist docs bench clean browser
+.PHONY: help setup demo test lint typecheck unit isolation dist docs bench clean browser slurm-install slurm slurm-stop
 
 help:
 	@echo "make demo   - set everything up, then run the flagship campaign"
@@ -20,6 +20,7 @@ help:
 	@echo "make docs   - build the documentation (mkdocs --strict)"
 	@echo "make bench  - run the benchmarks and write benchmarks/results.md"
 	@echo "make browser - install Debian's Chromium for the rose ui browser tests"
+	@echo "make slurm  - start a local one-node Slurm in $(SLURM_DIR) (make slurm-stop stops it)"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -40,8 +41,30 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup
-	ROSE_STRICT_PLUGINS=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+# A real one-node Slurm (Debian's slurm-wlm + munge) for the tests marked `slurm`: installed
+# with apt-get when missing and this is root; otherwise a loud notice and those tests skip.
+SLURM_DIR ?= /tmp/rose-slurm
+LOCAL_SLURM := $(BIN)/python -c "import sys; from rose.testing.slurm import main; sys.exit(main())"
+
+slurm-install: setup
+	@$(LOCAL_SLURM) install
+
+slurm: slurm-install
+	@$(LOCAL_SLURM) start $(SLURM_DIR)
+
+slurm-stop: setup
+	@$(LOCAL_SLURM) stop $(SLURM_DIR)
+
+# The tests marked `slurm` spend their time waiting on Slurm's scheduler and a pilot's start-up, not on
+# the CPU: they run in a second pytest process alongside the others; their output follows when both end.
+unit: setup slurm-install browser
+	@rm -f .slurm-tests.log; \
+	ROSE_STRICT_PLUGINS=1 $(BIN)/python -m pytest -q -m slurm --basetemp=.pytest-slurm $(PYTEST_ARGS) \
+		> .slurm-tests.log 2>&1 & slurm=$$!; \
+	ROSE_STRICT_PLUGINS=1 $(BIN)/python -m pytest -q -m "not slurm" $(PYTEST_ARGS); others=$$?; \
+	wait $$slurm; marked=$$?; \
+	echo "--- the tests marked slurm (run alongside) ---"; cat .slurm-tests.log; \
+	[ $$others -eq 0 ] && { [ $$marked -eq 0 ] || [ $$marked -eq 5 ]; }
 
 isolation: setup
 	$(BIN)/python tests/isolation/run_isolated.py
@@ -59,7 +82,7 @@ browser:
 		echo "*** browser: no chromium, and no root + apt-get to install it: the rose ui browser tests will be SKIPPED ***"; \
 	fi
 
-test: lint typecheck docs browser unit isolation
+test: lint typecheck docs unit isolation
 
 dist: setup
 	rm -rf dist && mkdir -p dist

@@ -19,11 +19,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from rose import overrides, results
+from rose.allocation import allocation_record
 from rose.deadline import (
     Deadline,
     DeadlineError,
     Durations,
-    allocation_record,
     durations_from_summary,
     listen_for_warning,
     stopped_at_deadline,
@@ -105,9 +105,10 @@ class Campaign:
                                        next_iteration=self.point.next_iteration, manifest=manifest.to_dict(), **options)
                 else:
                     self.journal.write("start", learner_id=learner.learner_id, manifest=manifest.to_dict(), **options)
-                allocation = allocation_record(self.deadline) if learner.learner_id is None else None
+                allocation = allocation_record(deadline=self.deadline) if learner.learner_id is None else None
                 if allocation is not None:
-                    self.journal.write("allocation", learner_id=None, **allocation)
+                    fields = {k: v for k, v in allocation.items() if k not in ("type", "time")}
+                    self.journal.write("allocation", learner_id=None, **fields)
             except BaseException:
                 self.journal.close()
                 raise

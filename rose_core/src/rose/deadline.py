@@ -25,9 +25,7 @@ import logging
 import math
 import os
 import re
-import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections import deque
@@ -41,7 +39,6 @@ from rose.errors import RoseError
 __all__ = [
     "TERM_WINDOW",
     "DEADLINE_ENV",
-    "allocation_record",
     "DEADLINE_EXIT_CODE",
     "DEFAULT_MARGIN",
     "MARGIN_ENV",
@@ -230,32 +227,16 @@ def slurm_deadline(environ: Mapping[str, str] | None = None) -> Deadline | None:
 
 
 def _ask_slurm(job_id: str, environ: Mapping[str, str]) -> Deadline | None:
+    from rose.allocation import slurm_job_times
+
     margin = _margin(environ)
     end = environ.get("SLURM_JOB_END_TIME")
     if end and end.strip().isdigit() and int(end) > 0:
         return Deadline(at=float(end), source="slurm", job_id=job_id, margin=margin)
-    squeue = shutil.which("squeue")
-    if squeue is None:
-        logger.warning("running in Slurm job %s but squeue is not on PATH: the campaign cannot know its end time",
-                       job_id)
-        return None
-    try:
-        out = subprocess.run([squeue, "-h", "-j", job_id, "-o", "%e"], capture_output=True, text=True,
-                             timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        logger.warning("cannot ask Slurm for the end time of job %s (%s): no deadline from the allocation", job_id, exc)
-        return None
-    text = out.stdout.strip()
-    if out.returncode != 0 or not text:
-        logger.warning("squeue gave no end time for job %s (%s): no deadline from the allocation", job_id,
-                       (out.stderr.strip() or f"exit {out.returncode}"))
-        return None
-    if text in ("N/A", "NONE", "UNLIMITED", "Unknown"):
-        return None
-    try:
-        at = _dt.datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        logger.warning("cannot read Slurm's end time %r of job %s: no deadline from the allocation", text, job_id)
+    at = slurm_job_times(job_id, environ)[1]
+    if at is None:
+        logger.warning("running in Slurm job %s, but squeue gives no end time for it: no deadline from the allocation "
+                       "(give one with rose run --deadline)", job_id)
         return None
     return Deadline(at=at, source="slurm", job_id=job_id, margin=margin)
 
@@ -391,20 +372,3 @@ def durations_from_summary(records: Any, learner_id: Any = None) -> Durations:
             previous = float(moment)
     return durations
 
-
-def allocation_record(deadline: Deadline | None, environ: Mapping[str, str] | None = None) -> dict[str, Any] | None:
-    """The journal's ``allocation`` record of a campaign opening now inside a batch job (or with a
-    deadline): ``job_id``, ``scheduler``, ``started``, ``deadline`` and ``deadline_source``; None
-    outside a job and without a deadline. ``rose runs`` and ``rose show`` list a campaign's chain of
-    allocations from these records (the stop record after each says how it ended)."""
-    environ = os.environ if environ is None else environ
-    job_id = environ.get("SLURM_JOB_ID") or None
-    if job_id is None and deadline is None:
-        return None
-    return {
-        "job_id": job_id,
-        "scheduler": "slurm" if job_id else None,
-        "started": time.time(),
-        "deadline": deadline.at if deadline is not None else None,
-        "deadline_source": deadline.source if deadline is not None else None,
-    }

@@ -21,6 +21,7 @@ from typing import Any, TypeGuard
 
 from attrs import define, field
 
+from rose.allocation import campaign_jobs
 from rose.journal import (
     CURVE_FIELDS,
     CURVE_NAME,
@@ -119,6 +120,8 @@ class Run:
     learners: dict[Any, LearnerHistory] = field(factory=dict)
     #: True when the campaign ran on the dry-run backend: no task ran, its metrics are placeholders
     dry_run: bool = False
+    #: the batch jobs (allocations) the campaign ran in, oldest first (:func:`rose.allocation.campaign_jobs`)
+    jobs: list[dict[str, Any]] = field(factory=list)
 
     @property
     def name(self) -> str:
@@ -262,6 +265,7 @@ def _load_run(path: str, full: bool) -> Run:
         if entry.is_dir() and is_run_dir(entry.path):
             _read(entry.path, full, histories, unordered)
     run.status, run.started, run.ended = _status(top, top_id, times)
+    run.jobs = campaign_jobs(path, top)
     # a parent that ran sub-learners keeps their states only: drop its own empty entry
     if len(histories) > 1 and top_id in histories and not histories[top_id].iterations:
         del histories[top_id]

@@ -260,7 +260,16 @@ async def create_backend(
     with ``threads_per_worker`` threads each, closed when the engine shuts down
     (``dashboard=True`` gives it a dashboard, whose address is logged). Options from
     ``rose run --backend-option`` may arrive as strings; they are checked here.
+    ``cluster="slurm"`` runs the workers as Slurm batch jobs instead
+    (:mod:`rose_plugin_dask.jobqueue`: ``jobs``, ``cores``, ``memory``, ``walltime``, ...).
     """
+    jobqueue = client_options.pop("cluster", None)
+    if jobqueue is not None:
+        from rose_plugin_dask.jobqueue import start_jobqueue_backend
+
+        quiet_distributed()
+        quiet_asyncflow_shutdown()
+        return cast(DaskBackend, await start_jobqueue_backend(str(jobqueue), kill_grace=kill_grace, **client_options))
     n_workers = _check_int("n_workers", n_workers, 1)
     threads_per_worker = _check_int("threads_per_worker", threads_per_worker, 1)
     processes = _check_bool("processes", processes)

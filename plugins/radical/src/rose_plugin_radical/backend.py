@@ -69,8 +69,9 @@ from rhapsody.backends.execution.radical_pilot import RadicalExecutionBackend as
 
 from rose.engine import quiet_asyncflow_shutdown, script_directory
 from rose.errors import ResourceError
+from rose_plugin_radical.batch import PilotJob, use_shipped_resource
 
-__all__ = ["RadicalExecutionBackend", "create_backend", "prepare_environment"]
+__all__ = ["PilotLostError", "RadicalExecutionBackend", "create_backend", "prepare_environment"]
 
 logger = logging.getLogger(__name__)
 #: the pilot's lifecycle, for users (``rose run --log-level INFO`` shows it)
@@ -130,6 +131,8 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         self._pilot_states_seen: dict[str, str] = {}
         self._closing = False
         self._staged: dict[str, tuple[str, str]] = {}  # uid -> (working directory, returned archive)
+        self._finished: set[str] = set()  # uids of tasks whose final state reached asyncflow
+        self.pilot_job: PilotJob | None = None
 
     async def _initialize(self) -> None:
         prepare_environment()
@@ -137,6 +140,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         if self.session_dir is not None:
             os.makedirs(self.session_dir, exist_ok=True)
             cfg = {"base": self.session_dir}
+        use_shipped_resource(str(self.resources["resource"]), self.session_dir or os.getcwd())
         self.tasks: dict[str, Any] = {}
         self.raptor_mode = False
         self._callback_func: Callable[..., Any] = _no_callback
@@ -145,6 +149,10 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
             self.task_manager = rp.TaskManager(self.session)
             self.pilot_manager = rp.PilotManager(self.session)
             self.resource_pilot = self.pilot_manager.submit_pilots(rp.PilotDescription(self.resources))
+            self.pilot_job = PilotJob(self.resource_pilot.uid, str(self.resources["resource"]),
+                                      self.resources.get("runtime"),
+                                      urlparse(str(self.resource_pilot.pilot_sandbox)).path or None)
+            _close_at_exit(self)
             self.pilot_manager.register_callback(self.handle_pilot_state_callback)
             self.pilot_manager.register_callback(self._log_pilot_state)
             self.task_manager.add_pilots(self.resource_pilot)
@@ -167,13 +175,18 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
             return  # RP reports some states twice
         self._pilot_states_seen[uid] = state
         resource = self.resources.get("resource")
+        if self.pilot_job is not None:
+            self.pilot_job.state(state, _native_id(pilot))
         if state == rp.PMGR_LAUNCHING:
             lifecycle.info("pilot %s: submitting to %s", uid, resource)
         elif state == rp.PMGR_ACTIVE_PENDING:
             lifecycle.info("pilot %s: queued on %s (%s); waiting for the allocation to start",
                            uid, resource, _job_id(pilot))
         elif state == rp.PMGR_ACTIVE:
-            lifecycle.info("pilot %s: active on %s; tasks start now", uid, resource)
+            queued = self.pilot_job.queued_seconds if self.pilot_job is not None else None
+            lifecycle.info("pilot %s: active on %s after %s in the queue; tasks start now",
+                           uid if self.pilot_job is None else self.pilot_job.describe(), resource,
+                           "?" if queued is None else f"{queued:.0f} s")
         elif state == rp.DONE or (state == rp.CANCELED and self._closing):
             lifecycle.info("pilot %s: done", uid)
         elif state in (rp.FAILED, rp.CANCELED):
@@ -199,6 +212,8 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
 
     def _checked_description(self, task: dict[str, Any]) -> Any:
         name = str(task.get("name", task["uid"]))
+        if getattr(self, "_pilot_lost", None):
+            raise PilotLostError(f"task {name!r} cannot run: {self._pilot_lost}")
         if getattr(self, "_pilot_failed", False):
             raise RuntimeError(
                 f"the RADICAL-Pilot pilot has failed, task {name!r} cannot run; see the pilot sandbox "
@@ -353,6 +368,32 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
                 "; ".join(problems) + " (raise cores=/gpus= of rose.engine('radical', ...) or ask for less)",
             )
 
+    def handle_pilot_state_callback(self, pilot: Any, state: str) -> None:
+        """A pilot that failed or was cancelled (scancel, walltime) fails every task in flight.
+
+        RP leaves the tasks of a cancelled pilot in their last state forever, so without this
+        a campaign would wait for them without end. Each task fails with
+        :class:`PilotLostError` naming the pilot, its batch job and what happened; later
+        submissions fail at once with the same message.
+        """
+        if state not in (rp.FAILED, rp.CANCELED) or self._closing or getattr(self, "_pilot_lost", None):
+            return
+        job = self.pilot_job.describe() if self.pilot_job is not None else getattr(pilot, "uid", "pilot")
+        what = ("was cancelled: its batch job ended (scancel, walltime or preemption) before the campaign did"
+                if state == rp.CANCELED else "failed")
+        message = (f"the RADICAL-Pilot pilot {job} on {self.resources.get('resource')} {what}; the tasks in flight "
+                   f"cannot finish. Resume the campaign (rose run --resume) in a new allocation; the pilot "
+                   f"sandbox is {getattr(pilot, 'pilot_sandbox', '?')}")
+        self._pilot_lost = message
+        self._pilot_failed = True
+        lifecycle.error("pilot %s", message)
+        for uid, task in list(self.tasks.items()):
+            if uid in self._finished:
+                continue
+            error = PilotLostError(f"task {task.get('name', uid)!r}: {message}")
+            task.update({"exception": error, "stdout": "", "stderr": str(error), "exit_code": None})
+            self._callback_func(task, rp.FAILED)
+
     def _fail(self, task: dict[str, Any], error: BaseException) -> None:
         logger.error("task %s not submitted: %s", task.get("name", task["uid"]), error)
         task.update({"exception": error, "stdout": "", "stderr": str(error), "exit_code": None})
@@ -368,6 +409,8 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         loop = asyncio.get_running_loop()
 
         def on_loop(task: Any, state: str, *args: Any, **kwargs: Any) -> None:
+            if isinstance(task, dict) and state in (rp.DONE, rp.FAILED, rp.CANCELED):
+                self._finished.add(str(task.get("uid")))
             if isinstance(task, dict) and state in (rp.DONE, rp.FAILED):
                 self._complete_stdout(task)
                 self._unstage(task)
@@ -405,6 +448,8 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         if session is None:
             return
         self._closing = True
+        if self.pilot_job is not None:
+            self.pilot_job.stop()
         logger.info("closing RADICAL-Pilot session %s", session.uid)
         await asyncio.to_thread(session.close, download=False)
         logger.info("RADICAL-Pilot session %s closed", session.uid)
@@ -449,6 +494,37 @@ def _take_cwd(options: dict[str, Any]) -> str | None:
     if not options["pre_exec"]:
         del options["pre_exec"]
     return words[1]
+
+
+def _close_at_exit(backend: RadicalExecutionBackend) -> None:
+    """Close ``backend``'s session when the process exits without a shutdown (a script cancelled by
+    SIGTERM never reaches its ``engine.shutdown()``): its pilot's batch job must not outlive it."""
+    import atexit
+    import weakref
+
+    ref = weakref.ref(backend)
+
+    def close() -> None:
+        alive = ref()
+        session = getattr(alive, "session", None)
+        if alive is None or session is None or alive._closing or getattr(session, "closed", False):
+            return
+        alive._closing = True
+        lifecycle.info("closing the RADICAL-Pilot session %s at exit: its pilot's batch job is cancelled", session.uid)
+        with contextlib.suppress(Exception):
+            session.close(download=False)
+
+    atexit.register(close)
+
+
+class PilotLostError(RuntimeError):
+    """The pilot ended (cancelled, failed, walltime) while tasks needed it."""
+
+
+def _native_id(pilot: Any) -> str | None:
+    """The batch system's id of ``pilot``'s job, when RP knows it."""
+    text = _job_id(pilot)
+    return text.removeprefix("batch job ") if text.startswith("batch job ") else None
 
 
 def _job_id(pilot: Any) -> str:

@@ -4,6 +4,7 @@
 ``rose run``        run a workflow script with overrides (backend, trackers, max-iter, dry-run, resume)
 ``rose runs``       list past campaigns (from their journals)
 ``rose show RUN``   print a campaign's per-iteration table and write its learning curve
+``rose submit``     run a workflow script as a chain of Slurm batch jobs
 
 Plugins add further commands through the ``rose_commands`` hook (see :mod:`rose.cli.commands`).
 """
@@ -21,6 +22,7 @@ from rose.cli.commands import add_plugin_commands, invoked_command
 from rose.cli.plugins import cmd_plugins
 from rose.cli.run import cmd_run
 from rose.cli.runs import cmd_runs, cmd_show
+from rose.cli.submit import add_parser as add_submit_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -77,6 +79,7 @@ def build_parser(invoked: str | None = None) -> argparse.ArgumentParser:
     show.add_argument("--last", type=int, default=50, metavar="N",
                       help="rows per learner in the table: its last N iterations (default 50; 0: all)")
     show.set_defaults(func=cmd_show)
+    add_submit_parser(sub)
     add_plugin_commands(sub, builtin=list(sub.choices), invoked=invoked)
     return parser
 
@@ -134,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours, theirs = _split_run_args(arguments)
     args, unknown = parser.parse_known_args(ours)
     if unknown:
-        if args.command != "run":
+        if args.command not in ("run", "submit"):
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         own = _own_options(parser)
         for index, option in enumerate(unknown):
@@ -147,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{' '.join([option, *values])}"
                 )
         theirs = unknown + theirs
-    if args.command == "run":
+    if args.command in ("run", "submit"):
         args.script_args = theirs
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
                         format="%(levelname)s %(name)s: %(message)s")

@@ -50,6 +50,7 @@ def _run_summary(run: Any) -> dict[str, Any]:
         "started": run.started,
         "ended": run.ended,
         "dry_run": run.dry_run,
+        "jobs": run.jobs,
     }
 
 
@@ -80,8 +81,34 @@ def cmd_runs(args: argparse.Namespace) -> int:
                      metric, _when(run.started), _duration(run)])
     print_table(f"ROSE campaigns in {root}", ["run", "learner", "status", "learners", "iterations", "best metric",
                                          "started", "duration"], rows, keep=(0,))
+    from rose.allocation import describe_jobs
+
+    for run in runs:
+        if run.jobs:
+            print(f"{run.name} ran in batch jobs: {describe_jobs(run.jobs)}")
     print(f"(`rose show RUN` takes a run's name, a part of it, or latest; {len(runs)} campaign(s))")
     return 0
+
+
+def _backend_jobs(run: Any) -> list[dict[str, Any]]:
+    """The batch jobs of the campaign's backend (a pilot, Dask workers) alive while it ran."""
+    from rose.allocation import batch_jobs_during
+
+    return batch_jobs_during(run.started, run.ended, os.path.dirname(run.path))
+
+
+def _print_jobs(run: Any) -> None:
+    """The campaign's own batch jobs (allocations) and its backend's."""
+    from rose.allocation import describe_jobs
+
+    if run.jobs:
+        print(f"  batch jobs (allocations): {describe_jobs(run.jobs)}")
+    for job in _backend_jobs(run):
+        queued = job.get("queued_seconds")
+        waited = f"{queued:.0f} s in the queue" if isinstance(queued, (int, float)) else "not started"
+        states = " -> ".join(str(s.get("state")) for s in job.get("states") or ())
+        print(f"  {job.get('backend')} {job.get('kind')} {job.get('name')}: batch job {job.get('job_id') or '?'} on "
+              f"{job.get('resource')}, {waited}; states {states or '-'}")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -105,6 +132,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             {"learner_id": h.learner_id, "label": h.label, "status": h.status, "iterations": h.iterations}
             for h in run.ordered_learners()
         ]
+        data["batch_jobs"] = _backend_jobs(run)
         print(json.dumps(data, indent=1, default=str))
     else:
         criterion = (f"stop when {run.metric_name} {run.operator or ''} {_fmt(run.threshold)}"
@@ -118,6 +146,7 @@ def cmd_show(args: argparse.Namespace) -> int:
               f"duration {_duration(run)}")
         for history in run.ordered_learners():
             print(f"  {history.label}: {history.status} after {len(history.iterations)} iteration(s)")
+        _print_jobs(run)
         with_labels = any(s.get("labeled_count") is not None for h in run.learners.values() for s in h.iterations)
         headers = ["learner", "iteration", run.metric_name or "metric"]
         headers += ["labeled"] if with_labels else []

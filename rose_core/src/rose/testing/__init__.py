@@ -299,3 +299,6 @@ if pytest is not None:
             yield created
         finally:
             await created.shutdown()
+
+    # the session-scoped local Slurm (fixture ``local_slurm``) and the ``slurm`` marker
+    from rose.testing.slurm import local_slurm, pytest_configure  # noqa: F401
