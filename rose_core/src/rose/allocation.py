@@ -21,11 +21,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
+
+from rose.deadline import slurm_job_times
 
 __all__ = [
     "BATCH_JOBS_FOLDER",
@@ -40,26 +40,6 @@ __all__ = [
 
 #: the folder of the runs folder where backends describe their batch jobs
 BATCH_JOBS_FOLDER = ".batch-jobs"
-
-
-def slurm_job_times(job_id: str, environ: Mapping[str, str] | None = None) -> tuple[float | None, float | None]:
-    """``(start, end)`` of Slurm job ``job_id`` in unix seconds (``squeue -o "%S %e"``), ``None`` if unknown."""
-    try:
-        done = subprocess.run(["squeue", "-h", "-j", str(job_id), "-o", "%S %e"], capture_output=True, text=True,
-                              timeout=30, check=False, env=dict(environ) if environ is not None else None)
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-    words = done.stdout.split()
-    if done.returncode != 0 or len(words) != 2:
-        return None, None
-    return _slurm_time(words[0]), _slurm_time(words[1])
-
-
-def _slurm_time(text: str) -> float | None:
-    """A Slurm timestamp (``2026-12-06T21:30:00``, local time) in unix seconds; ``None`` for N/A, Unknown."""
-    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", text):
-        return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").timestamp()
 
 
 def allocation_record(environ: Mapping[str, str] | None = None, deadline: Any = None) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ import math
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 from collections import deque
@@ -52,6 +53,7 @@ __all__ = [
     "listen_for_warning",
     "parse_deadline",
     "slurm_deadline",
+    "slurm_job_times",
     "note_termination",
     "stop_reason_for_termination",
     "stopped_at_deadline",
@@ -227,8 +229,6 @@ def slurm_deadline(environ: Mapping[str, str] | None = None) -> Deadline | None:
 
 
 def _ask_slurm(job_id: str, environ: Mapping[str, str]) -> Deadline | None:
-    from rose.allocation import slurm_job_times
-
     margin = _margin(environ)
     end = environ.get("SLURM_JOB_END_TIME")
     if end and end.strip().isdigit() and int(end) > 0:
@@ -252,6 +252,26 @@ def _margin(environ: Mapping[str, str]) -> float:
     if not math.isfinite(margin) or margin < 0:
         raise DeadlineError(f"{MARGIN_ENV}={text!r} must be a number of seconds >= 0")
     return margin
+
+
+def slurm_job_times(job_id: str, environ: Mapping[str, str] | None = None) -> tuple[float | None, float | None]:
+    """``(start, end)`` of Slurm job ``job_id`` in unix seconds (``squeue -o "%S %e"``), ``None`` if unknown."""
+    try:
+        done = subprocess.run(["squeue", "-h", "-j", str(job_id), "-o", "%S %e"], capture_output=True, text=True,
+                              timeout=30, check=False, env=dict(environ) if environ is not None else None)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    words = done.stdout.split()
+    if done.returncode != 0 or len(words) != 2:
+        return None, None
+    return _slurm_time(words[0]), _slurm_time(words[1])
+
+
+def _slurm_time(text: str) -> float | None:
+    """A Slurm timestamp (``2026-12-06T21:30:00``, local time) in unix seconds; ``None`` for N/A, Unknown."""
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", text):
+        return None
+    return _dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").timestamp()
 
 
 def campaign_deadline(given: Any = None, environ: Mapping[str, str] | None = None) -> Deadline | None:

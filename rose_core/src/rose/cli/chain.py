@@ -89,7 +89,7 @@ def run_link(chain_file: str) -> int:
     before = _campaigns(chain["runs_dir"])
     print(f"rose chain: job {job_id} runs: {' '.join(argv)}", flush=True)
     started = time.time()
-    from rose.allocation import slurm_job_times
+    from rose.deadline import slurm_job_times
 
     deadline = slurm_job_times(job_id)[1] if job_id != "?" else None
     terminated: list[float] = []
