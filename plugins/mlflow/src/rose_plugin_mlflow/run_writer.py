@@ -24,10 +24,12 @@ from rose_plugin_mlflow.jobs import (
     MAX_TAG_VALUE,
     PARENT,
     Log,
+    Recover,
     Start,
     Stop,
     clip,
     now_ms,
+    state_metrics,
     view_hint,
 )
 
@@ -42,7 +44,7 @@ MAX_FAILURES = 3
 _clients: dict[str, Any] = {}
 
 #: what a RunWriter tells the tracker: ("started", experiment_id, run_name, uri), ("run", key, run_id), ("disabled",)
-Report = Callable[[tuple[Any, ...]], None]
+Report = Callable[[tuple[Any, ...]], Any]
 
 
 @contextlib.contextmanager
@@ -95,6 +97,7 @@ class RunWriter:
         self._skipped_children: set[Any] = set()
         self._manifest_json = "{}"
         self._started_ms: dict[Any, int] = {}
+        self._run_dir: str | None = None
 
     # the three jobs ------------------------------------------------------------------------
     def start(self, job: Start) -> None:
@@ -103,6 +106,7 @@ class RunWriter:
         self.tracking_uri = job.tracking_uri
         self.log_artifacts = job.log_artifacts
         self.retry_budget = job.retry_budget
+        self._run_dir = job.run_dir
         self._guard("starting the MLflow run", self._start, job, fatal=True)
 
     def write(self, pending: Mapping[Any, Log]) -> None:
@@ -141,21 +145,76 @@ class RunWriter:
         self._guard("ending the campaign run", self._client.set_terminated, run_id, job.status,
                     max(job.end_ms, self._started_ms.get(PARENT, 0)))
 
-    def abandon(self, end_ms: int) -> None:
-        """The campaign's process went away without stopping: end its runs as ``KILLED``.
+    def abandon(self) -> None:
+        """The campaign's process went away without stopping: end its runs as its journal says.
 
-        Also after MLflow failures turned tracking off: a run that exists is never left ``RUNNING``.
+        A campaign whose journal records its stop ends ``FINISHED`` (``FAILED`` after an error)
+        with that ``stop_reason``; else ``KILLED`` with ``stop_reason=killed``. Either way the
+        runs get the metrics the journal holds and the store lacks. Also after MLflow failures
+        turned tracking off: a run that exists is never left ``RUNNING``.
         """
+        journal = self._journal()
+        reason = {"unfinished": "killed"}.get(journal.status, journal.status) if journal is not None else "killed"
+        status = "KILLED" if reason in ("killed", "interrupted") else "FAILED" if reason == "error" else "FINISHED"
+        self._finish(status, {"stop_reason": reason}, journal)
+
+    def recover(self, job: Recover) -> None:
+        """The campaign's first writer died: end its runs with the journal's metrics, ``job.tags`` and ``job.status``."""
+        self.run_ids.update(job.run_ids)
+        self.start(job.start)
+        self._finish(job.status, job.tags, self._journal())
+
+    def _journal(self) -> Any:
+        """The campaign's journal read back (``rose.runs.load_run``), or None."""
+        if not self._run_dir:
+            return None
+        from rose.runs import load_run
+
+        try:
+            return load_run(self._run_dir)
+        except (OSError, ValueError) as exc:
+            logger.warning("MLflow tracker: cannot read the journal of %s (%s); its runs end without replay", self._run_dir, exc)
+            return None
+
+    def _finish(self, status: str, tags: dict[str, str], journal: Any) -> None:
         if self._client is None:
             return
-        self.disabled = False  # one more try for each run, within the same budget per call
+        self.disabled = False  # one more try for each step, within the same budget per call
+        if journal is not None:
+            for learner_id, history in journal.learners.items():
+                self.disabled = False
+                self._guard(f"replaying the journal of learner {learner_id}", self._replay, learner_id, history.iterations)
         parent = self.run_ids.get(PARENT)
         if self.log_artifacts and parent is not None:
             self._guard("logging manifest.json", self._artifact, parent, "manifest.json", self._manifest_json)
-        for key, run_id in self.run_ids.items():
+        for key, run_id in list(self.run_ids.items()):
             self.disabled = False
-            self._guard(f"ending the {_label(key)} run", self._client.set_terminated, run_id, "KILLED",
-                        max(end_ms, self._started_ms.get(key, 0)))
+            self._guard(f"tagging the {_label(key)} run", self._log_batch, run_id, {}, {}, tags)
+            self._guard(f"ending the {_label(key)} run", self._client.set_terminated, run_id, status,
+                        max(now_ms(), self._started_ms.get(key, 0)))
+
+    def _replay(self, learner_id: Any, iterations: list[dict[str, Any]]) -> None:
+        """Log the metrics of the journal's iterations that the run lacks, and its final iteration."""
+        from rose.state import IterationState
+
+        key = PARENT if learner_id is None else learner_id
+        run_id = self._run_id(key) if iterations or key == PARENT else None
+        if run_id is None:
+            return
+        stored: dict[str, set[int]] = {}
+        missing: dict[tuple[str, int], tuple[float, int]] = {}
+        ms = now_ms()
+        for data in iterations:
+            state = IterationState.from_dict(data)
+            for name, value in state_metrics(state).items():
+                if name not in stored:
+                    stored[name] = {m.step for m in self._client.get_metric_history(run_id, name)}
+                if state.iteration not in stored[name]:
+                    missing[(name, state.iteration)] = (value, ms)
+        tags = {"final_iteration": str(iterations[-1]["iteration"])} if iterations else {}
+        self._log_batch(run_id, missing, {}, tags)
+        if missing:
+            logger.info("MLflow: %d metric value(s) of the %s run replayed from the journal", len(missing), _label(key))
 
     # failures ------------------------------------------------------------------------------
     def _guard(self, what: str, fn: Any, *args: Any, fatal: bool = False) -> bool:
@@ -211,11 +270,15 @@ class RunWriter:
             if experiment.lifecycle_stage == "deleted":
                 logger.info("MLflow experiment %r was deleted; restoring it", job.experiment_name)
                 client.restore_experiment(experiment_id)
-        run = client.create_run(experiment_id, start_time=job.start_ms, tags=job.tags, run_name=job.run_name)
         self._client = client
         self.experiment_id = experiment_id
-        self.run_name = run.info.run_name or job.run_name
-        run_id = run.info.run_id
+        run_id = self.run_ids.get(PARENT)  # known when recovering the campaign of a writer that died
+        if run_id is None:
+            run = client.create_run(experiment_id, start_time=job.start_ms, tags=job.tags, run_name=job.run_name)
+            run_id = run.info.run_id
+            self.run_name = run.info.run_name or job.run_name
+        else:
+            self.run_name = job.run_name
         self.run_ids[PARENT] = run_id
         self._started_ms[PARENT] = job.start_ms
         self._report(("started", experiment_id, self.run_name))

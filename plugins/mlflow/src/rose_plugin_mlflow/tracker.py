@@ -33,29 +33,32 @@ import importlib.util
 import itertools
 import json
 import logging
-import math
-import numbers
 import os
-import re
 import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
 
+from attrs import evolve, fields
+
+from rose.config import LearnerConfig, TaskConfig, resolve_task_config
 from rose.state import IterationState, jsonable
 from rose.tracking import PipelineManifest, TrackerBase, masked_env
 from rose_plugin_mlflow.jobs import (
-    MAX_KEY,
     MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
     PARENT,
     Child,
     Flush,
     Log,
+    Recover,
     Start,
     Stop,
     clip,
+    mlflow_key,
     now_ms,
+    number,
+    state_metrics,
     view_hint,
 )
 from rose_plugin_mlflow.run_writer import plot_learning_curve
@@ -139,74 +142,6 @@ DEFAULT_EXPERIMENT = "ROSE_AL_Experiment"
 
 _tokens = itertools.count(1)
 
-# Characters MLflow accepts in keys on every platform (colons are refused on Windows servers).
-_BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.\- /]")
-
-
-#: keys already turned into MLflow keys (the same few names come back every iteration)
-_KEYS: dict[str, str] = {}
-_MAX_CACHED_KEYS = 10_000
-
-
-def mlflow_key(raw: object) -> str:
-    """Turn any key into one MLflow accepts for a param, metric or tag.
-
-    Characters outside letters, digits, ``_ - . / space`` become ``_``; empty, ``.`` and
-    ``..`` path segments (which MLflow rejects) are removed or replaced; the result is at
-    most 250 characters. ``"config/simulation/--n_labeled"`` is kept as is.
-    """
-    if type(raw) is str:
-        known = _KEYS.get(raw)
-        if known is None:
-            known = _sanitise_key(raw)
-            if len(_KEYS) < _MAX_CACHED_KEYS:
-                _KEYS[raw] = known
-        return known
-    return _sanitise_key(str(raw))
-
-
-def _sanitise_key(raw: str) -> str:
-    text = _BAD_KEY_CHARS.sub("_", raw)[:MAX_KEY]
-    parts = []
-    for part in text.split("/"):
-        if part == "":
-            continue
-        if part in (".", ".."):
-            part = part.replace(".", "_")
-        parts.append(part)
-    return "/".join(parts) or "_"
-
-
-def _number(value: Any, *, parse_strings: bool = False) -> float | None:
-    """A float for numbers (bools as 0/1, numpy scalars, 0-d arrays), else None."""
-    kind = type(value)
-    if kind is float or kind is int:  # the common case, without the ABC checks below
-        return float(value)
-    if kind is str and not parse_strings:
-        return None
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, numbers.Real):
-        try:
-            return float(value)
-        except (TypeError, ValueError, OverflowError):
-            return None
-    if parse_strings and isinstance(value, str):
-        try:
-            parsed = float(value.strip())
-        except ValueError:
-            return None
-        return parsed if math.isfinite(parsed) else None
-    if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):  # numpy bool_, 0-d arrays
-        try:
-            item = value.item()
-        except (TypeError, ValueError):
-            return None
-        if item is value:
-            return None
-        return _number(item)
-    return None
-
 
 def _param_value(value: Any) -> str:
     """The text MLflow stores for a parameter value (at most 6000 characters)."""
@@ -215,10 +150,9 @@ def _param_value(value: Any) -> str:
     elif value is None or isinstance(value, (bool, int, float)):
         text = repr(value) if isinstance(value, float) else str(value)
     else:
-        number = _number(value)
-        if number is not None and not isinstance(value, (Mapping, list, tuple)):
-            item = value.item() if callable(getattr(value, "item", None)) else number
-            text = str(item)
+        found = number(value)
+        if found is not None and not isinstance(value, (Mapping, list, tuple)):
+            text = str(value.item() if callable(getattr(value, "item", None)) else found)
         else:
             text = json.dumps(jsonable(value), sort_keys=True, default=repr)
     return clip(text, MAX_PARAM_VALUE)
@@ -251,6 +185,16 @@ def _resolve_store(requested: str | None, artifact_location: str | None, run_dir
     os.makedirs(directory, exist_ok=True)
     location = artifact_location or _file_uri(os.path.join(directory, "mlartifacts"))
     return "sqlite:///" + os.path.join(directory, "mlflow.db"), location
+
+
+def _writer_log(tracking_uri: str, run_dir: str | None) -> str:
+    """The writer process's log file: beside a sqlite store, else in the runs folder."""
+    from rose.engine import runs_root
+
+    path = tracking_uri[len("sqlite:///"):] if tracking_uri.startswith("sqlite:///") else ":memory:"
+    folder = os.path.dirname(os.path.abspath(path)) if not path.startswith(":memory:") else (
+        os.path.dirname(os.path.abspath(run_dir)) if run_dir else runs_root())
+    return os.path.join(folder, "mlflow-writer.log")
 
 
 def _file_uri(path: str) -> str:
@@ -414,7 +358,7 @@ class MLflowTracker(TrackerBase):
                 self._starts += 1
                 job: Any = self._start_job(manifest, params)
                 try:
-                    self._session = writer_link().open_session(
+                    self._session = writer_link(_writer_log(job.tracking_uri, manifest.run_dir)).open_session(
                         batch_interval=self.batch_interval, queue_size=self.queue_size
                     )
                 except OSError as exc:
@@ -475,17 +419,44 @@ class MLflowTracker(TrackerBase):
             stop = self._stop_job(final_state)
         if not session.request(stop, self.flush_timeout):
             logger.warning(
-                "MLflowTracker: MLflow did not finish writing within %s s; the campaign ends without waiting "
-                "longer (the writer process goes on writing in the background)", self.flush_timeout,
+                "MLflowTracker: MLflow did not finish writing within %s s; the campaign ends without waiting longer: "
+                "the writer process %d goes on writing in the background (its log: %s)",
+                self.flush_timeout, session.link.process.pid, session.link.log_path,
             )
             return
+        session.link.forget(session)
+        if session.lost is not None:
+            stop = self._recover(session, stop)
         if session.dropped:
             logger.warning("MLflowTracker: %d update(s) were dropped because %d were already waiting for MLflow",
                            session.dropped, self.queue_size)
         run_id = session.run_ids.get(PARENT)
-        if run_id is not None and not session.disabled and self._tracking_uri_used:
+        if run_id is not None and (not session.disabled or session.lost) and self._tracking_uri_used:
             notice_logger.info("MLflow run %r (%s): %s", session.run_name or run_id, stop.status,
                                view_hint(self._tracking_uri_used, session.experiment_id, run_id))
+
+    def _recover(self, lost: Session, stop: Stop) -> Stop:
+        """The writer died during the campaign: a new one ends the runs with every metric of the journal."""
+        start = self._start_job(self._manifest, {}) if self._manifest is not None else None
+        if start is None:
+            return stop
+        status = "FAILED" if stop.status == "FAILED" else "KILLED"
+        tags = {**stop.tags, "rose.writer_lost": f"{lost.lost}; metrics replayed from the campaign's journal"}
+        job = Recover(start, dict(lost.run_ids), status, tags, next(_tokens))
+        try:
+            session = writer_link(_writer_log(start.tracking_uri, start.run_dir)).open_session(
+                batch_interval=0.0, queue_size=self.queue_size)
+        except OSError as exc:
+            logger.warning("MLflowTracker: could not start a writer to end the run(s) (%s); they stay RUNNING", exc)
+            return stop
+        if session.request(job, self.flush_timeout):
+            session.link.forget(session)
+            lost.run_ids.update(session.run_ids)
+            lost.experiment_id = lost.experiment_id or session.experiment_id
+        else:
+            logger.warning("MLflowTracker: the new MLflow writer did not end the run(s) within %s s; it goes on in the "
+                           "background (its log: %s)", self.flush_timeout, session.link.log_path)
+        return evolve(stop, status=status)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything sent so far is written; False on timeout."""
@@ -518,7 +489,7 @@ class MLflowTracker(TrackerBase):
             manifest_json=json.dumps(_masked_manifest(manifest), indent=2, sort_keys=True, default=repr),
             start_ms=self._start_ms, environ=dict(os.environ), cwd=os.getcwd(),
             log_level=logging.getLogger("rose_plugin_mlflow").getEffectiveLevel(),
-            retry_budget=self.retry_budget,
+            retry_budget=self.retry_budget, run_dir=manifest.run_dir,
         )
 
     def _manifest_params(self, manifest: PipelineManifest) -> dict[str, str]:
@@ -557,70 +528,42 @@ class MLflowTracker(TrackerBase):
     def _task_configs(
         self, config: Any, iteration: int, manifest: PipelineManifest | None = None
     ) -> dict[str, tuple[tuple[Any, ...], dict[str, Any]]]:
-        """``{task: (args, kwargs)}`` of a LearnerConfig (or plain dict) at ``iteration``."""
-        if config is None:
+        """``{task: (args, kwargs)}`` of a LearnerConfig (or a manifest's ``to_dict()`` of one) at ``iteration``.
+
+        The core resolves each task's value (``rose.config.resolve_task_config``).
+        """
+        if isinstance(config, Mapping):
+            values = {str(k): _task_config(v) for k, v in {**config, **(config.get("tasks") or {})}.items() if k != "tasks"}
+        elif isinstance(config, LearnerConfig):
+            values = {f.name: getattr(config, f.name) for f in fields(LearnerConfig) if f.name != "tasks"}
+            values.update(config.tasks)
+        else:
             return {}
         manifest = manifest or self._manifest
-        kinds: dict[str, str] = {}
-        if manifest is not None:
-            cached = self._kinds
-            if cached is not None and cached[0] is manifest:
-                kinds = dict(cached[1])
-            else:
-                kinds = {name: task.kind or name for name, task in manifest.tasks.items()}
-                if manifest.criterion is not None:
-                    kinds["criterion"] = "criterion"
-                self._kinds = (manifest, dict(kinds))
-        if not kinds:  # no registered tasks known: every configured field
-            from attrs import fields, has
-
-            if has(type(config)):
-                kinds = {
-                    f.name: f.name for f in fields(type(config)) if f.name != "tasks" and getattr(config, f.name) is not None
-                }
-                kinds.update({name: name for name in getattr(config, "tasks", {}) or {}})
-            elif isinstance(config, Mapping):
-                kinds = {str(name): str(name) for name in config}
-        resolve = getattr(config, "get_task_config", None)
+        kinds = {k: k for k, v in values.items() if v is not None}  # no registered tasks known: every configured one
+        if manifest is not None and manifest.tasks:
+            if self._kinds is None or self._kinds[0] is not manifest:
+                named = {name: task.kind or name for name, task in manifest.tasks.items()}
+                self._kinds = (manifest, {**named, **({"criterion": "criterion"} if manifest.criterion else {})})
+            kinds = self._kinds[1]
         out: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         for name, kind in kinds.items():
             try:
-                if callable(resolve):
-                    found = resolve(name, iteration)
-                    if found is None and kind != name:
-                        found = resolve(kind, iteration)
-                elif isinstance(config, Mapping):
-                    found = config.get(name, config.get(kind))
-                else:
-                    return {}
+                found = resolve_task_config(values.get(name), iteration) or resolve_task_config(values.get(kind), iteration)
             except Exception as exc:  # noqa: BLE001 - a user schedule failing must not stop tracking
                 logger.debug("MLflowTracker: could not resolve the %r configuration at iteration %d: %s", name, iteration, exc)
                 continue
-            if isinstance(found, Mapping) and not {"args", "kwargs"} & set(found):
-                # a per-iteration table as LearnerConfig.to_dict() writes it: {"0": {...}, "-1": {...}}
-                found = next((found[k] for k in (str(iteration), iteration, "-1", -1, "default") if k in found), None)
-            if found is None:
-                continue
-            if isinstance(found, Mapping):
-                args, kwargs = found.get("args", ()), found.get("kwargs", {})
-            else:
-                args, kwargs = getattr(found, "args", ()), getattr(found, "kwargs", {})
-            out[name] = (tuple(args or ()), dict(kwargs or {}))
+            if found is not None:
+                out[name] = (tuple(found.args or ()), dict(found.kwargs or {}))
         return out
 
     def _iteration_job(self, key: Any, state: IterationState) -> Log:
         step = int(state.iteration)
         ms = now_ms()
-        metrics: dict[str, float] = {}
-        metric_name = state.metric_name or "metric"
-        value = _number(state.metric_value) if state.metric_value is not None else None
+        metrics = state_metrics(state)
+        value = number(state.metric_value) if state.metric_value is not None else None
         if value is not None:
-            metrics[mlflow_key(metric_name)] = value
             self._curves.setdefault(key, []).append((step, value))
-        for name, raw in state.state.items():
-            number = _number(raw)
-            if number is not None:
-                metrics.setdefault(mlflow_key(name), number)
         params: dict[str, str] = {}
         tags: dict[str, str] = {}
         first = key not in self._seen
@@ -633,9 +576,9 @@ class MLflowTracker(TrackerBase):
                 params.update({mlflow_key(k): _param_value(v) for k, v in _config_params(f"config/{task}", args, kwargs).items()})
             for name, raw in kwargs.items():
                 config_key = mlflow_key(f"config/{task}/{name}")
-                number = _number(raw, parse_strings=True)
-                if number is not None:
-                    metrics[config_key] = number
+                found = number(raw, parse_strings=True)
+                if found is not None:
+                    metrics[config_key] = found
                     continue
                 text = clip(raw if isinstance(raw, str) else _param_value(raw), MAX_TAG_VALUE)
                 if sent.get(config_key) != text:
@@ -719,6 +662,15 @@ class MLflowTracker(TrackerBase):
             end_ms=now_ms(),
             token=next(_tokens),
         )
+
+
+def _task_config(value: Any) -> Any:
+    """A TaskConfig (or a per-iteration table of them) from its ``to_dict()`` form; None for a schedule's repr."""
+    if not isinstance(value, Mapping):
+        return None
+    if {"args", "kwargs"} & set(value):
+        return TaskConfig(args=tuple(value.get("args") or ()), kwargs=dict(value.get("kwargs") or {}))
+    return {int(k) if str(k).lstrip("-").isdigit() else k: _task_config(v) for k, v in value.items()}
 
 
 def _config_params(prefix: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
