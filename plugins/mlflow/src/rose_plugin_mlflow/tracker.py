@@ -1,29 +1,9 @@
 """``MLflowTracker``: a ROSE tracker that records campaigns in MLflow without slowing them.
 
-What a run holds (read it back with ``mlflow ui`` or ``MlflowClient``):
-
-* parameters (``on_start``): ``learner_type``, ``parallel_count``, ``max_iter``,
-  ``criterion/metric_name|threshold|operator|function``, ``task/<task>/as_executable``,
-  ``task/<task>/function``, every ``log_params`` entry as ``task/<task>/<key>``, and every
-  configuration value as ``config/<task>/<key>`` (``--`` prefixed keys included) - from the
-  manifest's learner configurations, or from the first iteration when the manifest has none;
-* metrics (``on_iteration``, ``step`` = iteration): the criterion metric, every numeric value of
-  the iteration's state (bools as 0/1, numpy scalars included) and every numeric configuration
-  value as ``config/<task>/<key>`` (string values become tags of the same name);
-* tags (``on_stop``): ``stop_reason`` and ``final_iteration``; the run ends ``FINISHED``, or
-  ``FAILED`` when the campaign ended with an error;
-* artifacts (at the stop): ``manifest.json``, ``learning_curve.png`` (metric against iteration,
-  one line per learner, threshold drawn) and ``final_state.json``.
-
-States that carry a ``learner_id`` (parallel learners) go to one nested child run per
-learner under the campaign's parent run. Every MLflow call happens in a separate writer
-process (:mod:`rose_plugin_mlflow.writer_process`, one per Python process, started by the
-first campaign), which uses ``MlflowClient`` with explicit run ids (never MLflow's global
-active run), so several trackers and campaigns coexist. The campaign's process never imports
-MLflow: it sends a few small records per iteration, batched every ``batch_interval``, and
-MLflow's CPU work (SQLAlchemy, HTTP, plotting) stays off its interpreter and GIL. An MLflow
-failure is logged as a warning with its cause and the campaign goes on; ``on_stop`` waits
-until everything sent has been written.
+Parameters at the start, metrics per iteration (``step`` = iteration), ``stop_reason`` and
+``final_iteration`` tags, a learning curve and the final state at the stop; one nested run per
+learner for parallel learners (the plugin's README lists every key). The campaign's process never
+imports MLflow: it sends small records to a writer process (:mod:`rose_plugin_mlflow.writer_link`).
 """
 
 from __future__ import annotations
@@ -37,11 +17,13 @@ import os
 import sys
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from attrs import evolve, fields
 
 from rose.config import LearnerConfig, TaskConfig, resolve_task_config
+from rose.engine import runs_root
 from rose.state import IterationState, jsonable
 from rose.tracking import PipelineManifest, TrackerBase, masked_env
 from rose_plugin_mlflow.jobs import (
@@ -67,6 +49,8 @@ from rose_plugin_mlflow.writer_link import Session, writer_link
 __all__ = ["DEFAULT_EXPERIMENT", "MLflowTracker", "metric_label", "mlflow_key", "plot_learning_curve"]
 
 logger = logging.getLogger(__name__)
+DEFAULT_EXPERIMENT = "ROSE_AL_Experiment"
+_tokens = itertools.count(1)
 
 
 class _StderrNotice(logging.Handler):
@@ -80,8 +64,8 @@ class _StderrNotice(logging.Handler):
             self.handleError(record)
 
 
-#: where the one-line "view it with ..." notice goes at the end of every tracked run: standard
-#: error, whatever the logging configuration (silence it with ``.setLevel(logging.WARNING)``)
+#: the one-line "view it with ..." notice at the end of every tracked run goes to standard error,
+#: whatever the logging configuration (silence it with ``.setLevel(logging.WARNING)``)
 notice_logger = logging.getLogger("rose_plugin_mlflow.notice")
 if not notice_logger.handlers:
     notice_logger.addHandler(_StderrNotice())
@@ -90,20 +74,12 @@ if not notice_logger.handlers:
 
 #: readable names (and units) of ROSE's built-in metrics, for plot axes
 _METRIC_LABELS = {
-    "mean_squared_error_mse": "MSE",
-    "root_mean_squared_error_rmse": "RMSE",
-    "mean_absolute_error_mae": "MAE",
-    "r2_score": "R²",
-    "model_accuracy": "accuracy (fraction correct)",
-    "training_time": "training time (s)",
-    "time_to_convergence": "time to convergence (s)",
-    "number_of_iterations": "iterations",
-    "predictive_entropy": "predictive entropy (nats)",
-    "mutual_information": "mutual information (nats)",
-    "negative_log_likelihood": "negative log-likelihood (nats)",
-    "f1_score": "F1 score",
+    "mean_squared_error_mse": "MSE", "root_mean_squared_error_rmse": "RMSE", "mean_absolute_error_mae": "MAE",
+    "r2_score": "R²", "model_accuracy": "accuracy (fraction correct)", "training_time": "training time (s)",
+    "time_to_convergence": "time to convergence (s)", "number_of_iterations": "iterations",
+    "predictive_entropy": "predictive entropy (nats)", "mutual_information": "mutual information (nats)",
+    "negative_log_likelihood": "negative log-likelihood (nats)", "f1_score": "F1 score",
 }
-
 _UNIT_SUFFIXES = {"_s": "s", "_seconds": "s", "_ms": "ms", "_bytes": "bytes", "_mb": "MB", "_percent": "%", "_pct": "%"}
 
 
@@ -116,14 +92,12 @@ def metric_label(name: str, units: str | None = None) -> str:
     known = _METRIC_LABELS.get(name)
     if known is not None:
         return f"{known.split(' (')[0]} ({units})" if units else known
-    text = name
-    found_unit: str | None = None
+    text, found_unit = name, None
     for suffix, unit in _UNIT_SUFFIXES.items():
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             text, found_unit = name[: -len(suffix)], unit
             break
-    text = text.replace("_", " ").strip() or name
-    shown = units or found_unit
+    text, shown = text.replace("_", " ").strip() or name, units or found_unit
     return f"{text} ({shown})" if shown else text
 
 
@@ -132,113 +106,77 @@ def _masked_manifest(manifest: PipelineManifest) -> dict[str, Any]:
     document: dict[str, Any] = manifest.to_dict()
     tasks = document.get("tasks")
     for section in [*(tasks.values() if isinstance(tasks, Mapping) else ()), document.get("criterion")]:
-        if isinstance(section, dict):
-            for key in ("resources", "decor_kwargs"):
-                if isinstance(section.get(key), Mapping):
-                    section[key] = masked_env(section[key])
+        for key in ("resources", "decor_kwargs"):
+            if isinstance(section, dict) and isinstance(section.get(key), Mapping):
+                section[key] = masked_env(section[key])
     return document
-
-DEFAULT_EXPERIMENT = "ROSE_AL_Experiment"
-
-_tokens = itertools.count(1)
 
 
 def _param_value(value: Any) -> str:
     """The text MLflow stores for a parameter value (at most 6000 characters)."""
+    found = None if isinstance(value, (str, Mapping, list, tuple)) else number(value)
     if isinstance(value, str):
         text = value
     elif value is None or isinstance(value, (bool, int, float)):
         text = repr(value) if isinstance(value, float) else str(value)
+    elif found is not None:
+        text = str(value.item() if callable(getattr(value, "item", None)) else found)
     else:
-        found = number(value)
-        if found is not None and not isinstance(value, (Mapping, list, tuple)):
-            text = str(value.item() if callable(getattr(value, "item", None)) else found)
-        else:
-            text = json.dumps(jsonable(value), sort_keys=True, default=repr)
+        text = json.dumps(jsonable(value), sort_keys=True, default=repr)
     return clip(text, MAX_PARAM_VALUE)
 
 
 def _on_event_loop_thread() -> bool:
     try:
-        asyncio.get_running_loop()
+        return asyncio.get_running_loop() is not None
     except RuntimeError:
         return False
-    return True
 
+
+def _sqlite_folder(uri: str) -> str | None:
+    """The folder of a ``sqlite:///path/mlflow.db`` store on disk (else None)."""
+    path = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else ""
+    return os.path.dirname(os.path.abspath(path)) if path and not path.startswith(":memory:") else None
 
 
 def _resolve_store(requested: str | None, artifact_location: str | None, run_dir: str | None) -> tuple[str, str | None]:
-    """The tracking URI and, for a store ROSE chose, where artifacts go (MLflow is not imported)."""
-    if requested:
-        return requested, artifact_location or _next_to_sqlite(requested)
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env, artifact_location or _next_to_sqlite(env)
-    mlflow = sys.modules.get("mlflow")  # the script may have called mlflow.set_tracking_uri(...)
-    if mlflow is not None and getattr(mlflow, "is_tracking_uri_set", lambda: False)():
-        uri = str(mlflow.get_tracking_uri())
-        return uri, artifact_location or _next_to_sqlite(uri)
-    from rose.engine import runs_root
+    """The tracking URI and, for a store ROSE chose, where artifacts go (MLflow is not imported).
 
-    # the runs folder: where ROSE puts campaign directories, or the folder holding this campaign's
-    directory = runs_root() if run_dir is None else os.path.dirname(os.path.abspath(run_dir))
-    os.makedirs(directory, exist_ok=True)
-    location = artifact_location or _file_uri(os.path.join(directory, "mlartifacts"))
-    return "sqlite:///" + os.path.join(directory, "mlflow.db"), location
+    ``tracking_uri=``, else ``MLFLOW_TRACKING_URI``, else the script's ``mlflow.set_tracking_uri``,
+    else ``sqlite:///<runs folder>/mlflow.db`` (the folder holding the campaign's directory).
+    """
+    mlflow = sys.modules.get("mlflow")
+    uri = requested or os.environ.get("MLFLOW_TRACKING_URI") or (
+        str(mlflow.get_tracking_uri()) if mlflow is not None and getattr(mlflow, "is_tracking_uri_set", lambda: False)()
+        else None)
+    if uri is None:
+        directory = runs_root() if run_dir is None else os.path.dirname(os.path.abspath(run_dir))
+        os.makedirs(directory, exist_ok=True)
+        uri = "sqlite:///" + os.path.join(directory, "mlflow.db")
+    folder = _sqlite_folder(uri)
+    return uri, artifact_location or (Path(folder, "mlartifacts").absolute().as_uri() if folder else None)
 
 
 def _writer_log(tracking_uri: str, run_dir: str | None) -> str:
     """The writer process's log file: beside a sqlite store, else in the runs folder."""
-    from rose.engine import runs_root
-
-    path = tracking_uri[len("sqlite:///"):] if tracking_uri.startswith("sqlite:///") else ":memory:"
-    folder = os.path.dirname(os.path.abspath(path)) if not path.startswith(":memory:") else (
-        os.path.dirname(os.path.abspath(run_dir)) if run_dir else runs_root())
+    folder = _sqlite_folder(tracking_uri) or (os.path.dirname(os.path.abspath(run_dir)) if run_dir else runs_root())
     return os.path.join(folder, "mlflow-writer.log")
-
-
-def _file_uri(path: str) -> str:
-    from pathlib import Path
-
-    return Path(path).absolute().as_uri()
-
-
-def _next_to_sqlite(uri: str) -> str | None:
-    """``file://.../mlartifacts`` beside a ``sqlite:///path/mlflow.db`` store (else None)."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix):
-        return None
-    path = uri[len(prefix):]
-    if not path or path.startswith(":memory:"):
-        return None
-    return _file_uri(os.path.join(os.path.dirname(os.path.abspath(path)), "mlartifacts"))
-
-
-
-# -- the tracker ----------------------------------------------------------------------------
 
 
 class MLflowTracker(TrackerBase):
     """Record a ROSE campaign in MLflow: ``learner.add_tracker(MLflowTracker("My_Experiment"))``.
 
-    ``experiment_name`` is created if missing. ``run_name`` defaults to the campaign
-    directory's name. The store is ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else a URI
-    the script set with ``mlflow.set_tracking_uri``, else ``sqlite:///<runs folder>/mlflow.db``
-    with artifacts in ``<runs folder>/mlartifacts``, the runs folder being the folder that holds
-    the campaign's directory (``./runs`` by default): one store for the campaigns of a runs folder,
-    so ``mlflow ui`` compares them side by side.
-    ``artifact_location`` sets where a newly created experiment keeps artifacts.
-    ``log_artifacts=False`` skips the manifest, plot and final-state files. ``tags`` are added
-    to the campaign run. ``queue_size`` bounds the updates waiting to be sent; ``flush_timeout``
-    (seconds, default 30, None for no limit) bounds how long ``on_stop`` waits for it to be written.
-    ``retry_budget`` (seconds, default 30) bounds MLflow's retries: each HTTP call, retries
-    included, fits in it (``MLFLOW_HTTP_REQUEST_*`` variables you set yourself win), and once
-    failing calls have taken that long in all, tracking turns off for the campaign.
-    ``metric_units`` labels the learning curve's axis (``"eV/atom"``); built-in metrics get a
-    short name (``RMSE``). At the end of every run a one-line notice on standard error says how to
-    view it (logger ``rose_plugin_mlflow.notice``).
-    ``batch_interval`` (seconds, default 0.25) groups updates into one message to the writer
-    process (and one MLflow write) per interval.
+    ``experiment_name`` is created if missing; ``run_name`` defaults to the campaign directory's
+    name. The store is ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else a URI the script set
+    with ``mlflow.set_tracking_uri``, else ``sqlite:///<runs folder>/mlflow.db`` (artifacts in
+    ``<runs folder>/mlartifacts``); ``artifact_location`` is where a new experiment keeps artifacts.
+    ``log_artifacts=False`` skips the manifest, plot and final-state files; ``tags`` go on the
+    campaign run. ``queue_size`` bounds the updates waiting to be sent, ``batch_interval`` (s)
+    groups them into one message per interval, ``flush_timeout`` (s, None: no limit) bounds how
+    long ``on_stop`` waits for them to be written. ``retry_budget`` (s) bounds each MLflow call,
+    retries included, and all failing calls together, after which tracking turns off for the
+    campaign. ``metric_units`` labels the learning curve's axis (``"eV/atom"``). At the end of every
+    run a notice on standard error says how to view it (logger ``rose_plugin_mlflow.notice``).
 
     One tracker follows one campaign at a time. Added to several learners that run together
     (each with its own ``learner_id``), it keeps one parent run until the last of them stops.
@@ -260,29 +198,32 @@ class MLflowTracker(TrackerBase):
         metric_units: str | None = None,
     ) -> None:
         if importlib.util.find_spec("mlflow") is None:
-            raise ImportError(
-                "MLflowTracker needs the mlflow package, which is not installed in this environment: "
-                "pip install rose-plugin-mlflow (or pip install mlflow)"
-            )
-        if not isinstance(experiment_name, str) or not experiment_name.strip():
-            raise ValueError(f"MLflowTracker: experiment_name must be a non-empty string, got {experiment_name!r}")
-        if run_name is not None and not isinstance(run_name, str):
-            raise TypeError(f"MLflowTracker: run_name must be a string or None, got {run_name!r}")
-        if tracking_uri is not None and (not isinstance(tracking_uri, str) or not tracking_uri.strip()):
-            raise ValueError(
-                f"MLflowTracker: tracking_uri must be a URI such as 'http://127.0.0.1:5000' or "
-                f"'sqlite:///mlflow.db', got {tracking_uri!r}"
-            )
-        if not isinstance(queue_size, int) or isinstance(queue_size, bool) or queue_size < 1:
-            raise ValueError(f"MLflowTracker: queue_size must be a whole number >= 1, got {queue_size!r}")
-        if isinstance(batch_interval, bool) or not isinstance(batch_interval, (int, float)) or not batch_interval >= 0:
-            raise ValueError(f"MLflowTracker: batch_interval must be a number of seconds >= 0, got {batch_interval!r}")
-        if isinstance(retry_budget, bool) or not isinstance(retry_budget, (int, float)) or not retry_budget > 0:
-            raise ValueError(f"MLflowTracker: retry_budget must be a positive number of seconds, got {retry_budget!r}")
-        if metric_units is not None and not isinstance(metric_units, str):
-            raise TypeError(f"MLflowTracker: metric_units must be a string such as 's' or 'eV', got {metric_units!r}")
-        if flush_timeout is not None and not flush_timeout > 0:
-            raise ValueError(f"MLflowTracker: flush_timeout must be a positive number of seconds or None, got {flush_timeout!r}")
+            raise ImportError("MLflowTracker needs the mlflow package, which is not installed in this environment: "
+                              "pip install rose-plugin-mlflow (or pip install mlflow)")
+
+        def seconds(value: Any, minimum: float) -> bool:
+            return not isinstance(value, bool) and isinstance(value, (int, float)) and value >= minimum
+
+        problems = [
+            (not isinstance(experiment_name, str) or not experiment_name.strip(), "experiment_name must be a non-empty string",
+             experiment_name),
+            (run_name is not None and not isinstance(run_name, str), "run_name must be a string or None", run_name),
+            (tracking_uri is not None and (not isinstance(tracking_uri, str) or not tracking_uri.strip()),
+             "tracking_uri must be a URI such as 'http://127.0.0.1:5000' or 'sqlite:///mlflow.db'", tracking_uri),
+            (not isinstance(queue_size, int) or isinstance(queue_size, bool) or queue_size < 1,
+             "queue_size must be a whole number >= 1", queue_size),
+            (not seconds(batch_interval, 0), "batch_interval must be a number of seconds >= 0", batch_interval),
+            (not seconds(retry_budget, 0) or not retry_budget, "retry_budget must be a positive number of seconds",
+             retry_budget),
+            (metric_units is not None and not isinstance(metric_units, str),
+             "metric_units must be a string such as 's' or 'eV'", metric_units),
+            (flush_timeout is not None and (not seconds(flush_timeout, 0) or not flush_timeout),
+             "flush_timeout must be a positive number of seconds or None", flush_timeout),
+        ]
+        for bad, what, value in problems:
+            if bad:
+                raise (TypeError if what.startswith(("run_name", "metric_units")) else ValueError)(
+                    f"MLflowTracker: {what}, got {value!r}")
         self.experiment_name = experiment_name
         self.run_name = run_name
         self.tracking_uri = tracking_uri
