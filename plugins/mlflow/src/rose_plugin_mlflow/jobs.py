@@ -1,10 +1,5 @@
-"""What the tracker sends to the MLflow writer process, MLflow's limits, and the metrics of a state.
-
-Only the standard library, attrs and ``rose.state`` are imported: the writer process loads this
-module before MLflow, and the tracker side never imports MLflow at all. The metrics of an
-iteration are computed here (:func:`state_metrics`) so that the tracker and a writer that
-replays a campaign's journal record the same keys.
-"""
+"""What the tracker sends to the MLflow writer process, MLflow's limits, and the metrics of a state
+(:func:`state_metrics`: the tracker and a writer replaying a journal record the same keys). No MLflow import."""
 
 from __future__ import annotations
 
@@ -20,21 +15,9 @@ from attrs import define, field
 
 from rose.state import IterationState
 
-__all__ = [
-    "PARENT", "MAX_KEY", "MAX_PARAM_VALUE", "MAX_TAG_VALUE", "MAX_METRICS_PER_BATCH", "MAX_PARAMS_TAGS_PER_BATCH",
-    "Start", "Log", "Child", "Stop", "Flush", "Recover", "clip", "now_ms", "mlflow_key", "number",
-    "state_metrics", "http_retry_settings", "view_hint",
-]
-
-#: run key of the campaign's own run (the parent run when learners have ids)
-PARENT = "<campaign>"
-
+PARENT = "<campaign>"  # run key of the campaign's own run (the parent run when learners have ids)
 # MLflow's limits (mlflow.utils.validation): key length, value lengths, batch sizes.
-MAX_KEY = 250
-MAX_PARAM_VALUE = 6000
-MAX_TAG_VALUE = 8000
-MAX_METRICS_PER_BATCH = 1000
-MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_KEY, MAX_PARAM_VALUE, MAX_TAG_VALUE, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH = 250, 6000, 8000, 1000, 100
 
 # Characters MLflow accepts in keys on every platform (colons are refused on Windows servers).
 _BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.\- /]")
@@ -109,13 +92,8 @@ def state_metrics(state: IterationState) -> dict[str, float]:
 
 @define
 class Start:
-    """Open a campaign: the store to use, the experiment and the campaign's run.
-
-    ``environ`` and ``cwd`` are the campaign process's at start: the writer process uses them
-    so that ``MLFLOW_*`` settings and relative store paths mean what they mean to the script.
-    ``run_dir`` is the campaign's directory, whose journal a writer replays when the
-    campaign's process went away without ending its runs.
-    """
+    """Open a campaign: store, experiment, the campaign's run; the process's ``environ`` and ``cwd``
+    (so ``MLFLOW_*`` and relative paths mean what they mean to the script); ``run_dir`` for replays."""
 
     experiment_name: str
     tracking_uri: str
@@ -192,11 +170,7 @@ class Flush:
 
 @define
 class Recover:
-    """The campaign's writer died: a new writer ends its runs from the journal; acknowledged.
-
-    The runs in ``run_ids`` (created by the dead writer; the campaign's run is created if it is
-    missing) get the metrics of the journal that the store lacks, ``tags`` and ``status``.
-    """
+    """The campaign's writer died: a new writer gives its runs the journal's missing metrics, ``tags``, ``status``."""
 
     start: Start
     run_ids: dict[Any, str]
@@ -206,13 +180,8 @@ class Recover:
 
 
 def http_retry_settings(budget: float) -> dict[str, str]:
-    """MLflow's HTTP retry settings whose worst case (every attempt timing out) fits ``budget`` seconds.
-
-    MLflow retries a failing request ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` times (default 7) with an
-    exponential backoff (factor 2) and a 120 s timeout per attempt: minutes against a server that
-    is down. Here: attempts x timeout + backoff sleeps <= budget (30 s: 3 retries, 6 s timeout,
-    sleeps of 0, 2 and 4 s). MLflow takes whole seconds, so a budget under 1 s still allows one 1 s attempt.
-    """
+    """MLflow's HTTP retry settings whose worst case (attempts x timeout + backoff sleeps) fits ``budget`` s
+    (MLflow's own: 7 retries of 120 s). 30 s: 3 retries, 6 s timeout, sleeps 0, 2, 4 s; at least one 1 s attempt."""
     for retries, factor in ((3, 1), (2, 0), (1, 0)):
         sleeps = factor * (2**retries - 2)  # urllib3: no sleep before the first retry, then factor * 2**(n-1)
         timeout = int((budget - sleeps) // (retries + 1))
@@ -229,10 +198,7 @@ def http_retry_settings(budget: float) -> dict[str, str]:
 
 
 def view_hint(tracking_uri: str, experiment_id: str | None, run_id: str | None) -> str:
-    """How to look at a run: its address on a server, else the ``mlflow ui`` command and the address.
-
-    ``mlflow ui`` serves http://127.0.0.1:5000 by default; the ``#/experiments/...`` part opens the run.
-    """
+    """How to look at a run: its address on a server, else the ``mlflow ui`` command and the address."""
     page = f"#/experiments/{experiment_id}/runs/{run_id}" if experiment_id and run_id else ""
     if tracking_uri.startswith(("http://", "https://")):
         return f"view it at {tracking_uri.rstrip('/')}/{page}"

@@ -1,10 +1,7 @@
-"""``RunWriter``: one campaign's MLflow calls, made in the writer process.
+"""``RunWriter``: one campaign's MLflow calls, made in the writer process; a failure is one warning, never raised.
 
-It creates the experiment and runs, writes batched metrics, parameters and tags, attaches
-artifacts and ends the runs. A failing MLflow call is reported as one warning naming the
-store, what failed and the cause; after three failures in a row, a failed start, or once
-failing calls have taken the retry budget (``Start.retry_budget``, 30 s by default) the
-campaign's tracking is off and the campaign goes on.
+After three failures in a row, a failed start, or once failing calls took ``Start.retry_budget``,
+the campaign's tracking is off and the campaign goes on.
 """
 
 from __future__ import annotations
@@ -37,33 +34,22 @@ __all__ = ["RunWriter", "plot_learning_curve"]
 
 logger = logging.getLogger("rose_plugin_mlflow")
 
-#: consecutive failed MLflow calls after which a campaign's tracking is turned off
-MAX_FAILURES = 3
-
-#: MLflow clients by tracking URI, shared by the campaigns this process writes
-_clients: dict[str, Any] = {}
-
-#: what a RunWriter tells the tracker: ("started", experiment_id, run_name, uri), ("run", key, run_id), ("disabled",)
+MAX_FAILURES = 3  # consecutive failed MLflow calls after which a campaign's tracking is turned off
+_clients: dict[str, Any] = {}  # MLflow clients by tracking URI, shared by the campaigns this process writes
+#: what a RunWriter tells the tracker: ("started", experiment_id, run_name), ("run", key, run_id), ("disabled",)
 Report = Callable[[tuple[Any, ...]], Any]
 
 
 @contextlib.contextmanager
 def _store_lock(tracking_uri: str) -> Iterator[None]:
-    """Hold ``<store>.lock`` while a sqlite store is opened: MLflow creates or upgrades its tables then.
-
-    The campaigns of a runs folder share one sqlite store; several started at once on a new store
-    would otherwise all run MLflow's table creation together, and all fail. Other stores, and
-    systems without ``fcntl``, need no lock.
-    """
-    prefix = "sqlite:///"
-    path = tracking_uri[len(prefix):] if tracking_uri.startswith(prefix) else ""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        path = ""
+    """Hold ``<store>.lock`` while a sqlite store is opened (MLflow creates or upgrades its tables then):
+    campaigns started together on a new shared store would otherwise all fail. Not on Windows."""
+    path = tracking_uri[len("sqlite:///"):] if tracking_uri.startswith("sqlite:///") and os.name == "posix" else ""
     if not path or path.startswith(":memory:"):
         yield
         return
+    import fcntl
+
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     with open(os.path.abspath(path) + ".lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -172,7 +158,7 @@ class RunWriter:
 
         try:
             return load_run(self._run_dir)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a damaged or missing journal: the runs still end
             logger.warning("MLflow tracker: cannot read the journal of %s (%s); its runs end without replay", self._run_dir, exc)
             return None
 

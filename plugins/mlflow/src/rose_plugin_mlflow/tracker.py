@@ -505,12 +505,10 @@ class MLflowTracker(TrackerBase):
         value = number(state.metric_value) if state.metric_value is not None else None
         if value is not None:
             self._curves.setdefault(key, []).append((step, value))
-        params: dict[str, str] = {}
         tags: dict[str, str] = {}
         first = key not in self._seen
         self._seen.add(key)
-        if first and key != PARENT:
-            params["learner_id"] = _param_value(state.learner_id)
+        params = {"learner_id": _param_value(state.learner_id)} if first and key != PARENT else {}
         sent = self._string_tags.setdefault(key, {})
         for task, (args, kwargs) in self._task_configs(state.current_config, step).items():
             if first:
@@ -526,13 +524,11 @@ class MLflowTracker(TrackerBase):
                     sent[config_key] = tags[config_key] = text
         self._last[key] = state
         self._last_ms[key] = ms
-        run_name: str | None = None
-        if key != PARENT:
-            run_name = self._child_name(key, state)
-            if first:
-                self._names[key] = run_name
-            elif self._names.get(key) != run_name:  # the label came (or changed) later: rename the run
-                self._names[key] = tags["mlflow.runName"] = run_name
+        run_name = None if key == PARENT else self._child_name(key, state)
+        if run_name is not None and not first and self._names.get(key) != run_name:  # the label came later: rename
+            tags["mlflow.runName"] = run_name
+        if run_name is not None:
+            self._names[key] = run_name
         return Log(key, metrics={(k, step): (v, ms) for k, v in metrics.items()}, params=params, tags=tags,
                    name=run_name, start_ms=self._start_ms if first else None)
 
@@ -554,55 +550,34 @@ class MLflowTracker(TrackerBase):
         for key, last in self._last.items():
             if key == PARENT:
                 continue
-            child_reason = self._child_reasons.get(key)
-            if child_reason is None:
-                if last.should_stop:
-                    child_reason = "criterion_met"
-                elif max_iter and last.iteration + 1 >= max_iter:
-                    child_reason = "max_iter_reached"
-                else:
-                    child_reason = reason
+            child_reason = self._child_reasons.get(key) or (
+                "criterion_met" if last.should_stop else
+                "max_iter_reached" if max_iter and last.iteration + 1 >= max_iter else reason)
             children[key] = Child(
-                status="FAILED" if child_reason == "error" else "FINISHED",
-                tags={"stop_reason": child_reason, "final_iteration": str(last.iteration)},
-                final_json=_dump({"learner_id": key, "reason": child_reason, "final_state": last.to_dict()}),
-                end_ms=self._last_ms.get(key, now_ms()),
-                name=self._names.get(key),
-                start_ms=self._start_ms,
-            )
-        if final_state is not None and final_state.learner_id is None:
-            final_iteration: int | None = final_state.iteration
-        else:
-            final_iteration = max((s.iteration for s in self._last.values()), default=None)
+                "FAILED" if child_reason == "error" else "FINISHED",
+                {"stop_reason": child_reason, "final_iteration": str(last.iteration)},
+                _dump({"learner_id": key, "reason": child_reason, "final_state": last.to_dict()}),
+                self._last_ms.get(key, now_ms()), self._names.get(key), self._start_ms)
+        final_iteration = final_state.iteration if final_state is not None and final_state.learner_id is None else max(
+            (s.iteration for s in self._last.values()), default=None)
         final = final_state if final_state is not None else self._last.get(PARENT)
         document: dict[str, Any] = {"reason": reason, "final_state": final.to_dict() if final is not None else None}
         if children:
             document["learners"] = {str(k): s.to_dict() for k, s in self._last.items() if k != PARENT}
         crit = manifest.criterion if manifest is not None else None
-        threshold = crit.threshold if crit is not None else None
-        metric_name = crit.metric_name if crit is not None else None
-        if threshold is None or metric_name is None:
-            for state in self._last.values():
-                threshold = threshold if threshold is not None else state.metric_threshold
-                metric_name = metric_name or state.metric_name
+        threshold, metric_name = (crit.threshold, crit.metric_name) if crit is not None else (None, None)
+        for state in self._last.values():
+            threshold = threshold if threshold is not None else state.metric_threshold
+            metric_name = metric_name or state.metric_name
         label = metric_label(metric_name or "metric", self.metric_units)
-        curves = {
-            label if key == PARENT else self._names.get(key, f"learner {key}"): points
-            for key, points in self._curves.items()
-        }
+        curves = {label if key == PARENT else self._names.get(key, f"learner {key}"): points
+                  for key, points in self._curves.items()}
         learner_type = manifest.learner_type if manifest is not None else "ROSE"
         return Stop(
-            status="FAILED" if reason == "error" else "FINISHED",
-            tags={"stop_reason": reason, "final_iteration": "none" if final_iteration is None else str(final_iteration)},
-            final_json=_dump(document),
-            children=children,
-            curves=curves,
-            metric_name=label,
-            threshold=threshold,
-            title=f"{learner_type}: {label.split(' (')[0]} per iteration ({reason})",
-            end_ms=now_ms(),
-            token=next(_tokens),
-        )
+            "FAILED" if reason == "error" else "FINISHED",
+            {"stop_reason": reason, "final_iteration": "none" if final_iteration is None else str(final_iteration)},
+            _dump(document), children, curves, label, threshold,
+            f"{learner_type}: {label.split(' (')[0]} per iteration ({reason})", now_ms(), next(_tokens))
 
 
 def _task_config(value: Any) -> Any:
@@ -615,12 +590,7 @@ def _task_config(value: Any) -> Any:
 
 
 def _config_params(prefix: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if args:
-        out[f"{prefix}/args"] = list(args)
-    for name, value in kwargs.items():
-        out[f"{prefix}/{name}"] = value
-    return out
+    return {**({f"{prefix}/args": list(args)} if args else {}), **{f"{prefix}/{k}": v for k, v in kwargs.items()}}
 
 
 def _dump(document: Any) -> str:

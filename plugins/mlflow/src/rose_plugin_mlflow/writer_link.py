@@ -1,13 +1,8 @@
-"""The tracker's side of the MLflow writer process: start it, batch jobs to it, hear back.
+"""The tracker's side of the MLflow writer process (one per Python process; each campaign a :class:`Session`).
 
-One writer process serves every campaign of this Python process (``writer_link()``); each
-campaign is a :class:`Session`. Jobs wait in one outbox that one sender thread sends to the
-process (``multiprocessing.connection``, one message per ``batch_interval``); ``Stop``, ``Flush``
-and ``Recover`` go at once and are acknowledged. A reader thread takes the process's answers
-(run ids, acknowledgements, log records, logged here under their own logger names). If the
-process dies, every open campaign is told (its session is ``lost``; the tracker has a new writer
-end its runs from the journal at the campaign's end) and the next campaign starts a new process.
-The process writes its output to its own log file, never to the campaign's standard error.
+One outbox, one sender thread (``multiprocessing.connection``, one message per ``batch_interval``;
+``Stop``, ``Flush``, ``Recover`` at once), one reader thread for answers. If the process dies, open
+sessions are ``lost`` and the next campaign starts a new one. Its output goes to its own log file.
 """
 
 from __future__ import annotations
@@ -50,12 +45,8 @@ class Session:
         self.acks: dict[int, threading.Event] = {}
 
     def send(self, job: Any, *, wait: float | None = 0.0) -> bool:
-        """Queue ``job``; False if it was dropped.
-
-        A full outbox (``queue_size`` jobs) makes a log job wait up to ``wait`` seconds
-        (``None``: without limit) for room, then drop it; ``0`` drops it at once (the event
-        loop never waits). Other jobs are never dropped; ``Stop``, ``Flush`` and ``Recover`` leave at once.
-        """
+        """Queue ``job``; False if dropped: a log job waits up to ``wait`` s (None: no limit) for room in a
+        full outbox (``queue_size``), then is dropped. Other jobs are never dropped."""
         link = self.link
         with link.condition:
             if isinstance(job, Log):

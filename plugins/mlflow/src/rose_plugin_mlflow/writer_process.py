@@ -1,15 +1,8 @@
-"""The MLflow writer process, started in isolated mode (``python -I``, see ``writer_link``).
+"""The MLflow writer process (``python -I``, started by ``writer_link``): job batches in, answers out.
 
-The tracker starts one per Python process, on its first campaign, and keeps it for every later
-one. It receives batches of jobs (``[(session, job), ...]``) on one ``multiprocessing.connection``
-pipe and answers on another with run ids, acknowledgements and log records. Its standard output
-and error go to its own log file (never the campaign's terminal or pipes). Doing MLflow's work
-here keeps it off the campaign's interpreter and its GIL.
-
-It ignores SIGINT and SIGTERM: a Ctrl-C in the terminal reaches the whole process group, and the
-campaign then still needs its writer to record ``stop_reason=stopped``. It exits when the
-campaign's process closes the pipe; a campaign that did not stop first (its process was killed)
-gets its runs ended from its journal (:meth:`RunWriter.abandon`).
+It ignores SIGINT and SIGTERM (Ctrl-C reaches the whole process group; the campaign still needs it
+to record ``stop_reason=stopped``) and exits when the campaign closes the pipe; a campaign that did
+not stop first (killed) gets its runs ended from its journal (:meth:`RunWriter.abandon`).
 """
 
 from __future__ import annotations
