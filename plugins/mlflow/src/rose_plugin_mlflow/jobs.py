@@ -9,11 +9,12 @@ import os
 import re
 import shlex
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
-from rose.state import IterationState
+if TYPE_CHECKING:  # the writer process starts without importing rose
+    from rose.state import IterationState
 
 PARENT = "<campaign>"  # run key of the campaign's own run (the parent run when learners have ids)
 # MLflow's limits (mlflow.utils.validation): key length, value lengths, batch sizes.
