@@ -22,7 +22,7 @@ from typing import Any
 
 from attrs import evolve, fields
 
-from rose.config import LearnerConfig, TaskConfig, resolve_task_config
+from rose.config import LearnerConfig, TaskConfig
 from rose.engine import runs_root
 from rose.state import IterationState, jsonable
 from rose.tracking import PipelineManifest, TrackerBase, masked_env
@@ -469,19 +469,15 @@ class MLflowTracker(TrackerBase):
     def _task_configs(
         self, config: Any, iteration: int, manifest: PipelineManifest | None = None
     ) -> dict[str, tuple[tuple[Any, ...], dict[str, Any]]]:
-        """``{task: (args, kwargs)}`` of a LearnerConfig (or a manifest's ``to_dict()`` of one) at ``iteration``.
-
-        The core resolves each task's value (``rose.config.resolve_task_config``).
-        """
+        """``{task: (args, kwargs)}`` of a LearnerConfig (or a manifest's ``to_dict()`` of one) at ``iteration``,
+        each resolved by the core's one rule (``LearnerConfig.resolve``)."""
         if isinstance(config, Mapping):
-            values = {str(k): _task_config(v) for k, v in {**config, **(config.get("tasks") or {})}.items() if k != "tasks"}
-        elif isinstance(config, LearnerConfig):
-            values = {f.name: getattr(config, f.name) for f in fields(LearnerConfig) if f.name != "tasks"}
-            values.update(config.tasks)
-        else:
+            config = _learner_config(config)
+        if not isinstance(config, LearnerConfig):
             return {}
         manifest = manifest or self._manifest
-        kinds = {k: k for k, v in values.items() if v is not None}  # no registered tasks known: every configured one
+        kinds = {f.name: f.name for f in fields(LearnerConfig) if f.name != "tasks" and getattr(config, f.name) is not None}
+        kinds.update({name: name for name in config.tasks})  # no registered tasks known: every configured one
         if manifest is not None and manifest.tasks:
             if self._kinds is None or self._kinds[0] is not manifest:
                 named = {name: task.kind or name for name, task in manifest.tasks.items()}
@@ -490,7 +486,7 @@ class MLflowTracker(TrackerBase):
         out: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         for name, kind in kinds.items():
             try:
-                found = resolve_task_config(values.get(name), iteration) or resolve_task_config(values.get(kind), iteration)
+                found = config.resolve(name, iteration, kind)
             except Exception as exc:  # noqa: BLE001 - a user schedule failing must not stop tracking
                 logger.debug("MLflowTracker: could not resolve the %r configuration at iteration %d: %s", name, iteration, exc)
                 continue
@@ -578,6 +574,17 @@ class MLflowTracker(TrackerBase):
             {"stop_reason": reason, "final_iteration": "none" if final_iteration is None else str(final_iteration)},
             _dump(document), children, curves, label, threshold,
             f"{learner_type}: {label.split(' (')[0]} per iteration ({reason})", now_ms(), next(_tokens))
+
+
+def _learner_config(document: Mapping[str, Any]) -> LearnerConfig | None:
+    """The LearnerConfig a manifest describes (``LearnerConfig.to_dict()``; a schedule's repr is left out)."""
+    names = {f.name for f in fields(LearnerConfig)} - {"tasks"}
+    tasks = {str(k): found for k, v in (document.get("tasks") or {}).items() if (found := _task_config(v)) is not None}
+    try:
+        return LearnerConfig(**{k: _task_config(v) for k, v in document.items() if k in names}, tasks=tasks)
+    except (TypeError, ValueError):
+        logger.debug("MLflowTracker: the manifest's learner configuration %r is not readable", document)
+        return None
 
 
 def _task_config(value: Any) -> Any:
