@@ -22,8 +22,13 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_ambient_mlflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Tests choose their store explicitly; the developer's MLFLOW_TRACKING_URI must not leak in."""
+    """Tests choose their store explicitly; the developer's MLFLOW_TRACKING_URI must not leak in.
+
+    The campaign waits up to 120 s (not 10) for its trackers: on a loaded machine importing MLflow
+    alone can take 10 s, and the tests check the tracker's own bounds (flush_timeout, retry_budget).
+    """
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("ROSE_TRACKER_TIMEOUT", "120")
     yield
 
 

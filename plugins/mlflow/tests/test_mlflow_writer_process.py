@@ -106,29 +106,36 @@ async def test_slow_mlflow_never_blocks_the_loop_and_loses_nothing(
     assert client.get_run(tracker.run_id).info.status == "FINISHED"
 
 
-async def test_a_dead_writer_process_turns_tracking_off_and_the_next_campaign_gets_a_new_one(
+async def test_a_writer_killed_mid_campaign_leaves_a_true_run_and_the_next_campaign_gets_a_new_one(
     rose_engine, tmp_path, mlflow_store, experiment, al_learner, metric_history, caplog, fresh_writer
 ):
+    """SIGKILL the writer after 15 of 24 iterations: the campaign goes on; at its end a new writer ends
+    the run KILLED with a stop reason and every one of the 24 steps (replayed from the journal)."""
     import asyncio
 
-    learner = al_learner(rose_engine, tmp_path / "doomed", [0.5] * 8)
+    learner = al_learner(rose_engine, tmp_path / "doomed", [0.5] * 24)
     tracker = SeenTracker(experiment, tracking_uri=mlflow_store, log_artifacts=False)
     learner.add_tracker(tracker)
     iterations = []
     with caplog.at_level(logging.WARNING, logger="rose_plugin_mlflow"):
-        async for state in learner.start(max_iter=8):
+        async for state in learner.start(max_iter=24):
             iterations.append(state.iteration)
-            if state.iteration == 2:
-                await asyncio.to_thread(wait_for, lambda: tracker.seen == 2, 30)
-                assert await asyncio.to_thread(tracker.flush, 60)
+            if state.iteration == 14:
+                await asyncio.to_thread(wait_for, lambda: tracker.seen == 14, 60)
                 pid = writer_link.writer_link().process.pid
                 os.kill(pid, signal.SIGKILL)
                 await asyncio.to_thread(wait_for, lambda: not tracker.active, 30)
-    assert iterations == list(range(8))  # the campaign went on
+    assert iterations == list(range(24))  # the campaign went on
     warnings = [r.getMessage() for r in caplog.records if "ended unexpectedly" in r.getMessage()]
     assert len(warnings) == 1 and f"writer process {pid}" in warnings[0] and "exit code -9" in warnings[0], warnings
+    assert "mlflow-writer.log" in warnings[0]
     client = client_for(mlflow_store)
-    assert metric_history(client, tracker.run_id, "mean_squared_error_mse") == [(0, 0.5), (1, 0.5), (2, 0.5)]
+    run = client.get_run(tracker.run_id)
+    assert run.info.status == "KILLED"
+    assert run.data.tags["stop_reason"] == "max_iter_reached"
+    assert f"writer process {pid} ended (exit code -9)" in run.data.tags["rose.writer_lost"]
+    assert metric_history(client, tracker.run_id, "mean_squared_error_mse") == [(i, 0.5) for i in range(24)]
+    assert [s for s, _ in metric_history(client, tracker.run_id, "labeled_count")] == list(range(24))
 
     again = al_learner(rose_engine, tmp_path / "next", [0.5, 0.001])
     tracker = MLflowTracker(experiment, tracking_uri=mlflow_store, log_artifacts=False)

@@ -1,30 +1,28 @@
-"""What the tracker sends to the MLflow writer process: picklable records, MLflow's limits.
-
-Only the standard library and attrs are imported here: the writer process loads this module
-before MLflow, and the tracker side never imports MLflow at all.
-"""
+"""What the tracker sends to the MLflow writer process, MLflow's limits, and the metrics of a state
+(:func:`state_metrics`: the tracker and a writer replaying a journal record the same keys). No MLflow import."""
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
+import re
+import shlex
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
-__all__ = [
-    "PARENT", "MAX_KEY", "MAX_PARAM_VALUE", "MAX_TAG_VALUE", "MAX_METRICS_PER_BATCH", "MAX_PARAMS_TAGS_PER_BATCH",
-    "Start", "Log", "Child", "Stop", "Flush", "clip", "now_ms", "http_retry_settings", "view_hint",
-]
+if TYPE_CHECKING:  # the writer process starts without importing rose
+    from rose.state import IterationState
 
-#: run key of the campaign's own run (the parent run when learners have ids)
-PARENT = "<campaign>"
-
+PARENT = "<campaign>"  # run key of the campaign's own run (the parent run when learners have ids)
 # MLflow's limits (mlflow.utils.validation): key length, value lengths, batch sizes.
-MAX_KEY = 250
-MAX_PARAM_VALUE = 6000
-MAX_TAG_VALUE = 8000
-MAX_METRICS_PER_BATCH = 1000
-MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_KEY, MAX_PARAM_VALUE, MAX_TAG_VALUE, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH = 250, 6000, 8000, 1000, 100
+
+# Characters MLflow accepts in keys on every platform (colons are refused on Windows servers).
+_BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.\- /]")
+_KEYS: dict[str, str] = {}  # the same few names come back every iteration
 
 
 def now_ms() -> int:
@@ -37,13 +35,66 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def mlflow_key(raw: object) -> str:
+    """Turn any key into one MLflow accepts for a param, metric or tag.
+
+    Characters outside letters, digits, ``_ - . / space`` become ``_``; empty, ``.`` and
+    ``..`` path segments (which MLflow rejects) are removed or replaced; the result is at
+    most 250 characters. ``"config/simulation/--n_labeled"`` is kept as is.
+    """
+    text = raw if type(raw) is str else str(raw)
+    known = _KEYS.get(text)
+    if known is None:
+        parts = [p.replace(".", "_") if p in (".", "..") else p
+                 for p in _BAD_KEY_CHARS.sub("_", text)[:MAX_KEY].split("/") if p]
+        known = "/".join(parts) or "_"
+        if len(_KEYS) < 10_000:
+            _KEYS[text] = known
+    return known
+
+
+def number(value: Any, *, parse_strings: bool = False) -> float | None:
+    """A float for numbers (bools as 0/1, numpy scalars, 0-d arrays; finite numeric text if asked), else None."""
+    kind = type(value)
+    if kind is float or kind is int or isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        if not parse_strings:
+            return None
+        try:
+            parsed = float(value.strip())
+        except ValueError:
+            return None
+        return parsed if math.isfinite(parsed) else None
+    if isinstance(value, numbers.Real):
+        try:
+            return float(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):  # numpy bool_, 0-d arrays
+        try:
+            item = value.item()
+        except (TypeError, ValueError):
+            return None
+        return None if item is value else number(item)
+    return None
+
+
+def state_metrics(state: IterationState) -> dict[str, float]:
+    """The metrics of one iteration: the criterion value, then every numeric value the tasks returned."""
+    metrics: dict[str, float] = {}
+    if state.metric_value is not None and (value := number(state.metric_value)) is not None:
+        metrics[mlflow_key(state.metric_name or "metric")] = value
+    for name, raw in state.state.items():
+        if (value := number(raw)) is not None:
+            metrics.setdefault(mlflow_key(name), value)
+    return metrics
+
+
 @define
 class Start:
-    """Open a campaign: the store to use, the experiment and the campaign's run.
-
-    ``environ`` and ``cwd`` are the campaign process's at start: the writer process uses them
-    so that ``MLFLOW_*`` settings and relative store paths mean what they mean to the script.
-    """
+    """Open a campaign: store, experiment, the campaign's run; the process's ``environ`` and ``cwd``
+    (so ``MLFLOW_*`` and relative paths mean what they mean to the script); ``run_dir`` for replays."""
 
     experiment_name: str
     tracking_uri: str
@@ -58,6 +109,7 @@ class Start:
     cwd: str
     log_level: int
     retry_budget: float = 30.0
+    run_dir: str | None = None
 
 
 @define
@@ -117,14 +169,20 @@ class Flush:
     token: int
 
 
-def http_retry_settings(budget: float) -> dict[str, str]:
-    """MLflow's HTTP retry settings whose worst case (every attempt timing out) fits ``budget`` seconds.
+@define
+class Recover:
+    """The campaign's writer died: a new writer gives its runs the journal's missing metrics, ``tags``, ``status``."""
 
-    MLflow retries a failing request ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` times (default 7) with an
-    exponential backoff (factor 2) and a 120 s timeout per attempt: minutes against a server that
-    is down. Here: attempts x timeout + backoff sleeps <= budget (30 s: 3 retries, 6 s timeout,
-    sleeps of 0, 2 and 4 s). MLflow takes whole seconds, so a budget under 1 s still allows one 1 s attempt.
-    """
+    start: Start
+    run_ids: dict[Any, str]
+    status: str
+    tags: dict[str, str]
+    token: int
+
+
+def http_retry_settings(budget: float) -> dict[str, str]:
+    """MLflow's HTTP retry settings whose worst case (attempts x timeout + backoff sleeps) fits ``budget`` s
+    (MLflow's own: 7 retries of 120 s). 30 s: 3 retries, 6 s timeout, sleeps 0, 2, 4 s; at least one 1 s attempt."""
     for retries, factor in ((3, 1), (2, 0), (1, 0)):
         sleeps = factor * (2**retries - 2)  # urllib3: no sleep before the first retry, then factor * 2**(n-1)
         timeout = int((budget - sleeps) // (retries + 1))
@@ -141,12 +199,7 @@ def http_retry_settings(budget: float) -> dict[str, str]:
 
 
 def view_hint(tracking_uri: str, experiment_id: str | None, run_id: str | None) -> str:
-    """How to look at a run: its address on a server, else the ``mlflow ui`` command and the address.
-
-    ``mlflow ui`` serves http://127.0.0.1:5000 by default; the ``#/experiments/...`` part opens the run.
-    """
-    import shlex
-
+    """How to look at a run: its address on a server, else the ``mlflow ui`` command and the address."""
     page = f"#/experiments/{experiment_id}/runs/{run_id}" if experiment_id and run_id else ""
     if tracking_uri.startswith(("http://", "https://")):
         return f"view it at {tracking_uri.rstrip('/')}/{page}"
@@ -154,7 +207,5 @@ def view_hint(tracking_uri: str, experiment_id: str | None, run_id: str | None) 
         return f"view run {run_id} in your Databricks workspace ({tracking_uri})"
     prefix = "sqlite:///"
     if tracking_uri.startswith(prefix) and not tracking_uri[len(prefix):].startswith(("/", ":memory:")):
-        import os  # a relative store path: made absolute, so the command works from any directory
-
-        tracking_uri = prefix + os.path.abspath(tracking_uri[len(prefix):])
+        tracking_uri = prefix + os.path.abspath(tracking_uri[len(prefix):])  # works from any directory
     return f"view it with: mlflow ui --backend-store-uri {shlex.quote(tracking_uri)}  (then open http://127.0.0.1:5000/{page})"

@@ -1,10 +1,7 @@
-"""``RunWriter``: one campaign's MLflow calls, made in the writer process.
+"""``RunWriter``: one campaign's MLflow calls, made in the writer process; a failure is one warning, never raised.
 
-It creates the experiment and runs, writes batched metrics, parameters and tags, attaches
-artifacts and ends the runs. A failing MLflow call is reported as one warning naming the
-store, what failed and the cause; after three failures in a row, a failed start, or once
-failing calls have taken the retry budget (``Start.retry_budget``, 30 s by default) the
-campaign's tracking is off and the campaign goes on.
+After three failures in a row, a failed start, or once failing calls took ``Start.retry_budget``,
+the campaign's tracking is off and the campaign goes on.
 """
 
 from __future__ import annotations
@@ -24,10 +21,12 @@ from rose_plugin_mlflow.jobs import (
     MAX_TAG_VALUE,
     PARENT,
     Log,
+    Recover,
     Start,
     Stop,
     clip,
     now_ms,
+    state_metrics,
     view_hint,
 )
 
@@ -35,33 +34,22 @@ __all__ = ["RunWriter", "plot_learning_curve"]
 
 logger = logging.getLogger("rose_plugin_mlflow")
 
-#: consecutive failed MLflow calls after which a campaign's tracking is turned off
-MAX_FAILURES = 3
-
-#: MLflow clients by tracking URI, shared by the campaigns this process writes
-_clients: dict[str, Any] = {}
-
-#: what a RunWriter tells the tracker: ("started", experiment_id, run_name, uri), ("run", key, run_id), ("disabled",)
-Report = Callable[[tuple[Any, ...]], None]
+MAX_FAILURES = 3  # consecutive failed MLflow calls after which a campaign's tracking is turned off
+_clients: dict[str, Any] = {}  # MLflow clients by tracking URI, shared by the campaigns this process writes
+#: what a RunWriter tells the tracker: ("started", experiment_id, run_name), ("run", key, run_id), ("disabled",)
+Report = Callable[[tuple[Any, ...]], Any]
 
 
 @contextlib.contextmanager
 def _store_lock(tracking_uri: str) -> Iterator[None]:
-    """Hold ``<store>.lock`` while a sqlite store is opened: MLflow creates or upgrades its tables then.
-
-    The campaigns of a runs folder share one sqlite store; several started at once on a new store
-    would otherwise all run MLflow's table creation together, and all fail. Other stores, and
-    systems without ``fcntl``, need no lock.
-    """
-    prefix = "sqlite:///"
-    path = tracking_uri[len(prefix):] if tracking_uri.startswith(prefix) else ""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        path = ""
+    """Hold ``<store>.lock`` while a sqlite store is opened (MLflow creates or upgrades its tables then):
+    campaigns started together on a new shared store would otherwise all fail. Not on Windows."""
+    path = tracking_uri[len("sqlite:///"):] if tracking_uri.startswith("sqlite:///") and os.name == "posix" else ""
     if not path or path.startswith(":memory:"):
         yield
         return
+    import fcntl
+
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     with open(os.path.abspath(path) + ".lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -95,6 +83,7 @@ class RunWriter:
         self._skipped_children: set[Any] = set()
         self._manifest_json = "{}"
         self._started_ms: dict[Any, int] = {}
+        self._run_dir: str | None = None
 
     # the three jobs ------------------------------------------------------------------------
     def start(self, job: Start) -> None:
@@ -103,6 +92,7 @@ class RunWriter:
         self.tracking_uri = job.tracking_uri
         self.log_artifacts = job.log_artifacts
         self.retry_budget = job.retry_budget
+        self._run_dir = job.run_dir
         self._guard("starting the MLflow run", self._start, job, fatal=True)
 
     def write(self, pending: Mapping[Any, Log]) -> None:
@@ -141,21 +131,76 @@ class RunWriter:
         self._guard("ending the campaign run", self._client.set_terminated, run_id, job.status,
                     max(job.end_ms, self._started_ms.get(PARENT, 0)))
 
-    def abandon(self, end_ms: int) -> None:
-        """The campaign's process went away without stopping: end its runs as ``KILLED``.
+    def abandon(self) -> None:
+        """The campaign's process went away without stopping: end its runs as its journal says.
 
-        Also after MLflow failures turned tracking off: a run that exists is never left ``RUNNING``.
+        A campaign whose journal records its stop ends ``FINISHED`` (``FAILED`` after an error)
+        with that ``stop_reason``; else ``KILLED`` with ``stop_reason=killed``. Either way the
+        runs get the metrics the journal holds and the store lacks. Also after MLflow failures
+        turned tracking off: a run that exists is never left ``RUNNING``.
         """
+        journal = self._journal()
+        reason = {"unfinished": "killed"}.get(journal.status, journal.status) if journal is not None else "killed"
+        status = "KILLED" if reason in ("killed", "interrupted") else "FAILED" if reason == "error" else "FINISHED"
+        self._finish(status, {"stop_reason": reason}, journal)
+
+    def recover(self, job: Recover) -> None:
+        """The campaign's first writer died: end its runs with the journal's metrics, ``job.tags`` and ``job.status``."""
+        self.run_ids.update(job.run_ids)
+        self.start(job.start)
+        self._finish(job.status, job.tags, self._journal())
+
+    def _journal(self) -> Any:
+        """The campaign's journal read back (``rose.runs.load_run``), or None."""
+        if not self._run_dir:
+            return None
+        from rose.runs import load_run
+
+        try:
+            return load_run(self._run_dir)
+        except Exception as exc:  # noqa: BLE001 - a damaged or missing journal: the runs still end
+            logger.warning("MLflow tracker: cannot read the journal of %s (%s); its runs end without replay", self._run_dir, exc)
+            return None
+
+    def _finish(self, status: str, tags: dict[str, str], journal: Any) -> None:
         if self._client is None:
             return
-        self.disabled = False  # one more try for each run, within the same budget per call
+        self.disabled = False  # one more try for each step, within the same budget per call
+        if journal is not None:
+            for learner_id, history in journal.learners.items():
+                self.disabled = False
+                self._guard(f"replaying the journal of learner {learner_id}", self._replay, learner_id, history.iterations)
         parent = self.run_ids.get(PARENT)
         if self.log_artifacts and parent is not None:
             self._guard("logging manifest.json", self._artifact, parent, "manifest.json", self._manifest_json)
-        for key, run_id in self.run_ids.items():
+        for key, run_id in list(self.run_ids.items()):
             self.disabled = False
-            self._guard(f"ending the {_label(key)} run", self._client.set_terminated, run_id, "KILLED",
-                        max(end_ms, self._started_ms.get(key, 0)))
+            self._guard(f"tagging the {_label(key)} run", self._log_batch, run_id, {}, {}, tags)
+            self._guard(f"ending the {_label(key)} run", self._client.set_terminated, run_id, status,
+                        max(now_ms(), self._started_ms.get(key, 0)))
+
+    def _replay(self, learner_id: Any, iterations: list[dict[str, Any]]) -> None:
+        """Log the metrics of the journal's iterations that the run lacks, and its final iteration."""
+        from rose.state import IterationState
+
+        key = PARENT if learner_id is None else learner_id
+        run_id = self._run_id(key) if iterations or key == PARENT else None
+        if run_id is None:
+            return
+        stored: dict[str, set[int]] = {}
+        missing: dict[tuple[str, int], tuple[float, int]] = {}
+        ms = now_ms()
+        for data in iterations:
+            state = IterationState.from_dict(data)
+            for name, value in state_metrics(state).items():
+                if name not in stored:
+                    stored[name] = {m.step for m in self._client.get_metric_history(run_id, name)}
+                if state.iteration not in stored[name]:
+                    missing[(name, state.iteration)] = (value, ms)
+        tags = {"final_iteration": str(iterations[-1]["iteration"])} if iterations else {}
+        self._log_batch(run_id, missing, {}, tags)
+        if missing:
+            logger.info("MLflow: %d metric value(s) of the %s run replayed from the journal", len(missing), _label(key))
 
     # failures ------------------------------------------------------------------------------
     def _guard(self, what: str, fn: Any, *args: Any, fatal: bool = False) -> bool:
@@ -211,11 +256,15 @@ class RunWriter:
             if experiment.lifecycle_stage == "deleted":
                 logger.info("MLflow experiment %r was deleted; restoring it", job.experiment_name)
                 client.restore_experiment(experiment_id)
-        run = client.create_run(experiment_id, start_time=job.start_ms, tags=job.tags, run_name=job.run_name)
         self._client = client
         self.experiment_id = experiment_id
-        self.run_name = run.info.run_name or job.run_name
-        run_id = run.info.run_id
+        run_id = self.run_ids.get(PARENT)  # known when recovering the campaign of a writer that died
+        if run_id is None:
+            run = client.create_run(experiment_id, start_time=job.start_ms, tags=job.tags, run_name=job.run_name)
+            run_id = run.info.run_id
+            self.run_name = run.info.run_name or job.run_name
+        else:
+            self.run_name = job.run_name
         self.run_ids[PARENT] = run_id
         self._started_ms[PARENT] = job.start_ms
         self._report(("started", experiment_id, self.run_name))

@@ -1,29 +1,9 @@
 """``MLflowTracker``: a ROSE tracker that records campaigns in MLflow without slowing them.
 
-What a run holds (read it back with ``mlflow ui`` or ``MlflowClient``):
-
-* parameters (``on_start``): ``learner_type``, ``parallel_count``, ``max_iter``,
-  ``criterion/metric_name|threshold|operator|function``, ``task/<task>/as_executable``,
-  ``task/<task>/function``, every ``log_params`` entry as ``task/<task>/<key>``, and every
-  configuration value as ``config/<task>/<key>`` (``--`` prefixed keys included) - from the
-  manifest's learner configurations, or from the first iteration when the manifest has none;
-* metrics (``on_iteration``, ``step`` = iteration): the criterion metric, every numeric value of
-  the iteration's state (bools as 0/1, numpy scalars included) and every numeric configuration
-  value as ``config/<task>/<key>`` (string values become tags of the same name);
-* tags (``on_stop``): ``stop_reason`` and ``final_iteration``; the run ends ``FINISHED``, or
-  ``FAILED`` when the campaign ended with an error;
-* artifacts (at the stop): ``manifest.json``, ``learning_curve.png`` (metric against iteration,
-  one line per learner, threshold drawn) and ``final_state.json``.
-
-States that carry a ``learner_id`` (parallel learners) go to one nested child run per
-learner under the campaign's parent run. Every MLflow call happens in a separate writer
-process (:mod:`rose_plugin_mlflow.writer_process`, one per Python process, started by the
-first campaign), which uses ``MlflowClient`` with explicit run ids (never MLflow's global
-active run), so several trackers and campaigns coexist. The campaign's process never imports
-MLflow: it sends a few small records per iteration, batched every ``batch_interval``, and
-MLflow's CPU work (SQLAlchemy, HTTP, plotting) stays off its interpreter and GIL. An MLflow
-failure is logged as a warning with its cause and the campaign goes on; ``on_stop`` waits
-until everything sent has been written.
+Parameters at the start, metrics per iteration (``step`` = iteration), ``stop_reason`` and
+``final_iteration`` tags, a learning curve and the final state at the stop; one nested run per
+learner for parallel learners (the plugin's README lists every key). The campaign's process never
+imports MLflow: it sends small records to a writer process (:mod:`rose_plugin_mlflow.writer_link`).
 """
 
 from __future__ import annotations
@@ -33,29 +13,34 @@ import importlib.util
 import itertools
 import json
 import logging
-import math
-import numbers
 import os
-import re
 import sys
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from attrs import evolve, fields
+
+from rose.config import LearnerConfig, TaskConfig
+from rose.engine import runs_root
 from rose.state import IterationState, jsonable
 from rose.tracking import PipelineManifest, TrackerBase, masked_env
 from rose_plugin_mlflow.jobs import (
-    MAX_KEY,
     MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
     PARENT,
     Child,
     Flush,
     Log,
+    Recover,
     Start,
     Stop,
     clip,
+    mlflow_key,
     now_ms,
+    number,
+    state_metrics,
     view_hint,
 )
 from rose_plugin_mlflow.run_writer import plot_learning_curve
@@ -64,6 +49,8 @@ from rose_plugin_mlflow.writer_link import Session, writer_link
 __all__ = ["DEFAULT_EXPERIMENT", "MLflowTracker", "metric_label", "mlflow_key", "plot_learning_curve"]
 
 logger = logging.getLogger(__name__)
+DEFAULT_EXPERIMENT = "ROSE_AL_Experiment"
+_tokens = itertools.count(1)
 
 
 class _StderrNotice(logging.Handler):
@@ -77,8 +64,8 @@ class _StderrNotice(logging.Handler):
             self.handleError(record)
 
 
-#: where the one-line "view it with ..." notice goes at the end of every tracked run: standard
-#: error, whatever the logging configuration (silence it with ``.setLevel(logging.WARNING)``)
+#: the one-line "view it with ..." notice at the end of every tracked run goes to standard error,
+#: whatever the logging configuration (silence it with ``.setLevel(logging.WARNING)``)
 notice_logger = logging.getLogger("rose_plugin_mlflow.notice")
 if not notice_logger.handlers:
     notice_logger.addHandler(_StderrNotice())
@@ -87,20 +74,12 @@ if not notice_logger.handlers:
 
 #: readable names (and units) of ROSE's built-in metrics, for plot axes
 _METRIC_LABELS = {
-    "mean_squared_error_mse": "MSE",
-    "root_mean_squared_error_rmse": "RMSE",
-    "mean_absolute_error_mae": "MAE",
-    "r2_score": "R²",
-    "model_accuracy": "accuracy (fraction correct)",
-    "training_time": "training time (s)",
-    "time_to_convergence": "time to convergence (s)",
-    "number_of_iterations": "iterations",
-    "predictive_entropy": "predictive entropy (nats)",
-    "mutual_information": "mutual information (nats)",
-    "negative_log_likelihood": "negative log-likelihood (nats)",
-    "f1_score": "F1 score",
+    "mean_squared_error_mse": "MSE", "root_mean_squared_error_rmse": "RMSE", "mean_absolute_error_mae": "MAE",
+    "r2_score": "R²", "model_accuracy": "accuracy (fraction correct)", "training_time": "training time (s)",
+    "time_to_convergence": "time to convergence (s)", "number_of_iterations": "iterations",
+    "predictive_entropy": "predictive entropy (nats)", "mutual_information": "mutual information (nats)",
+    "negative_log_likelihood": "negative log-likelihood (nats)", "f1_score": "F1 score",
 }
-
 _UNIT_SUFFIXES = {"_s": "s", "_seconds": "s", "_ms": "ms", "_bytes": "bytes", "_mb": "MB", "_percent": "%", "_pct": "%"}
 
 
@@ -113,14 +92,12 @@ def metric_label(name: str, units: str | None = None) -> str:
     known = _METRIC_LABELS.get(name)
     if known is not None:
         return f"{known.split(' (')[0]} ({units})" if units else known
-    text = name
-    found_unit: str | None = None
+    text, found_unit = name, None
     for suffix, unit in _UNIT_SUFFIXES.items():
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             text, found_unit = name[: -len(suffix)], unit
             break
-    text = text.replace("_", " ").strip() or name
-    shown = units or found_unit
+    text, shown = text.replace("_", " ").strip() or name, units or found_unit
     return f"{text} ({shown})" if shown else text
 
 
@@ -129,172 +106,77 @@ def _masked_manifest(manifest: PipelineManifest) -> dict[str, Any]:
     document: dict[str, Any] = manifest.to_dict()
     tasks = document.get("tasks")
     for section in [*(tasks.values() if isinstance(tasks, Mapping) else ()), document.get("criterion")]:
-        if isinstance(section, dict):
-            for key in ("resources", "decor_kwargs"):
-                if isinstance(section.get(key), Mapping):
-                    section[key] = masked_env(section[key])
+        for key in ("resources", "decor_kwargs"):
+            if isinstance(section, dict) and isinstance(section.get(key), Mapping):
+                section[key] = masked_env(section[key])
     return document
-
-DEFAULT_EXPERIMENT = "ROSE_AL_Experiment"
-
-_tokens = itertools.count(1)
-
-# Characters MLflow accepts in keys on every platform (colons are refused on Windows servers).
-_BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.\- /]")
-
-
-#: keys already turned into MLflow keys (the same few names come back every iteration)
-_KEYS: dict[str, str] = {}
-_MAX_CACHED_KEYS = 10_000
-
-
-def mlflow_key(raw: object) -> str:
-    """Turn any key into one MLflow accepts for a param, metric or tag.
-
-    Characters outside letters, digits, ``_ - . / space`` become ``_``; empty, ``.`` and
-    ``..`` path segments (which MLflow rejects) are removed or replaced; the result is at
-    most 250 characters. ``"config/simulation/--n_labeled"`` is kept as is.
-    """
-    if type(raw) is str:
-        known = _KEYS.get(raw)
-        if known is None:
-            known = _sanitise_key(raw)
-            if len(_KEYS) < _MAX_CACHED_KEYS:
-                _KEYS[raw] = known
-        return known
-    return _sanitise_key(str(raw))
-
-
-def _sanitise_key(raw: str) -> str:
-    text = _BAD_KEY_CHARS.sub("_", raw)[:MAX_KEY]
-    parts = []
-    for part in text.split("/"):
-        if part == "":
-            continue
-        if part in (".", ".."):
-            part = part.replace(".", "_")
-        parts.append(part)
-    return "/".join(parts) or "_"
-
-
-def _number(value: Any, *, parse_strings: bool = False) -> float | None:
-    """A float for numbers (bools as 0/1, numpy scalars, 0-d arrays), else None."""
-    kind = type(value)
-    if kind is float or kind is int:  # the common case, without the ABC checks below
-        return float(value)
-    if kind is str and not parse_strings:
-        return None
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, numbers.Real):
-        try:
-            return float(value)
-        except (TypeError, ValueError, OverflowError):
-            return None
-    if parse_strings and isinstance(value, str):
-        try:
-            parsed = float(value.strip())
-        except ValueError:
-            return None
-        return parsed if math.isfinite(parsed) else None
-    if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):  # numpy bool_, 0-d arrays
-        try:
-            item = value.item()
-        except (TypeError, ValueError):
-            return None
-        if item is value:
-            return None
-        return _number(item)
-    return None
 
 
 def _param_value(value: Any) -> str:
     """The text MLflow stores for a parameter value (at most 6000 characters)."""
+    found = None if isinstance(value, (str, Mapping, list, tuple)) else number(value)
     if isinstance(value, str):
         text = value
     elif value is None or isinstance(value, (bool, int, float)):
         text = repr(value) if isinstance(value, float) else str(value)
+    elif found is not None:
+        text = str(value.item() if callable(getattr(value, "item", None)) else found)
     else:
-        number = _number(value)
-        if number is not None and not isinstance(value, (Mapping, list, tuple)):
-            item = value.item() if callable(getattr(value, "item", None)) else number
-            text = str(item)
-        else:
-            text = json.dumps(jsonable(value), sort_keys=True, default=repr)
+        text = json.dumps(jsonable(value), sort_keys=True, default=repr)
     return clip(text, MAX_PARAM_VALUE)
 
 
 def _on_event_loop_thread() -> bool:
     try:
-        asyncio.get_running_loop()
+        return asyncio.get_running_loop() is not None
     except RuntimeError:
         return False
-    return True
 
+
+def _sqlite_folder(uri: str) -> str | None:
+    """The folder of a ``sqlite:///path/mlflow.db`` store on disk (else None)."""
+    path = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else ""
+    return os.path.dirname(os.path.abspath(path)) if path and not path.startswith(":memory:") else None
 
 
 def _resolve_store(requested: str | None, artifact_location: str | None, run_dir: str | None) -> tuple[str, str | None]:
-    """The tracking URI and, for a store ROSE chose, where artifacts go (MLflow is not imported)."""
-    if requested:
-        return requested, artifact_location or _next_to_sqlite(requested)
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env, artifact_location or _next_to_sqlite(env)
-    mlflow = sys.modules.get("mlflow")  # the script may have called mlflow.set_tracking_uri(...)
-    if mlflow is not None and getattr(mlflow, "is_tracking_uri_set", lambda: False)():
-        uri = str(mlflow.get_tracking_uri())
-        return uri, artifact_location or _next_to_sqlite(uri)
-    from rose.engine import runs_root
+    """The tracking URI and, for a store ROSE chose, where artifacts go (MLflow is not imported).
 
-    # the runs folder: where ROSE puts campaign directories, or the folder holding this campaign's
-    directory = runs_root() if run_dir is None else os.path.dirname(os.path.abspath(run_dir))
-    os.makedirs(directory, exist_ok=True)
-    location = artifact_location or _file_uri(os.path.join(directory, "mlartifacts"))
-    return "sqlite:///" + os.path.join(directory, "mlflow.db"), location
+    ``tracking_uri=``, else ``MLFLOW_TRACKING_URI``, else the script's ``mlflow.set_tracking_uri``,
+    else ``sqlite:///<runs folder>/mlflow.db`` (the folder holding the campaign's directory).
+    """
+    mlflow = sys.modules.get("mlflow")
+    uri = requested or os.environ.get("MLFLOW_TRACKING_URI") or (
+        str(mlflow.get_tracking_uri()) if mlflow is not None and getattr(mlflow, "is_tracking_uri_set", lambda: False)()
+        else None)
+    if uri is None:
+        directory = runs_root() if run_dir is None else os.path.dirname(os.path.abspath(run_dir))
+        os.makedirs(directory, exist_ok=True)
+        uri = "sqlite:///" + os.path.join(directory, "mlflow.db")
+    folder = _sqlite_folder(uri)
+    return uri, artifact_location or (Path(folder, "mlartifacts").absolute().as_uri() if folder else None)
 
 
-def _file_uri(path: str) -> str:
-    from pathlib import Path
-
-    return Path(path).absolute().as_uri()
-
-
-def _next_to_sqlite(uri: str) -> str | None:
-    """``file://.../mlartifacts`` beside a ``sqlite:///path/mlflow.db`` store (else None)."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix):
-        return None
-    path = uri[len(prefix):]
-    if not path or path.startswith(":memory:"):
-        return None
-    return _file_uri(os.path.join(os.path.dirname(os.path.abspath(path)), "mlartifacts"))
-
-
-
-# -- the tracker ----------------------------------------------------------------------------
+def _writer_log(tracking_uri: str, run_dir: str | None) -> str:
+    """The writer process's log file: beside a sqlite store, else in the runs folder."""
+    folder = _sqlite_folder(tracking_uri) or (os.path.dirname(os.path.abspath(run_dir)) if run_dir else runs_root())
+    return os.path.join(folder, "mlflow-writer.log")
 
 
 class MLflowTracker(TrackerBase):
     """Record a ROSE campaign in MLflow: ``learner.add_tracker(MLflowTracker("My_Experiment"))``.
 
-    ``experiment_name`` is created if missing. ``run_name`` defaults to the campaign
-    directory's name. The store is ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else a URI
-    the script set with ``mlflow.set_tracking_uri``, else ``sqlite:///<runs folder>/mlflow.db``
-    with artifacts in ``<runs folder>/mlartifacts``, the runs folder being the folder that holds
-    the campaign's directory (``./runs`` by default): one store for the campaigns of a runs folder,
-    so ``mlflow ui`` compares them side by side.
-    ``artifact_location`` sets where a newly created experiment keeps artifacts.
-    ``log_artifacts=False`` skips the manifest, plot and final-state files. ``tags`` are added
-    to the campaign run. ``queue_size`` bounds the updates waiting to be sent; ``flush_timeout``
-    (seconds, default 30, None for no limit) bounds how long ``on_stop`` waits for it to be written.
-    ``retry_budget`` (seconds, default 30) bounds MLflow's retries: each HTTP call, retries
-    included, fits in it (``MLFLOW_HTTP_REQUEST_*`` variables you set yourself win), and once
-    failing calls have taken that long in all, tracking turns off for the campaign.
-    ``metric_units`` labels the learning curve's axis (``"eV/atom"``); built-in metrics get a
-    short name (``RMSE``). At the end of every run a one-line notice on standard error says how to
-    view it (logger ``rose_plugin_mlflow.notice``).
-    ``batch_interval`` (seconds, default 0.25) groups updates into one message to the writer
-    process (and one MLflow write) per interval.
+    ``experiment_name`` is created if missing; ``run_name`` defaults to the campaign directory's
+    name. The store is ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else a URI the script set
+    with ``mlflow.set_tracking_uri``, else ``sqlite:///<runs folder>/mlflow.db`` (artifacts in
+    ``<runs folder>/mlartifacts``); ``artifact_location`` is where a new experiment keeps artifacts.
+    ``log_artifacts=False`` skips the manifest, plot and final-state files; ``tags`` go on the
+    campaign run. ``queue_size`` bounds the updates waiting to be sent, ``batch_interval`` (s)
+    groups them into one message per interval, ``flush_timeout`` (s, None: no limit) bounds how
+    long ``on_stop`` waits for them to be written. ``retry_budget`` (s) bounds each MLflow call,
+    retries included, and all failing calls together, after which tracking turns off for the
+    campaign. ``metric_units`` labels the learning curve's axis (``"eV/atom"``). At the end of every
+    run a notice on standard error says how to view it (logger ``rose_plugin_mlflow.notice``).
 
     One tracker follows one campaign at a time. Added to several learners that run together
     (each with its own ``learner_id``), it keeps one parent run until the last of them stops.
@@ -316,29 +198,32 @@ class MLflowTracker(TrackerBase):
         metric_units: str | None = None,
     ) -> None:
         if importlib.util.find_spec("mlflow") is None:
-            raise ImportError(
-                "MLflowTracker needs the mlflow package, which is not installed in this environment: "
-                "pip install rose-plugin-mlflow (or pip install mlflow)"
-            )
-        if not isinstance(experiment_name, str) or not experiment_name.strip():
-            raise ValueError(f"MLflowTracker: experiment_name must be a non-empty string, got {experiment_name!r}")
-        if run_name is not None and not isinstance(run_name, str):
-            raise TypeError(f"MLflowTracker: run_name must be a string or None, got {run_name!r}")
-        if tracking_uri is not None and (not isinstance(tracking_uri, str) or not tracking_uri.strip()):
-            raise ValueError(
-                f"MLflowTracker: tracking_uri must be a URI such as 'http://127.0.0.1:5000' or "
-                f"'sqlite:///mlflow.db', got {tracking_uri!r}"
-            )
-        if not isinstance(queue_size, int) or isinstance(queue_size, bool) or queue_size < 1:
-            raise ValueError(f"MLflowTracker: queue_size must be a whole number >= 1, got {queue_size!r}")
-        if isinstance(batch_interval, bool) or not isinstance(batch_interval, (int, float)) or not batch_interval >= 0:
-            raise ValueError(f"MLflowTracker: batch_interval must be a number of seconds >= 0, got {batch_interval!r}")
-        if isinstance(retry_budget, bool) or not isinstance(retry_budget, (int, float)) or not retry_budget > 0:
-            raise ValueError(f"MLflowTracker: retry_budget must be a positive number of seconds, got {retry_budget!r}")
-        if metric_units is not None and not isinstance(metric_units, str):
-            raise TypeError(f"MLflowTracker: metric_units must be a string such as 's' or 'eV', got {metric_units!r}")
-        if flush_timeout is not None and not flush_timeout > 0:
-            raise ValueError(f"MLflowTracker: flush_timeout must be a positive number of seconds or None, got {flush_timeout!r}")
+            raise ImportError("MLflowTracker needs the mlflow package, which is not installed in this environment: "
+                              "pip install rose-plugin-mlflow (or pip install mlflow)")
+
+        def seconds(value: Any, minimum: float) -> bool:
+            return not isinstance(value, bool) and isinstance(value, (int, float)) and value >= minimum
+
+        problems = [
+            (not isinstance(experiment_name, str) or not experiment_name.strip(), "experiment_name must be a non-empty string",
+             experiment_name),
+            (run_name is not None and not isinstance(run_name, str), "run_name must be a string or None", run_name),
+            (tracking_uri is not None and (not isinstance(tracking_uri, str) or not tracking_uri.strip()),
+             "tracking_uri must be a URI such as 'http://127.0.0.1:5000' or 'sqlite:///mlflow.db'", tracking_uri),
+            (not isinstance(queue_size, int) or isinstance(queue_size, bool) or queue_size < 1,
+             "queue_size must be a whole number >= 1", queue_size),
+            (not seconds(batch_interval, 0), "batch_interval must be a number of seconds >= 0", batch_interval),
+            (not seconds(retry_budget, 0) or not retry_budget, "retry_budget must be a positive number of seconds",
+             retry_budget),
+            (metric_units is not None and not isinstance(metric_units, str),
+             "metric_units must be a string such as 's' or 'eV'", metric_units),
+            (flush_timeout is not None and (not seconds(flush_timeout, 0) or not flush_timeout),
+             "flush_timeout must be a positive number of seconds or None", flush_timeout),
+        ]
+        for bad, what, value in problems:
+            if bad:
+                raise (TypeError if what.startswith(("run_name", "metric_units")) else ValueError)(
+                    f"MLflowTracker: {what}, got {value!r}")
         self.experiment_name = experiment_name
         self.run_name = run_name
         self.tracking_uri = tracking_uri
@@ -414,7 +299,7 @@ class MLflowTracker(TrackerBase):
                 self._starts += 1
                 job: Any = self._start_job(manifest, params)
                 try:
-                    self._session = writer_link().open_session(
+                    self._session = writer_link(_writer_log(job.tracking_uri, manifest.run_dir)).open_session(
                         batch_interval=self.batch_interval, queue_size=self.queue_size
                     )
                 except OSError as exc:
@@ -475,17 +360,44 @@ class MLflowTracker(TrackerBase):
             stop = self._stop_job(final_state)
         if not session.request(stop, self.flush_timeout):
             logger.warning(
-                "MLflowTracker: MLflow did not finish writing within %s s; the campaign ends without waiting "
-                "longer (the writer process goes on writing in the background)", self.flush_timeout,
+                "MLflowTracker: MLflow did not finish writing within %s s; the campaign ends without waiting longer: "
+                "the writer process %d goes on writing in the background (its log: %s)",
+                self.flush_timeout, session.link.process.pid, session.link.log_path,
             )
             return
+        session.link.forget(session)
+        if session.lost is not None:
+            stop = self._recover(session, stop)
         if session.dropped:
             logger.warning("MLflowTracker: %d update(s) were dropped because %d were already waiting for MLflow",
                            session.dropped, self.queue_size)
         run_id = session.run_ids.get(PARENT)
-        if run_id is not None and not session.disabled and self._tracking_uri_used:
+        if run_id is not None and (not session.disabled or session.lost) and self._tracking_uri_used:
             notice_logger.info("MLflow run %r (%s): %s", session.run_name or run_id, stop.status,
                                view_hint(self._tracking_uri_used, session.experiment_id, run_id))
+
+    def _recover(self, lost: Session, stop: Stop) -> Stop:
+        """The writer died during the campaign: a new one ends the runs with every metric of the journal."""
+        start = self._start_job(self._manifest, {}) if self._manifest is not None else None
+        if start is None:
+            return stop
+        status = "FAILED" if stop.status == "FAILED" else "KILLED"
+        tags = {**stop.tags, "rose.writer_lost": f"{lost.lost}; metrics replayed from the campaign's journal"}
+        job = Recover(start, dict(lost.run_ids), status, tags, next(_tokens))
+        try:
+            session = writer_link(_writer_log(start.tracking_uri, start.run_dir)).open_session(
+                batch_interval=0.0, queue_size=self.queue_size)
+        except OSError as exc:
+            logger.warning("MLflowTracker: could not start a writer to end the run(s) (%s); they stay RUNNING", exc)
+            return stop
+        if session.request(job, self.flush_timeout):
+            session.link.forget(session)
+            lost.run_ids.update(session.run_ids)
+            lost.experiment_id = lost.experiment_id or session.experiment_id
+        else:
+            logger.warning("MLflowTracker: the new MLflow writer did not end the run(s) within %s s; it goes on in the "
+                           "background (its log: %s)", self.flush_timeout, session.link.log_path)
+        return evolve(stop, status=status)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything sent so far is written; False on timeout."""
@@ -518,7 +430,7 @@ class MLflowTracker(TrackerBase):
             manifest_json=json.dumps(_masked_manifest(manifest), indent=2, sort_keys=True, default=repr),
             start_ms=self._start_ms, environ=dict(os.environ), cwd=os.getcwd(),
             log_level=logging.getLogger("rose_plugin_mlflow").getEffectiveLevel(),
-            retry_budget=self.retry_budget,
+            retry_budget=self.retry_budget, run_dir=manifest.run_dir,
         )
 
     def _manifest_params(self, manifest: PipelineManifest) -> dict[str, str]:
@@ -557,98 +469,62 @@ class MLflowTracker(TrackerBase):
     def _task_configs(
         self, config: Any, iteration: int, manifest: PipelineManifest | None = None
     ) -> dict[str, tuple[tuple[Any, ...], dict[str, Any]]]:
-        """``{task: (args, kwargs)}`` of a LearnerConfig (or plain dict) at ``iteration``."""
-        if config is None:
+        """``{task: (args, kwargs)}`` of a LearnerConfig (or a manifest's ``to_dict()`` of one) at ``iteration``,
+        each resolved by the core's one rule (``LearnerConfig.resolve``)."""
+        if isinstance(config, Mapping):
+            config = _learner_config(config)
+        if not isinstance(config, LearnerConfig):
             return {}
         manifest = manifest or self._manifest
-        kinds: dict[str, str] = {}
-        if manifest is not None:
-            cached = self._kinds
-            if cached is not None and cached[0] is manifest:
-                kinds = dict(cached[1])
-            else:
-                kinds = {name: task.kind or name for name, task in manifest.tasks.items()}
-                if manifest.criterion is not None:
-                    kinds["criterion"] = "criterion"
-                self._kinds = (manifest, dict(kinds))
-        if not kinds:  # no registered tasks known: every configured field
-            from attrs import fields, has
-
-            if has(type(config)):
-                kinds = {
-                    f.name: f.name for f in fields(type(config)) if f.name != "tasks" and getattr(config, f.name) is not None
-                }
-                kinds.update({name: name for name in getattr(config, "tasks", {}) or {}})
-            elif isinstance(config, Mapping):
-                kinds = {str(name): str(name) for name in config}
-        resolve = getattr(config, "get_task_config", None)
+        kinds = {f.name: f.name for f in fields(LearnerConfig) if f.name != "tasks" and getattr(config, f.name) is not None}
+        kinds.update({name: name for name in config.tasks})  # no registered tasks known: every configured one
+        if manifest is not None and manifest.tasks:
+            if self._kinds is None or self._kinds[0] is not manifest:
+                named = {name: task.kind or name for name, task in manifest.tasks.items()}
+                self._kinds = (manifest, {**named, **({"criterion": "criterion"} if manifest.criterion else {})})
+            kinds = self._kinds[1]
         out: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         for name, kind in kinds.items():
             try:
-                if callable(resolve):
-                    found = resolve(name, iteration)
-                    if found is None and kind != name:
-                        found = resolve(kind, iteration)
-                elif isinstance(config, Mapping):
-                    found = config.get(name, config.get(kind))
-                else:
-                    return {}
+                found = config.resolve(name, iteration, kind)
             except Exception as exc:  # noqa: BLE001 - a user schedule failing must not stop tracking
                 logger.debug("MLflowTracker: could not resolve the %r configuration at iteration %d: %s", name, iteration, exc)
                 continue
-            if isinstance(found, Mapping) and not {"args", "kwargs"} & set(found):
-                # a per-iteration table as LearnerConfig.to_dict() writes it: {"0": {...}, "-1": {...}}
-                found = next((found[k] for k in (str(iteration), iteration, "-1", -1, "default") if k in found), None)
-            if found is None:
-                continue
-            if isinstance(found, Mapping):
-                args, kwargs = found.get("args", ()), found.get("kwargs", {})
-            else:
-                args, kwargs = getattr(found, "args", ()), getattr(found, "kwargs", {})
-            out[name] = (tuple(args or ()), dict(kwargs or {}))
+            if found is not None:
+                out[name] = (tuple(found.args or ()), dict(found.kwargs or {}))
         return out
 
     def _iteration_job(self, key: Any, state: IterationState) -> Log:
         step = int(state.iteration)
         ms = now_ms()
-        metrics: dict[str, float] = {}
-        metric_name = state.metric_name or "metric"
-        value = _number(state.metric_value) if state.metric_value is not None else None
+        metrics = state_metrics(state)
+        value = number(state.metric_value) if state.metric_value is not None else None
         if value is not None:
-            metrics[mlflow_key(metric_name)] = value
             self._curves.setdefault(key, []).append((step, value))
-        for name, raw in state.state.items():
-            number = _number(raw)
-            if number is not None:
-                metrics.setdefault(mlflow_key(name), number)
-        params: dict[str, str] = {}
         tags: dict[str, str] = {}
         first = key not in self._seen
         self._seen.add(key)
-        if first and key != PARENT:
-            params["learner_id"] = _param_value(state.learner_id)
+        params = {"learner_id": _param_value(state.learner_id)} if first and key != PARENT else {}
         sent = self._string_tags.setdefault(key, {})
         for task, (args, kwargs) in self._task_configs(state.current_config, step).items():
             if first:
                 params.update({mlflow_key(k): _param_value(v) for k, v in _config_params(f"config/{task}", args, kwargs).items()})
             for name, raw in kwargs.items():
                 config_key = mlflow_key(f"config/{task}/{name}")
-                number = _number(raw, parse_strings=True)
-                if number is not None:
-                    metrics[config_key] = number
+                found = number(raw, parse_strings=True)
+                if found is not None:
+                    metrics[config_key] = found
                     continue
                 text = clip(raw if isinstance(raw, str) else _param_value(raw), MAX_TAG_VALUE)
                 if sent.get(config_key) != text:
                     sent[config_key] = tags[config_key] = text
         self._last[key] = state
         self._last_ms[key] = ms
-        run_name: str | None = None
-        if key != PARENT:
-            run_name = self._child_name(key, state)
-            if first:
-                self._names[key] = run_name
-            elif self._names.get(key) != run_name:  # the label came (or changed) later: rename the run
-                self._names[key] = tags["mlflow.runName"] = run_name
+        run_name = None if key == PARENT else self._child_name(key, state)
+        if run_name is not None and not first and self._names.get(key) != run_name:  # the label came later: rename
+            tags["mlflow.runName"] = run_name
+        if run_name is not None:
+            self._names[key] = run_name
         return Log(key, metrics={(k, step): (v, ms) for k, v in metrics.items()}, params=params, tags=tags,
                    name=run_name, start_ms=self._start_ms if first else None)
 
@@ -670,64 +546,58 @@ class MLflowTracker(TrackerBase):
         for key, last in self._last.items():
             if key == PARENT:
                 continue
-            child_reason = self._child_reasons.get(key)
-            if child_reason is None:
-                if last.should_stop:
-                    child_reason = "criterion_met"
-                elif max_iter and last.iteration + 1 >= max_iter:
-                    child_reason = "max_iter_reached"
-                else:
-                    child_reason = reason
+            child_reason = self._child_reasons.get(key) or (
+                "criterion_met" if last.should_stop else
+                "max_iter_reached" if max_iter and last.iteration + 1 >= max_iter else reason)
             children[key] = Child(
-                status="FAILED" if child_reason == "error" else "FINISHED",
-                tags={"stop_reason": child_reason, "final_iteration": str(last.iteration)},
-                final_json=_dump({"learner_id": key, "reason": child_reason, "final_state": last.to_dict()}),
-                end_ms=self._last_ms.get(key, now_ms()),
-                name=self._names.get(key),
-                start_ms=self._start_ms,
-            )
-        if final_state is not None and final_state.learner_id is None:
-            final_iteration: int | None = final_state.iteration
-        else:
-            final_iteration = max((s.iteration for s in self._last.values()), default=None)
+                "FAILED" if child_reason == "error" else "FINISHED",
+                {"stop_reason": child_reason, "final_iteration": str(last.iteration)},
+                _dump({"learner_id": key, "reason": child_reason, "final_state": last.to_dict()}),
+                self._last_ms.get(key, now_ms()), self._names.get(key), self._start_ms)
+        final_iteration = final_state.iteration if final_state is not None and final_state.learner_id is None else max(
+            (s.iteration for s in self._last.values()), default=None)
         final = final_state if final_state is not None else self._last.get(PARENT)
         document: dict[str, Any] = {"reason": reason, "final_state": final.to_dict() if final is not None else None}
         if children:
             document["learners"] = {str(k): s.to_dict() for k, s in self._last.items() if k != PARENT}
         crit = manifest.criterion if manifest is not None else None
-        threshold = crit.threshold if crit is not None else None
-        metric_name = crit.metric_name if crit is not None else None
-        if threshold is None or metric_name is None:
-            for state in self._last.values():
-                threshold = threshold if threshold is not None else state.metric_threshold
-                metric_name = metric_name or state.metric_name
+        threshold, metric_name = (crit.threshold, crit.metric_name) if crit is not None else (None, None)
+        for state in self._last.values():
+            threshold = threshold if threshold is not None else state.metric_threshold
+            metric_name = metric_name or state.metric_name
         label = metric_label(metric_name or "metric", self.metric_units)
-        curves = {
-            label if key == PARENT else self._names.get(key, f"learner {key}"): points
-            for key, points in self._curves.items()
-        }
+        curves = {label if key == PARENT else self._names.get(key, f"learner {key}"): points
+                  for key, points in self._curves.items()}
         learner_type = manifest.learner_type if manifest is not None else "ROSE"
         return Stop(
-            status="FAILED" if reason == "error" else "FINISHED",
-            tags={"stop_reason": reason, "final_iteration": "none" if final_iteration is None else str(final_iteration)},
-            final_json=_dump(document),
-            children=children,
-            curves=curves,
-            metric_name=label,
-            threshold=threshold,
-            title=f"{learner_type}: {label.split(' (')[0]} per iteration ({reason})",
-            end_ms=now_ms(),
-            token=next(_tokens),
-        )
+            "FAILED" if reason == "error" else "FINISHED",
+            {"stop_reason": reason, "final_iteration": "none" if final_iteration is None else str(final_iteration)},
+            _dump(document), children, curves, label, threshold,
+            f"{learner_type}: {label.split(' (')[0]} per iteration ({reason})", now_ms(), next(_tokens))
+
+
+def _learner_config(document: Mapping[str, Any]) -> LearnerConfig | None:
+    """The LearnerConfig a manifest describes (``LearnerConfig.to_dict()``; a schedule's repr is left out)."""
+    names = {f.name for f in fields(LearnerConfig)} - {"tasks"}
+    tasks = {str(k): found for k, v in (document.get("tasks") or {}).items() if (found := _task_config(v)) is not None}
+    try:
+        return LearnerConfig(**{k: _task_config(v) for k, v in document.items() if k in names}, tasks=tasks)
+    except (TypeError, ValueError):
+        logger.debug("MLflowTracker: the manifest's learner configuration %r is not readable", document)
+        return None
+
+
+def _task_config(value: Any) -> Any:
+    """A TaskConfig (or a per-iteration table of them) from its ``to_dict()`` form; None for a schedule's repr."""
+    if not isinstance(value, Mapping):
+        return None
+    if {"args", "kwargs"} & set(value):
+        return TaskConfig(args=tuple(value.get("args") or ()), kwargs=dict(value.get("kwargs") or {}))
+    return {int(k) if str(k).lstrip("-").isdigit() else k: _task_config(v) for k, v in value.items()}
 
 
 def _config_params(prefix: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if args:
-        out[f"{prefix}/args"] = list(args)
-    for name, value in kwargs.items():
-        out[f"{prefix}/{name}"] = value
-    return out
+    return {**({f"{prefix}/args": list(args)} if args else {}), **{f"{prefix}/{k}": v for k, v in kwargs.items()}}
 
 
 def _dump(document: Any) -> str:

@@ -1,12 +1,8 @@
-"""The tracker's side of the MLflow writer process: start it, batch jobs to it, hear back.
+"""The tracker's side of the MLflow writer process (one per Python process; each campaign a :class:`Session`).
 
-One writer process serves every campaign of this Python process (``writer_link()``); each
-campaign is a :class:`Session`. Jobs wait in an outbox that a sender thread writes to the
-process as one frame per ``batch_interval``; ``Stop`` and ``Flush`` go at once and are
-acknowledged. A reader thread takes the process's answers (run ids, acknowledgements, log
-records, which are logged here under their own logger names). If the process dies, every
-open campaign is told (its tracking turns off, with a warning) and the next campaign starts
-a new process.
+One outbox, one sender thread (``multiprocessing.connection``, one message per ``batch_interval``;
+``Stop``, ``Flush``, ``Recover`` at once), one reader thread for answers. If the process dies, open
+sessions are ``lost`` and the next campaign starts a new one. Its output goes to its own log file.
 """
 
 from __future__ import annotations
@@ -19,11 +15,11 @@ import subprocess
 import sys
 import threading
 import time
+from multiprocessing import Pipe
 from typing import Any
 
 import rose_plugin_mlflow
-from rose_plugin_mlflow.jobs import Flush, Log, Stop
-from rose_plugin_mlflow.wire import read_frame, write_frame
+from rose_plugin_mlflow.jobs import Flush, Log, Recover, Stop
 
 __all__ = ["Session", "WriterLink", "shutdown", "writer_command", "writer_link"]
 
@@ -44,23 +40,18 @@ class Session:
         self.experiment_id: str | None = None
         self.run_name: str | None = None
         self.disabled = False
+        self.lost: str | None = None  # how the writer died while this campaign was open
         self.closed = False
-        self._acks: dict[int, threading.Event] = {}
+        self.acks: dict[int, threading.Event] = {}
 
     def send(self, job: Any, *, wait: float | None = 0.0) -> bool:
-        """Queue ``job``; False if it was dropped.
-
-        A full outbox (``queue_size`` jobs) makes a log job wait up to ``wait`` seconds
-        (``None``: without limit) for room, then drop it; ``0`` drops it at once (the event
-        loop never waits). ``Start`` is never dropped and goes with the first batch; ``Stop``
-        and ``Flush`` leave at once.
-        """
+        """Queue ``job``; False if dropped: a log job waits up to ``wait`` s (None: no limit) for room in a
+        full outbox (``queue_size``), then is dropped. Other jobs are never dropped."""
         link = self.link
-        urgent = isinstance(job, (Stop, Flush))
         with link.condition:
-            if isinstance(job, Log) and (self.disabled or not link.alive):
-                return False
-            if isinstance(job, Log) and self.queued >= self.queue_size:
+            if isinstance(job, Log):
+                if self.disabled or not link.alive:
+                    return False
                 deadline = None if wait is None else time.monotonic() + wait
                 while self.queued >= self.queue_size and link.alive:
                     remaining = None if deadline is None else deadline - time.monotonic()
@@ -68,47 +59,47 @@ class Session:
                         self.dropped += 1
                         return False
                     link.condition.wait(remaining)
-            link.queue(self, job, urgent=urgent)
+            link.queue(self, job, urgent=isinstance(job, (Stop, Flush, Recover)))
         return True
 
-    def request(self, job: Stop | Flush, timeout: float | None) -> bool:
+    def request(self, job: Stop | Flush | Recover, timeout: float | None) -> bool:
         """Send ``job`` and wait until the writer has done everything before it and it; False on timeout."""
-        done = threading.Event()
+        done = self.acks[job.token] = threading.Event()
         with self.link.condition:
             if not self.link.alive:
                 return True  # nothing more can be written; the warning was given when the process died
-            self._acks[job.token] = done
         self.send(job)
         if done.wait(timeout):
             return True
         self.link.stalled = True
         return False
 
-    def acknowledge(self, token: int) -> None:
-        """The writer finished the job with this token."""
-        done = self._acks.pop(token, None)
-        if done is not None:
-            done.set()
-
-    def release_all(self) -> None:
-        """The writer is gone: nobody should wait for it."""
-        for done in self._acks.values():
-            done.set()
-        self._acks.clear()
-
 
 class WriterLink:
     """The writer process and the two threads that talk to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_path: str) -> None:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(rose_plugin_mlflow.__file__)))
-        self.process = subprocess.Popen(  # our own module, run by this interpreter
-            writer_command(package_root),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
-            # its own session: a signal to the campaign's process group (Ctrl-C, a batch system
-            # killing the job step's group) leaves it alive to end the runs as KILLED
-            start_new_session=True,
-        )
+        jobs_in, self._out = Pipe(duplex=False)
+        self._in, answers_out = Pipe(duplex=False)
+        self.log_path = log_path
+        try:
+            os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+            with open(log_path, "ab") as log:
+                self.process = subprocess.Popen(  # our own module, run by this interpreter
+                    [*writer_command(package_root), str(jobs_in.fileno()), str(answers_out.fileno())],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(jobs_in.fileno(), answers_out.fileno()),
+                    # its own session: a signal to the campaign's process group (Ctrl-C, a batch
+                    # system killing the job step's group) leaves it alive to end the runs
+                    start_new_session=True,
+                )
+        except OSError:
+            self._out.close()
+            self._in.close()
+            raise
+        finally:
+            jobs_in.close()
+            answers_out.close()
         self.pid = os.getpid()
         self.condition = threading.Condition()
         self.alive = True
@@ -134,15 +125,14 @@ class WriterLink:
 
     def queue(self, session: Session, job: Any, *, urgent: bool) -> None:
         """Add a job to the outbox (``condition`` held); wake the sender only when it must act."""
-        was_empty = not self._outbox
+        if not self._outbox:
+            self._first_queued = time.monotonic()
+            self.condition.notify_all()
+        elif urgent:
+            self.condition.notify_all()
         self._outbox.append((session, job))
         session.queued += 1
-        if was_empty:
-            self._first_queued = time.monotonic()
-        if urgent:
-            self._urgent = True
-        if was_empty or urgent:
-            self.condition.notify_all()
+        self._urgent = self._urgent or urgent
 
     def close(self, timeout: float | None) -> None:
         """Send what is queued, close the pipe and wait (``timeout`` in all) for the process to finish writing."""
@@ -156,13 +146,11 @@ class WriterLink:
         try:
             self.process.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            logger.warning("MLflow writer process %d still writing after %s s; leaving it to finish on its own",
-                           self.process.pid, timeout)
+            logger.warning("MLflow writer process %d still writing after %s s; leaving it to finish on its own "
+                           "(its log: %s)", self.process.pid, timeout, self.log_path)
 
     # the two threads ---------------------------------------------------------------------
     def _send_loop(self) -> None:
-        stream = self.process.stdin
-        assert stream is not None
         try:
             while True:
                 with self.condition:
@@ -170,14 +158,13 @@ class WriterLink:
                         self.condition.wait()
                     if not self._outbox:
                         return  # closing, nothing left
-                    interval = min(session.batch_interval for session, _ in self._outbox)
-                    deadline = self._first_queued + interval
+                    deadline = self._first_queued + min(session.batch_interval for session, _ in self._outbox)
                     while not (self._urgent or self.closing) and (left := deadline - time.monotonic()) > 0:
                         self.condition.wait(left)
                     batch, self._outbox, self._urgent = self._outbox, [], False
                 try:
-                    write_frame(stream, [(session.number, job) for session, job in batch])
-                except (BrokenPipeError, OSError, ValueError):
+                    self._out.send([(session.number, job) for session, job in batch])
+                except (OSError, ValueError):
                     return  # the process is gone; the reader reports it
                 finally:
                     with self.condition:
@@ -185,18 +172,13 @@ class WriterLink:
                             session.queued -= 1
                         self.condition.notify_all()
         finally:
-            try:
-                stream.close()
-            except OSError:
-                pass
+            self._out.close()
 
     def _read_loop(self) -> None:
-        stream = self.process.stdout
-        assert stream is not None
         try:
             while True:
-                self._dispatch(read_frame(stream))
-        except (EOFError, OSError, ValueError):
+                self._dispatch(self._in.recv())
+        except (EOFError, OSError):
             pass
         except Exception:  # a garbled answer: treat the process as gone
             logger.debug("unreadable answer from the MLflow writer process", exc_info=True)
@@ -205,13 +187,9 @@ class WriterLink:
     def _dispatch(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == "log":
-            _, level, name, text = message
-            logging.getLogger(name).log(level, "%s", text)
+            logging.getLogger(message[2]).log(message[1], "%s", message[3])
             return
-        if kind == "ready":
-            logger.debug("MLflow writer process %d is ready", message[1])
-            return
-        session = self.sessions.get(message[1])
+        session = self.sessions.get(message[1]) if kind != "ready" else None
         if session is None:
             return
         if kind == "run":
@@ -221,11 +199,15 @@ class WriterLink:
         elif kind == "disabled":
             session.disabled = True
         elif kind == "done":
-            session.acknowledge(message[2])
-        elif kind == "stopped":
-            with self.condition:
-                session.closed = True
-                self.sessions.pop(session.number, None)
+            done = session.acks.pop(message[2], None)
+            if done is not None:
+                done.set()
+
+    def forget(self, session: Session) -> None:
+        """The campaign is over: its answers are no longer needed."""
+        with self.condition:
+            session.closed = True
+            self.sessions.pop(session.number, None)
 
     def _gone(self) -> None:
         with self.condition:
@@ -233,20 +215,22 @@ class WriterLink:
             open_sessions = [s for s in self.sessions.values() if not s.closed]
             self.sessions.clear()
             self.condition.notify_all()
+        code: int | None = None
+        if not self.closing:  # else close() waits for the process
+            try:
+                code = self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
         for session in open_sessions:
+            session.lost = f"MLflow writer process {self.process.pid} ended (exit code {code})"
             session.disabled = True
-            session.release_all()
-        if self.closing:
-            return  # close() waits for the process
-        try:
-            code: int | None = self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            code = None
-        if open_sessions:
+            for done in session.acks.values():
+                done.set()
+        if open_sessions and not self.closing:
             logger.warning(
-                "MLflow writer process %d ended unexpectedly (exit code %s; its error output, if any, is above). "
-                "MLflow tracking is off for %d running campaign(s); the campaigns go on, and the next campaign "
-                "starts a new writer.", self.process.pid, code, len(open_sessions),
+                "MLflow writer process %d ended unexpectedly (exit code %s; its log: %s). MLflow tracking pauses "
+                "for %d running campaign(s); the campaigns go on, and at the end of each a new writer ends its "
+                "MLflow run(s) with every metric of its journal.", self.process.pid, code, self.log_path, len(open_sessions),
             )
 
 
@@ -263,7 +247,7 @@ _BOOTSTRAP = (
 
 
 def writer_command(package_root: str) -> list[str]:
-    """The writer process's command line: this interpreter, isolated, finding this package at ``package_root``."""
+    """The writer's command line (its two pipe descriptors follow): this interpreter, isolated."""
     return [sys.executable, "-I", "-c", _BOOTSTRAP, package_root]
 
 
@@ -271,12 +255,15 @@ _link: WriterLink | None = None
 _link_lock = threading.Lock()
 
 
-def writer_link() -> WriterLink:
-    """This process's writer, started on first use (and again after it died or after a fork)."""
+def writer_link(log_path: str | None = None) -> WriterLink:
+    """This process's writer, started on first use (and again after it died or after a fork).
+
+    A new writer writes its output to ``log_path`` (default ``./runs/mlflow-writer.log``).
+    """
     global _link
     with _link_lock:
         if _link is None or not _link.alive or _link.pid != os.getpid():
-            _link = WriterLink()
+            _link = WriterLink(log_path or os.path.abspath(os.path.join("runs", "mlflow-writer.log")))
         return _link
 
 
