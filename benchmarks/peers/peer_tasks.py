@@ -121,7 +121,7 @@ def _has_psutil() -> bool:
 
 def warm_up_size(n: int) -> int:
     """Tasks run before the timed section: enough to start every worker and import everything."""
-    return max(20, min(1000, n // 10))
+    return max(20, min(500, n // 20))
 
 
 def check_al_result(selection: list[float], iterations: int = AL_ITERATIONS) -> None:

@@ -51,7 +51,9 @@ RP_NOT_IN_FAN_OUT = (
 class PeerSizes:
     """How big scenario 10 is."""
 
-    fan_out: tuple[int, ...] = (10_000, 100_000)
+    fan_out: tuple[int, ...] = (10_000,)
+    #: fan-out sizes run once, after the rounds (their ratios are within that one round)
+    fan_out_once: tuple[int, ...] = (100_000,)
     executables: int = 1_000
     al_iterations: int = 20
     rounds: int = 2
@@ -63,7 +65,7 @@ class PeerSizes:
 
 
 FULL = PeerSizes()
-SMOKE = PeerSizes(fan_out=(200,), executables=20, al_iterations=2, rounds=1, wrapping_dask=100,
+SMOKE = PeerSizes(fan_out=(200,), fan_out_once=(), executables=20, al_iterations=2, rounds=1, wrapping_dask=100,
                   wrapping_radical=0, wrapping_rounds=1, job_timeout=240.0,
                   tools=("threads", "dask-threads", "parsl-threads", ROSE))
 
@@ -124,24 +126,12 @@ def run(job: JobRunner, sizes: PeerSizes, bench_python: str | None, missing_benc
         found = job(project_side, {"job": "versions"}, 120.0)
         results.versions.update(found.get("versions", {}))
         results.versions.setdefault("python", str(found.get("python", "?")))
-    for _ in range(sizes.rounds):
+    for number in range(sizes.rounds):
         figures: dict[tuple[str, int], dict[str, float]] = {}
-        for workload, n in workloads:
-            for tool in tools:
-                params: dict[str, Any] = {"job": "measure", "peer": tool, "workload": workload, "n": n}
-                if workload == "al-loop":
-                    params.update(n=0, iterations=n)
-                result = job(side(tool), params, sizes.job_timeout)
-                cell = results.cells.setdefault((workload, n), {}).setdefault(tool, Cell())
-                if not result.get("ok"):
-                    cell.errors.append(_first_line(result.get("error")))
-                    continue
-                value = float(result["tasks_per_second"] if workload == "fan-out" else result["seconds"])
-                cell.values.append(value)
-                if "cpu_us_per_task" in result:
-                    cell.cpu_us.append(float(result["cpu_us_per_task"]))
-                figures.setdefault((workload, n), {})[tool] = value
         results.rounds.append(figures)
+        for workload, n in workloads + [("fan-out", n) for n in sizes.fan_out_once if number == sizes.rounds - 1]:
+            for tool in tools:
+                _measure(job, results, figures, tool, workload, n)
     if sizes.wrapping_dask:
         results.wrapping["dask"] = job("project", {"job": "wrapping_dask", "n": sizes.wrapping_dask,
                                                    "rounds": sizes.wrapping_rounds}, sizes.job_timeout * 2)
@@ -151,6 +141,24 @@ def run(job: JobRunner, sizes: PeerSizes, bench_python: str | None, missing_benc
     for line in summary_lines(results):
         log(line)
     return results
+
+
+def _measure(job: JobRunner, results: PeerResults, figures: dict[tuple[str, int], dict[str, float]], tool: str,
+             workload: str, n: int) -> None:
+    """One fresh-process measurement of ``tool``, kept in its cell and in this round's figures."""
+    params: dict[str, Any] = {"job": "measure", "peer": tool, "workload": workload, "n": n}
+    if workload == "al-loop":
+        params.update(n=0, iterations=n)
+    result = job(side(tool), params, results.sizes.job_timeout)
+    cell = results.cells.setdefault((workload, n), {}).setdefault(tool, Cell())
+    if not result.get("ok"):
+        cell.errors.append(_first_line(result.get("error")))
+        return
+    value = float(result["tasks_per_second"] if workload == "fan-out" else result["seconds"])
+    cell.values.append(value)
+    if "cpu_us_per_task" in result:
+        cell.cpu_us.append(float(result["cpu_us_per_task"]))
+    figures.setdefault((workload, n), {})[tool] = value
 
 
 def _first_line(error: Any) -> str:
@@ -245,7 +253,9 @@ def markdown(results: PeerResults, plot: str | None) -> list[str]:
         "(`make bench-env`), ROSE and the floor from the project's `.venv` (same Python "
         f"{v.get('python', '?')}). Versions: Dask {v.get('dask', '-')}, distributed {v.get('distributed', '-')}, "
         f"Ray {v.get('ray', '-')}, Parsl {v.get('parsl', '-')}, rose-core {v.get('rose-core', '-')}, "
-        f"radical.pilot {v.get('radical.pilot', '-')}. Medians of {s.rounds} rounds; the spread is min-max; "
+        f"radical.pilot {v.get('radical.pilot', '-')}. Medians of {s.rounds} rounds (fan-out at "
+        f"{', '.join(f'{n:,}' for n in s.fan_out_once) or '-'}: one, in the last round); the spread is min-max; "
+        f"a job (start, warm-up, timed run) is stopped after {s.job_timeout:.0f} s; "
         "ratios compare ROSE local with each tool within a round (higher is better for ROSE): fan-out "
         "tasks/s ROSE / tool, the others wall time tool / ROSE.",
         "",
