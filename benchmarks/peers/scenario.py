@@ -57,9 +57,11 @@ class PeerSizes:
     executables: int = 1_000
     al_iterations: int = 20
     rounds: int = 2
-    wrapping_dask: int = 2_000
-    wrapping_radical: int = 100
+    wrapping_dask: int = 1_000
+    wrapping_radical: int = 50
     wrapping_rounds: int = 3
+    #: a wrapping job runs 2-3 sides x (warm-up + rounds) on one cluster / pilot
+    wrapping_timeout: float = 900.0
     job_timeout: float = 180.0  # a tool slower than N / 180 s is reported as timed out
     tools: tuple[str, ...] = TOOLS
 
@@ -134,10 +136,10 @@ def run(job: JobRunner, sizes: PeerSizes, bench_python: str | None, missing_benc
                 _measure(job, results, figures, tool, workload, n)
     if sizes.wrapping_dask:
         results.wrapping["dask"] = job("project", {"job": "wrapping_dask", "n": sizes.wrapping_dask,
-                                                   "rounds": sizes.wrapping_rounds}, sizes.job_timeout * 2)
+                                                   "rounds": sizes.wrapping_rounds}, sizes.wrapping_timeout)
     if sizes.wrapping_radical:
         results.wrapping["radical-pilot"] = job("project", {"job": "wrapping_radical", "n": sizes.wrapping_radical,
-                                                            "rounds": sizes.wrapping_rounds}, sizes.job_timeout * 2)
+                                                            "rounds": sizes.wrapping_rounds}, sizes.wrapping_timeout)
     for line in summary_lines(results):
         log(line)
     return results
