@@ -9,6 +9,7 @@ figures are wall seconds for N tasks; the ratio is ROSE's time over the raw time
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 from typing import Any
 
@@ -47,18 +48,22 @@ async def dask_pairs(n: int, rounds: int) -> dict[str, Any]:
 
 
 async def radical_pairs(n: int, rounds: int) -> dict[str, Any]:
-    """N ``/bin/true`` tasks on one pilot: ROSE's ``radical`` backend vs a plain RP TaskManager."""
+    """N ``/bin/true`` tasks on one pilot: ROSE's ``radical`` backend vs plain RP task descriptions
+    submitted to the same TaskManager (a pilot serves one)."""
     import radical.pilot as rp
 
     import rose
 
     engine = await rose.engine("radical", resource="local.localhost", runtime=30, cores=WORKERS)
-    backend = engine.backend
-    manager = rp.TaskManager(backend.session)
-    manager.add_pilots(backend.resource_pilot)
+    # a pilot serves one TaskManager: the plain tasks go through the backend's own
+    manager = engine.backend.task_manager
+
+    submitted = itertools.count()
 
     def plain(count: int) -> None:
-        tasks = manager.submit_tasks([rp.TaskDescription({"executable": TRUE}) for _ in range(count)])
+        # uids of their own: RP's default (task.000001) is what asyncflow gives ROSE's tasks too
+        tasks = manager.submit_tasks([rp.TaskDescription({"executable": TRUE, "uid": f"plain.{next(submitted):06d}"})
+                                      for _ in range(count)])
         manager.wait_tasks([task.uid for task in tasks])
         failed = [task.uid for task in tasks if task.state != rp.DONE]
         if failed:
