@@ -11,7 +11,9 @@ export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 MEMBERS := $(wildcard rose_core/pyproject.toml plugins/*/pyproject.toml examples/rose-plugin-*/pyproject.toml)
 
-.PHONY: help setup demo test lint typecheck unit isolation dist docs bench clean browser slurm-install slurm slurm-stop
+BENCH_VENV := .venv-bench
+
+.PHONY: help setup demo test lint typecheck unit isolation dist docs bench bench-env clean browser slurm-install slurm slurm-stop
 
 help:
 	@echo "make demo   - set everything up, then run the flagship campaign"
@@ -21,6 +23,7 @@ help:
 	@echo "make bench  - run the benchmarks and write benchmarks/results.md"
 	@echo "make browser - install Debian's Chromium for the rose ui browser tests"
 	@echo "make slurm  - start a local one-node Slurm in $(SLURM_DIR) (make slurm-stop stops it)"
+	@echo "make bench-env - the peers of scenario 10 (Dask, Ray, Parsl) in $(BENCH_VENV), never in $(VENV)"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -92,8 +95,17 @@ docs: setup
 	$(BIN)/python docs/gen_reference.py
 	$(BIN)/python -m mkdocs build --strict --quiet
 
-bench: setup
+# scenario 10's peers, in their own environment; Dask pinned to the project's own version
+$(BENCH_VENV)/.installed: benchmarks/peers/requirements.txt $(VENV)/.synced
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(BENCH_VENV)
+	$(UV) pip install --quiet --python $(BENCH_VENV)/bin/python -r benchmarks/peers/requirements.txt \
+		"dask[distributed]==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("distributed"))')" psutil
+	@touch $@
+
+bench-env: setup $(BENCH_VENV)/.installed
+
+bench: setup bench-env
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .tools dist site
+	rm -rf $(VENV) $(BENCH_VENV) .tools dist site

@@ -10,6 +10,7 @@ written with the machine, versions and date to ``benchmarks/results.md``.
     python benchmarks/run.py --reps 3        # fewer repetitions
     python benchmarks/run.py --smoke --no-rose03 --output /tmp/r.md   # what CI runs
     python benchmarks/run.py --only 1,4      # some scenarios
+    python benchmarks/run.py --only 10       # ROSE against Dask, Ray, Parsl (needs `make bench-env`)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -30,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from peers import scenario as peers
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ROSE03_REQUIREMENT = "rose-surrogate-explorer==0.3.0"
@@ -38,6 +42,10 @@ OURS, ROSE03, FLOOR = "this project", "ROSE 0.3", "floor"
 IMPLS = (OURS, ROSE03, FLOOR)
 WORKERS = {OURS: HERE / "_rose_workloads.py", ROSE03: HERE / "_rose03_workloads.py", FLOOR: HERE / "_floor.py"}
 JOB_TIMEOUT = 1800.0
+#: scenario 10: the peers (Dask, Ray, Parsl) live in their own environment, never in the project's
+BENCH_VENV = ROOT / ".venv-bench"
+PEERS_PROJECT, PEERS_BENCH = "peers (project)", "peers (bench env)"
+WORKERS.update({PEERS_PROJECT: HERE / "peers" / "worker.py", PEERS_BENCH: HERE / "peers" / "worker.py"})
 
 
 # -- sizes -----------------------------------------------------------------------------------
@@ -83,8 +91,13 @@ class Runner:
     verbose: bool = True
     log: list[str] = field(default_factory=list)
 
-    def job(self, impl: str, name: str, verbose: bool = True, **params: Any) -> dict[str, Any]:
-        """Run job ``name`` of ``impl``'s worker in a fresh process and return its result."""
+    def job(self, impl: str, name: str, verbose: bool = True, timeout: float = JOB_TIMEOUT,
+            **params: Any) -> dict[str, Any]:
+        """Run job ``name`` of ``impl``'s worker in a fresh process and return its result.
+
+        The worker gets a process group of its own: on a timeout the whole group (cluster
+        workers, a Ray raylet, Parsl's interchange...) is killed, not only the worker.
+        """
         python = self.pythons[impl]
         with tempfile.TemporaryDirectory(prefix="rose-bench-") as tmp:
             result_path = os.path.join(tmp, "result.json")
@@ -95,23 +108,28 @@ class Runner:
             }
             command = [python, str(WORKERS[impl]), json.dumps({"job": name, **params}), result_path]
             started = time.perf_counter()
-            try:
-                proc = subprocess.run(
-                    command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                    cwd=tmp, env=env, timeout=JOB_TIMEOUT, check=False,
-                )
-            except subprocess.TimeoutExpired:
-                return {"ok": False, "error": f"timed out after {JOB_TIMEOUT:.0f} s"}
+            with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp,
+                                  env=env, start_new_session=True) as proc:
+                try:
+                    _, stderr = proc.communicate(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    _kill_group(proc)
+                    return {"ok": False, "error": f"timed out after {timeout:.0f} s (load {_load()})"}
+                except BaseException:  # Ctrl-C: the worker's session does not get the terminal's SIGINT
+                    _kill_group(proc)
+                    raise
+                _kill_group(proc)  # whatever the worker left behind (a cluster worker, a raylet...)
             wall = time.perf_counter() - started
             if not os.path.exists(result_path):
-                tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+                tail = "\n".join(stderr.strip().splitlines()[-5:])
                 return {"ok": False, "error": f"worker exited with {proc.returncode}: {tail}"}
             with open(result_path, encoding="utf-8") as handle:
                 result: dict[str, Any] = json.load(handle)
         result["process_seconds"] = wall
         if self.verbose and verbose:
             brief = result.get("error") or ", ".join(
-                f"{k}={_fmt(result[k])}" for k in ("per_iteration_ms", "tasks_per_second", "hop_median_ms", "peak_delta_mb")
+                f"{k}={_fmt(result[k])}" for k in ("per_iteration_ms", "tasks_per_second", "hop_median_ms", "peak_delta_mb",
+                                                   "rose_over_raw_median")
                 if k in result
             )
             print(f"  {impl:<12} {name:<16} {json.dumps(params, sort_keys=True):<60} {brief}", file=sys.stderr)
@@ -135,6 +153,15 @@ class Runner:
         except (IndexError, ValueError):
             pass
         return result
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the process group of ``proc`` (the worker's own session), then reap the worker."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.communicate()
 
 
 def _fmt(value: Any) -> str:
@@ -616,6 +643,46 @@ class Bench:
             )
         self.measures += measures
 
+    # 10. peers
+    def scenario10(self) -> None:
+        """ROSE against Dask, Ray, Parsl and concurrent.futures, in this run (benchmarks/peers/)."""
+        sizes = peers.SMOKE if self.sizes is SMOKE else peers.FULL
+        bench_python = self.runner.pythons.get(PEERS_BENCH)
+        impl_of = {"project": PEERS_PROJECT, "bench": PEERS_BENCH}
+
+        def job(where: str, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+            name = params.pop("job")
+            return self.runner.job(impl_of[where], name, timeout=timeout, **params)
+
+        results = peers.run(job, sizes, bench_python, self.extra.get("peers_missing", ""))
+        image = None
+        if sizes is peers.FULL and peers.plot(results, HERE / "img" / "peers_fan_out.png"):
+            image = "img/peers_fan_out.png"
+        self.extra["scenario10"] = peers.markdown(results, image)
+        rows = {
+            "fan-out": ("10a", "10a. fan-out: ROSE local tasks/s over the fastest peer's (lowest over both N)", ">= 1.0x",
+                        lambda v: v >= 1.0, True),
+            "wrapping-dask": ("10b", "10b. wrapping: ROSE on Dask over the same tasks sent to the same cluster "
+                                     "(wall time)", "<= 1.10x", lambda v: v <= 1.10, False),
+            "wrapping-radical-pilot": ("10c", "10c. wrapping: ROSE on RADICAL-Pilot over plain RP tasks on the same "
+                                              "pilot (wall time)", "<= 1.10x", lambda v: v <= 1.10, False),
+            "al-loop-floor": ("10d", "10d. AL loop: ROSE over the floor (wall time)", "<= 1.02x",
+                              lambda v: v <= 1.02, False),
+            "al-loop-peers": ("10e", "10e. AL loop: ROSE over the fastest peer (wall time)", "< 1.0x",
+                              lambda v: v < 1.0, False),
+        }
+        for key, (values, _how) in peers.targets(results).items():
+            code, label, target, check, higher = rows[key]
+            measure = Measure(code, label, "x", target=target, higher_is_better=higher)
+            measure.check = (lambda c: lambda med: c(med[OURS]))(check)
+            if values:
+                measure.values[OURS] = values
+            else:
+                measure.notes[OURS] = "not measured (see section 10)"
+            measure.notes[FLOOR] = measure.notes[ROSE03] = "-"
+            self.measures.append(measure)
+
+
 def _script(python: str, name: str) -> str:
     return str(Path(python).parent / name)
 
@@ -759,6 +826,8 @@ def write_results(path: Path, bench: Bench, info: dict[str, Any], table: list[st
                      f"{bench.extra['scenario6']}")
     if notes:
         lines += ["Notes:", "", *notes, ""]
+    if "scenario10" in bench.extra:
+        lines += bench.extra["scenario10"]
     lines += [
         "## How each figure is measured",
         "",
@@ -819,7 +888,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-rose03", action="store_true", help="skip ROSE 0.3 (no install)")
     parser.add_argument("--no-rose03-mlflow", action="store_true", help="do not install mlflow for ROSE 0.3")
     parser.add_argument("--rose03-venv", type=Path, default=ROSE03_VENV, help="where ROSE 0.3 is installed")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9", help="comma-separated scenarios (default all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10", help="comma-separated scenarios (default all)")
+    parser.add_argument("--bench-venv", type=Path, default=BENCH_VENV,
+                        help="the peers' environment of scenario 10 (`make bench-env` creates it)")
     parser.add_argument("--output", type=Path, default=HERE / "results.md", help="results file")
     parser.add_argument("--tracker", default="mlflow", help="tracker of scenario 5 (default mlflow; CI uses jsonl)")
     parser.add_argument("--quiet", action="store_true", help="do not log every run")
@@ -834,6 +905,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     pythons = {OURS: ours_python, FLOOR: ours_python}
     impls = [OURS, FLOOR]
     runner = Runner(pythons, verbose=not args.quiet)
+    pythons[PEERS_PROJECT] = ours_python
+    peers_missing = ""
+    bench_python = args.bench_venv / "bin" / "python"
+    if "10" in [n.strip() for n in args.only.split(",")]:
+        if bench_python.exists():
+            pythons[PEERS_BENCH] = str(bench_python)
+        else:
+            peers_missing = (f"{args.bench_venv} does not exist: `make bench-env` creates it (Dask, Ray, Parsl); "
+                             "only ROSE and the floor ran")
+            print(f"scenario 10: {peers_missing}", file=sys.stderr)
 
     probe = runner.job(OURS, "probe", verbose=False)
     if not probe.get("ok"):
@@ -863,12 +944,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         info["versions"][ROSE03] = versions(pythons[ROSE03], OLD_PACKAGES)
 
     bench = Bench(runner, sizes, tuple(impls), rose03_backend, rose03_mlflow, args.tracker)
+    bench.extra["peers_missing"] = peers_missing
     scenarios = {"1": bench.scenario1, "2": bench.scenario2, "3": bench.scenario3, "4": bench.scenario4,
                  "5": bench.scenario5, "6": bench.scenario6, "7": bench.scenario7, "8": bench.scenario8,
-                 "9": bench.scenario9}
+                 "9": bench.scenario9, "10": bench.scenario10}
     for number in [n.strip() for n in args.only.split(",") if n.strip()]:
         if number not in scenarios:
-            parser.error(f"--only: unknown scenario {number!r} (1-9)")
+            parser.error(f"--only: unknown scenario {number!r} (1-10)")
         print(f"scenario {number} ...", file=sys.stderr)
         scenarios[number]()
 
