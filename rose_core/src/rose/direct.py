@@ -15,12 +15,13 @@ criterion called this way gives ``(should_stop, value)`` when awaited::
         if stop:
             break
 
-Outside a running ``start()``, the first call opens a campaign of its own in the learner's
+Outside a running ``start()``, on a learner without a policy of its own (the base
+``Learner`` of a custom loop), the first call opens a campaign of its own in the learner's
 directory: its tasks are journaled like any other (each criterion call ends one iteration,
-which trackers see), and ``await learner.shutdown()`` (or the end of the process) records
-its stop. Such a loop is not resumable: a loop that resumes is a learner (``prepare`` and
-``evaluate``, see docs/plugins/writing-a-policy.md). Inside a running campaign a direct
-call runs the task as part of it.
+which trackers see), and ``await learner.shutdown()`` (or the end of the process) records its
+stop. Such a loop is not resumable: a loop that resumes is a learner (``prepare`` and
+``evaluate``, see docs/plugins/writing-a-policy.md). Inside a running campaign a direct call
+runs the task as part of it.
 """
 
 from __future__ import annotations
@@ -67,10 +68,17 @@ def _campaign(learner: Learner) -> Campaign | None:
     running = learner.running_campaign
     if running is not None and running is not campaign:
         return None
+    if campaign is None and _implements_evaluate(learner):
+        return None  # a learner's own task called before its start() (labelling a hold-out set...): not journaled
     if campaign is None:
         campaign = _OPEN[learner] = _open(learner)
         campaign.learner_met = False  # type: ignore[attr-defined]
     return campaign
+
+
+def _implements_evaluate(learner: Learner) -> bool:
+    """True for a learner with a policy of its own (a custom loop uses the base ``Learner``)."""
+    return getattr(type(learner).evaluate, "__qualname__", "") != "Learner.evaluate"
 
 
 async def _resolved(value: Any) -> Any:

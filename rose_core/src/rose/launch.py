@@ -46,7 +46,7 @@ def begin_campaign(learner: Learner, plan: Plan) -> Campaign:
     if learner.campaign is not None and not learner.campaign.lock:
         learner.campaign.end("stopped")  # tasks called directly before (a custom loop, rose.direct): their record ends
         learner.campaign.finish_now(None, "stopped")
-    if learner.campaign is not None and learner._own_run_dir and plan.resume is None:
+    if learner.campaign is not None and learner.campaign.lock and learner._own_run_dir and plan.resume is None:
         learner._run_dir = None  # a second start() of the same object gets its own directory
     learner._stop_requested = False
     learner.reset_history()  # a resume restores it from the journal
