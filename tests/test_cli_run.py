@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from core_support import run_rose
 
 from rose.cli import main
 from rose.overrides import ENV, Overrides, applied, engine_choice
@@ -201,3 +202,13 @@ def test_rose_run_prints_backend_lifecycle_lines_once(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("pilot pilot.0000: queued on slurm (job 4711)") == 1
     assert "[rose] pilot pilot.0000: queued on slurm (job 4711)" in result.stderr
+
+
+def test_dry_run_without_the_dry_run_plugin_exits_2_with_one_line(tmp_path: Path) -> None:
+    """Issue 26: a traceback ending in UnknownNameError and exit 1; docs/cli.md promises exit 2 and a message."""
+    script = tmp_path / "workflow.py"
+    script.write_text("raise SystemExit('the script must not run')\n")
+    done = run_rose(["run", str(script), "--dry-run"], ROSE_DISABLE_PLUGINS="dryrun")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pip install -e plugins/dryrun" in lines[0] and "Traceback" not in done.stderr, done.stderr

@@ -22,13 +22,11 @@ def build(engine: Any) -> Any:
     from rose.al import QueryByCommittee
 
     qbc = QueryByCommittee(engine)
-    labels: dict[float, float] = {0.0: truth(0.0), 1.0: truth(1.0)}
 
     @qbc.simulation_task(as_executable=False)
     async def simulate(selected: list[int]) -> dict[str, Any]:
-        for index in selected:
-            labels[POOL[index]] = truth(POOL[index])
-        return {"labeled_count": len(labels), "labels": sorted(labels.items())}
+        points = [POOL[i] for i in selected] if selected else [0.0, 1.0]  # the ends of the pool first
+        return {"labels": [[x, truth(x)] for x in points]}  # only the new labels: the policy keeps them all
 
     @qbc.training_task(as_executable=False)
     async def train(data: dict[str, Any], member: int = 0) -> list[list[float]]:

@@ -17,7 +17,8 @@ from rose import LearnerConfig, TaskConfig
 from rose.errors import UnknownNameError
 from rose.plugins import registry
 from rose.policies import Policy, PolicyError, as_task
-from rose.testing import check_policy, check_policy_spec
+from rose.testing import PolicyContract, check_policy, check_policy_spec
+from rose.testing.learner import ContractFailure
 
 N = 16
 X = np.linspace(0.0, 3.0, N)
@@ -281,3 +282,32 @@ def test_a_steady_state_loop_labels_every_point_once(name: str) -> None:
             assert new not in in_flight and new not in labelled
             in_flight.append(new)
     assert sorted(labelled) == X.tolist()
+
+
+class TestRandomPolicyContract(PolicyContract):
+    """rose.testing.PolicyContract, the reusable form of check_policy (docs/reference/hooks.md names it)."""
+
+    candidates = [[float(x)] for x in X]
+
+    def make_policy(self) -> Policy:
+        return rose.policy("random")
+
+
+def test_a_broken_policy_fails_the_contract_with_a_readable_message() -> None:
+    class PicksPending:
+        batch_aware = False
+        pending_aware = False
+
+        def select(self, candidates: Any, *, k: int, pending: Any = (), **request: Any) -> list[int]:
+            return list(range(k))
+
+        def observe(self, points: Any, values: Any) -> None:
+            pass
+
+    class TestBroken(PolicyContract):
+        def make_policy(self) -> Any:
+            return PicksPending()
+
+    with pytest.raises(ContractFailure, match=r"PolicyContract check .* failed for query policy .*PicksPending: "
+                                              r"selected pending candidates .* Fix: .*PolicyBase"):
+        TestBroken().test_policy_contract()

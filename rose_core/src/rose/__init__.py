@@ -13,6 +13,7 @@ import rose.engine as _engine_module  # bound first, so the function below keeps
 from rose.config import LearnerConfig, TaskConfig
 from rose.errors import ResourceError, RoseError, TaskFailedError
 from rose.hookspecs import hookimpl
+from rose.placeholders import is_placeholder
 from rose.records import Resources
 from rose.state import IterationState
 from rose.tracking import PipelineManifest, TrackerBase
@@ -38,6 +39,7 @@ __all__ = [
     "TrackerBase",
     "engine",
     "hookimpl",
+    "is_placeholder",
     "policy",
     "scheduler",
     "tracker",

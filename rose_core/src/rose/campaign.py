@@ -58,8 +58,10 @@ class Campaign:
     reason)`` records the stop once and tells the trackers (waiting a bounded time for them).
     """
 
-    def __init__(self, learner: Learner, plan: Plan, *, journal: bool = True) -> None:
+    def __init__(self, learner: Learner, plan: Plan, *, journal: bool = True, lock: bool = True) -> None:
         self.learner = learner
+        #: lock the directory while open (tasks called directly, rose.direct, are never resumed: no lock)
+        self.lock = lock
         self.plan = plan
         self.options = dict(plan.options)
         #: `rose run --max-iter N`, read once per campaign (the loop of every learner stops at it)
@@ -93,7 +95,8 @@ class Campaign:
         learner = self.learner
         self.manifest = manifest
         # a learner of a parallel campaign (it has an id) lives inside its parent's locked directory
-        self.journal = Journal(learner.run_dir, child=learner.learner_id is not None) if self._journaled else None
+        self.journal = (Journal(learner.run_dir, child=learner.learner_id is not None or not self.lock)
+                        if self._journaled else None)
         self.hub = TrackerHub([*learner.trackers, *overrides.campaign_trackers(learner)])
         if self.journal is not None:
             self.journal.open()

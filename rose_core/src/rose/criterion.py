@@ -8,6 +8,7 @@ there is none.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import math
@@ -140,10 +141,9 @@ def criterion_decorator(learner: Learner, metric_name: str, threshold: float, op
         learner.tasks["criterion"] = spec
 
         @functools.wraps(fn)
-        async def check_now(*args: Any, **kwargs: Any) -> tuple[bool, float]:
-            """Run the criterion once; returns ``(should_stop, metric_value)``."""
-            value = metric_of(learner, await learner.submit(spec, args, kwargs))
-            return compare(value, spec.threshold, spec.operator), value
+        def check_now(*args: Any, **kwargs: Any) -> asyncio.Task[tuple[bool, float]]:
+            """Run the criterion now (after its awaitable arguments); awaiting gives ``(should_stop, value)``."""
+            return learner.call_criterion(spec, args, kwargs)
 
         check_now.spec = spec  # type: ignore[attr-defined]
         return check_now

@@ -80,22 +80,37 @@ class EngineHandle:
             backend = await backend
         from radical.asyncflow import WorkflowEngine
 
-        work_dir = self._work_dir or os.path.join(runs_root(), ".engines")
+        work_dir = os.path.abspath(self._work_dir or os.path.join(runs_root(), ".engines"))
+        new_folders = _missing_folders(work_dir)
         os.makedirs(work_dir, exist_ok=True)
         saved = _python_signal_handlers()
         created = await WorkflowEngine.create(backend=backend, work_dir=work_dir)
         created._rose_backend_spec = spec
-        _remove_folder_when_empty_at_shutdown(created, os.path.join(work_dir, str(created.uid)))
+        _remove_folder_when_empty_at_shutdown(created, [os.path.join(work_dir, str(created.uid)), *new_folders])
         restore_default_signals(saved)
         logger.info("engine %s ready (backend %r)", created.uid, spec.name)
         return created
 
 
-def _remove_folder_when_empty_at_shutdown(created: Any, folder: str) -> None:
-    """asyncflow makes ``{work_dir}/{uid}`` for every engine; remove it at shutdown if nothing used it.
+def _missing_folders(path: str) -> list[str]:
+    """The folders ``os.makedirs(path)`` would create, deepest first."""
+    missing = []
+    while path and not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
 
-    Without this, ``runs/.engines`` collects one empty folder per campaign. A folder that
-    holds something (captured output, a dry-run report) stays.
+
+def _remove_folder_when_empty_at_shutdown(created: Any, folders: list[str]) -> None:
+    """asyncflow makes ``{work_dir}/{uid}`` for every engine; remove it at shutdown if nothing used it,
+    and the folders created for it (``runs/.engines``, ``runs``) if they are empty too.
+
+    Without this, ``runs/.engines`` collects one empty folder per campaign, and a script whose
+    learners all have a ``run_dir=`` elsewhere leaves an empty ``runs/`` behind. A folder that
+    holds something (captured output, a dry-run report, campaigns) stays.
     """
     original = created.shutdown
 
@@ -103,15 +118,16 @@ def _remove_folder_when_empty_at_shutdown(created: Any, folder: str) -> None:
         try:
             return await original(*args, **kwargs)
         finally:
-            try:
-                os.rmdir(folder)  # only succeeds when empty
-            except OSError:
-                pass
+            for folder in folders:  # deepest first
+                try:
+                    os.rmdir(folder)  # only succeeds when empty
+                except OSError:
+                    break
 
     try:
         created.shutdown = shutdown
     except AttributeError:  # pragma: no cover - an engine class that forbids it keeps its folder
-        logger.debug("cannot wrap %r.shutdown; %s stays", created, folder)
+        logger.debug("cannot wrap %r.shutdown; %s stays", created, folders[0])
 
 
 def engine(name: str = "local", *, work_dir: str | None = None, **options: Any) -> EngineHandle:

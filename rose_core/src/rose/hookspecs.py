@@ -1,4 +1,4 @@
-"""The plugin contract: seven registration hooks, each returning frozen records.
+"""The plugin contract: the registration hooks below, each returning frozen records.
 
 A plugin is a module (registered under the entry point group ``rose.plugins``) with
 functions marked ``@rose.hookimpl`` whose names match the hooks below. Each hook returns a

@@ -25,7 +25,7 @@ from rose.steps import Plan
 if TYPE_CHECKING:
     from rose.learner import Learner
 
-__all__ = ["begin_campaign", "check_resources", "open_campaign", "place_tasks", "prepare_resume"]
+__all__ = ["begin_campaign", "check_resources", "open_campaign", "open_direct_campaign", "place_tasks", "prepare_resume"]
 
 
 def open_campaign(learner: Learner, plan: Plan) -> CampaignStream:
@@ -43,12 +43,25 @@ def open_campaign(learner: Learner, plan: Plan) -> CampaignStream:
 
 def begin_campaign(learner: Learner, plan: Plan) -> Campaign:
     """A new :class:`Campaign` of ``learner``; resets what the last one left (stop request, history)."""
-    if learner.campaign is not None and learner._own_run_dir and plan.resume is None:
+    if learner.campaign is not None and not learner.campaign.lock:
+        learner.campaign.end("stopped")  # tasks called directly before (a custom loop, rose.direct): their record ends
+        learner.campaign.finish_now(None, "stopped")
+    if learner.campaign is not None and learner.campaign.lock and learner._own_run_dir and plan.resume is None:
         learner._run_dir = None  # a second start() of the same object gets its own directory
     learner._stop_requested = False
     learner.reset_history()  # a resume restores it from the journal
     learner.campaign = Campaign(learner, plan)
     return learner.campaign
+
+
+def open_direct_campaign(learner: Learner) -> Campaign:
+    """The campaign journaling the tasks a custom loop calls directly (:mod:`rose.direct`): no lock,
+    no resume, tasks run where they run (no working directory is imposed)."""
+    os.makedirs(learner.run_dir, exist_ok=True)
+    campaign = Campaign(learner, Plan(), lock=False)
+    campaign.open(build_manifest(learner, learner.run_dir, extra={"direct_calls": True}))
+    learner.campaign = campaign
+    return campaign
 
 
 def prepare_resume(learner: Learner, campaign: Campaign) -> ResumePoint | None:

@@ -11,13 +11,14 @@ and runs the one loop of :mod:`rose.loop`. A policy that runs several children u
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, ClassVar, final
 
-from rose import overrides, taskrun
+from rose import direct, overrides, taskrun
 from rose.campaign import Campaign
 from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig, check_learner_config
 from rose.criterion import check_threshold, criterion_decorator, parse_metric_value
@@ -111,9 +112,9 @@ class Learner(IterationBook):
         self.tasks[spec.name] = spec
 
         @functools.wraps(fn)
-        async def run_now(*args: Any, **kwargs: Any) -> Any:
-            """Run this task once through the learner's engine and return its result."""
-            return await self.submit(spec, args, kwargs)
+        def run_now(*args: Any, **kwargs: Any) -> asyncio.Task[Any]:
+            """Submit this task now (awaitable arguments are its dependencies); await it for the result."""
+            return direct.call_task(self, spec, args, kwargs)
 
         run_now.spec = spec  # type: ignore[attr-defined]
         return run_now
@@ -245,8 +246,14 @@ class Learner(IterationBook):
             current, self._pending_config = self._pending_config, None
         return current
 
+    def call_criterion(self, spec: CriterionSpec, args: Sequence[Any],
+                       kwargs: Mapping[str, Any]) -> asyncio.Task[tuple[bool, float]]:
+        """The criterion called directly (a custom loop, see :mod:`rose.direct`): ``stop, value = await ...``."""
+        return direct.call_criterion(self, spec, args, kwargs)
+
     async def shutdown(self, *args: Any, **kwargs: Any) -> None:
-        """Shut the engine down."""
+        """Record the end of the tasks called directly (a custom loop), then shut the engine down."""
+        direct.close(self)
         if self.asyncflow is not None:
             await self.asyncflow.shutdown(*args, **kwargs)
 

@@ -22,6 +22,7 @@ from rose import results
 from rose.campaign import Campaign
 from rose.deadline import DeadlineReached, stop_reason_for_termination, warned, within
 from rose.errors import RoseError
+from rose.metrics import check_metric_value
 from rose.resume import ResumePoint
 from rose.state import IterationState
 from rose.steps import Outcome, Plan, Step
@@ -86,7 +87,8 @@ async def run_iterations(learner: Learner, plan: Plan, campaign: Campaign) -> As
                     f"{type(learner).__name__}.evaluate() must return a rose.Outcome, got {outcome!r}"
                 )
             carry = outcome.carry
-            state = learner.build_iteration_state(i, outcome.metric_value, outcome.should_stop, config)
+            value = check_metric_value(outcome.metric_value, _metric_name(learner), _metric_source(learner, i))
+            state = learner.build_iteration_state(i, value, outcome.should_stop, config)
             if silent:
                 i += 1
                 continue
@@ -126,6 +128,17 @@ async def _iteration(learner: Learner, plan: Plan, i: int, config: Any, carry: A
         step = Step(iteration=i, config=config, inputs=await learner.prepare(step), options=plan.options, learner=learner)
     return await learner.evaluate(step)
 
+
+
+def _metric_name(learner: Learner) -> str | None:
+    return learner.criterion.metric_name if learner.criterion is not None else None
+
+
+def _metric_source(learner: Learner, iteration: int) -> str:
+    criterion = learner.criterion
+    task = getattr(criterion.func, "__name__", criterion.name) if criterion is not None else None
+    return (f"{type(learner).__name__}.evaluate() (learner {learner.label}, iteration {iteration}"
+            + (f", criterion task {task!r})" if task else ")"))
 
 def _out_of_time(learner: Learner, campaign: Campaign, iteration: int) -> bool:
     """True when iteration ``iteration`` must not start: the allocation's warning signal came, or

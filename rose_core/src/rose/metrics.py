@@ -23,6 +23,7 @@ __all__ = [
     "compare",
     "direction_of",
     "get_operator",
+    "check_metric_value",
     "is_supported_metric",
 ]
 
@@ -181,6 +182,26 @@ def compare(value: float, threshold: float, operator: str) -> bool:
     if operator in ("=", "=="):
         return math.isclose(value, threshold, rel_tol=1e-9, abs_tol=1e-12)
     raise ValueError(f"unknown comparison operator {operator!r}; use one of {OPERATORS}")
+
+
+def check_metric_value(value: Any, metric_name: str | None, source: str) -> float | None:
+    """``value`` as a float if it is a finite real number (None stays None), else a ValueError
+    naming the metric and ``source`` (which policy, iteration and criterion task produced it)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)):
+        why = f"{value!r} is a string, not a number"
+    elif isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        why = f"{value!r} is not a number"
+    else:
+        number = float(value)
+        if math.isfinite(number):
+            return number
+        why = f"{number} is not a finite number (it can never meet a threshold, so the campaign would not stop)"
+    raise ValueError(
+        f"metric {metric_name or '(no criterion)'!r} of {source}: {why}. Return the criterion's value as a finite "
+        f"number (met, value = await step.criterion() gives one), or None when the iteration has no metric."
+    )
 
 
 def compare_metric(metric_name: str, metric_value: float, threshold: float, operator: str = "") -> bool:

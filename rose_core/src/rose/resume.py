@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rose.journal_read import JOURNAL_NAME, paused_gc, read_journal
@@ -33,6 +33,10 @@ class ResumePoint:
         # per (iteration, task, key): the recorded results in order, and how many were taken
         self._results: dict[tuple[Any, str, str], list[Any]] = {}
         self._taken: dict[tuple[Any, str, str], int] = {}
+        # per (iteration, task, key): the input digests and file digests recorded with each result
+        # (see rose.fingerprint), and per (iteration, task) the keys recorded with inputs
+        self._details: dict[tuple[Any, str, str], dict[int, tuple[Any, Any]]] = {}
+        self._keys: dict[tuple[Any, str], list[str]] = {}
         results = self._results
         spawned: dict[tuple[Any, str, str], dict[str, Any]] = {}
         for record in records:
@@ -42,9 +46,14 @@ class ResumePoint:
                 if "result" in record and record.get("status") == "done":
                     stored = results.get(key)
                     if stored is None:
-                        results[key] = [record["result"]]
+                        stored = results[key] = [record["result"]]
                     else:
                         stored.append(record["result"])
+                    if "inputs" in record or "files" in record:
+                        self._details.setdefault(key, {})[len(stored) - 1] = (record.get("inputs"), record.get("files"))
+                        keys = self._keys.setdefault(key[:2], [])
+                        if key[2] not in keys:
+                            keys.append(key[2])
                 if spawned:
                     spawned.pop(key, None)
             elif kind == "process":
@@ -73,14 +82,35 @@ class ResumePoint:
 
     def take_result(self, iteration: Any, task: str, key: str) -> tuple[bool, Any]:
         """``(True, stored result)`` of the next recorded run of ``task`` with ``key`` at ``iteration``."""
+        found, result, _files = self.take_call(iteration, task, key)
+        return found, result
+
+    def take_call(self, iteration: Any, task: str, key: str) -> tuple[bool, Any, Mapping[str, str]]:
+        """Like :meth:`take_result`, plus the digests of the files the call named when it
+        finished (``{}`` if none; see :func:`rose.fingerprint.file_digests`)."""
         where = (iteration, task, key)
         stored = self._results.get(where)
         taken = self._taken.get(where, 0)
         if stored is None or taken >= len(stored):
-            return False, None
+            return False, None, {}
         result, stored[taken] = stored[taken], None  # handed over once: let it go
         self._taken[where] = taken + 1
-        return True, result
+        details = self._details.get(where)
+        files = details.pop(taken, (None, None))[1] if details else None
+        return True, result, files or {}
+
+    def other_calls(self, iteration: Any, task: str, key: str) -> list[Mapping[str, str]]:
+        """The input digests of recorded calls of ``task`` at ``iteration`` with another key
+        that were not handed over yet (why a call found no recorded result)."""
+        out: list[Mapping[str, str]] = []
+        for other in self._keys.get((iteration, task), ()):
+            where = (iteration, task, other)
+            if other == key or self._taken.get(where, 0) >= len(self._results.get(where, ())):
+                continue
+            for inputs, _files in (self._details.get(where) or {}).values():
+                if isinstance(inputs, Mapping):
+                    out.append(inputs)
+        return out
 
     @property
     def finished(self) -> bool:

@@ -9,16 +9,13 @@ before the interruption is not run again: its recorded result is returned.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from collections.abc import Callable, Coroutine, Mapping, Sequence, Sized
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rose import results
+from rose import fingerprint, replay, results
 from rose.campaign import Campaign
 from rose.errors import RoseError
-from rose.state import jsonable
 from rose.tasks import TaskContext, TaskSpec, execute
 
 if TYPE_CHECKING:
@@ -49,7 +46,7 @@ async def run_task(
     if extra_kwargs:
         kwargs.update(extra_kwargs)
     campaign = learner.running_campaign
-    call = call_key(kwargs, args) if campaign is not None else ""
+    call = fingerprint.of_call(args, kwargs, learner.task_cwd) if campaign is not None else ""
     found, result = _replayed(learner, campaign, spec, iteration, call)
     if not found:
         result = await learner.submit(spec, args, kwargs, iteration=iteration, key=call)  # a policy may override it
@@ -63,21 +60,7 @@ def _replayed(learner: Learner, campaign: Campaign | None, spec: TaskSpec, itera
     point = campaign.point if campaign is not None else None
     if point is None:
         return False, None
-    found, stored = point.take_result(iteration, spec.name, call)
-    if not found:
-        return False, None
-    if not results.is_stored(stored):
-        logger.warning(
-            "[%s] task %r of iteration %s finished before the interruption, but its result could not be "
-            "stored: running it again", learner.label, spec.name, iteration,
-        )
-        return False, None
-    try:
-        return True, results.decode(stored, learner.run_dir)
-    except (OSError, ValueError) as exc:
-        logger.warning("[%s] cannot read the stored result of task %r (iteration %s): %s; running it again",
-                       learner.label, spec.name, iteration, exc)
-        return False, None
+    return replay.recorded_result(point, learner.label, learner.run_dir, spec.name, iteration, call)
 
 
 def submit(
@@ -136,6 +119,8 @@ def _journal_task(learner: Learner, campaign: Campaign, iteration: int | None,
                 entry["result"] = results.UNSTORED
         if "error" in entry:
             entry["error"] = clip(str(entry["error"]))
+        elif key and entry.get("status") == "done":
+            entry.update(replay.journal_fields(key))
         campaign.write("task", iteration=iteration, key=key, **entry)
 
     return write
@@ -151,16 +136,8 @@ def _journal_spawn(campaign: Campaign, iteration: int | None, task: str,
 
 
 def call_key(kwargs: Mapping[str, Any], args: Sequence[Any] = ()) -> str:
-    """A short stable digest of a task call: its keyword arguments and the shape of its positional ones.
-
-    Resume matches calls by it. Positional arguments (upstream results, possibly large) count by
-    type and length only: cheap, and the same for the recorded values a resume hands back.
-    """
-    shape = ",".join(f"{type(a).__name__}:{len(a) if isinstance(a, Sized) else ''}" for a in args)
-    if not kwargs and not shape:
-        return ""
-    text = (json.dumps(jsonable(kwargs), sort_keys=True) if kwargs else "{}") + "|" + shape
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    """The journal key of a task call (see :func:`rose.fingerprint.of_call`)."""
+    return fingerprint.of_call(args, kwargs)
 
 
 def clip(text: str, limit: int = 4000) -> str:

@@ -127,11 +127,11 @@ class TrackerHub:
             if worker.has_on_task:
                 worker.put(("on_task", (event,)))
 
-    def _queue_stop(self, final_state: IterationState | None, reason: str) -> list[tuple[str, _Marker]]:
+    def _queue_stop(self, final_state: IterationState | None, reason: str) -> list[tuple[_TrackerWorker, _Marker]]:
         markers = []
         for worker in self._workers:
             worker.put(("on_stop", (final_state, reason)), now=True)
-            markers.append((worker.name, worker.leave()))
+            markers.append((worker, worker.leave()))
         self._workers = []
         return markers
 
@@ -143,7 +143,7 @@ class TrackerHub:
         """
         markers = self._queue_stop(final_state, reason)
         deadline = time.monotonic() + (stop_timeout() if timeout is None else timeout)
-        for _name, marker in markers:
+        for _worker, marker in markers:
             marker.wait(max(0.0, deadline - time.monotonic()))
         _warn_late(markers)
 
@@ -157,7 +157,7 @@ class TrackerHub:
         if not markers:
             return
         limit = stop_timeout() if timeout is None else timeout
-        waiting = asyncio.gather(*(marker.future() for _name, marker in markers))
+        waiting = asyncio.gather(*(marker.future() for _worker, marker in markers))
         try:
             await asyncio.wait_for(asyncio.shield(waiting), limit)
         except asyncio.TimeoutError:
@@ -165,12 +165,16 @@ class TrackerHub:
         _warn_late(markers)
 
 
-def _warn_late(markers: list[tuple[str, _Marker]]) -> None:
-    late = [name for name, marker in markers if not marker.is_set()]
-    if late:
+def _warn_late(markers: list[tuple[_TrackerWorker, _Marker]]) -> None:
+    late = [worker for worker, marker in markers if not marker.is_set()]
+    for worker in late:
+        worker.abandoned = True  # a daemon thread: it cannot keep the process alive, and exit does not wait for it
+        busy = worker.busy
+        where = (f"is still in {busy[0]} after {time.monotonic() - busy[1]:.1f} s" if busy is not None
+                 else "has not processed its queue")
         logger.warning(
-            "tracker(s) %s did not finish on_stop in time; the campaign ends without waiting for them "
-            "(raise ROSE_TRACKER_TIMEOUT to wait longer)", ", ".join(late),
+            "tracker %s %s; its on_stop is not awaited: the campaign ends without it (raise ROSE_TRACKER_TIMEOUT "
+            "to wait longer)", worker.name, where,
         )
 
 
@@ -202,6 +206,10 @@ class _TrackerWorker:
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._alive.add(self)
+        #: the callback being delivered and since when (monotonic), for the warning about a hung tracker
+        self.busy: tuple[str, float] | None = None
+        #: left behind by a campaign that stopped waiting for it: interpreter exit does not wait either
+        self.abandoned = False
         context = contextvars.copy_context()
         self._thread = threading.Thread(
             target=context.run, args=(self._work,), name=f"rose-tracker[{type(tracker).__name__}]", daemon=True
@@ -271,16 +279,19 @@ class _TrackerWorker:
                 callback = getattr(self.tracker, method, None)
                 if callback is None:
                     continue
+                self.busy = (method, time.monotonic())
                 try:
                     callback(*args)
                 except BaseException as exc:  # sys.exit() in a tracker must not end delivery
                     logger.warning("tracker %s failed in %s (%s); the campaign goes on", name, method,
                                    type(exc).__name__, exc_info=True)
+                finally:
+                    self.busy = None
 
 
 def _deliver_at_exit() -> None:
     """Let every tracker deliver what it was given before the interpreter goes (bounded)."""
-    threads = [worker.finish() for worker in list(_TrackerWorker._alive)]
+    threads = [worker.finish() for worker in list(_TrackerWorker._alive) if not worker.abandoned]
     deadline = time.monotonic() + EXIT_DELIVERY_TIMEOUT
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))

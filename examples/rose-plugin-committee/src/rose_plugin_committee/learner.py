@@ -27,9 +27,11 @@ class QueryByCommittee(Learner):
     keywords ``member`` and the trained model), then select the ``query_size`` candidates
     whose predictions vary most across members, and check the criterion.
 
-    The prediction task returns one number per candidate, in the same order for every
-    member; the simulation of the next iteration receives the newly selected candidate
-    indices. A candidate is selected at most once.
+    The simulation receives the newly selected candidate indices (none at first) and returns
+    ``{"labels": [[x, y], ...]}`` for the points it labelled; the policy keeps every label so
+    far in the carry, so a resumed campaign trains on all of them. The prediction task returns
+    one number per candidate, in the same order for every member. A candidate is selected at
+    most once.
     """
 
     required_tasks = ("simulation", "training", "prediction")
@@ -39,15 +41,18 @@ class QueryByCommittee(Learner):
 
     async def prepare(self, step: Step) -> dict[str, Any]:
         """Label the last selection, then train every member on all labels so far."""
-        carry = step.inputs or {"new": [], "asked": []}
-        labels = await step.run("simulation", carry["new"])
+        carry = step.inputs or {"new": [], "asked": [], "labels": []}
+        found = await step.run("simulation", carry["new"], record_state=False)
+        labels = sorted(carry["labels"] + [list(point) for point in found["labels"]])
+        self.register_state("labeled_count", len(labels))
+        self.register_state("labels", labels)
         members = range(step.options["committee_size"])
-        models = await asyncio.gather(*(step.run("training", labels, member=m) for m in members))
-        return {"models": list(models), "asked": carry["asked"]}
+        models = await asyncio.gather(*(step.run("training", {"labels": labels}, member=m) for m in members))
+        return {"models": list(models), "asked": carry["asked"], "labels": labels}
 
     async def evaluate(self, step: Step) -> Outcome:
         """Disagreement of the committee on the pool picks the next points; then the criterion."""
-        inputs = step.inputs or {"models": [], "asked": []}
+        inputs = step.inputs or {"models": [], "asked": [], "labels": []}
         votes = await asyncio.gather(*(
             step.run("prediction", model, member=m) for m, model in enumerate(inputs["models"])
         ))
@@ -56,4 +61,5 @@ class QueryByCommittee(Learner):
         selected = ranked[: step.options["query_size"]]
         self.register_state("disagreement", max((spread[i] for i in selected), default=0.0))
         met, value = await step.criterion(selected)
-        return Outcome(metric_value=value, should_stop=met, carry={"new": selected, "asked": inputs["asked"] + selected})
+        carry = {"new": selected, "asked": inputs["asked"] + selected, "labels": inputs["labels"]}
+        return Outcome(metric_value=value, should_stop=met, carry=carry)

@@ -38,6 +38,7 @@ from radical.asyncflow import NoopExecutionBackend
 
 from rose.errors import ResourceError
 from rose.metrics import compare
+from rose.placeholders import placeholder
 from rose.records import Resources
 from rose_plugin_dryrun.report import DryRunReport, DryRunTask
 from rose_plugin_dryrun.submission import DESCRIPTION_KEY, Submission
@@ -135,10 +136,10 @@ class DryRunBackend(NoopExecutionBackend):  # type: ignore[misc]
             value = self._criterion_value(submission)
             outcome = value if task.get("function") else f"{value}\n"
         else:
-            outcome = f"<dry-run {record.label}>"
+            outcome = placeholder(record.label)
             self._producers[outcome] = record.label
             if task.get("executable"):
-                outcome += "\n"
+                outcome = placeholder(record.label, executable=True)
                 self._producers[outcome] = record.label
         record.result = repr(outcome)
         return record, outcome

@@ -79,6 +79,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_iter=args.max_iter, resume=resume,
     )
 
+    if overrides.dry_run and not _has_dry_run_backend():
+        print("rose run: --dry-run needs the dry-run backend, which no installed plugin provides: install the "
+              "dryrun plugin (from a checkout: pip install -e plugins/dryrun)", file=sys.stderr)
+        return 2
     try:
         _check_names(overrides)
     except RoseError as exc:
@@ -194,6 +198,13 @@ def _dry_run_reports(campaigns: list[str], since: float) -> list[str]:
 
     reports = [os.path.join(path, DRY_RUN_REPORT) for path in campaigns]
     return [path for path in reports if os.path.isfile(path) and os.path.getmtime(path) >= since - 1]
+
+
+def _has_dry_run_backend() -> bool:
+    from rose.overrides import DRY_RUN_BACKEND
+    from rose.plugins import registry
+
+    return DRY_RUN_BACKEND in registry().backends
 
 
 def _check_names(overrides: Any) -> None:

@@ -8,8 +8,9 @@ Fixtures:
   working in the test's temporary directory, shut down afterwards.
 
 ``rose.testing.CommandContract`` is the contract suite of a ``rose`` subcommand a plugin adds (see
-:mod:`rose.testing.command`). ``rose.testing.LearnerContract`` is the learning-policy contract suite (see
-:mod:`rose.testing.learner`). ``rose.testing.BackendContract`` is the backend contract suite (loaded on first use; see
+:mod:`rose.testing.command`). ``rose.testing.LearnerContract`` is the learner contract suite (see
+:mod:`rose.testing.learner`), ``rose.testing.PolicyContract`` the query-policy one (see
+:mod:`rose.testing.policy`). ``rose.testing.BackendContract`` is the backend contract suite (loaded on first use; see
 :mod:`rose.testing.backend`). Contract checks (``check_tracker``, ``check_backend_spec``, ``check_learner_spec``,
 ``check_metric_spec``, ``check_scheduler_spec``, ``check_policy_spec``) assert what every record of a kind
 must do; ``check_policy`` is the contract of a query policy object.
@@ -18,12 +19,13 @@ must do; ``check_policy`` is the contract of a query policy object.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from rose.hookspecs import hookimpl
 from rose.records import BackendSpec, LearnerSpec, MetricSpec, PolicySpec, Resources, SchedulerSpec
+from rose.testing.policy import check_policy
 from rose.testing.recording import RecordingTracker
+from rose.testing.thread_backend import TEST_BACKEND, TestBackendPlugin, ensure_test_backend
 
 __all__ = [
     "TEST_BACKEND",
@@ -38,43 +40,6 @@ __all__ = [
     "check_scheduler_spec",
     "check_tracker",
 ]
-
-TEST_BACKEND = "test-threads"
-
-
-def _thread_backend(max_workers: int | None = None) -> Any:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from radical.asyncflow import LocalExecutionBackend
-
-    return LocalExecutionBackend(ThreadPoolExecutor(max_workers=max_workers or 4))
-
-
-def _translate(task: str, resources: Resources, shell: bool) -> dict[str, Any]:
-    from rose.errors import ResourceError
-
-    if resources.gpus or resources.ranks > 1 or resources.cwd or resources.env:
-        raise ResourceError(task, resources, TEST_BACKEND, "it runs plain local threads only")
-    return {"shell": shell}
-
-
-class TestBackendPlugin:
-    """A plugin providing the ``test-threads`` backend (asyncflow threads, no shell)."""
-
-    __test__ = False  # not a pytest test class
-
-    @staticmethod
-    @hookimpl
-    def rose_backends() -> list[BackendSpec]:
-        """The test backend."""
-        return [
-            BackendSpec(
-                name=TEST_BACKEND,
-                summary="radical.asyncflow LocalExecutionBackend on threads, for tests",
-                factory=_thread_backend,
-                translate=_translate,
-            )
-        ]
 
 
 class PluginSandbox:
@@ -117,6 +82,10 @@ def __getattr__(name: str) -> Any:
         from rose.testing.learner import LearnerContract
 
         return LearnerContract
+    if name == "PolicyContract":
+        from rose.testing.policy import PolicyContract
+
+        return PolicyContract
     raise AttributeError(f"module 'rose.testing' has no attribute {name!r}")
 
 
@@ -169,73 +138,6 @@ def check_backend_spec(spec: BackendSpec) -> None:
         assert isinstance(description, dict)
 
 
-def check_policy(
-    make_policy: Callable[[], Any],
-    candidates: Sequence[Any],
-    *,
-    scores: Sequence[float] | None = None,
-    predictions: Any = None,
-    k: int = 3,
-) -> None:
-    """The contract of a query policy object (see :class:`rose.policies.Policy`).
-
-    ``make_policy()`` returns a fresh policy (stateful policies such as an Optuna study
-    start over); ``candidates`` (at least ``k + 3`` of them, all different), ``scores`` and
-    ``predictions`` are a selection request the policy understands. Checks: the flags are
-    booleans; ``select`` returns ``k`` distinct valid indices; it never returns a pending
-    point, and with all but ``k`` candidates pending it returns exactly the others; the
-    same seed gives the same selection; ``k`` larger than the available candidates and
-    ``k=0`` raise ``ValueError`` naming ``k``; ``observe`` accepts labels.
-    """
-    from rose.policies import point_key
-
-    n = len(candidates)
-    assert n >= k + 3, f"the contract needs at least k + 3 = {k + 3} candidates, got {n}"
-    rows = list(candidates.tolist() if hasattr(candidates, "tolist") else candidates)
-    request: dict[str, Any] = {"scores": scores, "predictions": predictions}
-    policy = make_policy()
-    for flag in ("batch_aware", "pending_aware"):
-        assert isinstance(getattr(policy, flag, None), bool), f"policy lacks a boolean {flag!r} attribute"
-    assert callable(getattr(policy, "observe", None)), "policy lacks observe(points, values)"
-
-    picked = policy.select(candidates, k=k, rng=0, **request)
-    assert isinstance(picked, list) and all(isinstance(i, int) for i in picked), f"select returned {picked!r}"
-    assert len(picked) == k and len(set(picked)) == k, f"select(k={k}) returned {picked!r}: not {k} distinct"
-    assert all(0 <= i < n for i in picked), f"select returned indices outside 0..{n - 1}: {picked!r}"
-
-    pending = [rows[i] for i in picked]
-    again = make_policy().select(candidates, k=k, pending=pending, rng=1, **request)
-    assert not set(again) & set(picked), f"selected pending candidates {sorted(set(again) & set(picked))}"
-    pending_keys = {point_key(p) for p in pending}
-    assert all(point_key(rows[i]) not in pending_keys for i in again)
-
-    rest = [i for i in range(n) if i not in set(picked)]
-    kept = rest[:k]
-    crowd = [rows[i] for i in range(n) if i not in set(kept)]
-    last = make_policy().select(candidates, k=k, pending=crowd, rng=2, **request)
-    assert sorted(last) == sorted(kept), f"with all but {kept} pending, select returned {last}"
-
-    first = make_policy().select(candidates, k=k, rng=1234, **request)
-    second = make_policy().select(candidates, k=k, rng=1234, **request)
-    assert first == second, f"the same seed gave {first} then {second}"
-
-    for bad in (n + 1, 0):
-        try:
-            make_policy().select(candidates, k=bad, rng=0, **request)
-        except ValueError as exc:
-            assert "k" in str(exc), f"the error for k={bad} should name k: {exc}"
-        else:
-            raise AssertionError(f"select(k={bad}) with {n} candidates should raise ValueError")
-    try:
-        make_policy().select(candidates, k=k, pending=rows[: n - k + 1], rng=0, **request)
-    except ValueError as exc:
-        assert "pending" in str(exc), f"the error should say candidates are pending: {exc}"
-    else:
-        raise AssertionError(f"select(k={k}) with only {k - 1} candidates not pending should raise ValueError")
-
-    policy.observe([rows[i] for i in picked], [float(j) for j in range(k)])
-
-
 def check_policy_spec(
     spec: PolicySpec,
     candidates: Sequence[Any],
@@ -283,17 +185,11 @@ if pytest is not None:
     @pytest.fixture
     async def rose_engine(tmp_path: Any, monkeypatch: Any) -> AsyncIterator[Any]:
         """A WorkflowEngine on the test backend, in a temporary directory."""
-        from rose import plugins
         from rose.engine import engine
 
         monkeypatch.chdir(tmp_path)
         monkeypatch.setenv("ROSE_RUNS_DIR", os.fspath(tmp_path / "runs"))
-        registry = plugins.registry()
-        if TEST_BACKEND not in registry.backends:
-            manager = plugins.get_plugin_manager()
-            if not manager.is_registered(TestBackendPlugin):
-                manager.register(TestBackendPlugin, name="rose-testing")
-            plugins.invalidate()  # rebuild the registry with the test backend
+        ensure_test_backend()
         created = await engine(TEST_BACKEND)
         try:
             yield created
