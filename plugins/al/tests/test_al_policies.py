@@ -234,7 +234,7 @@ def python_blocks() -> list[str]:
 
 def test_every_python_block_of_the_policies_page_compiles() -> None:
     blocks = python_blocks()
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     for number, block in enumerate(blocks):
         compile(block, f"docs/policies.md block {number}", "exec")
 
@@ -242,7 +242,7 @@ def test_every_python_block_of_the_policies_page_compiles() -> None:
 async def test_the_policies_page_examples_run(al_engine: Any) -> None:
     """The blocks without Optuna run here (rose-plugin-optuna's tests run the Optuna block)."""
     blocks = [b for b in python_blocks() if "optuna" not in b]
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     for block in blocks:
         namespace: dict[str, Any] = {"__name__": "docs_block"}
         exec(compile(block, "docs/policies.md", "exec"), namespace)
