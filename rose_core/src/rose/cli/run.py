@@ -89,6 +89,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"rose run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     before = set(find_runs())
+    from rose.deadline import stopped_at_deadline
+
+    deadline_stops = len(stopped_at_deadline)  # campaigns of this script that stop at their deadline come after
     started = time.time()
     code = 0
     with applied(overrides):
@@ -97,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         code, interrupted = _run_script(script, list(args.script_args))
     created = [path for path in find_runs() if path not in before]
     campaigns = created + ([resume] if resume and resume not in created else [])
-    at_deadline = _stopped_at_deadline(campaigns)
+    at_deadline = list(dict.fromkeys(stopped_at_deadline[deadline_stops:]))
     if at_deadline:
         from rose.deadline import DEADLINE_EXIT_CODE
 
@@ -121,13 +124,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"rose run: dry run, nothing was executed; report of the planned tasks: {report}",
                   file=sys.stderr)
     return code
-
-
-def _stopped_at_deadline(campaigns: list[str]) -> list[str]:
-    """The campaigns of this run that stopped at their deadline (their successor resumes them)."""
-    from rose.deadline import stopped_at_deadline
-
-    return list(dict.fromkeys([*stopped_at_deadline, *(p for p in campaigns if p in stopped_at_deadline)]))
 
 
 def _journaled(run_dir: str) -> int:
