@@ -106,6 +106,7 @@ def submit(
         on_event=_task_event(learner.learner_id, listeners, iteration) if listeners else None,
         on_spawn=(_journal_spawn(campaign, iteration, spec.name, key)
                   if campaign is not None and spec.as_executable else None),  # only commands spawn
+        log_dir=learner.run_dir if campaign is not None else None,
     )
     return execute(learner.asyncflow, spec, args, kwargs, context, translate)
 
