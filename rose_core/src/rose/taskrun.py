@@ -146,7 +146,7 @@ def _journal_spawn(campaign: Campaign, iteration: int | None, task: str,
                    key: str) -> Callable[[Mapping[str, Any]], None]:
     def write(process: Mapping[str, Any]) -> None:
         campaign.write("process", iteration=iteration, task=task, key=key,
-                       **{k: process.get(k) for k in ("pid", "pgid", "start_time")})
+                       **{k: process.get(k) for k in ("pid", "pgid", "start_time", "host") if k in process})
 
     return write
 
