@@ -390,7 +390,10 @@ def test_a_resume_ends_the_command_the_journal_names(cluster: Cluster, tmp_path:
         worker = parent_of(command)
         assert wait_for(lambda: children_of(worker, "watchdog.py"), 10), "the worker process has no watchdog"
         watchdogs = children_of(worker, "watchdog.py")
-        time.sleep(0.5)  # the spawn event reaches the campaign's journal
+        from rose.journal import read_journal
+
+        # the spawn event reaches the campaign's journal
+        assert wait_for(lambda: any(r["type"] == "process" for r in read_journal(str(orphans.run_dir))), 10)
         for pid in (campaign.pid, *watchdogs, worker):
             os.kill(pid, signal.SIGKILL)
         campaign.wait(10)
