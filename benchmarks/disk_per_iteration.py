@@ -5,8 +5,8 @@ task returns ``{"blob": <--value-mb MB string>, "labeled_count": n}``, so every 
 carries one large state value. Measured in a fresh process each: the growth of the campaign
 directory (every file in it) per iteration, and the bytes handed to ``write()`` meanwhile
 (``wchar`` of ``/proc/self/io``). The same campaign runs once with the ROSE core of
-``--baseline`` (a git revision, extracted with ``git archive`` and put first on
-``PYTHONPATH``) and once with the core of this checkout; both figures are printed, as JSON.
+``--baseline`` (a git revision: its core and plugins, extracted with ``git archive``
+and put first on ``PYTHONPATH``) and once with the core of this checkout; both figures are printed, as JSON.
 
     python benchmarks/disk_per_iteration.py                   # baseline: the core before the change
     python benchmarks/disk_per_iteration.py --baseline main --iterations 20
@@ -23,8 +23,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-#: the last commit whose journal wrote each large state value several times (issue 27, item 7)
-BEFORE = "67ea2bb"
+#: the last commit of main whose journal wrote each large state value several times (issue 27, item 7)
+BEFORE = "04d50d1"
 ROOT = Path(__file__).resolve().parent.parent
 
 CAMPAIGN = """
@@ -79,7 +79,10 @@ def measure(python_path: str | None, iterations: int, value_mb: float, work: Pat
     script = work / "campaign.py"
     script.write_text(CAMPAIGN)
     out = subprocess.run([sys.executable, str(script), str(iterations), str(value_mb)], env=env, cwd=work,
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"the campaign failed ({'the baseline' if python_path else 'this checkout'}): "
+                         f"{out.stderr[-2000:]}")
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     count = figures["iterations"]
     return {"iterations": count, "on_disk_mb_per_iteration": round(figures["on_disk"] / count / 2**20, 3),
@@ -87,13 +90,14 @@ def measure(python_path: str | None, iterations: int, value_mb: float, work: Pat
 
 
 def extract_core(revision: str, into: Path) -> str:
-    """The ``rose_core/src`` of ``revision`` under ``into`` (for PYTHONPATH)."""
-    archive = into / "core.tar"
+    """The ``PYTHONPATH`` of ``revision``'s core and plugins (``src`` folders), extracted under ``into``."""
+    archive = into / "code.tar"
     with archive.open("wb") as handle:
-        subprocess.run(["git", "archive", revision, "rose_core/src"], cwd=ROOT, stdout=handle, check=True)
+        subprocess.run(["git", "archive", revision, "rose_core/src", "plugins"], cwd=ROOT, stdout=handle, check=True)
     with tarfile.open(archive) as tar:
-        tar.extractall(into / "core", filter="data")
-    return str(into / "core" / "rose_core" / "src")
+        tar.extractall(into / "code", filter="data")
+    folders = [into / "code" / "rose_core" / "src", *sorted((into / "code" / "plugins").glob("*/src"))]
+    return os.pathsep.join(str(folder) for folder in folders)
 
 
 def main() -> None:
