@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 #: the last commit of main whose journal wrote each large state value several times (issue 27, item 7)
-BEFORE = "04d50d1"
+BEFORE = "d71c584"
 ROOT = Path(__file__).resolve().parent.parent
 
 CAMPAIGN = """
