@@ -25,6 +25,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -244,3 +245,180 @@ def test_a_worker_that_cannot_see_the_directory_says_so() -> None:
     assert code == 126 and stdout == ""
     assert "/nonexistent/rose/campaign/learner-0" in stderr and "not visible on Dask worker" in stderr
     assert "share" in stderr
+
+
+# -- tasks die with their campaign, also when the worker process dies with it (issue 27, item 3) --
+
+SEQUENTIAL = """
+    import asyncio, os, sys
+    import rose
+    from rose.al import SequentialActiveLearner
+
+    ADDRESS, RUN_DIR, STARTS, HOLD = sys.argv[1:5]
+    DURATION = os.environ["ORPHAN_SLEEP"]  # not in this process's argv: only the command has it
+
+    async def main():
+        options = {} if ADDRESS == "local" else {"address": ADDRESS}
+        async with rose.engine("dask", **options) as engine:
+            learner = SequentialActiveLearner(engine, name="orphans", run_dir=RUN_DIR)
+
+            @learner.simulation_task
+            async def simulate(*upstream):
+                return ["sh", "-c", f"echo $$ >> {STARTS}; if [ -f {HOLD} ]; then exec sleep {DURATION}; fi; echo 1"]
+
+            @learner.training_task
+            async def train(*upstream):
+                return ["echo", "model"]
+
+            @learner.active_learn_task
+            async def select(*upstream):
+                return ["echo", "batch"]
+
+            async for state in learner.start(max_iter=2, resume=RUN_DIR if "--resume" in sys.argv else None):
+                print("iteration", state.iteration, flush=True)
+
+    if __name__ == "__main__":
+        asyncio.run(main())
+"""
+
+
+def parent_of(pid: int) -> int:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return int(text[text.rfind(")") + 2:].split()[1])
+
+
+def children_of(pid: int, word: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if parent_of(int(entry.name)) == pid and word in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    return found
+
+
+class Orphans:
+    """A sequential campaign whose first simulation command sleeps while ``hold`` exists."""
+
+    def __init__(self, tmp_path: Path, address: str) -> None:
+        self.tmp_path, self.address = tmp_path, address
+        self.run_dir, self.starts, self.hold = tmp_path / "run", tmp_path / "starts", tmp_path / "hold"
+        self.duration = unique_sleep()
+        self.script = tmp_path / "campaign.py"
+        self.script.write_text(textwrap.dedent(SEQUENTIAL))
+        self.hold.write_text("")
+        self.env = {**os.environ, "ROSE_RUNS_DIR": str(tmp_path / "runs"), "ORPHAN_SLEEP": self.duration}
+        self.env.pop("DASK_SCHEDULER_ADDRESS", None)
+
+    def argv(self, *extra: str) -> list[str]:
+        return [sys.executable, str(self.script), self.address, str(self.run_dir), str(self.starts), str(self.hold),
+                *extra]
+
+    def start(self) -> tuple[subprocess.Popen[bytes], int]:
+        """The campaign, and the pid of its command once it sleeps on a worker."""
+        campaign = subprocess.Popen(self.argv(), cwd=self.tmp_path, env=self.env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+        assert wait_for(lambda: processes_running(self.duration), 90), "the command never started on a worker"
+        [command] = processes_running(self.duration)
+        return campaign, command
+
+    def resume(self) -> subprocess.CompletedProcess[str]:
+        self.hold.unlink()
+        self.starts_before = len(self.starts.read_text().split())
+        return subprocess.run(self.argv("--resume"), cwd=self.tmp_path, env=self.env, capture_output=True, text=True,
+                              timeout=120)
+
+    def cleanup(self, campaign: subprocess.Popen[bytes]) -> None:
+        if campaign.poll() is None:
+            campaign.kill()
+            campaign.wait()
+        for pid in processes_running(self.duration):
+            os.kill(pid, signal.SIGKILL)
+
+    def check_resumed_once(self, result: subprocess.CompletedProcess[str]) -> None:
+        from rose.journal import read_journal
+
+        assert result.returncode == 0, result.stderr[-3000:]
+        records = list(read_journal(str(self.run_dir)))
+        assert [r["state"]["iteration"] for r in records if r["type"] == "iteration"] == [0, 1]
+        done = Counter((r["task"], r["iteration"]) for r in records if r["type"] == "task" and r["status"] == "done")
+        assert set(done.values()) == {1}, done  # every task of the campaign finished once
+        simulations = sum(count for (task, _), count in done.items() if task == "simulation")
+        # each simulation of the resume started once (the killed run's starts come before)
+        assert len(self.starts.read_text().split()) == self.starts_before + simulations
+
+
+def wait_for_workers(address: str, count: int) -> None:
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        client.wait_for_workers(count, timeout=60)
+
+
+def test_a_command_dies_with_its_worker_process_and_its_campaign(cluster: Cluster, tmp_path: Path) -> None:
+    """kill -9 of the campaign and of the worker process running its command (a batch job's
+    processes killed together): the worker's watchdog ends the command; a resume runs it once."""
+    from rose.journal import read_journal
+
+    orphans = Orphans(tmp_path, cluster.address)
+    campaign, command = orphans.start()
+    try:
+        worker = parent_of(command)
+        assert wait_for(lambda: children_of(worker, "watchdog.py"), 10), "the worker process has no watchdog"
+        assert wait_for(lambda: any(r["type"] == "process" for r in read_journal(str(orphans.run_dir))), 10)
+        [spawned] = [r for r in read_journal(str(orphans.run_dir)) if r["type"] == "process"]
+        assert (spawned["task"], spawned["pid"], spawned["host"]) == ("simulation", command, os.uname().nodename)
+        os.kill(campaign.pid, signal.SIGKILL)
+        os.kill(worker, signal.SIGKILL)
+        campaign.wait(10)
+        assert wait_for(lambda: not processes_running(orphans.duration), 10), (
+            f"`sleep {orphans.duration}` still runs after its campaign and its worker process were killed"
+        )
+        wait_for_workers(cluster.address, 2)  # the nanny restarts the worker
+        orphans.check_resumed_once(orphans.resume())
+    finally:
+        orphans.cleanup(campaign)
+
+
+def test_a_resume_ends_the_command_the_journal_names(cluster: Cluster, tmp_path: Path) -> None:
+    """Campaign, worker process and its watchdog all killed: nothing is left to end the command
+    but the resume, which ends the process the journal names before it runs anything."""
+    orphans = Orphans(tmp_path, cluster.address)
+    campaign, command = orphans.start()
+    try:
+        worker = parent_of(command)
+        assert wait_for(lambda: children_of(worker, "watchdog.py"), 10), "the worker process has no watchdog"
+        watchdogs = children_of(worker, "watchdog.py")
+        from rose.journal import read_journal
+
+        # the spawn event reaches the campaign's journal
+        assert wait_for(lambda: any(r["type"] == "process" for r in read_journal(str(orphans.run_dir))), 10)
+        for pid in (campaign.pid, *watchdogs, worker):
+            os.kill(pid, signal.SIGKILL)
+        campaign.wait(10)
+        time.sleep(3)
+        assert processes_running(orphans.duration) == [command], "nothing should have ended the command yet"
+        wait_for_workers(cluster.address, 2)
+        result = orphans.resume()
+        assert not processes_running(orphans.duration)
+        assert "ended task 'simulation'" in result.stderr
+        orphans.check_resumed_once(result)
+    finally:
+        orphans.cleanup(campaign)
+
+
+def test_a_command_dies_with_a_local_cluster_killed_with_its_campaign(tmp_path: Path) -> None:
+    """The campaign's own LocalCluster (`rose.engine("dask")`): its worker processes die with the
+    campaign, and their watchdogs end the command."""
+    orphans = Orphans(tmp_path, "local")
+    campaign, _command = orphans.start()
+    try:
+        os.kill(campaign.pid, signal.SIGKILL)
+        campaign.wait(10)
+        assert wait_for(lambda: not processes_running(orphans.duration), 15), (
+            f"`sleep {orphans.duration}` still runs after its campaign (and its LocalCluster) was killed"
+        )
+    finally:
+        orphans.cleanup(campaign)

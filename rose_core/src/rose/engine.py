@@ -20,7 +20,8 @@ import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rose.errors import ResourceError
+from rose import private
+from rose.errors import JournalError, ResourceError
 from rose.records import BackendSpec, Resources
 
 if TYPE_CHECKING:
@@ -82,7 +83,10 @@ class EngineHandle:
 
         work_dir = os.path.abspath(self._work_dir or os.path.join(runs_root(), ".engines"))
         new_folders = _missing_folders(work_dir)
-        os.makedirs(work_dir, exist_ok=True)
+        try:
+            private.make_dirs(work_dir)
+        except OSError as exc:
+            raise JournalError(str(exc.filename or work_dir), exc, what="the folder of campaigns") from exc
         saved = _python_signal_handlers()
         created = await WorkflowEngine.create(backend=backend, work_dir=work_dir)
         created._rose_backend_spec = spec

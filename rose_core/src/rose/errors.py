@@ -88,6 +88,7 @@ class TaskFailedError(RoseError, RuntimeError):
         stderr: str | None = None,
         cause: BaseException | None = None,
         attempts: int = 1,
+        stderr_path: str | None = None,
     ) -> None:
         where = f"task {task!r}"
         if learner is not None:
@@ -101,15 +102,19 @@ class TaskFailedError(RoseError, RuntimeError):
             parts.append(f"command: {command}")
         if exit_code is not None:
             parts.append(f"exit code: {exit_code}")
-        tail = _tail(stderr)
+        tail, cut = stderr_tail(stderr)
         if tail:
-            parts.append(f"stderr (last lines):\n{tail}")
+            where = f"; all of it in {stderr_path}" if stderr_path else ""
+            parts.append(f"stderr ({'its end' if cut else 'all of it'}{where}):\n{tail}")
+        elif stderr_path:
+            parts.append(f"stderr: {stderr_path}")
         elif cause is not None:
             parts.append(f"cause: {type(cause).__name__}: {cause}")
         super().__init__("\n  ".join(parts))
         self.task, self.learner, self.iteration = task, learner, iteration
         self.command, self.exit_code, self.stderr = command, exit_code, stderr
         self.attempts = attempts
+        self.stderr_path = stderr_path
 
 
 class TaskTimeoutError(TaskFailedError, TimeoutError):
@@ -135,17 +140,23 @@ class CriterionOutputError(RoseError, ValueError):
 
 
 class JournalError(RoseError, OSError):
-    """The campaign journal cannot be written: the campaign stops rather than run unrecorded."""
+    """The campaign journal (or another record of the campaign: a stored result, its
+    directory) cannot be written: the campaign stops rather than run unrecorded."""
 
-    def __init__(self, path: str, cause: OSError) -> None:
+    def __init__(self, path: str, cause: OSError, *, what: str = "the campaign journal") -> None:
         if cause.errno in (errno.EMFILE, errno.ENFILE):
             fix = (f"this process may keep {open_file_limit()} files open (`ulimit -n`) and every "
                    "learner keeps its journal open: raise the limit (`ulimit -n`, up to `ulimit -Hn`) or "
                    "run fewer learners at once")
+        elif cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            fix = "the disk (or your quota) is full: free disk space"
+        elif cause.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            fix = ("the directory is read-only for this user: fix its permissions, or point ROSE_RUNS_DIR "
+                   "(`rose run --runs-dir`) at a writable directory")
         else:
             fix = "free disk space or fix permissions"
         super().__init__(
-            f"cannot write the campaign journal {path}: {cause.strerror or cause}. Nothing more runs, so "
+            f"cannot write {what} {path}: {cause.strerror or cause}. Nothing more runs, so "
             f"nothing is lost: {fix}, then resume "
             f"(`start(resume=...)` or `rose run --resume`), or choose another directory (run_dir=..., "
             f"ROSE_RUNS_DIR)."
@@ -174,10 +185,22 @@ class LearnerFailedError(RoseError):
         self.failures = failures
 
 
-def _tail(text: str | None, lines: int = 15, width: int = 400) -> str:
-    """The last ``lines`` non-empty lines of ``text``, each cut to ``width`` characters."""
+#: a failed task's stderr shown in its error: at most this many of its last lines...
+STDERR_TAIL_LINES = 40
+#: ... and at most this many of its last characters (the whole of it goes to a file)
+STDERR_TAIL_CHARS = 8 * 1024
+
+
+def stderr_tail(text: str | None) -> tuple[str, bool]:
+    """The end of a failed task's stderr as shown in its error (its last :data:`STDERR_TAIL_LINES`
+    non-empty lines within its last :data:`STDERR_TAIL_CHARS` characters, indented), and
+    whether anything was left out."""
     if not text:
-        return ""
-    kept = [line for line in str(text)[-lines * width * 4:].rstrip().splitlines() if line.strip()]
-    return "\n".join("    " + (line if len(line) <= width else line[: width // 2] + " ... " + line[-width // 2:])
-                     for line in kept[-lines:])
+        return "", False
+    text = str(text).rstrip()
+    end = text[-STDERR_TAIL_CHARS:]
+    kept = [line for line in end.splitlines() if line.strip()]
+    cut = len(end) < len(text) or len(kept) > STDERR_TAIL_LINES
+    if len(end) < len(text) and kept:
+        kept = kept[1:] or kept  # the first line of a cut may be the end of a longer line
+    return "\n".join("    " + line for line in kept[-STDERR_TAIL_LINES:]), cut

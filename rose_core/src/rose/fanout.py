@@ -25,6 +25,7 @@ from typing import Any, ClassVar, TypeVar
 
 from attrs import evolve, field, fields, frozen
 
+from rose import private
 from rose.campaign import Campaign, CampaignStream
 from rose.config import LearnerConfig, check_learner_config
 from rose.deadline import stop_reason_for_termination
@@ -160,11 +161,11 @@ def fan_out(
         campaign = begin_campaign(parent, plan)
         point = prepare_resume(parent, campaign)
         check_resources(parent)
-        os.makedirs(parent.run_dir, exist_ok=True)
+        private.make_dirs(parent.run_dir)
         children = []
         for child_id in ids:
             directory = os.path.join(parent.run_dir, f"{prefix}-{dirnames[child_id]}")
-            os.makedirs(directory, exist_ok=True)
+            private.make_dirs(directory)
             children.append(make_child(child_id, directory))
         parent.children = [child.learner for child in children]
         parent.metric_values_per_iteration = {

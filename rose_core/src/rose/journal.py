@@ -10,7 +10,12 @@ Next to the journal, ``iterations.jsonl`` (:data:`SUMMARY_NAME`) holds its lines
 task lines and ``curve.jsonl`` (:data:`CURVE_NAME`) the same with each iteration cut down to a
 short row: ``rose show`` and ``rose runs`` read the curve. Both are written before the journal.
 Results needed by a resume are stored losslessly (:mod:`rose.results`); large ones live in
-``results/`` next to the journal. Reading skips damaged lines with a warning, every time.
+``results/`` next to the journal, once each: an iteration line names the files of its large
+state values (the task results that reported them) instead of repeating them, holds each
+state value once (under ``state``; numbers and short strings are also copied to the top,
+where ``rose show`` reads them: :func:`rose.results.compact_state`) and its summary line leaves
+out the hand-over to the next iteration (``carry``, which only a resume reads, from the
+journal). Reading skips damaged lines with a warning, every time.
 
 One campaign holds a directory at a time: :meth:`Journal.open` takes an exclusive lock
 (``.rose.lock``) and a second campaign or resume on the same directory is refused with an
@@ -27,6 +32,7 @@ import time
 import weakref
 from typing import Any
 
+from rose import private, results
 from rose.errors import JournalError, RoseError, open_file_limit
 from rose.journal_read import (
     CURVE_FIELDS,
@@ -107,12 +113,12 @@ class Journal:
         has the directory.
         """
         try:
-            os.makedirs(self.run_dir, exist_ok=True)
+            private.make_dirs(self.run_dir)
             if not self.child:
                 self._take_lock()
             for path in (self.path, self.summary_path, self.curve_path):
                 _drop_partial_last_line(path)
-            self._file = open(self.path, "a", encoding="utf-8")
+            self._file = open(self.path, "a", encoding="utf-8", opener=private.opener())
             # a campaign of an older ROSE being resumed: derive what it did not write
             if not os.path.isfile(self.summary_path):
                 _derive(self.path, self.summary_path, rows=False)
@@ -121,8 +127,8 @@ class Journal:
                         rows=True)
             if not self.child or _OpenFiles.take(2):  # else opened for each record: one file per learner
                 self._kept = 2 if self.child else 0
-                self._summary = open(self.summary_path, "a", encoding="utf-8")
-                self._curve = open(self.curve_path, "a", encoding="utf-8")
+                self._summary = open(self.summary_path, "a", encoding="utf-8", opener=private.opener())
+                self._curve = open(self.curve_path, "a", encoding="utf-8", opener=private.opener())
         except OSError as exc:
             self.close()
             raise JournalError(self.path, exc) from exc
@@ -131,7 +137,7 @@ class Journal:
         import fcntl
 
         path = os.path.join(self.run_dir, LOCK_NAME)
-        handle = open(path, "a+", encoding="utf-8")
+        handle = open(path, "a+", encoding="utf-8", opener=private.opener())
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -173,8 +179,15 @@ class Journal:
             state = fields.get("state") or {}
             key = (fields.get("learner_id"), state.get("iteration"))
             fields["task_seconds"] = round(self._seconds.pop(key, 0.0), 6)  # rose show reads it from the summary
+        if record_type == "iteration" and isinstance(fields.get("state"), dict):
+            fields["state"] = results.compact_state(fields["state"], self.run_dir)
+        elif record_type == "stop" and isinstance(fields.get("final"), dict):
+            fields["final"] = results.compact_state(fields["final"], self.run_dir)
         record = {"type": record_type, "time": time.time(), **fields}
         line = dumps(record) + "\n"
+        summary = line
+        if record_type == "iteration" and "carry" in record:
+            summary = dumps({k: v for k, v in record.items() if k != "carry"}) + "\n"
         with self._lock:
             try:
                 if record_type not in DETAIL_RECORDS:
@@ -182,7 +195,7 @@ class Journal:
                     # an iteration there that the resume runs again (their readers keep the last one)
                     self._append(self._curve, self.curve_path,
                                  dumps(curve_row(record)) + "\n" if record_type == "iteration" else line)
-                    self._append(self._summary, self.summary_path, line)
+                    self._append(self._summary, self.summary_path, summary)
                 self._file.write(line)
                 if not grouped or not self._flush_later():
                     self._flush_now()
@@ -196,7 +209,7 @@ class Journal:
             handle.write(line)
             handle.flush()
         else:
-            with open(path, "a", encoding="utf-8") as opened:
+            with open(path, "a", encoding="utf-8", opener=private.opener()) as opened:
                 opened.write(line)
 
     def _flush_later(self) -> bool:
@@ -318,7 +331,7 @@ def _derive(source: str, target: str, rows: bool) -> None:
     if not os.path.getsize(source):
         return
     seconds: dict[tuple[Any, Any], float] = {}  # as Journal.write adds them up
-    with open(target + ".tmp", "w", encoding="utf-8") as handle, paused_gc():
+    with open(target + ".tmp", "w", encoding="utf-8", opener=private.opener()) as handle, paused_gc():
         for record in read_journal(source):
             kind = record.get("type")
             if kind == "task":

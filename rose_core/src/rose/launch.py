@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from rose import overrides
+from rose import overrides, private
 from rose.campaign import Campaign, CampaignStream
 from rose.errors import JournalError
 from rose.journal_read import JOURNAL_NAME, SUMMARY_NAME, read_journal, read_summary
@@ -90,7 +90,7 @@ def place_tasks(learner: Learner) -> None:
     """Create the campaign directory; the learner's tasks run in it unless they set ``cwd`` (a
     child already has its own; a bare thread pool runs tasks where it runs them)."""
     try:
-        os.makedirs(learner.run_dir, exist_ok=True)
+        private.make_dirs(learner.run_dir)
     except OSError as exc:
         raise JournalError(os.path.join(learner.run_dir, JOURNAL_NAME), exc) from exc
     if learner._cwd_is_default:

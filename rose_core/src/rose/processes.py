@@ -43,6 +43,8 @@ def reap_processes(processes: Iterable[Mapping[str, Any]]) -> None:
         pgid, pid, started = record.get("pgid"), record.get("pid"), record.get("start_time")
         if not isinstance(pgid, int) or not isinstance(pid, int) or pgid <= 1:
             continue
+        if record.get("host") not in (None, os.uname().nodename):
+            continue  # started on another machine (a Dask worker there ends it itself)
         if started is not None and process_start_time(pid) != started:
             continue
         try:

@@ -38,6 +38,25 @@ def _str_dict(value: Mapping[str, str]) -> dict[str, str]:
     return dict(value)
 
 
+def _count(minimum: int, optional: bool = False) -> Callable[[Any, Any, Any], None]:
+    """A validator: a whole number >= ``minimum`` (None too when ``optional``); the error names the key."""
+
+    def check(_instance: Any, attribute: Any, value: Any) -> None:
+        if value is None and optional:
+            return
+        if type(value) is bool or not isinstance(value, int):
+            meant = int(value) if isinstance(value, str) and value.strip().isdigit() else max(minimum, 1)
+            example = f"{{{attribute.name!r}: {meant}}}"
+            raise TypeError(
+                f"resources[{attribute.name!r}] must be a whole number >= {minimum}, got {value!r} "
+                f"({type(value).__name__}); write it without quotes, e.g. resources={example}"
+            )
+        if value < minimum:
+            raise ValueError(f"resources[{attribute.name!r}] must be >= {minimum}, got {value!r}")
+
+    return check
+
+
 _name: Any = field(validator=validators.and_(validators.instance_of(str), validators.min_len(1)))
 _summary: Any = field(default="", validator=validators.instance_of(str))
 
@@ -133,10 +152,10 @@ class Resources:
     cannot provide with an error naming the task, the request and the backend.
     """
 
-    cores: int = field(default=1, validator=validators.ge(1))
-    gpus: int = field(default=0, validator=validators.ge(0))
-    ranks: int = field(default=1, validator=validators.ge(1))
-    memory_mb: int | None = field(default=None, validator=validators.optional(validators.ge(1)))
+    cores: int = field(default=1, validator=_count(1))
+    gpus: int = field(default=0, validator=_count(0))
+    ranks: int = field(default=1, validator=_count(1))
+    memory_mb: int | None = field(default=None, validator=_count(1, optional=True))
     env: Mapping[str, str] = field(factory=dict, converter=_str_dict, repr=lambda env: repr(dict.fromkeys(env, "***")))
     cwd: str | None = None
     #: names of ``env`` variables whose values may be written to records (journal, trackers);

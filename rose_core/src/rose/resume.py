@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rose.journal_read import JOURNAL_NAME, paused_gc, read_journal
+from rose.results import restore_state
 
 __all__ = ["ResumePoint", "load_resume_point"]
 
@@ -78,6 +79,8 @@ class ResumePoint:
             elif kind == "stop":
                 self.stop_reason = record.get("reason")
         self.processes = list(spawned.values())
+        if self.states:  # the state a resume continues from: its values in full
+            self.states[-1] = restore_state(self.states[-1], run_dir)
         self.next_iteration = (int(self.states[-1]["iteration"]) + 1) if self.states else 0
 
     def take_result(self, iteration: Any, task: str, key: str) -> tuple[bool, Any]:

@@ -89,6 +89,7 @@ def submit(
         on_event=_task_event(learner.learner_id, listeners, iteration) if listeners else None,
         on_spawn=(_journal_spawn(campaign, iteration, spec.name, key)
                   if campaign is not None and spec.as_executable else None),  # only commands spawn
+        log_dir=learner.run_dir if campaign is not None else None,
     )
     return execute(learner.asyncflow, spec, args, kwargs, context, translate)
 
@@ -130,7 +131,7 @@ def _journal_spawn(campaign: Campaign, iteration: int | None, task: str,
                    key: str) -> Callable[[Mapping[str, Any]], None]:
     def write(process: Mapping[str, Any]) -> None:
         campaign.write("process", iteration=iteration, task=task, key=key,
-                       **{k: process.get(k) for k in ("pid", "pgid", "start_time")})
+                       **{k: process.get(k) for k in ("pid", "pgid", "start_time", "host") if k in process})
 
     return write
 

@@ -12,16 +12,20 @@ import asyncio
 import functools
 import inspect
 import logging
+import os
+import re
 import shlex
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
 from attrs import define, field
 
+from rose import private
 from rose.engine import submit_task
-from rose.errors import JournalError, ResourceError, TaskFailedError, TaskTimeoutError
+from rose.errors import STDERR_TAIL_CHARS, JournalError, ResourceError, TaskFailedError, TaskTimeoutError
 from rose.records import Resources
 
 __all__ = [
@@ -162,6 +166,9 @@ class TaskContext:
     on_attempt: Callable[[dict[str, Any]], None] | None = None
     on_event: Callable[[dict[str, Any]], None] | None = None
     on_spawn: Callable[[Mapping[str, Any]], None] | None = None
+    #: the campaign directory (the learner's): a failed task's whole stderr is written to
+    #: ``<log_dir>/failed/`` (:data:`FAILED_DIR`) and its error shows the end
+    log_dir: str | None = None
 
 
 @define(kw_only=True, frozen=True)
@@ -264,6 +271,8 @@ async def execute(
                 continue
             if error is exc:
                 raise
+            if isinstance(error, TaskFailedError) and len(str(exc)) > STDERR_TAIL_CHARS:
+                raise error from None  # its cause is the whole stderr again: in error.stderr_path
             raise error from exc
         _report(context, spec, attempt, "done", started, command=command, result=result)
         return result
@@ -343,7 +352,30 @@ def _describe_failure(
         stderr=stderr,
         cause=exc,
         attempts=attempt,
+        stderr_path=_keep_stderr(stderr, spec, context, attempt),
     )
+
+
+#: the folder of a campaign directory that keeps the whole stderr of each failed task
+FAILED_DIR = "failed"
+
+
+def _keep_stderr(stderr: str, spec: TaskSpec, context: TaskContext, attempt: int) -> str | None:
+    """Write a failed task's whole ``stderr`` to ``<log_dir>/failed/`` and return the file's
+    path (None: no campaign directory, nothing to keep, or it cannot be written: logged)."""
+    if context.log_dir is None or not stderr:
+        return None
+    safe = re.sub(r"[^\w.-]", "_", spec.name)
+    name = f"{safe}-iteration-{context.iteration}-attempt-{attempt}-{uuid.uuid4().hex[:8]}.stderr"
+    path = os.path.join(context.log_dir, FAILED_DIR, name)
+    try:
+        private.make_dirs(os.path.dirname(path))
+        with open(path, "w", encoding="utf-8", errors="replace", opener=private.opener()) as handle:
+            handle.write(stderr)
+    except OSError as exc:
+        logger.warning("could not keep the stderr of task %r in %s: %s", spec.name, path, exc)
+        return None
+    return path
 
 
 def _notify(context: TaskContext, spec: TaskSpec, attempt: int, status: str, seconds: float) -> None:

@@ -12,7 +12,10 @@ subclass changes:
 * **Commands run in the task's working directory** (the learner's directory inside the
   campaign directory); a worker that cannot see it fails the task with a message naming
   the worker and the path. A command whose future is cancelled, or whose client is gone
-  (the campaign process died), is killed on the worker.
+  (the campaign process died), is killed on the worker; so is one whose worker process
+  dies (a watchdog per worker process). Each command's process (pid, group, start time,
+  host) comes back as a Dask event and is journaled, so a resume on that host ends it
+  should it still run.
 * **Function tasks find the campaign's modules.** They are sent as a payload that the
   worker unpickles after putting the campaign script's directory on ``sys.path``; a
   module still missing there is a ``ModuleNotFoundError`` naming the module, the worker
@@ -76,6 +79,9 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         # workers' kill registry are cluster-wide, so they carry this backend's token
         self._token = uuid.uuid4().hex[:12]
         self._workers_seen: tuple[float, list[dict[str, Any]]] | None = None
+        self._spawn_topic = f"rose-spawn-{self._token}"
+        self._on_spawn: dict[str, Any] = {}  # Dask key -> the core's task["rose_on_spawn"]
+        self._subscribed = False
 
     def _key(self, uid: str) -> str:
         return f"{uid}-{self._token}"
@@ -149,6 +155,13 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
             "shell": bool(options.get("shell", False)),
             "capture_dir": self._work_dir if task.get("capture_stdio") else None,
         }
+        on_spawn = task.get("rose_on_spawn")
+        if on_spawn is not None and self._client is not None:
+            if not self._subscribed:
+                self._client.subscribe_topic(self._spawn_topic, self._spawned)
+                self._subscribed = True
+            self._on_spawn[self._key(task["uid"])] = on_spawn
+            fn_kwargs["spawn_topic"] = self._spawn_topic
         await self._submit_and_track(task, run_command, (argv, self._key(task["uid"])), kind="executable", fn_kwargs=fn_kwargs)
 
     async def _submit_function(self, task: dict[str, Any]) -> None:
@@ -160,8 +173,22 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         payload = function_payload(name, task["function"], task.get("args") or (), task.get("kwargs") or {})
         await self._submit_and_track(task, run_function, (payload, name, script_directory()), kind="function")
 
+    def _spawned(self, event: Any) -> None:
+        """A worker started a task's command: hand its process to the core (journaled)."""
+        message = event[1] if isinstance(event, tuple) and len(event) == 2 else event
+        if not isinstance(message, dict):
+            return
+        callback = self._on_spawn.pop(str(message.get("key")), None)
+        if callback is None:
+            return
+        try:
+            callback({k: message.get(k) for k in ("pid", "pgid", "start_time", "host")})
+        except Exception:
+            logger.warning("could not record the process of Dask task %s", message.get("key"), exc_info=True)
+
     async def cancel_task(self, uid: str) -> bool:
         """Cancel the Dask future and kill the task's command on whichever worker runs it."""
+        self._on_spawn.pop(self._key(uid), None)
         runtime = self._runtime.get(uid)
         if runtime is not None and runtime.kind == "executable" and self._client is not None:
             try:

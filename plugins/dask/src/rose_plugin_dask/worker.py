@@ -8,6 +8,12 @@ environment, as with any function a Dask client sends). Only the standard librar
   working directory (refusing with a clear message when this worker cannot see it), and
   kills the group when the task's future is cancelled or its client goes away (the
   scheduler then releases the task and the worker marks it cancelled).
+* A command outlives neither its task nor its worker process: a watchdog process per worker
+  process (:class:`rose.watchdog.Watchdog`, as the local backend has one per campaign) ends
+  the command's group when the worker process dies, however (``kill -9`` of a campaign
+  whose ``LocalCluster`` workers die with it, a worker crash). With ``spawn_topic``, each
+  command's process is reported to the client as a Dask event (pid, group, start time,
+  host), so the campaign journals it and a resume can end it should everything else fail.
 * :func:`run_function` runs one function task sent as a pickled payload: it puts the
   campaign script's directory on ``sys.path`` (when this worker sees it) and turns a
   module that cannot be imported here into an error naming the module and the fix.
@@ -46,6 +52,41 @@ def worker_name() -> str:
     return f"{worker.name} ({worker.address}) on host {host}"
 
 
+_watchdog: Any = None  # this worker process's rose.watchdog.Watchdog, started with its first command
+
+
+def _watch() -> Any:
+    """The watchdog of this worker process (started on first use)."""
+    global _watchdog
+    with _lock:
+        if _watchdog is None:
+            from rose.watchdog import Watchdog
+
+            _watchdog = Watchdog(KILL_GRACE, owner=f"Dask worker {worker_name()}")
+        return _watchdog
+
+
+#: seconds between SIGTERM and SIGKILL when the watchdog ends the commands of a dead worker process
+KILL_GRACE = 2.0
+
+
+def _report_spawn(topic: str, key: str, pid: int) -> None:
+    """Tell the client (a Dask event on ``topic``) which process runs task ``key``."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return
+    try:
+        from rose.processes import process_start_time
+
+        worker.log_event(topic, {"key": key, "pid": pid, "pgid": pid, "start_time": process_start_time(pid),
+                                 "host": os.uname().nodename, "worker": worker.address})
+    except Exception:  # noqa: BLE001 - the journal entry is a second line of defence, never a reason to fail
+        pass
+
+
 def _task_abandoned(key: str) -> bool:
     """True when this worker no longer wants task ``key`` (cancelled, released, client gone)."""
     try:
@@ -65,6 +106,7 @@ def run_command(
     env: dict[str, str] | None = None,
     shell: bool = False,
     capture_dir: str | None = None,
+    spawn_topic: str | None = None,
 ) -> tuple[str, str, int]:
     """Run ``argv`` in its own process group; return ``(stdout, stderr, exit code)``.
 
@@ -72,6 +114,8 @@ def run_command(
     environment. With ``capture_dir`` the output goes to ``<uid>.stdout`` /
     ``<uid>.stderr`` there and their paths are returned. A command that cannot start
     returns exit code 127 (not found) or 126 (working directory missing, not executable).
+    The worker process's watchdog ends the command if the worker process dies; with
+    ``spawn_topic`` the process is reported to the client as a Dask event on that topic.
     """
     if cwd is not None and not os.path.isdir(cwd):
         return "", (
@@ -103,11 +147,16 @@ def run_command(
             except (PermissionError, NotADirectoryError) as exc:
                 return "", f"cannot execute {argv[0]!r} on Dask worker {worker_name()}: {exc}", 126
             _running[uid] = process
+        watchdog = _watch()
+        watchdog.started(process.pid)
+        if spawn_topic:
+            _report_spawn(spawn_topic, uid, process.pid)
         try:
             stdout, stderr = _communicate_while_wanted(process, uid)
         finally:
             with _lock:
                 _running.pop(uid, None)
+            watchdog.ended(process.pid)
         if capture_dir:
             return out_path, err_path, process.returncode
         return stdout.decode(errors="replace"), stderr.decode(errors="replace"), process.returncode

@@ -11,7 +11,7 @@ process pool, asyncflow's callbacks and cancellation hooks). What it changes, an
   cancelled (a ``timeout``, a ``break`` out of the learner loop, Ctrl-C, engine shutdown)
   the whole group gets SIGTERM, then SIGKILL after ``kill_grace`` seconds.
 * **Tasks die with their campaign.** A small watchdog process (``python -I``, its own
-  session, deaf to SIGINT/SIGHUP/SIGTERM; :mod:`rose_plugin_local.watchdog`) learns each
+  session, deaf to SIGINT/SIGHUP/SIGTERM; :mod:`rose.watchdog`) learns each
   task's process group through a pipe; when the campaign process dies, however (``kill
   -9`` included), the pipe closes and the watchdog ends the groups still running (SIGTERM,
   SIGKILL after ``kill_grace``). No ``preexec_fn``: it would force ``fork()`` and slow
@@ -50,8 +50,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
-import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
@@ -59,6 +57,7 @@ from typing import Any
 from radical.asyncflow import LocalExecutionBackend
 
 from rose.processes import process_start_time
+from rose.watchdog import Watchdog
 from rose_plugin_local.children import Child, Process
 from rose_plugin_local.children import start as start_child
 from rose_plugin_local.resources import available_gpus
@@ -110,75 +109,6 @@ class _Slots:
                 continue
             self.free -= wanted
             waiter.set_result(None)
-
-
-class _Watchdog:
-    """The backend's end of the watchdog pipe (see :mod:`rose_plugin_local.watchdog`).
-
-    Started on the first command; ``started(pgid)`` / ``ended(pgid)`` tell it about task
-    process groups; :meth:`close` ends it (it then signals nothing: every group has ended).
-    A watchdog that cannot start or dies is logged once; tasks still run without it.
-    """
-
-    def __init__(self, grace: float) -> None:
-        self.grace = grace
-        self._process: subprocess.Popen[bytes] | None = None
-        self._failed = False
-        self._lock = threading.Lock()
-
-    def _ensure(self) -> subprocess.Popen[bytes] | None:
-        if self._process is not None or self._failed:
-            return self._process
-        from rose_plugin_local import watchdog
-
-        try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-I", os.path.abspath(watchdog.__file__), str(self.grace)],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, close_fds=True, cwd="/",
-            )
-        except OSError as exc:
-            self._failed = True
-            logger.warning("local backend: cannot start the task watchdog (%s); tasks will not be ended "
-                           "if this process is killed", exc)
-        return self._process
-
-    def _send(self, line: str) -> None:
-        with self._lock:
-            process = self._ensure()
-            if process is None or process.stdin is None:
-                return
-            try:
-                process.stdin.write(line.encode())
-                process.stdin.flush()
-            except (BrokenPipeError, ValueError, OSError) as exc:
-                self._failed, self._process = True, None
-                logger.warning("local backend: the task watchdog is gone (%s); tasks will not be ended if "
-                               "this process is killed", exc)
-
-    def started(self, pgid: int) -> None:
-        """A task's process group ``pgid`` now runs."""
-        self._send(f"+ {pgid}\n")
-
-    def ended(self, pgid: int) -> None:
-        """The leader of group ``pgid`` has ended."""
-        if self._process is not None:
-            self._send(f"- {pgid}\n")
-
-    def close(self) -> None:
-        """Close the pipe and reap the watchdog (it exits at once when no group is left)."""
-        with self._lock:
-            process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(OSError, ValueError):
-            if process.stdin is not None:
-                process.stdin.close()
-        try:
-            process.wait(self.grace + 5.0)
-        except subprocess.TimeoutExpired:  # pragma: no cover - the watchdog is stuck
-            process.kill()
-            process.wait()
 
 
 def _check_picklable(task: dict[str, Any]) -> None:
@@ -246,7 +176,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         self._gpu_waiters: list[asyncio.Future[None]] = []
         self._processes: dict[str, Process] = {}
         self._functions_running = 0
-        self._watchdog = _Watchdog(self.kill_grace)
+        self._watchdog = Watchdog(self.kill_grace)
 
     # -- commands -----------------------------------------------------------------------
     async def _execute_command(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:

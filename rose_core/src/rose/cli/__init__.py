@@ -34,7 +34,8 @@ def build_parser(invoked: str | None = None) -> argparse.ArgumentParser:
     # never read it as rose's own `--backend 4`
     parser = argparse.ArgumentParser(prog="rose", description="Run and inspect ROSE learning campaigns.",
                                      allow_abbrev=False)
-    parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    parser.add_argument("--log-level", default="WARNING", type=log_level, metavar="LEVEL",
+                        help=f"logging level: {', '.join(LOG_LEVELS)} (default WARNING)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     plugins = sub.add_parser("plugins", allow_abbrev=False, help="list installed plugins and what they provide")
@@ -82,6 +83,20 @@ def build_parser(invoked: str | None = None) -> argparse.ArgumentParser:
     add_submit_parser(sub)
     add_plugin_commands(sub, builtin=list(sub.choices), invoked=invoked)
     return parser
+
+
+#: the levels ``--log-level`` accepts (any case)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(text: str) -> int:
+    """The logging level named by ``--log-level`` (``info``, ``DEBUG``...); anything else is an
+    error listing the levels."""
+    name = text.strip().upper()
+    if name not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"unknown level {text!r}; use one of {', '.join(LOG_LEVELS)}")
+    level: int = getattr(logging, name)
+    return level
 
 
 def _split_run_args(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -152,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         theirs = unknown + theirs
     if args.command in ("run", "submit"):
         args.script_args = theirs
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+    logging.basicConfig(level=args.log_level,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         result: Any = args.func(args)

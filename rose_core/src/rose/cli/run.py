@@ -41,6 +41,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not os.path.isfile(script):
         print(f"rose run: no such workflow script: {args.script}", file=sys.stderr)
         return 2
+    refused = not_a_python_script(script)
+    if refused:
+        print(f"rose run: {args.script} {refused}", file=sys.stderr)
+        return 2
     if args.runs_dir:
         os.environ["ROSE_RUNS_DIR"] = os.path.abspath(args.runs_dir)
     resume = None
@@ -124,6 +128,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"rose run: dry run, nothing was executed; report of the planned tasks: {report}",
                   file=sys.stderr)
     return code
+
+
+def not_a_python_script(path: str) -> str | None:
+    """Why ``path`` is no workflow script (None when it is one: a ``.py`` file, or a file
+    without an extension whose first line is a Python ``#!`` line)."""
+    extension = os.path.splitext(path)[1]
+    if extension == ".py":
+        return None
+    if not extension:
+        with open(path, "rb") as handle:
+            first = handle.readline(200)
+        if first.startswith(b"#!") and b"python" in first:
+            return None
+        return ("is not a Python script: rose run runs a workflow script written in Python (a .py file, "
+                "or a file starting with a `#!...python` line)")
+    return (f"is a {extension} file, not a Python script: rose run runs a workflow script written in Python "
+            f"(a .py file) that builds the learner and starts it; configuration files are read by that script")
 
 
 def _journaled(run_dir: str) -> int:
