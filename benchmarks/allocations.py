@@ -16,8 +16,9 @@ Then it compares them and prints:
 * the hand-over: from a deadline stop to the successor's first task, leaving out the queue wait
   (target <= 10 s).
 
-``--cancel`` instead measures cancellation: ``scancel`` of the job at 5 moments of an iteration,
-each followed by ``rose submit --resume``; nothing lost, no process left behind.
+``--cancel`` instead measures cancellation on an 8-iteration campaign: ``scancel`` of the job at
+10%, 30%, 50%, 70% and 90% into an iteration, each followed by ``rose submit --resume``; the
+result must equal the uninterrupted run, nothing lost or re-run, no process left behind.
 """
 
 from __future__ import annotations
@@ -138,6 +139,10 @@ def chain(args: argparse.Namespace, slurm: Any, work: Path) -> int:
         queue = max(0.0, ordered[k + 1]["start"] - ordered[k]["end"])
         handovers.append(firsts[k] - stop["time"] - queue)
         idle.append(ordered[k]["limit_end"] - stop["time"])
+        print(f"allocations: boundary {k + 1}: deadline stop at +{stop['time'] - began:.1f} s, job "
+              f"{jobs[k]['job_id']} ended +{ordered[k]['end'] - began:.0f} s, job {jobs[k + 1]['job_id']} started "
+              f"+{ordered[k + 1]['start'] - began:.0f} s (Slurm's times, whole seconds), its first task "
+              f"+{firsts[k] - began:.1f} s; rose run of the next job started +{jobs[k + 1]['started'] - began:.1f} s")
     print(f"allocations: allocations {len(jobs)} (target >= 3)")
     print(f"allocations: selections equal to the uninterrupted run: {same_selection}; metrics equal: {same_metrics}")
     print(f"allocations: finished tasks lost {len(lost)}, re-run {len(rerun)} (target 0 and 0)")
@@ -152,12 +157,75 @@ def chain(args: argparse.Namespace, slurm: Any, work: Path) -> int:
     return 0 if ok else 1
 
 
+def _iterations_done(runs: Path) -> int:
+    found = [p for p in runs.iterdir() if (p / "journal.jsonl").is_file()] if runs.is_dir() else []
+    return sum(1 for r in _records(found[0]) if r["type"] == "iteration") if found else 0
+
+
+def _submit(env: dict[str, str], work: Path, runs: Path, *extra: str) -> tuple[str, Path]:
+    subprocess.run([sys.executable, "-m", "rose", "submit", str(CAMPAIGN), "--runs-dir", str(runs), *extra],
+                   env=env, cwd=work, capture_output=True, text=True, check=True)
+    chain_file = max(runs.glob(".chains/*/chain.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(chain_file.read_text())["submitted"][-1], chain_file
+
+
+def _wait_chain(chain_file: Path, states: tuple[str, ...], timeout: float) -> dict[str, Any]:
+    end = time.time() + timeout
+    while time.time() < end:
+        state = json.loads(chain_file.read_text())
+        if state.get("state") in states:
+            return state
+        time.sleep(0.5)
+    raise SystemExit(f"allocations: {chain_file} did not reach {states} within {timeout:.0f} s")
+
+
+def cancellations(args: argparse.Namespace, slurm: Any, work: Path) -> int:
+    """``scancel`` at 5 moments of an iteration, each followed by ``rose submit --resume``."""
+    iterations = 8
+    env = {**os.environ, **slurm.env, "ROSE_BENCH_SCALE": str(args.scale), "ROSE_BENCH_ITERATIONS": str(iterations)}
+    ref_runs, runs = work / "reference", work / "cancelled"
+    reference = subprocess.Popen([sys.executable, "-m", "rose", "run", str(CAMPAIGN), "--runs-dir", str(ref_runs)],
+                                 env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    iteration_seconds = 17.0 * args.scale
+    campaign: str | None = None
+    leftovers: list[str] = []
+    for k, fraction in enumerate((0.1, 0.3, 0.5, 0.7, 0.9)):
+        before = _iterations_done(runs)
+        job, chain_file = _submit(env, work, runs, "--time", "10", *(["--resume", campaign] if campaign else []))
+        end = time.time() + 300
+        while _iterations_done(runs) <= before and time.time() < end:  # one iteration of this job finished
+            time.sleep(0.2)
+        time.sleep(fraction * iteration_seconds)
+        moment = time.time()
+        subprocess.run(["scancel", job], env=env, check=True)
+        state = _wait_chain(chain_file, ("cancelled", "failed", "done"), 180)
+        campaign = campaign or state.get("campaign")
+        time.sleep(1.0)
+        alive = subprocess.run(["pgrep", "-af", str(runs)], capture_output=True, text=True).stdout.strip()
+        if alive:
+            leftovers.append(alive)
+        print(f"allocations: cancel {k + 1}: scancel of job {job} {fraction:.0%} into an iteration "
+              f", chain {state['state']}, processes left: {alive or 'none'}", flush=True)
+    job, chain_file = _submit(env, work, runs, "--time", "10", "--resume", str(campaign))
+    state = _wait_chain(chain_file, ("done", "failed", "cancelled"), args.timeout)
+    reference.wait(timeout=args.timeout)
+    ours, theirs = _outcome(_campaign_dir(runs)), _outcome(_campaign_dir(ref_runs))
+    lost = [key for key in theirs["done"] if key not in ours["done"]]
+    rerun = [key for key, count in ours["done"].items() if count > 1]
+    same = ours["selections"] == theirs["selections"] and ours["metrics"] == theirs["metrics"]
+    print(f"allocations: after 5 cancellations the campaign ended {state['state']}; selections and metrics equal to "
+          f"the uninterrupted run: {same}; finished tasks lost {len(lost)}, re-run {len(rerun)}; processes left "
+          f"behind: {len(leftovers)}", flush=True)
+    return 0 if same and not lost and not rerun and not leftovers and state["state"] == "done" else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--time", type=int, default=1, help="each allocation's time limit in minutes (default 1)")
     parser.add_argument("--scale", type=float, default=1.0, help="task durations scale (default 1: 15-20 s iterations)")
     parser.add_argument("--timeout", type=float, default=1500.0, help="give up after this many seconds")
     parser.add_argument("--sbatch-option", action="append", default=[], help="passed to rose submit")
+    parser.add_argument("--cancel", action="store_true", help="measure cancellation (scancel at 5 moments) instead")
     args = parser.parse_args()
     args.sbatch_option = [f"--sbatch-option={o}" for o in args.sbatch_option]
     from rose.testing.slurm import LocalSlurm, why_not
@@ -170,7 +238,7 @@ def main() -> int:
         work = Path(folder)
         slurm = LocalSlurm(work / "slurm").start()
         try:
-            return chain(args, slurm, work)
+            return cancellations(args, slurm, work) if args.cancel else chain(args, slurm, work)
         finally:
             slurm.stop()
 

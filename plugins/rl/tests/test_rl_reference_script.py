@@ -55,5 +55,6 @@ def test_reference_parallel_experience_script(tmp_path):
     assert [s["should_stop"] for s in iterations] == [False, False, True]
     (stop,) = [r for r in records if r["type"] == "stop"]
     assert stop["reason"] == "criterion_met" and stop["final"]["iteration"] == 2
-    assert iterations[-1]["experience_by_environment"] == {f"env_{k}": 6 for k in range(1, 6)}
+    # each state value is journaled once, under "state" (numbers and short strings also at the top)
+    assert iterations[-1]["state"]["experience_by_environment"] == {f"env_{k}": 6 for k in range(1, 6)}
     assert sorted(os.listdir(os.path.join(run_dir, "work"))) == ["experience_bank.npz", "model.json", "update_log.jsonl"]
