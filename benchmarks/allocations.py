@@ -35,6 +35,30 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CAMPAIGN = HERE / "allocations_campaign.py"
+#: where each run's lines go (one section per mode); ``benchmarks/run.py`` copies the file into results.md
+RESULTS = HERE / "allocations.md"
+_lines: list[str] = []
+
+
+def report(line: str) -> None:
+    """Print a result line and keep it for :data:`RESULTS`."""
+    print(line, flush=True)
+    _lines.append(line)
+
+
+def _write_section(title: str, head: str) -> None:
+    sections: dict[str, str] = {}
+    if RESULTS.is_file():
+        for part in RESULTS.read_text().split("\n### ")[1:]:
+            name, _, body = part.partition("\n")
+            sections[name] = body
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    sections[title] = f"\n{head} ({stamp}):\n\n" + "\n".join(f"- {line.removeprefix('allocations: ')}"
+                                                            for line in _lines) + "\n"
+    text = "## Campaigns across Slurm allocations (`benchmarks/allocations.py`, needs Slurm: run on its own)\n"
+    for name in sorted(sections):
+        text += f"\n### {name}\n{sections[name].rstrip()}\n"
+    RESULTS.write_text(text)
 
 
 def _records(run_dir: Path) -> list[dict[str, Any]]:
@@ -91,7 +115,7 @@ def _job_times(job_id: str, env: dict[str, str]) -> dict[str, float]:
 def chain(args: argparse.Namespace, slurm: Any, work: Path) -> int:
     env = {**os.environ, **slurm.env, "ROSE_BENCH_SCALE": str(args.scale)}
     ref_runs, chain_runs = work / "reference", work / "chain"
-    print(f"allocations: uninterrupted reference and a chain of {args.time}-minute jobs, both running now", flush=True)
+    report(f"allocations: uninterrupted reference and a chain of {args.time}-minute jobs, both running now", flush=True)
     reference = subprocess.Popen([sys.executable, "-m", "rose", "run", str(CAMPAIGN), "--runs-dir", str(ref_runs)],
                                  env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     began = time.time()
@@ -107,13 +131,13 @@ def chain(args: argparse.Namespace, slurm: Any, work: Path) -> int:
         if state.get("state") in ("done", "failed", "cancelled"):
             break
         if time.time() - began > args.timeout:
-            print(f"allocations: the chain did not finish within {args.timeout} s: {state}", flush=True)
+            report(f"allocations: the chain did not finish within {args.timeout} s: {state}", flush=True)
             return 1
         time.sleep(2)
     elapsed = time.time() - began
     reference.wait(timeout=args.timeout)
     jobs = state["jobs"]
-    print(f"allocations: chain {state['state']} after {elapsed:.0f} s in {len(jobs)} allocation(s): "
+    report(f"allocations: chain {state['state']} after {elapsed:.0f} s in {len(jobs)} allocation(s): "
           f"{[j['job_id'] for j in jobs]}", flush=True)
     ours, theirs = _outcome(_campaign_dir(chain_runs)), _outcome(_campaign_dir(ref_runs))
     same_selection = ours["selections"] == theirs["selections"]
@@ -139,18 +163,18 @@ def chain(args: argparse.Namespace, slurm: Any, work: Path) -> int:
         queue = max(0.0, ordered[k + 1]["start"] - ordered[k]["end"])
         handovers.append(firsts[k] - stop["time"] - queue)
         idle.append(ordered[k]["limit_end"] - stop["time"])
-        print(f"allocations: boundary {k + 1}: deadline stop at +{stop['time'] - began:.1f} s, job "
+        report(f"allocations: boundary {k + 1}: deadline stop at +{stop['time'] - began:.1f} s, job "
               f"{jobs[k]['job_id']} ended +{ordered[k]['end'] - began:.0f} s, job {jobs[k + 1]['job_id']} started "
               f"+{ordered[k + 1]['start'] - began:.0f} s (Slurm's times, whole seconds), its first task "
               f"+{firsts[k] - began:.1f} s; rose run of the next job started +{jobs[k + 1]['started'] - began:.1f} s")
-    print(f"allocations: allocations {len(jobs)} (target >= 3)")
-    print(f"allocations: selections equal to the uninterrupted run: {same_selection}; metrics equal: {same_metrics}")
-    print(f"allocations: finished tasks lost {len(lost)}, re-run {len(rerun)} (target 0 and 0)")
-    print(f"allocations: work thrown away {ours['cancelled_seconds']:.1f} s of {allocated:.0f} s allocated = "
+    report(f"allocations: allocations {len(jobs)} (target >= 3)")
+    report(f"allocations: selections equal to the uninterrupted run: {same_selection}; metrics equal: {same_metrics}")
+    report(f"allocations: finished tasks lost {len(lost)}, re-run {len(rerun)} (target 0 and 0)")
+    report(f"allocations: work thrown away {ours['cancelled_seconds']:.1f} s of {allocated:.0f} s allocated = "
           f"{100 * ours['cancelled_seconds'] / max(allocated, 1e-9):.1f}% (target <= 10%)")
-    print(f"allocations: idle tail per boundary (deadline stop to the time limit): "
+    report(f"allocations: idle tail per boundary (deadline stop to the time limit): "
           f"{', '.join(f'{x:.1f}' for x in idle)} s")
-    print(f"allocations: hand-over per boundary, stop to the successor's first task without the queue wait: "
+    report(f"allocations: hand-over per boundary, stop to the successor's first task without the queue wait: "
           f"{', '.join(f'{x:.1f}' for x in handovers)} s (target <= 10 s)")
     ok = (len(jobs) >= 3 and same_selection and same_metrics and not lost and not rerun and state["state"] == "done"
           and all(h <= 10 for h in handovers))
@@ -196,7 +220,6 @@ def cancellations(args: argparse.Namespace, slurm: Any, work: Path) -> int:
         while _iterations_done(runs) <= before and time.time() < end:  # one iteration of this job finished
             time.sleep(0.2)
         time.sleep(fraction * iteration_seconds)
-        moment = time.time()
         subprocess.run(["scancel", job], env=env, check=True)
         state = _wait_chain(chain_file, ("cancelled", "failed", "done"), 180)
         campaign = campaign or state.get("campaign")
@@ -204,7 +227,7 @@ def cancellations(args: argparse.Namespace, slurm: Any, work: Path) -> int:
         alive = subprocess.run(["pgrep", "-af", str(runs)], capture_output=True, text=True).stdout.strip()
         if alive:
             leftovers.append(alive)
-        print(f"allocations: cancel {k + 1}: scancel of job {job} {fraction:.0%} into an iteration "
+        report(f"allocations: cancel {k + 1}: scancel of job {job} {fraction:.0%} into an iteration "
               f", chain {state['state']}, processes left: {alive or 'none'}", flush=True)
     job, chain_file = _submit(env, work, runs, "--time", "10", "--resume", str(campaign))
     state = _wait_chain(chain_file, ("done", "failed", "cancelled"), args.timeout)
@@ -213,7 +236,7 @@ def cancellations(args: argparse.Namespace, slurm: Any, work: Path) -> int:
     lost = [key for key in theirs["done"] if key not in ours["done"]]
     rerun = [key for key, count in ours["done"].items() if count > 1]
     same = ours["selections"] == theirs["selections"] and ours["metrics"] == theirs["metrics"]
-    print(f"allocations: after 5 cancellations the campaign ended {state['state']}; selections and metrics equal to "
+    report(f"allocations: after 5 cancellations the campaign ended {state['state']}; selections and metrics equal to "
           f"the uninterrupted run: {same}; finished tasks lost {len(lost)}, re-run {len(rerun)}; processes left "
           f"behind: {len(leftovers)}", flush=True)
     return 0 if same and not lost and not rerun and not leftovers and state["state"] == "done" else 1
@@ -232,15 +255,20 @@ def main() -> int:
 
     reason = why_not()
     if reason:
-        print(f"allocations: skipped, no local Slurm: {reason}")
+        report(f"allocations: skipped, no local Slurm: {reason}")
         return 0
     with tempfile.TemporaryDirectory(prefix="rose-alloc-") as folder:
         work = Path(folder)
         slurm = LocalSlurm(work / "slurm").start()
         try:
-            return cancellations(args, slurm, work) if args.cancel else chain(args, slurm, work)
+            code = cancellations(args, slurm, work) if args.cancel else chain(args, slurm, work)
         finally:
             slurm.stop()
+        if args.cancel:
+            _write_section("Cancellation", f"`python benchmarks/allocations.py --cancel --scale {args.scale:g}`")
+        else:
+            _write_section("Chain", f"`python benchmarks/allocations.py --time {args.time}`")
+        return code
 
 
 if __name__ == "__main__":

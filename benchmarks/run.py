@@ -828,6 +828,9 @@ def write_results(path: Path, bench: Bench, info: dict[str, Any], table: list[st
         lines += ["Notes:", "", *notes, ""]
     if "scenario10" in bench.extra:
         lines += bench.extra["scenario10"]
+    allocations = HERE / "allocations.md"  # benchmarks/allocations.py: needs Slurm, run on its own
+    if allocations.is_file():
+        lines += ["", *allocations.read_text().rstrip().splitlines(), ""]
     lines += [
         "## How each figure is measured",
         "",
