@@ -221,7 +221,7 @@ def test_progress_counts_like_the_summary_and_shows_the_effective_max_iter(proje
     assert main(["run", "campaign.py", "--resume", "latest", "--max-iter", "3"]) == 0
     captured = capsys.readouterr()
     assert f"resuming at iteration 3 (2 already done, journaled in {run_dir})" in captured.out
-    assert f"rose run: resuming {os.path.basename(run_dir)} at iteration 3" in captured.err
+    assert f"rose run: campaign {run_dir}  (rose show {os.path.basename(run_dir)})" in captured.err
 
 
 def test_docs_spelling_of_the_progress_tracker_works_after_import_rose():

@@ -16,6 +16,7 @@ parser.add_argument("--sleep", type=float, default=0.0)
 parser.add_argument("--hang-at", type=int, default=-1)
 parser.add_argument("--kill-at", type=int, default=-1)
 parser.add_argument("--flaky", action="store_true")
+parser.add_argument("--wait-for", default="", help="hold until this file exists (at most 120 s)")
 args = parser.parse_args()
 
 with open(args.log, "a") as log:
@@ -32,6 +33,9 @@ if args.kind == "training" and args.flaky:
     if seen == 0:
         print("transient failure: license server busy", file=sys.stderr)
         sys.exit(75)
+deadline = time.monotonic() + 120
+while args.wait_for and not os.path.exists(args.wait_for) and time.monotonic() < deadline:
+    time.sleep(0.02)
 time.sleep(args.sleep)
 if args.kind == "criterion":
     print(f"mse {1.0 / (args.iteration + 1):.6f}")

@@ -70,7 +70,7 @@ class Campaign:
     def wait_for_iterations(self, count: int, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.run_dir.exists() and len(self.finished_iterations()) >= count:
+            if (self.run_dir / "journal.jsonl").exists() and len(self.finished_iterations()) >= count:
                 return
             time.sleep(0.05)
         raise AssertionError(f"the campaign did not finish {count} iterations in {timeout} s")

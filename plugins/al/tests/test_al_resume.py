@@ -6,7 +6,10 @@ import collections
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rose.al import ParallelActiveLearner
+from rose.errors import RoseError
 from rose.journal import read_journal
 
 
@@ -54,3 +57,46 @@ async def test_parallel_campaign_resumes_each_learner(al_engine: Any, tmp_path: 
         assert [calls[(learner, "active_learn", i)] for i in range(4)] == [1, 1, 1, 1]
         journal = read_journal(str(Path(run_dir) / f"learner-{learner}"))
         assert [r["state"]["iteration"] for r in journal if r["type"] == "iteration"] == [0, 1, 2, 3]
+
+
+def plain(engine: Any) -> ParallelActiveLearner:
+    acl = ParallelActiveLearner(engine)
+
+    @acl.simulation_task(as_executable=False)
+    async def simulation(*args: Any, **kwargs: Any) -> int:
+        return 1
+
+    @acl.training_task(as_executable=False)
+    async def training(*args: Any, **kwargs: Any) -> int:
+        return 1
+
+    @acl.active_learn_task(as_executable=False)
+    async def active_learn(*args: Any, **kwargs: Any) -> int:
+        return 1
+
+    return acl
+
+
+@pytest.mark.parametrize(("resumed_with", "words"), [
+    (2, "learner-2 would be left unfinished"),
+    (4, "learner-3 would start from iteration 0"),
+])
+async def test_resuming_with_another_learner_count_is_an_error_naming_the_difference(
+    al_engine: Any, resumed_with: int, words: str
+) -> None:
+    first = plain(al_engine)
+    await first.start(parallel_learners=3, max_iter=1)
+    run_dir = Path(first.run_dir)
+    before = {path: path.read_bytes() for path in run_dir.rglob("journal.jsonl")}
+
+    with pytest.raises(RoseError, match=f"started with parallel_learners=3, this start.. has parallel_learners={resumed_with}"):
+        await plain(al_engine).start(parallel_learners=resumed_with, max_iter=2, resume=str(run_dir))
+    # changed options allowed on purpose: the learner count still cannot change
+    with pytest.raises(RoseError) as caught:
+        await plain(al_engine).start(parallel_learners=resumed_with, max_iter=2, resume=str(run_dir),
+                                     allow_changed_options=True)
+    message = str(caught.value)
+    assert f"a campaign of 3 learners (learner-0, learner-1, learner-2), and this start asks for {resumed_with}" in message
+    assert words in message and "Resume it with the same 3 learners, or start a new campaign" in message
+    assert {path: path.read_bytes() for path in run_dir.rglob("journal.jsonl")} == before  # nothing written
+    assert not (run_dir / "learner-3").exists()

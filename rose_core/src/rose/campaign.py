@@ -29,6 +29,7 @@ from rose.deadline import (
     stopped_at_deadline,
 )
 from rose.errors import RoseError
+from rose.interrupts import exit_for_signal
 from rose.journal import Journal
 from rose.options import options_record
 from rose.resume import ResumePoint
@@ -246,10 +247,12 @@ class CampaignStream:
     user's code runs; pending tasks are cancelled right after.
     """
 
-    def __init__(self, states: AsyncIterator[IterationState], on_abandon: Callable[[], None]) -> None:
+    def __init__(self, states: AsyncIterator[IterationState], on_abandon: Callable[[], None], *,
+                 exit_on_signal: str | None = None) -> None:
         self._states = states
         self._on_abandon = on_abandon
         self._closed = False
+        self._exit_on_signal = exit_on_signal  # a top-level campaign's directory: SIGTERM ends the program
 
     def __aiter__(self) -> CampaignStream:
         return self
@@ -257,8 +260,11 @@ class CampaignStream:
     async def __anext__(self) -> IterationState:
         try:
             return await self._states.__anext__()
-        except BaseException:
+        except BaseException as exc:
             self._closed = True
+            stop = exit_for_signal(exc, self._exit_on_signal) if self._exit_on_signal is not None else None
+            if stop is not None:
+                raise stop from None  # the stop is recorded: end the program cleanly (rose.interrupts)
             raise
 
     async def aclose(self) -> None:

@@ -7,6 +7,8 @@ from typing import Any, Union
 
 from attrs import define, field, fields, frozen
 
+from rose.errors import RoseError
+
 __all__ = [
     "AdaptiveSchedule",
     "IterationSchedule",
@@ -14,7 +16,9 @@ __all__ = [
     "Schedule",
     "TaskConfig",
     "TaskConfigValue",
+    "UnknownTaskError",
     "check_learner_config",
+    "check_task_names",
     "resolve_task_config",
 ]
 
@@ -284,6 +288,37 @@ def check_learner_config(config: Any, where: str) -> LearnerConfig | None:
         f"{where} must be a LearnerConfig or None (None uses the base tasks' own defaults), "
         f"got {config!r}"
     )
+
+
+class UnknownTaskError(RoseError, ValueError):
+    """A ``LearnerConfig(tasks={...})`` key that names no task of the learner."""
+
+
+def check_task_names(config: LearnerConfig | None, tasks: Mapping[str, str], owner: str, where: str) -> None:
+    """Refuse ``config.tasks`` keys that name no registered task (name -> kind in ``tasks``) and no task kind.
+
+    Such an entry would be dropped silently; the error names the key, the learner's tasks and
+    the closest one. ``owner`` names the learner and ``where`` the argument.
+    """
+    if config is None or not config.tasks:
+        return
+    names = list(tasks)
+    kinds = list(dict.fromkeys(tasks.values()))
+    for key in config.tasks:
+        if key in tasks or key in kinds:
+            continue
+        import difflib
+
+        scored = [(difflib.SequenceMatcher(None, key, name).ratio(), -index, name)
+                  for index, name in enumerate(names + [k for k in kinds if k not in tasks])]
+        best = max(scored, default=(0.0, 0, ""))
+        hint = f" (did you mean {best[2]!r}?)" if best[0] >= 0.6 else ""
+        listed = ", ".join(name if kind == name else f"{name} ({kind})" for name, kind in sorted(tasks.items()))
+        raise UnknownTaskError(
+            f"{where}: LearnerConfig(tasks={{{key!r}: ...}}) names no task of this {owner}{hint}; its tasks are "
+            f"{listed or 'none yet'}. Use a registered task's name (or a task kind, for every task of that kind), "
+            f"or register the task before start()."
+        )
 
 
 def resolve_task_config(value: TaskConfigValue, iteration: int) -> TaskConfig | None:

@@ -69,6 +69,11 @@ class EngineHandle:
     async def __aexit__(self, *exc: Any) -> None:
         if self._engine is not None:
             await self._engine.shutdown()
+        from rose.interrupts import exit_for_signal
+
+        stop = exit_for_signal(exc[1] if len(exc) > 1 else None)  # SIGTERM outside a campaign: a clean exit too
+        if stop is not None:
+            raise stop from None
 
     async def _create(self) -> Any:
         from rose.overrides import engine_choice

@@ -36,6 +36,7 @@ from rose.learner import Learner
 from rose.manifest import build_manifest
 from rose.names import check_distinct
 from rose.options import StartOptions, configuration
+from rose.shape import check_shape
 from rose.state import IterationState
 from rose.steps import Plan
 from rose.streaming import LearnerRun, stream_learners
@@ -160,13 +161,18 @@ def fan_out(
     def campaign() -> CampaignStream:
         campaign = begin_campaign(parent, plan)
         point = prepare_resume(parent, campaign)
+        if point is not None:
+            check_shape(parent.run_dir, [f"{prefix}-{dirnames[i]}" for i in ids], prefix=prefix, what=what)
         check_resources(parent)
+        children = [make_child(i, os.path.join(parent.run_dir, f"{prefix}-{dirnames[i]}")) for i in ids]
+        starts = []  # each child's start() checks its own configuration: before anything is written
+        for child in children:
+            own = child.learner.run_dir
+            resume = own if point is not None and os.path.exists(os.path.join(own, JOURNAL_NAME)) else None
+            starts.append((child.learner_id, child.start(resume)))
         private.make_dirs(parent.run_dir)
-        children = []
-        for child_id in ids:
-            directory = os.path.join(parent.run_dir, f"{prefix}-{dirnames[child_id]}")
-            private.make_dirs(directory)
-            children.append(make_child(child_id, directory))
+        for child in children:
+            private.make_dirs(child.learner.run_dir)
         parent.children = [child.learner for child in children]
         parent.metric_values_per_iteration = {
             f"{prefix}-{child.learner_id}": child.learner.metric_values_per_iteration for child in children
@@ -174,14 +180,11 @@ def fan_out(
         manifest = build_manifest(parent, parent.run_dir, max_iter=campaign.max_iter, parallel_count=len(children),
                                   **parent.manifest_extra(plan))
         campaign.open(manifest)
-        runs = []
-        for child in children:
-            own = child.learner.run_dir
-            resume = own if point is not None and os.path.exists(os.path.join(own, JOURNAL_NAME)) else None
-            runs.append((child.learner_id, child.start(resume).__aiter__()))
+        runs = [(learner_id, run.__aiter__()) for learner_id, run in starts]
         states = _relay(parent, campaign, runs, children, fail_fast=fail_fast, what=what, tolerate=tolerate,
                         on_end=on_end)
-        return CampaignStream(states, campaign.abandon)
+        return CampaignStream(states, campaign.abandon,
+                              exit_on_signal=parent.run_dir if parent.learner_id is None else None)
 
     return LearnerRun(campaign, parallel=True)
 

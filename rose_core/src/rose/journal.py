@@ -156,6 +156,11 @@ class Journal:
         handle.flush()
         self._lock_file = handle
 
+    @property
+    def locked(self) -> bool:
+        """True while this journal holds its directory's lock (a child's never does: its parent's covers it)."""
+        return self._lock_file is not None
+
     def _release_lock(self) -> None:
         if self._lock_file is not None:
             try:

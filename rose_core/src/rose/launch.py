@@ -17,9 +17,9 @@ from rose.journal_read import JOURNAL_NAME, SUMMARY_NAME, read_journal, read_sum
 from rose.loop import check_resumable, run_iterations
 from rose.manifest import build_manifest
 from rose.options import check_same_options
-from rose.processes import reap_processes
+from rose.processes import reap_leftovers
 from rose.resume import ResumePoint, load_resume_point
-from rose.rundirs import latest_run_dir
+from rose.rundirs import resume_dir
 from rose.steps import Plan
 
 if TYPE_CHECKING:
@@ -32,13 +32,14 @@ def open_campaign(learner: Learner, plan: Plan) -> CampaignStream:
     """Open the journal and trackers of ``learner``'s campaign for ``plan``; the stream of its states."""
     campaign = begin_campaign(learner, plan)
     point = prepare_resume(learner, campaign)
+    check_resources(learner)  # before the directory exists: a refused start leaves nothing behind
     place_tasks(learner)
-    check_resources(learner)
     manifest = build_manifest(learner, learner.run_dir, max_iter=campaign.max_iter, **learner.manifest_extra(plan))
+    campaign.open(manifest)  # the lock first: a second resume of a running campaign is refused here, harming nothing
     if point is not None:
-        reap_processes(point.processes)
-    campaign.open(manifest)
-    return CampaignStream(run_iterations(learner, plan, campaign), campaign.abandon)
+        reap_leftovers(point.processes, campaign.journal)
+    return CampaignStream(run_iterations(learner, plan, campaign), campaign.abandon,
+                          exit_on_signal=learner.run_dir if learner.learner_id is None else None)
 
 
 def begin_campaign(learner: Learner, plan: Plan) -> Campaign:
@@ -72,7 +73,8 @@ def prepare_resume(learner: Learner, campaign: Campaign) -> ResumePoint | None:
         resume = overrides.resume_for(learner)  # `rose run --resume RUN`
     if resume is None or resume is False:
         return None
-    run_dir = latest_run_dir(learner.name) if resume is True else os.path.abspath(os.fspath(resume))
+    run_dir = resume_dir(learner, resume)
+    assert run_dir is not None
     point = load_resume_point(run_dir)
     check_resumable(learner, point)
     check_same_options(run_dir, point.options, campaign.plan.start_options, campaign.plan.allow_changed_options,

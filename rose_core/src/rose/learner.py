@@ -20,7 +20,7 @@ from typing import Any, ClassVar, final
 
 from rose import direct, overrides, taskrun
 from rose.campaign import Campaign
-from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig, check_learner_config
+from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig, check_learner_config, check_task_names
 from rose.criterion import check_threshold, criterion_decorator, parse_metric_value
 from rose.deadline import campaign_deadline
 from rose.errors import ResourceError, RoseError
@@ -30,7 +30,7 @@ from rose.names import check_plain_name
 from rose.options import StartOptions, bind_start
 from rose.records import Resources
 from rose.resume import ResumePoint
-from rose.rundirs import new_run_dir
+from rose.rundirs import new_run_dir, resume_dir
 from rose.state import IterationBook, IterationState
 from rose.steps import Outcome, Plan, Step
 from rose.streaming import LearnerRun
@@ -134,6 +134,10 @@ class Learner(IterationBook):
         """Every registered task of ``kind`` in registration order."""
         return [spec for spec in self.tasks.values() if spec.kind == kind]
 
+    def task_kinds(self) -> dict[str, str]:
+        """Every registered task's name and kind (the criterion is task ``criterion``)."""
+        return {name: spec.kind for name, spec in self.tasks.items()}
+
     def has_task(self, kind: str) -> bool:
         """True when at least one task of ``kind`` is registered."""
         return any(spec.kind == kind for spec in self.tasks.values())
@@ -236,6 +240,7 @@ class Learner(IterationBook):
         """Use ``config`` from the next iteration on (a parallel learner's children all take it)."""
         if not isinstance(config, LearnerConfig):
             raise TypeError(f"set_next_config expects a LearnerConfig, got {config!r}")
+        check_task_names(config, self.task_kinds(), type(self).__name__, "set_next_config")
         self._pending_config = config
         for child in self.children:
             child.set_next_config(config)
@@ -274,7 +279,7 @@ class Learner(IterationBook):
     def run_dir(self) -> str:
         """The campaign directory (created when the campaign starts)."""
         if self._run_dir is None:
-            self._run_dir = overrides.resume_for(self) or new_run_dir(self.name)  # `rose run --resume RUN`
+            self._run_dir = resume_dir(self, overrides.resume_for(self)) or new_run_dir(self.name)  # `rose run --resume`
         return self._run_dir
 
     @property
@@ -329,6 +334,7 @@ class Learner(IterationBook):
         base, own = bind_start(type(self).__name__, self.start_positional, self.options_class, args, kwargs,
                                self.start_aliases)
         config = check_learner_config(base["initial_config"], "initial_config")
+        check_task_names(config, self.task_kinds(), type(self).__name__, "initial_config")
         self.validate(base["max_iter"], **own)
         deadline = campaign_deadline(base["deadline"])
         plan = Plan(max_iter=base["max_iter"], skip_pre_loop=bool(base["skip_pre_loop"]), config=config,

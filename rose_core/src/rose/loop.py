@@ -53,8 +53,10 @@ async def run_iterations(learner: Learner, plan: Plan, campaign: Campaign) -> As
         if point is not None and _already_done(learner, point, max_iter):
             reason = point.stop_reason or "max_iter_reached"
             return
-        if point is not None and point.next_iteration > 0:
-            logger.info("[%s] resuming %s at iteration %d", learner.label, learner.run_dir, point.next_iteration)
+        if point is not None and point.next_iteration > 0:  # the lifecycle logger: `rose run` shows it
+            logging.getLogger("rose.lifecycle.campaign").info(
+                "[%s] resuming %s at iteration %d (%d already done)", learner.label, learner.run_dir,
+                point.next_iteration + 1, point.next_iteration)
         i = start_at
         current = i
         while max_iter == 0 or i < max_iter:

@@ -12,7 +12,8 @@ builds its engine and starts its learners:
 ``ROSE_DRY_RUN``          ``1``: build the ``dry-run`` backend (nothing runs; the task graph is shown)
 ``ROSE_TRACKERS``         comma-separated tracker names added to every top-level learner
 ``ROSE_MAX_ITER``         stop each learner after at most this many iterations
-``ROSE_RESUME``           the campaign directory a top-level learner continues (``start(resume=...)``)
+``ROSE_RESUME``           the campaign directory a top-level learner continues (``start(resume=...)``);
+                          ``latest``: the newest campaign of the learner's type and tasks
 ========================  ====================================================================
 
 Environment variables, not a Python context, so the same overrides reach a script run as
@@ -41,6 +42,7 @@ from rose.errors import RoseError
 __all__ = [
     "DRY_RUN_BACKEND",
     "ENV",
+    "LATEST",
     "Overrides",
     "applied",
     "campaign_trackers",
@@ -53,6 +55,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DRY_RUN_BACKEND = "dry-run"
+#: ``ROSE_RESUME`` value for "the newest campaign of this learner" (like ``start(resume=True)``)
+LATEST = "latest"
 
 #: the environment variable of each override
 ENV = {
@@ -121,7 +125,7 @@ class Overrides:
         if self.max_iter is not None:
             env[ENV["max_iter"]] = str(self.max_iter)
         if self.resume:
-            env[ENV["resume"]] = os.path.abspath(self.resume)
+            env[ENV["resume"]] = self.resume if self.resume == LATEST else os.path.abspath(self.resume)
         return env
 
     def describe(self) -> str:

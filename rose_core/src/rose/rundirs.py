@@ -1,13 +1,17 @@
-"""Where campaigns live: a new campaign's directory, and the newest one of a learner (``resume=True``)."""
+"""Where campaigns live: a new campaign's directory, and the one a resume continues (``resume=True``)."""
 
 from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from rose.names import dirname_for
 
-__all__ = ["latest_run_dir", "new_run_dir"]
+if TYPE_CHECKING:
+    from rose.learner import Learner
+
+__all__ = ["new_run_dir", "resume_dir"]
 
 
 def new_run_dir(name: str) -> str:
@@ -23,15 +27,21 @@ def new_run_dir(name: str) -> str:
     return path
 
 
-def latest_run_dir(name: str) -> str:
-    """The newest campaign directory of learner ``name`` under the runs root."""
-    from rose.engine import runs_root
+def resume_dir(learner: Learner, resume: str | os.PathLike[str] | bool | None) -> str | None:
+    """The campaign directory ``resume`` names for ``learner`` (None: none).
 
-    root = runs_root()
-    suffix = f"-{dirname_for(name).lower()}"
-    candidates = sorted(
-        entry.path for entry in os.scandir(root) if entry.is_dir() and suffix in entry.name
-    ) if os.path.isdir(root) else []
-    if not candidates:
-        raise FileNotFoundError(f"cannot resume: no campaign of {name} under {root}")
-    return candidates[-1]
+    ``True`` or ``"latest"`` (``rose run --resume latest``): the learner's own ``run_dir`` when
+    it was given one, else the newest campaign of its learner type and tasks under the runs
+    root (:func:`rose.runs.choose_campaign`, an error listing the candidates when none fits).
+    """
+    from rose.overrides import LATEST
+
+    if resume is None or resume is False:
+        return None
+    if resume is True or resume == LATEST:
+        if not learner._own_run_dir and learner._run_dir is not None:
+            return learner._run_dir
+        from rose.runs import choose_campaign
+
+        return choose_campaign(type(learner).__name__, learner.task_kinds(), name=learner.name)
+    return os.path.abspath(os.fspath(resume))

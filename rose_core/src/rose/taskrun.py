@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rose import fingerprint, replay, results
 from rose.campaign import Campaign
 from rose.errors import RoseError
+from rose.processes import owner_record
 from rose.tasks import TaskContext, TaskSpec, execute
 
 if TYPE_CHECKING:
@@ -129,9 +130,11 @@ def _journal_task(learner: Learner, campaign: Campaign, iteration: int | None,
 
 def _journal_spawn(campaign: Campaign, iteration: int | None, task: str,
                    key: str) -> Callable[[Mapping[str, Any]], None]:
+    owner = owner_record()  # host and campaign process: a resume leaves the tasks of a live campaign alone
+
     def write(process: Mapping[str, Any]) -> None:
         campaign.write("process", iteration=iteration, task=task, key=key,
-                       **{k: process.get(k) for k in ("pid", "pgid", "start_time", "host") if k in process})
+                       **{**owner, **{k: process.get(k) for k in ("pid", "pgid", "start_time", "host") if k in process}})
 
     return write
 

@@ -34,8 +34,8 @@ def show_lifecycle() -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a workflow script in this process with the overrides in the environment."""
-    from rose.overrides import Overrides, applied
-    from rose.runs import find_runs, match_run
+    from rose.overrides import LATEST, Overrides, applied
+    from rose.runs import find_runs, is_run_dir, match_run
 
     script = os.path.abspath(args.script)
     if not os.path.isfile(script):
@@ -48,17 +48,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.runs_dir:
         os.environ["ROSE_RUNS_DIR"] = os.path.abspath(args.runs_dir)
     resume = None
-    if args.resume:
+    if args.resume in ("latest", "last", "-1") and not is_run_dir(args.resume):
+        resume = LATEST  # the learner picks: the newest campaign of its type and tasks
+    elif args.resume:
         try:
             resume, matches = match_run(args.resume)
         except FileNotFoundError as exc:
             print(f"rose run: cannot resume: {exc}", file=sys.stderr)
             return 2
         if len(matches) > 1:
-            print(f"rose run: {args.resume!r} matches {len(matches)} campaigns; resuming the latest, "
+            print(f"rose run: {args.resume!r} matches {len(matches)} campaigns; taking the latest, "
                   f"{os.path.basename(resume)}", file=sys.stderr)
-        print(f"rose run: resuming {os.path.basename(resume)} at iteration {_journaled(resume) + 1}",
-              file=sys.stderr)
+        # "resuming ... at iteration N" comes from the campaign itself, once it has checked and locked it
     if getattr(args, "deadline", None):
         from rose.deadline import DEADLINE_ENV, DeadlineError, parse_deadline
 
@@ -103,7 +104,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         show_lifecycle()
         code, interrupted = _run_script(script, list(args.script_args))
     created = [path for path in find_runs() if path not in before]
-    campaigns = created + ([resume] if resume and resume not in created else [])
+    if resume == LATEST:
+        resumed = [path for path in find_runs() if path not in created and _written_since(path, started)]
+    else:  # a resume refused before it wrote anything is not this run's campaign
+        resumed = [resume] if resume and resume not in created and _written_since(resume, started) else []
+    campaigns = created + resumed
     at_deadline = list(dict.fromkeys(stopped_at_deadline[deadline_stops:]))
     if at_deadline:
         from rose.deadline import DEADLINE_EXIT_CODE
@@ -147,14 +152,14 @@ def not_a_python_script(path: str) -> str | None:
             f"(a .py file) that builds the learner and starts it; configuration files are read by that script")
 
 
-def _journaled(run_dir: str) -> int:
-    """Iterations the campaign's journal holds (of its longest-running learner)."""
-    from rose.runs import load_run
+def _written_since(run_dir: str, since: float) -> bool:
+    """True when ``run_dir``'s journal was written at or after ``since`` (a campaign this run resumed)."""
+    from rose.journal import JOURNAL_NAME
 
     try:
-        return load_run(run_dir).iterations
-    except (OSError, ValueError):
-        return 0
+        return os.path.getmtime(os.path.join(run_dir, JOURNAL_NAME)) >= since - 1
+    except OSError:
+        return False
 
 
 def resume_command(args: argparse.Namespace, campaign: str) -> str:
@@ -241,18 +246,31 @@ def _run_script(script: str, script_args: list[str]) -> tuple[int, str | None]:
     (the campaign has already stopped cleanly by then: no traceback is printed).
     """
     import asyncio
+    import logging
+
+    from rose.errors import RoseError
+    from rose.interrupts import StoppedBySignal
 
     saved_argv, saved_path = sys.argv[:], sys.path[:]
     sys.argv = [script, *script_args]
     sys.path.insert(0, os.path.dirname(script))
+    campaign_log = logging.getLogger("rose.campaign")
+    campaign_log.addFilter(_said_below)  # "interrupted (SIGTERM); resume with: ..." says it
     try:
         runpy.run_path(script, run_name="__main__")
+    except StoppedBySignal as exc:  # SIGTERM/SIGHUP: the campaign stopped cleanly (rose.interrupts)
+        return int(exc.code or 1), exc.signal_name
     except SystemExit as exc:
         if exc.code is None:
             return 0, None
         if isinstance(exc.code, int):
             return exc.code, None
         print(exc.code, file=sys.stderr)
+        return 1, None
+    except RoseError as exc:  # ROSE's own clear error (bad input, a refused resume): its message says it all
+        print(f"rose run: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            traceback.print_exc()
         return 1, None
     except KeyboardInterrupt:
         return 130, "Ctrl-C"
@@ -264,4 +282,12 @@ def _run_script(script: str, script_args: list[str]) -> tuple[int, str | None]:
         return 1, None
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
+        campaign_log.removeFilter(_said_below)
     return 0, None
+
+
+def _said_below(record: Any) -> bool:
+    """Drop the library's "stopped by SIGTERM" line: `rose run` prints its own, with the resume command."""
+    from rose.interrupts import SAID_BY_CALLER
+
+    return not getattr(record, SAID_BY_CALLER, False)
