@@ -8,6 +8,8 @@ error listing every candidate and why it was not taken. ``rose runs`` lists in t
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -17,11 +19,11 @@ import pytest
 
 from rose import LearnerConfig
 from rose.campaign import Outcome, Step
-from rose.cli import main
 from rose.errors import RoseError
 from rose.journal import read_journal
 from rose.learner import Learner
-from rose.runs import choose_campaign, find_runs
+from rose.resume_choice import choose_campaign
+from rose.runs import find_runs
 from rose.streaming import LearnerRun
 from rose.testing import PluginSandbox
 
@@ -142,13 +144,15 @@ WORKFLOW = textwrap.dedent(
 )
 
 
-def test_rose_run_resume_latest_takes_the_newest_campaign_of_the_script(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
+def rose_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "rose", "run", *args], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+
+
+def test_rose_run_resume_latest_takes_the_newest_campaign_of_the_script(tmp_path: Path) -> None:
     script = tmp_path / "workflow.py"
     script.write_text(WORKFLOW)
-    assert main(["run", str(script), "--", "1"]) == 0
+    assert rose_run(tmp_path, str(script), "--", "1").returncode == 0
     (mine,) = find_runs(tmp_path / "runs")
     # a newer campaign of the same learner type and name, but other tasks
     stranger = tmp_path / "runs" / "20991231-235959-cli-run"
@@ -157,11 +161,12 @@ def test_rose_run_resume_latest_takes_the_newest_campaign_of_the_script(
     start = {"type": "start", "time": time.time() + 60, "learner_id": None, "manifest": manifest}
     (stranger / "journal.jsonl").write_text(json.dumps(start) + "\n")
 
-    assert main(["run", str(script), "--resume", "latest", "--", "3"]) == 0
+    result = rose_run(tmp_path, str(script), "--resume", "latest", "--", "3")
+    assert result.returncode == 0, result.stderr
     assert iterations(Path(mine)) == [0, 1, 2]
     assert [r["type"] for r in read_journal(str(stranger))] == ["start"]
-    err = capsys.readouterr().err
-    assert f"rose show {Path(mine).name}" in err
+    assert f"resuming {mine} at iteration 2 (1 already done)" in result.stderr
+    assert f"rose show {Path(mine).name}" in result.stderr
 
 
 async def test_resume_true_on_a_learner_given_its_directory_resumes_that_directory(

@@ -19,13 +19,12 @@ from rose.manifest import build_manifest
 from rose.options import check_same_options
 from rose.processes import reap_leftovers
 from rose.resume import ResumePoint, load_resume_point
-from rose.rundirs import resume_dir
 from rose.steps import Plan
 
 if TYPE_CHECKING:
     from rose.learner import Learner
 
-__all__ = ["begin_campaign", "check_resources", "open_campaign", "open_direct_campaign", "place_tasks", "prepare_resume"]
+__all__ = ["begin_campaign", "check_resources", "open_campaign", "open_direct_campaign", "place_tasks", "prepare_resume", "resume_dir"]
 
 
 def open_campaign(learner: Learner, plan: Plan) -> CampaignStream:
@@ -86,6 +85,24 @@ def prepare_resume(learner: Learner, campaign: Campaign) -> ResumePoint | None:
         campaign.time_records(read_summary(os.path.join(run_dir, SUMMARY_NAME)),
                               read_journal(os.path.join(run_dir, JOURNAL_NAME)))
     return point
+
+
+def resume_dir(learner: Learner, resume: str | os.PathLike[str] | bool | None) -> str | None:
+    """The campaign directory ``resume`` names for ``learner`` (None: none).
+
+    ``True`` or ``"latest"`` (``rose run --resume latest``): the learner's own ``run_dir`` when
+    it was given one, else the newest campaign of its learner type and tasks under the runs
+    root (:func:`rose.resume_choice.choose_campaign`: an error listing the candidates when none fits).
+    """
+    if resume is None or resume is False:
+        return None
+    if resume is True or resume == overrides.LATEST:
+        if not learner._own_run_dir and learner._run_dir is not None:
+            return learner._run_dir
+        from rose.resume_choice import choose_campaign
+
+        return choose_campaign(type(learner).__name__, learner.task_kinds(), name=learner.name)
+    return os.path.abspath(os.fspath(resume))
 
 
 def place_tasks(learner: Learner) -> None:

@@ -24,13 +24,13 @@ from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, Task
 from rose.criterion import check_threshold, criterion_decorator, parse_metric_value
 from rose.deadline import campaign_deadline
 from rose.errors import ResourceError, RoseError
-from rose.launch import open_campaign
+from rose.launch import open_campaign, resume_dir
 from rose.metrics import compare, resolve_operator
 from rose.names import check_plain_name
 from rose.options import StartOptions, bind_start
 from rose.records import Resources
 from rose.resume import ResumePoint
-from rose.rundirs import new_run_dir, resume_dir
+from rose.rundirs import new_run_dir
 from rose.state import IterationBook, IterationState
 from rose.steps import Outcome, Plan, Step
 from rose.streaming import LearnerRun
