@@ -9,6 +9,7 @@ When none fits, :class:`NoCampaignToResume` lists every candidate and why it was
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -18,9 +19,9 @@ from attrs import frozen
 
 from rose.errors import RoseError
 from rose.journal import JOURNAL_NAME
-from rose.runs import find_runs, first_record
+from rose.runs import find_runs
 
-__all__ = ["Candidate", "NoCampaignToResume", "choose_campaign", "recorded_tasks", "resume_candidates"]
+__all__ = ["Candidate", "NoCampaignToResume", "choose_campaign", "first_record", "recorded_tasks", "resume_candidates"]
 
 logger = logging.getLogger("rose.runs")
 
@@ -133,3 +134,14 @@ def _task_difference(recorded: Mapping[str, str], wanted: Mapping[str, str]) -> 
     if changed:
         parts.append(", ".join(f"{k} is a {recorded[k]} task there" for k in changed))
     return f" ({'; '.join(parts)})" if parts else ""
+
+
+def first_record(journal: str) -> dict[str, Any]:
+    """The first record of ``journal``: a campaign's start record (``{}`` when it is not a readable JSON object)."""
+    with open(journal, encoding="utf-8") as handle:
+        line = handle.readline()
+    try:
+        first = json.loads(line or "{}")
+    except ValueError:
+        return {}
+    return first if isinstance(first, dict) else {}

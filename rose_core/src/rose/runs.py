@@ -36,7 +36,6 @@ __all__ = [
     "LearnerHistory",
     "Run",
     "find_runs",
-    "first_record",
     "is_run_dir",
     "list_runs",
     "load_run",
@@ -309,21 +308,11 @@ def started_at(path: str | os.PathLike[str]) -> float:
     else the journal's modification time (0 without a journal)."""
     journal = os.path.join(os.fspath(path), JOURNAL_NAME)
     try:
-        first = first_record(journal)
+        with open(journal, encoding="utf-8") as handle:
+            first = json.loads(handle.readline() or "{}")
         return float(first["time"]) if _finite(first.get("time")) else os.path.getmtime(journal)
-    except OSError:
+    except (OSError, ValueError, AttributeError):
         return 0.0
-
-
-def first_record(journal: str) -> dict[str, Any]:
-    """The first record of ``journal`` (``{}`` when it is not a readable JSON object)."""
-    with open(journal, encoding="utf-8") as handle:
-        line = handle.readline()
-    try:
-        first = json.loads(line or "{}")
-    except ValueError:
-        return {}
-    return first if isinstance(first, dict) else {}
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def check_shape(run_dir: str, children: Sequence[str], *, prefix: str = "learner
     The campaign's children are those its start record counts (``parallel_count``) and those
     with a journal of their own in ``run_dir``.
     """
-    from rose.runs import first_record
+    from rose.resume_choice import first_record
 
     try:
         manifest = first_record(os.path.join(run_dir, JOURNAL_NAME)).get("manifest") or {}
