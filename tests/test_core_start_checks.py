@@ -88,10 +88,6 @@ async def test_parallel_experience_names_the_environments_it_has(runs: Path) -> 
         message = str(caught.value)
         assert "'env_one'" in message and "did you mean 'env_1'" in message
         assert "env_1 (environment), env_2 (environment), update" in message
-        # a task kind is a valid key too: it configures every task of that kind
-        pe.set_next_config(LearnerConfig(tasks={"environment": TaskConfig()}))
-        with pytest.raises(RoseError, match="'env_3'"):
-            pe.set_next_config(LearnerConfig(tasks={"env_3": TaskConfig()}))
     assert campaigns(runs) == []
 
 

@@ -77,7 +77,7 @@ async def main(args: argparse.Namespace) -> None:
             return command("criterion", kwargs["--iteration"])
 
         every = learner.create_adaptive_schedule("any", lambda i: {"kwargs": {"--iteration": i}})
-        config = rose.LearnerConfig(**{kind: every for kind in set(learner.task_kinds().values())})
+        config = rose.LearnerConfig(**{kind: every for kind in {spec.kind for spec in learner.tasks.values()}})
         resume = args.run_dir if args.resume else None
         if args.learner in ("parallel", "parallel-rl"):
             run = learner.start(parallel_learners=2, max_iter=args.max_iter, learner_configs=[config, config],

@@ -294,14 +294,14 @@ class UnknownTaskError(RoseError, ValueError):
     """A ``LearnerConfig(tasks={...})`` key that names no task of the learner."""
 
 
-def check_task_names(config: LearnerConfig | None, tasks: Mapping[str, str], owner: str, where: str) -> None:
-    """Refuse ``config.tasks`` keys that name no registered task (name -> kind in ``tasks``) and no task kind.
-
-    Such an entry would be dropped silently; the error names the key, the learner's tasks and
-    the closest one. ``owner`` names the learner and ``where`` the argument.
-    """
+def check_task_names(config: LearnerConfig | None, learner: Any, where: str) -> LearnerConfig | None:
+    """``config``, unless a ``config.tasks`` key names no task of ``learner`` (its ``tasks``: name ->
+    spec with a ``kind``) and no task kind: such an entry would be dropped silently, so it is an
+    :class:`UnknownTaskError` naming the key, the learner's tasks and the closest one."""
     if config is None or not config.tasks:
-        return
+        return config
+    tasks = {str(name): str(spec.kind) for name, spec in learner.tasks.items()}
+    owner = type(learner).__name__
     names = list(tasks)
     kinds = list(dict.fromkeys(tasks.values()))
     for key in config.tasks:
@@ -319,6 +319,7 @@ def check_task_names(config: LearnerConfig | None, tasks: Mapping[str, str], own
             f"{listed or 'none yet'}. Use a registered task's name (or a task kind, for every task of that kind), "
             f"or register the task before start()."
         )
+    return config
 
 
 def resolve_task_config(value: TaskConfigValue, iteration: int) -> TaskConfig | None:

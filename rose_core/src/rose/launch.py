@@ -24,7 +24,8 @@ from rose.steps import Plan
 if TYPE_CHECKING:
     from rose.learner import Learner
 
-__all__ = ["begin_campaign", "check_resources", "open_campaign", "open_direct_campaign", "place_tasks", "prepare_resume", "resume_dir"]
+__all__ = ["begin_campaign", "check_resources", "open_campaign", "open_direct_campaign", "place_tasks", "prepare_resume",
+           "resume_dir"]
 
 
 def open_campaign(learner: Learner, plan: Plan) -> CampaignStream:
@@ -101,7 +102,8 @@ def resume_dir(learner: Learner, resume: str | os.PathLike[str] | bool | None) -
             return learner._run_dir
         from rose.resume_choice import choose_campaign
 
-        return choose_campaign(type(learner).__name__, learner.task_kinds(), name=learner.name)
+        kinds = {name: spec.kind for name, spec in learner.tasks.items()}
+        return choose_campaign(type(learner).__name__, kinds, name=learner.name)
     return os.path.abspath(os.fspath(resume))
 
 

@@ -134,10 +134,6 @@ class Learner(IterationBook):
         """Every registered task of ``kind`` in registration order."""
         return [spec for spec in self.tasks.values() if spec.kind == kind]
 
-    def task_kinds(self) -> dict[str, str]:
-        """Every registered task's name and kind (the criterion is task ``criterion``)."""
-        return {name: spec.kind for name, spec in self.tasks.items()}
-
     def has_task(self, kind: str) -> bool:
         """True when at least one task of ``kind`` is registered."""
         return any(spec.kind == kind for spec in self.tasks.values())
@@ -240,7 +236,6 @@ class Learner(IterationBook):
         """Use ``config`` from the next iteration on (a parallel learner's children all take it)."""
         if not isinstance(config, LearnerConfig):
             raise TypeError(f"set_next_config expects a LearnerConfig, got {config!r}")
-        check_task_names(config, self.task_kinds(), type(self).__name__, "set_next_config")
         self._pending_config = config
         for child in self.children:
             child.set_next_config(config)
@@ -333,8 +328,7 @@ class Learner(IterationBook):
         """
         base, own = bind_start(type(self).__name__, self.start_positional, self.options_class, args, kwargs,
                                self.start_aliases)
-        config = check_learner_config(base["initial_config"], "initial_config")
-        check_task_names(config, self.task_kinds(), type(self).__name__, "initial_config")
+        config = check_task_names(check_learner_config(base["initial_config"], "initial_config"), self, "initial_config")
         self.validate(base["max_iter"], **own)
         deadline = campaign_deadline(base["deadline"])
         plan = Plan(max_iter=base["max_iter"], skip_pre_loop=bool(base["skip_pre_loop"]), config=config,
