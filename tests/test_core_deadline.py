@@ -83,6 +83,7 @@ def test_the_earliest_deadline_wins_and_the_margin_is_read_from_the_environment(
     assert deadline is not None
     assert (deadline.at, deadline.source, deadline.job_id, deadline.margin) == (soon, "user", "7", 12.0)
     assert campaign_deadline(None, {}) is None
+    assert campaign_deadline(None, {**env, DEADLINE_ENV: "none"}) is None      # not even the allocation's end
     with pytest.raises(DeadlineError, match="ROSE_DEADLINE_MARGIN"):
         campaign_deadline(None, {MARGIN_ENV: "ten"})
 

@@ -77,7 +77,10 @@ def test_a_chain_resumes_in_successor_jobs_until_the_campaign_ends(local_slurm: 
 def test_a_job_ended_at_its_time_limit_is_followed_by_one_that_resumes(local_slurm: LocalSlurm, tmp_path: Path) -> None:
     """Slurm's SIGTERM at the time limit (1 minute) stops the campaign; the successor finishes it."""
     runs = tmp_path / "runs"
-    done = submit(local_slurm, tmp_path, SCRIPT, "--time=1", "--runs-dir", str(runs), "--", "25", "10", "4")
+    # ROSE_DEADLINE=none: the campaign does not plan against the job's end (which would stop it cleanly before
+    # it, exit 75), so that Slurm's own SIGTERM at the time limit ends it
+    done = submit(local_slurm, tmp_path, SCRIPT, "--time=1", "--runs-dir", str(runs), "--", "25", "10", "4",
+                  env={**local_slurm.env, "ROSE_DEADLINE": "none"})
     assert done.returncode == 0, done.stderr
     chain = wait_for_chain(chain_of(runs), timeout=330)
     jobs = chain["jobs"]

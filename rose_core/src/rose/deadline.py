@@ -65,8 +65,11 @@ logger = logging.getLogger(__name__)
 
 #: ``rose run``'s exit code when a campaign stopped at its deadline (EX_TEMPFAIL: "try again later")
 DEADLINE_EXIT_CODE = 75
-#: the environment variable ``rose run --deadline`` sets (seconds since the epoch)
+#: the environment variable ``rose run --deadline`` sets (seconds since the epoch; ``none``: no deadline
+#: from the allocation either, the batch system ends the campaign with its SIGTERM)
 DEADLINE_ENV = "ROSE_DEADLINE"
+#: what ``--deadline`` / :data:`DEADLINE_ENV` take to switch planning against the allocation's end off
+NO_DEADLINE = ("none", "off")
 #: the environment variable of the margin kept to write the journal and close (seconds)
 MARGIN_ENV = "ROSE_DEADLINE_MARGIN"
 #: seconds kept, by default, between the end of the last piece of work and the deadline
@@ -288,6 +291,8 @@ def campaign_deadline(given: Any = None, environ: Mapping[str, str] | None = Non
     job = environ.get("SLURM_JOB_ID") or None
     if given is not None:
         candidates.append(Deadline(at=parse_deadline(given), source="user", job_id=job, margin=margin))
+    if environ.get(DEADLINE_ENV, "").strip().lower() in NO_DEADLINE:
+        return candidates[0] if candidates else None
     if environ.get(DEADLINE_ENV):
         at = parse_deadline(environ[DEADLINE_ENV], what=f"rose run --deadline ({DEADLINE_ENV})")
         candidates.append(Deadline(at=at, source="user", job_id=job, margin=margin))

@@ -61,8 +61,9 @@ def build_parser(invoked: str | None = None) -> argparse.ArgumentParser:
     run.add_argument("--runs-dir", metavar="DIR", help="where campaign directories go (default ./runs or $ROSE_RUNS_DIR)")
     run.add_argument("--deadline", metavar="WHEN",
                      help="stop every campaign cleanly before this time (a clock time like 23:30, a duration like "
-                          "2h or 1h30m, or a date and time); inside a Slurm job the job's end is used anyway. A "
-                          "campaign stopped at its deadline makes rose run exit 75: resume it with --resume")
+                          "2h or 1h30m, or a date and time); inside a Slurm job the job's end is used anyway (none: "
+                          "not even that). A campaign stopped at its deadline makes rose run exit 75: resume it "
+                          "with --resume")
     run.set_defaults(func=cmd_run, script_args=[])
 
     runs = sub.add_parser("runs", allow_abbrev=False, help="list past campaigns with status, iterations and best metric")

@@ -3,33 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import runpy
 import shlex
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["cmd_run"]
 
 
-def show_lifecycle() -> None:
-    """Print what backends report of their lifecycle (a pilot queued, a dashboard) as ``[rose]`` lines."""
+@contextlib.contextmanager
+def show_lifecycle() -> Iterator[None]:
+    """While the script runs, print what backends report of their lifecycle (a pilot queued, a
+    dashboard) as ``[rose]`` lines; the logger is as it was afterwards."""
     import logging
 
     from rose.engine import LIFECYCLE_LOGGER
 
     lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
     if any(getattr(h, "rose_lifecycle", False) for h in lifecycle.handlers):
+        yield
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[rose] %(message)s"))
     handler.rose_lifecycle = True  # type: ignore[attr-defined]
+    level, propagate = lifecycle.level, lifecycle.propagate
     lifecycle.addHandler(handler)
     if lifecycle.getEffectiveLevel() > logging.INFO:
         lifecycle.setLevel(logging.INFO)
     lifecycle.propagate = False  # printed once, whatever --log-level says
+    try:
+        yield
+    finally:
+        lifecycle.removeHandler(handler)
+        lifecycle.setLevel(level)
+        lifecycle.propagate = propagate
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -61,10 +73,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{os.path.basename(resume)}", file=sys.stderr)
         # "resuming ... at iteration N" comes from the campaign itself, once it has checked and locked it
     if getattr(args, "deadline", None):
-        from rose.deadline import DEADLINE_ENV, DeadlineError, parse_deadline
+        from rose.deadline import DEADLINE_ENV, NO_DEADLINE, DeadlineError, parse_deadline
 
         try:
-            os.environ[DEADLINE_ENV] = repr(parse_deadline(args.deadline, what="--deadline"))
+            os.environ[DEADLINE_ENV] = ("none" if args.deadline.strip().lower() in NO_DEADLINE
+                                        else repr(parse_deadline(args.deadline, what="--deadline")))
         except DeadlineError as exc:
             print(f"rose run: {exc}", file=sys.stderr)
             return 2
@@ -101,8 +114,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     code = 0
     with applied(overrides):
         print(f"rose run: {args.script} (overrides: {overrides.describe()})", file=sys.stderr, flush=True)
-        show_lifecycle()
-        code, interrupted = _run_script(script, list(args.script_args))
+        with show_lifecycle():
+            code, interrupted = _run_script(script, list(args.script_args))
     created = [path for path in find_runs() if path not in before]
     if resume == LATEST:
         resumed = [path for path in find_runs() if path not in created and _written_since(path, started)]
