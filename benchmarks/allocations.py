@@ -174,9 +174,11 @@ def chain(args: argparse.Namespace, slurm: Any, work: Path) -> int:
           f"{100 * ours['cancelled_seconds'] / max(allocated, 1e-9):.1f}% (target <= 10%)")
     report(f"allocations: idle tail per boundary (deadline stop to the time limit): "
            f"{', '.join(f'{x:.1f}' for x in idle)} s")
+    stop_times = [stop["time"] for stop in stops]
     report(f"allocations: hand-over per boundary, stop to the successor's first task without the queue wait: "
            f"{', '.join(f'{x:.1f}' for x in handovers)} s (target <= 10 s); with it: "
-           f"{', '.join(f'{f - s['time']:.1f}' for f, s in zip(firsts, stops))} s (Slurm's times are whole seconds)")
+           f"{', '.join(f'{first - stop_at:.1f}' for first, stop_at in zip(firsts, stop_times))} s "
+           "(Slurm's times are whole seconds)")
     ok = (len(jobs) >= 3 and same_selection and same_metrics and not lost and not rerun and state["state"] == "done"
           and all(h <= 10 for h in handovers))
     return 0 if ok else 1
