@@ -126,7 +126,7 @@ def _job_times(job_id: str, env: dict[str, str]) -> dict[str, float]:
 def chain(args: argparse.Namespace, slurm: Any, work: Path) -> int:
     env = {**os.environ, **slurm.env, "ROSE_BENCH_SCALE": str(args.scale)}
     ref_runs, chain_runs = work / "reference", work / "chain"
-    report(f"allocations: uninterrupted reference and a chain of {args.time}-minute jobs, both running now", flush=True)
+    report(f"allocations: uninterrupted reference and a chain of {args.time}-minute jobs, both running now")
     reference = subprocess.Popen([sys.executable, "-m", "rose", "run", str(CAMPAIGN), "--runs-dir", str(ref_runs)],
                                  env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     began = time.time()
