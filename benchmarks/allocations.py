@@ -142,14 +142,14 @@ def chain(args: argparse.Namespace, slurm: Any, work: Path) -> int:
         if state.get("state") in ("done", "failed", "cancelled"):
             break
         if time.time() - began > args.timeout:
-            report(f"allocations: the chain did not finish within {args.timeout} s: {state}", flush=True)
+            report(f"allocations: the chain did not finish within {args.timeout} s: {state}")
             return 1
         time.sleep(2)
     elapsed = time.time() - began
     reference.wait(timeout=args.timeout)
     jobs = state["jobs"]
     report(f"allocations: chain {state['state']} after {elapsed:.0f} s in {len(jobs)} allocation(s): "
-          f"{[j['job_id'] for j in jobs]}", flush=True)
+          f"{[j['job_id'] for j in jobs]}")
     ours, theirs = _outcome(_campaign_dir(chain_runs)), _outcome(_campaign_dir(ref_runs))
     same_selection = ours["selections"] == theirs["selections"]
     same_metrics = ours["metrics"] == theirs["metrics"]
@@ -243,7 +243,7 @@ def cancellations(args: argparse.Namespace, slurm: Any, work: Path) -> int:
         if alive:
             leftovers.append(alive)
         report(f"allocations: cancel {k + 1}: scancel of job {job} {fraction:.0%} into an iteration "
-              f", chain {state['state']}, processes left: {alive or 'none'}", flush=True)
+              f", chain {state['state']}, processes left: {alive or 'none'}")
     job, chain_file = _submit(env, work, runs, "--time", "10", "--resume", str(campaign))
     state = _wait_chain(chain_file, ("done", "failed", "cancelled"), args.timeout)
     reference.wait(timeout=args.timeout)
@@ -253,7 +253,7 @@ def cancellations(args: argparse.Namespace, slurm: Any, work: Path) -> int:
     same = ours["selections"] == theirs["selections"] and ours["metrics"] == theirs["metrics"]
     report(f"allocations: after 5 cancellations the campaign ended {state['state']}; selections and metrics equal to "
           f"the uninterrupted run: {same}; finished tasks lost {len(lost)}, re-run {len(rerun)}; processes left "
-          f"behind: {len(leftovers)}", flush=True)
+          f"behind: {len(leftovers)}")
     return 0 if same and not lost and not rerun and not leftovers and state["state"] == "done" else 1
 
 
