@@ -77,8 +77,11 @@ def _campaign(learner: Learner) -> Campaign | None:
 
 
 def _implements_evaluate(learner: Learner) -> bool:
-    """True for a learner with a policy of its own (a custom loop uses the base ``Learner``)."""
-    return getattr(type(learner).evaluate, "__qualname__", "") != "Learner.evaluate"
+    """True for a learner with a loop of its own: it implements ``evaluate``, or ``launch`` (a
+    parallel learner fans out); a 0.3 custom loop uses the base ``Learner`` and has neither."""
+    cls = type(learner)
+    return (getattr(cls.evaluate, "__qualname__", "") != "Learner.evaluate"
+            or getattr(cls.launch, "__qualname__", "") != "Learner.launch")
 
 
 async def _resolved(value: Any) -> Any:
