@@ -24,6 +24,9 @@ logger = logging.getLogger("rose.tracking")
 DELIVERY_DELAY = 0.05
 #: seconds the interpreter waits at exit for trackers to deliver what they were given
 EXIT_DELIVERY_TIMEOUT = 60.0
+#: seconds the interpreter still gives, at exit, a tracker the campaign stopped waiting for (a slow
+#: ``on_stop``, such as ClearML packing an offline session, finishes; a hung tracker cannot hold the process)
+LATE_EXIT_GRACE = 20.0
 #: seconds a campaign waits at its end for its trackers (``ROSE_TRACKER_TIMEOUT`` overrides)
 STOP_TIMEOUT = 10.0
 
@@ -168,13 +171,13 @@ class TrackerHub:
 def _warn_late(markers: list[tuple[_TrackerWorker, _Marker]]) -> None:
     late = [worker for worker, marker in markers if not marker.is_set()]
     for worker in late:
-        worker.abandoned = True  # a daemon thread: it cannot keep the process alive, and exit does not wait for it
+        worker.abandoned = True  # a daemon thread: exit gives it LATE_EXIT_GRACE seconds more, then goes
         busy = worker.busy
         where = (f"is still in {busy[0]} after {time.monotonic() - busy[1]:.1f} s" if busy is not None
                  else "has not processed its queue")
         logger.warning(
-            "tracker %s %s; its on_stop is not awaited: the campaign ends without it (raise ROSE_TRACKER_TIMEOUT "
-            "to wait longer)", worker.name, where,
+            "tracker %s %s; its on_stop is not awaited: the campaign ends without it, and the process gives it "
+            "%g s more at exit (raise ROSE_TRACKER_TIMEOUT to wait longer)", worker.name, where, LATE_EXIT_GRACE,
         )
 
 
@@ -291,10 +294,11 @@ class _TrackerWorker:
 
 def _deliver_at_exit() -> None:
     """Let every tracker deliver what it was given before the interpreter goes (bounded)."""
-    threads = [worker.finish() for worker in list(_TrackerWorker._alive) if not worker.abandoned]
-    deadline = time.monotonic() + EXIT_DELIVERY_TIMEOUT
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
+    workers = list(_TrackerWorker._alive)
+    threads = [worker.finish() for worker in workers]
+    now = time.monotonic()
+    for worker, thread in zip(workers, threads):
+        thread.join(max(0.0, now + (LATE_EXIT_GRACE if worker.abandoned else EXIT_DELIVERY_TIMEOUT) - time.monotonic()))
     late = [thread.name for thread in threads if thread.is_alive()]
     if late:
         logger.warning("trackers still busy after %s s at exit, their last calls may be lost: %s",
