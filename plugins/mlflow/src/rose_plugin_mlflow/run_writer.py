@@ -83,7 +83,7 @@ class RunWriter:
         self._skipped_children: set[Any] = set()
         self._manifest_json = "{}"
         self._started_ms: dict[Any, int] = {}
-        self._run_dir: str | None = None
+        self._campaign_dir: str | None = None
 
     # the three jobs ------------------------------------------------------------------------
     def start(self, job: Start) -> None:
@@ -92,7 +92,7 @@ class RunWriter:
         self.tracking_uri = job.tracking_uri
         self.log_artifacts = job.log_artifacts
         self.retry_budget = job.retry_budget
-        self._run_dir = job.run_dir
+        self._campaign_dir = job.run_dir
         self._guard("starting the MLflow run", self._start, job, fatal=True)
 
     def write(self, pending: Mapping[Any, Log]) -> None:
@@ -152,14 +152,15 @@ class RunWriter:
 
     def _journal(self) -> Any:
         """The campaign's journal read back (``rose.runs.load_run``), or None."""
-        if not self._run_dir:
+        if not self._campaign_dir:
             return None
         from rose.runs import load_run
 
         try:
-            return load_run(self._run_dir)
+            return load_run(self._campaign_dir)
         except Exception as exc:  # noqa: BLE001 - a damaged or missing journal: the runs still end
-            logger.warning("MLflow tracker: cannot read the journal of %s (%s); its runs end without replay", self._run_dir, exc)
+            logger.warning("MLflow tracker: cannot read the journal of %s (%s); its runs end without replay",
+                           self._campaign_dir, exc)
             return None
 
     def _finish(self, status: str, tags: dict[str, str], journal: Any) -> None:
