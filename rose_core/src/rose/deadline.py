@@ -81,6 +81,8 @@ _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhd])+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _HMS = re.compile(r"^(\d+):(\d{2})(?::(\d{2}))?$")
+#: ``slurm_job_times`` answers by (job id, ``SLURM_CONF``)
+_job_times: dict[tuple[str, str], tuple[float | None, float | None]] = {}
 
 
 #: a SIGTERM this close to the deadline (seconds) is the allocation ending: stop reason ``deadline``
@@ -225,13 +227,6 @@ def slurm_deadline(environ: Mapping[str, str] | None = None) -> Deadline | None:
     job_id = environ.get("SLURM_JOB_ID")
     if not job_id:
         return None
-    key = (job_id, environ.get("SLURM_JOB_END_TIME", ""))
-    if key not in _slurm_cache:  # one squeue per process and job, not one per learner
-        _slurm_cache[key] = _ask_slurm(job_id, environ)
-    return _slurm_cache[key]
-
-
-def _ask_slurm(job_id: str, environ: Mapping[str, str]) -> Deadline | None:
     margin = _margin(environ)
     end = environ.get("SLURM_JOB_END_TIME")
     if end and end.strip().isdigit() and int(end) > 0:
@@ -258,7 +253,18 @@ def _margin(environ: Mapping[str, str]) -> float:
 
 
 def slurm_job_times(job_id: str, environ: Mapping[str, str] | None = None) -> tuple[float | None, float | None]:
-    """``(start, end)`` of Slurm job ``job_id`` in unix seconds (``squeue -o "%S %e"``), ``None`` if unknown."""
+    """``(start, end)`` of Slurm job ``job_id`` in unix seconds (``squeue -o "%S %e"``), ``None`` if unknown.
+
+    Asked once per process, job and cluster (``SLURM_CONF``): the deadline of every learner and the
+    journal's allocation record share one ``squeue``.
+    """
+    key = (str(job_id), (os.environ if environ is None else environ).get("SLURM_CONF", ""))
+    if key not in _job_times:
+        _job_times[key] = _ask_squeue(job_id, environ)
+    return _job_times[key]
+
+
+def _ask_squeue(job_id: str, environ: Mapping[str, str] | None) -> tuple[float | None, float | None]:
     try:
         done = subprocess.run(["squeue", "-h", "-j", str(job_id), "-o", "%S %e"], capture_output=True, text=True,
                               timeout=30, check=False, env=dict(environ) if environ is not None else None)
@@ -307,7 +313,6 @@ _warning = threading.Event()
 #: campaign directories of this process whose top-level campaign stopped at its deadline (``rose run`` exits 75)
 stopped_at_deadline: list[str] = []
 _terminated = threading.Event()
-_slurm_cache: dict[tuple[str, str], Deadline | None] = {}
 
 
 def warn() -> None:
