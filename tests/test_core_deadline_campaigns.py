@@ -130,7 +130,6 @@ async def test_every_learner_kind_stops_before_its_deadline_and_resumes(kind: st
 async def test_work_still_running_at_the_margin_is_cancelled_and_runs_again_on_resume(tmp_path: Path) -> None:
     async with rose.engine("local") as engine:
         learner = _al(rose.al.SequentialActiveLearner, engine, tmp_path / "run")
-        slow = learner.tasks["training"]
         calls: list[float] = []
 
         @learner.training_task(as_executable=False)
@@ -146,7 +145,7 @@ async def test_work_still_running_at_the_margin_is_cancelled_and_runs_again_on_r
         records = list(read_journal(str(tmp_path / "run" / "journal.jsonl")))
         assert any(r["type"] == "interrupted" and r.get("reason") == "deadline" for r in records)
         assert not [r for r in records if r["type"] == "task" and r["task"] == "training" and r["status"] == "done"]
-        assert slow is not None
+        assert len(calls) == 1  # the slow training started once and was cancelled, not retried
 
 
 async def test_a_deadline_in_the_past_or_shorter_than_any_iteration_is_an_error_before_anything_runs(tmp_path: Path) -> None:
