@@ -126,6 +126,19 @@ def test_sigterm_near_the_deadline_is_the_allocation_ending() -> None:
         forget_signals()
 
 
+def test_rose_run_and_the_submit_chain_tell_walltime_from_scancel_by_one_rule() -> None:
+    """A SIGTERM within TERM_WINDOW of the job's end is the walltime (the chain continues), earlier is a
+    person (the chain stops); a deadline margin larger than half the window widens it."""
+    from rose.deadline import TERM_WINDOW, term_is_walltime
+
+    end = NOW + 3600
+    assert term_is_walltime(end - TERM_WINDOW + 1, end)
+    assert term_is_walltime(end + 5, end)                     # Slurm signals a little after the limit
+    assert not term_is_walltime(end - TERM_WINDOW - 1, end)   # scancel a minute and more before the end
+    assert not term_is_walltime(end - 100, None)              # no known end: a person
+    assert term_is_walltime(end - 100, end, margin=60)        # 2 x margin beats the window
+
+
 def test_iteration_durations_from_the_summary() -> None:
     from rose.deadline import durations_from_summary
 

@@ -11,6 +11,7 @@ visible at INFO.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,25 @@ DEMO_ARGS = ["--no-mlflow", "--holdout", "20", "--iterations", "2", "--candidate
              "--batch", "2"]
 
 
+def run_rose(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` that ends the campaign on timeout as a user would: SIGTERM first (``rose run``
+    then cancels its pilot, ~16 s), SIGKILL to the whole process group after 60 s; a failed test
+    leaves no ``rose run`` or pilot agent behind."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            stdout, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+        pytest.fail(f"rose run did not end within {timeout:.0f} s (ended with SIGTERM):\n{stderr[-4000:]}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 def files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
@@ -40,7 +60,7 @@ def test_flagship_demo_on_a_local_pilot(tmp_path: Path) -> None:
     command = [str(Path(sys.executable).parent / "rose"), "--log-level", "INFO", "run", str(DEMO),
                "--backend", "radical", "--backend-option", "cores=2", "--backend-option", "runtime=10",
                "--", *DEMO_ARGS]
-    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    result = run_rose(command, tmp_path, env, timeout=240)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Import `radical` modules" not in result.stderr
     for state in ("submitted to local.localhost", ": active on local.localhost"):

@@ -57,6 +57,7 @@ __all__ = [
     "note_termination",
     "stop_reason_for_termination",
     "stopped_at_deadline",
+    "term_is_walltime",
     "warned",
     "within",
 ]
@@ -360,9 +361,17 @@ def stop_reason_for_termination(deadline: Deadline | None, now: float | None = N
         return "stopped"
     if warned():
         return "deadline"
-    if deadline is not None and deadline.left(now) <= max(TERM_WINDOW, 2 * deadline.margin):
+    if deadline is not None and term_is_walltime(time.time() if now is None else now, deadline.at, deadline.margin):
         return "deadline"
     return "stopped"
+
+
+def term_is_walltime(received: float, end: float | None, margin: float = 0.0) -> bool:
+    """Whether a SIGTERM received at ``received`` (epoch seconds) is the allocation ending at ``end``
+    rather than a person (``scancel``): it came within :data:`TERM_WINDOW` seconds (or twice the
+    deadline margin, if larger) of the end. The one rule ``rose run`` and the ``rose submit``
+    chain both decide by."""
+    return end is not None and end - received <= max(TERM_WINDOW, 2 * margin)
 
 
 async def within(deadline: Deadline, work: Awaitable[_T]) -> _T:

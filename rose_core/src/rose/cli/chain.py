@@ -33,8 +33,6 @@ __all__ = ["RESUMABLE", "load_chain", "main", "run_link", "save_chain", "submit_
 RESUMABLE = 75
 #: ``rose run``'s exit codes after SIGTERM (``scancel``) and Ctrl-C: the user stopped it, no successor
 CANCELLED = (143, 130)
-#: a SIGTERM this many seconds or less before the job's end is its walltime, not a scancel
-WALLTIME_SLACK = 90.0
 
 
 def load_chain(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -89,7 +87,7 @@ def run_link(chain_file: str) -> int:
     before = _campaigns(chain["runs_dir"])
     print(f"rose chain: job {job_id} runs: {' '.join(argv)}", flush=True)
     started = time.time()
-    from rose.deadline import slurm_job_times
+    from rose.deadline import slurm_job_times, term_is_walltime
 
     deadline = slurm_job_times(job_id)[1] if job_id != "?" else None
     terminated: list[float] = []
@@ -106,7 +104,7 @@ def run_link(chain_file: str) -> int:
         except InterruptedError:  # pragma: no cover - PEP 475 retries wait() itself
             continue
     # SIGTERM well before the job's end is scancel (or preemption): the user stopped the chain
-    cancelled = bool(terminated) and (deadline is None or terminated[0] < deadline - WALLTIME_SLACK)
+    cancelled = bool(terminated) and not term_is_walltime(terminated[0], deadline)
     at_walltime = bool(terminated) and not cancelled
     chain = load_chain(chain_file)  # re-read: nothing else writes it while this job holds the campaign
     if not chain.get("campaign"):
