@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from rose.cli.campaign_options import add_campaign_options
 from rose.cli.commands import add_plugin_commands, invoked_command
 from rose.cli.plugins import cmd_plugins
 from rose.cli.run import cmd_run
@@ -49,16 +50,8 @@ def build_parser(invoked: str | None = None) -> argparse.ArgumentParser:
                     "of one of rose's own (--max-iters) is an error: fix it, or put it after `--`.",
     )
     run.add_argument("script", help="the workflow script (a Python file)")
-    run.add_argument("--backend", metavar="NAME", help="use this backend whatever the script asks for (see `rose plugins`)")
-    run.add_argument("--backend-option", metavar="KEY=VALUE", action="append", dest="backend_option",
-                     help="an option for the backend's factory (repeatable; VALUE is parsed as JSON when it "
-                          "can be), e.g. address=tcp://host:8786 or n_workers=4")
-    run.add_argument("--tracker", metavar="NAME", action="append",
-                     help="add this tracker to every campaign (repeatable), e.g. mlflow, console")
-    run.add_argument("--max-iter", type=int, metavar="N", help="stop each learner after at most N iterations")
+    add_campaign_options(run)
     run.add_argument("--dry-run", action="store_true", help="use the dry-run backend: the loop runs, no task does")
-    run.add_argument("--resume", metavar="RUN", help="continue this campaign (a directory, a name from `rose runs`, or latest)")
-    run.add_argument("--runs-dir", metavar="DIR", help="where campaign directories go (default ./runs or $ROSE_RUNS_DIR)")
     run.add_argument("--deadline", metavar="WHEN",
                      help="stop every campaign cleanly before this time (a clock time like 23:30, a duration like "
                           "2h or 1h30m, or a date and time); inside a Slurm job the job's end is used anyway (none: "

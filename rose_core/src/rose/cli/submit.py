@@ -27,6 +27,8 @@ import sys
 import time
 from typing import Any
 
+from rose.cli.campaign_options import add_campaign_options, passed_on
+
 __all__ = ["DEFAULT_TEMPLATE", "add_parser", "cmd_submit", "render"]
 
 #: the batch script ``rose submit`` writes unless given ``--template`` or ``$ROSE_SUBMIT_TEMPLATE``
@@ -63,14 +65,7 @@ def add_parser(sub: Any) -> None:
     submit.add_argument("--max-failures", type=int, default=MAX_FAILURES, metavar="N",
                         help=f"resubmit a failed job (not a deadline stop) at most N times in a row (default {MAX_FAILURES})")
     submit.add_argument("--job-name", metavar="NAME", help="the Slurm job name (default rose-<script name>)")
-    # the options of `rose run`, handed to it in every job
-    submit.add_argument("--backend", metavar="NAME", help="as rose run --backend")
-    submit.add_argument("--backend-option", metavar="KEY=VALUE", action="append", dest="backend_option",
-                        help="as rose run --backend-option (repeatable)")
-    submit.add_argument("--tracker", metavar="NAME", action="append", help="as rose run --tracker (repeatable)")
-    submit.add_argument("--max-iter", type=int, metavar="N", help="as rose run --max-iter")
-    submit.add_argument("--resume", metavar="RUN", help="continue this existing campaign instead of starting one")
-    submit.add_argument("--runs-dir", metavar="DIR", help="the chain's runs folder (default ./runs or $ROSE_RUNS_DIR)")
+    add_campaign_options(submit)  # the options of `rose run`, handed to it in every job
     submit.set_defaults(func=cmd_submit, script_args=[])
 
 
@@ -82,19 +77,6 @@ def render(template: str, values: dict[str, str]) -> str:
 def _fail(message: str) -> int:
     print(f"rose submit: {message}", file=sys.stderr)
     return 2
-
-
-def _run_options(args: argparse.Namespace) -> list[str]:
-    options: list[str] = []
-    if args.backend:
-        options += ["--backend", args.backend]
-    for option in args.backend_option or ():
-        options += ["--backend-option", option]
-    for name in args.tracker or ():
-        options += ["--tracker", name]
-    if args.max_iter is not None:
-        options += ["--max-iter", str(args.max_iter)]
-    return options
 
 
 def _template(args: argparse.Namespace) -> tuple[str | None, str]:
@@ -159,7 +141,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     options = ([f"--time={args.time}"] if args.time else []) + list(args.sbatch_option)
     chain: dict[str, Any] = {
         "name": name, "script": script, "script_args": list(args.script_args), "runs_dir": runs,
-        "run_options": _run_options(args), "campaign": campaign, "sbatch": sbatch or "sbatch",
+        "run_options": passed_on(args), "campaign": campaign, "sbatch": sbatch or "sbatch",
         "sbatch_options": options, "batch_script": batch_script, "max_failures": args.max_failures,
         "failures": 0, "state": "queued", "submitted": [], "jobs": [],
     }
