@@ -79,7 +79,7 @@ browser:
 		echo "browser: $$(chromium --version 2>/dev/null | head -n 1)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "browser: installing Debian's chromium (about a minute)"; \
-		( apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver ) >/dev/null \
+		( apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium chromium-driver ) >/dev/null \
 			|| echo "*** browser: apt-get install chromium FAILED: the rose ui browser tests will be SKIPPED ***"; \
 	else \
 		echo "*** browser: no chromium, and no root + apt-get to install it: the rose ui browser tests will be SKIPPED ***"; \

@@ -83,7 +83,9 @@ def install() -> None:
     if reason is not None:
         raise SlurmUnavailable(f"Slurm is not installed (missing {', '.join(missing)}) and {reason}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "slurm-wlm", "munge"]):
+    # another apt-get (the browser install of `make test`, unattended upgrades) holds dpkg's lock: wait for it
+    wait = ["-o", "DPkg::Lock::Timeout=600"]
+    for command in (["apt-get", *wait, "update", "-qq"], ["apt-get", *wait, "install", "-y", "-qq", "slurm-wlm", "munge"]):
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise SlurmUnavailable(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-1500:]}")
