@@ -29,7 +29,11 @@ def test_names_importable_from_rose_al_and_rose_uq() -> None:
     )
 
     assert {"SequentialActiveLearner", "ParallelActiveLearner", "AlgorithmSelector"} <= set(dir(rose.al))
-    assert UQLearnerConfig is LearnerConfig
+    from rose.al import ActiveLearnerConfig
+
+    # ROSE 0.3's name of the configuration with the uncertainty task: the AL configuration class
+    assert UQLearnerConfig is ActiveLearnerConfig and issubclass(UQLearnerConfig, LearnerConfig)
+    assert type(LearnerConfig(uncertainty=rose.TaskConfig())) is UQLearnerConfig
     assert issubclass(SeqUQLearner, UQLearner) and issubclass(ParallelUQLearner, UQLearner)
     assert "margin" in UQ_REGISTRY and callable(register_uq) and UQScorer("regression")
     assert all(callable(x) for x in (AlgorithmSelector, ParallelActiveLearner, SequentialActiveLearner))
