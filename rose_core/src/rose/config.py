@@ -211,7 +211,7 @@ class _Named:
 
 def task_field() -> Any:
     """A :class:`LearnerConfig` field for one task kind: a plugin's configuration class declares its
-    task kinds with it (``active_learn: TaskConfigValue = task_field()``)."""
+    task kinds with it (``survey: TaskConfigValue = task_field()``)."""
     return field(default=None, validator=_check_field)
 
 
@@ -223,7 +223,7 @@ class LearnerConfig:
     dict (exact iteration, then ``-1``, then ``"default"``, then the task's decorator
     defaults) or a schedule from ``learner.create_adaptive_schedule`` /
     ``create_iteration_schedule``. ``tasks`` addresses named tasks, such as one of
-    several environment tasks: ``LearnerConfig(tasks={"env_1": TaskConfig(...)})``.
+    several tasks of one kind: ``LearnerConfig(tasks={"env_1": TaskConfig(...)})``.
 
     The core's fields are ``simulation``, ``training`` and ``criterion``; the task kinds of a
     family of learners are fields of that family's configuration class, which its plugin
@@ -402,10 +402,10 @@ def fit_config(config: Any, learner: Any, where: str) -> LearnerConfig | None:
         if foreign:
             owner = type(learner).__name__
             raise ConfigKindError(
-                f"{where}: {owner} takes a configuration of class {accepted.__name__} (tasks: {', '.join(sorted(own - {'tasks'}))}), but the "
-                f"configuration sets {', '.join(map(repr, foreign))}, a task kind of {type(config).__name__} that "
-                f"{owner} never runs. Remove {'it' if len(foreign) == 1 else 'them'}, or give the configuration to a "
-                f"learner of that kind."
+                f"{where}: {owner} takes a configuration of class {accepted.__name__} (tasks: "
+                f"{', '.join(sorted(own - {'tasks'}))}), but the configuration sets {', '.join(map(repr, foreign))}, "
+                f"a task kind of {type(config).__name__} that {owner} never runs. Remove "
+                f"{'it' if len(foreign) == 1 else 'them'}, or give the configuration to a learner of that kind."
             )
     return check_task_names(config, learner, where)
 

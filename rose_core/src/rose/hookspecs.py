@@ -13,7 +13,16 @@ from collections.abc import Sequence
 
 import pluggy
 
-from rose.records import BackendSpec, CommandSpec, LearnerKindSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
+from rose.records import (
+    BackendSpec,
+    CommandSpec,
+    LearnerKindSpec,
+    LearnerSpec,
+    MetricSpec,
+    PolicySpec,
+    SchedulerSpec,
+    TrackerSpec,
+)
 
 PROJECT_NAME = "rose"
 

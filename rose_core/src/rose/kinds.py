@@ -1,11 +1,11 @@
 """Task kinds on learner classes: :class:`TaskKinds`, the mixin of :class:`rose.learner.Learner`.
 
-A learner declares its task decorators (``environment_task = TaskKind("environment")``, or
+A learner declares its task decorators (``survey_task = TaskKind("survey")``, or
 :meth:`TaskKinds.add_task_kind`) and the configuration class it takes (``config_class``). A
 learner of no kind (``config_class`` is :class:`~rose.config.LearnerConfig`, as on the plain
 ``Learner`` of a ROSE 0.3 custom loop) also has ``<kind>_task`` for every task kind an installed
-plugin declares (hook ``rose_learner_kinds``), so ``@learner.active_learn_task`` keeps working
-there while the core names no such kind.
+plugin declares (hook ``rose_learner_kinds``): the decorators of ROSE 0.3 scripts keep working
+there while the core declares no kind beyond ``simulation`` and ``training`` (and the criterion).
 """
 
 from __future__ import annotations

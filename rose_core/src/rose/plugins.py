@@ -26,7 +26,16 @@ from attrs import define, field
 
 from rose import hookspecs
 from rose.errors import PluginConflictError, PluginLoadError, UnknownNameError
-from rose.records import BackendSpec, CommandSpec, LearnerKindSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
+from rose.records import (
+    BackendSpec,
+    CommandSpec,
+    LearnerKindSpec,
+    LearnerSpec,
+    MetricSpec,
+    PolicySpec,
+    SchedulerSpec,
+    TrackerSpec,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
