@@ -18,10 +18,12 @@ __all__ = [
     "TaskConfig",
     "TaskConfigValue",
     "UnknownTaskError",
+    "check_config_kind",
     "check_learner_config",
     "check_task_names",
     "config_class_for",
     "fit_config",
+    "fit_option_configs",
     "kind_classes",
     "task_field",
     "task_kinds",
@@ -347,8 +349,13 @@ def task_kinds(cls: type[LearnerConfig]) -> list[str]:
 
 
 def _owners(kinds: Mapping[str, type[LearnerConfig]]) -> dict[str, str]:
-    """Task kind -> ``"ClassName, the 'kind' learners"`` for every installed kind."""
-    return {task: f"{cls.__name__}, the {kind!r} learners" for kind, cls in kinds.items() for task in task_kinds(cls)}
+    """Task kind -> ``"ClassName, the 'kind' learners"`` of the most general installed class that has it."""
+    owner: dict[str, tuple[str, type[LearnerConfig]]] = {}
+    for kind, cls in kinds.items():
+        for task in task_kinds(cls):
+            if task not in owner or issubclass(owner[task][1], cls):
+                owner[task] = (kind, cls)
+    return {task: f"{cls.__name__}, the {kind!r} learners" for task, (kind, cls) in owner.items()}
 
 
 def config_class_for(cls: type[LearnerConfig], names: Sequence[str]) -> type[LearnerConfig]:
@@ -390,24 +397,41 @@ class ConfigKindError(RoseError, TypeError):
     """A configuration with tasks of another kind of learner than the one it is given to."""
 
 
-def fit_config(config: Any, learner: Any, where: str) -> LearnerConfig | None:
-    """``config`` checked for ``learner`` (a LearnerConfig or None, see :func:`check_learner_config`), with
-    no task of another kind of learner than the learner's ``config_class`` (a :class:`ConfigKindError`
-    naming the learner, the fields and the fix) and no unknown named task (:func:`check_task_names`)."""
-    config = check_learner_config(config, where)
+def check_config_kind(config: LearnerConfig | None, learner: Any, where: str) -> LearnerConfig | None:
+    """``config``, unless it sets a task kind that ``learner``'s ``config_class`` has no field for (a task
+    of another kind of learner, never run): a :class:`ConfigKindError` naming the learner, the fields and the fix."""
     accepted: type[LearnerConfig] = getattr(type(learner), "config_class", LearnerConfig)
-    if config is not None and not isinstance(config, accepted):
-        own = _field_names(accepted)
-        foreign = [f.name for f in fields(type(config)) if f.name not in own and getattr(config, f.name) is not None]
-        if foreign:
-            owner = type(learner).__name__
-            raise ConfigKindError(
-                f"{where}: {owner} takes a configuration of class {accepted.__name__} (tasks: "
-                f"{', '.join(sorted(own - {'tasks'}))}), but the configuration sets {', '.join(map(repr, foreign))}, "
-                f"a task kind of {type(config).__name__} that {owner} never runs. Remove "
-                f"{'it' if len(foreign) == 1 else 'them'}, or give the configuration to a learner of that kind."
-            )
+    if config is None or isinstance(config, accepted):
+        return config
+    own = _field_names(accepted)
+    foreign = [f.name for f in fields(type(config)) if f.name not in own and getattr(config, f.name) is not None]
+    if foreign:
+        owner = type(learner).__name__
+        raise ConfigKindError(
+            f"{where}: {owner} takes a configuration of class {accepted.__name__} (tasks: "
+            f"{', '.join(sorted(own - {'tasks'}))}), but the configuration sets {', '.join(map(repr, foreign))}, "
+            f"a task kind of {type(config).__name__} that {owner} never runs. Remove "
+            f"{'it' if len(foreign) == 1 else 'them'}, or give the configuration to a learner of that kind."
+        )
+    return config
+
+
+def fit_config(config: Any, learner: Any, where: str) -> LearnerConfig | None:
+    """``config`` checked for ``learner``: a LearnerConfig or None (:func:`check_learner_config`), of the
+    learner's kind (:func:`check_config_kind`), naming only its tasks (:func:`check_task_names`)."""
+    config = check_config_kind(check_learner_config(config, where), learner, where)
     return check_task_names(config, learner, where)
+
+
+def fit_option_configs(learner: Any, options: Mapping[str, Any]) -> None:
+    """Each LearnerConfig among ``start()`` options (one, or a list or dict of them, such as a parallel
+    learner's ``learner_configs``) is of ``learner``'s kind (:func:`check_config_kind`)."""
+    for name, value in options.items():
+        items = (value.items() if isinstance(value, Mapping) else enumerate(value)
+                 if isinstance(value, (list, tuple)) else [(None, value)])
+        for key, item in items:
+            if isinstance(item, LearnerConfig):
+                check_config_kind(item, learner, name if key is None else f"{name}[{key!r}]")
 
 
 def resolve_task_config(value: TaskConfigValue, iteration: int) -> TaskConfig | None:

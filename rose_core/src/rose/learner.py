@@ -20,7 +20,7 @@ from typing import Any, ClassVar, final
 
 from rose import direct, overrides, taskrun
 from rose.campaign import Campaign
-from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig, fit_config
+from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig, fit_config, fit_option_configs
 from rose.criterion import check_threshold, criterion_decorator, parse_metric_value
 from rose.deadline import campaign_deadline
 from rose.errors import ResourceError, RoseError
@@ -317,6 +317,7 @@ class Learner(TaskKinds, IterationBook):
         base, own = bind_start(type(self).__name__, self.start_positional, self.options_class, args, kwargs,
                                self.start_aliases)
         config = fit_config(base["initial_config"], self, "initial_config")
+        fit_option_configs(self, own)
         self.validate(base["max_iter"], **own)
         deadline = campaign_deadline(base["deadline"])
         plan = Plan(max_iter=base["max_iter"], skip_pre_loop=bool(base["skip_pre_loop"]), config=config,
