@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from attrs import fields
 
 from rose.config import LearnerConfig, TaskConfig, task_kinds
@@ -27,12 +29,13 @@ def check_learner_kind_spec(spec: LearnerKindSpec) -> None:
     installed = registry().learner_kinds.get(spec.name) == spec
     for kind in kinds:
         assert getattr(cls(), kind) is None, f"{cls.__name__}.{kind} must default to None: declare it with task_field()"
-        config = cls(**{kind: TaskConfig(kwargs={"--x": 1})})
+        values: dict[str, Any] = {kind: TaskConfig(kwargs={"--x": 1})}
+        config = cls(**values)
         assert config.resolve(kind, 0) == TaskConfig(kwargs={"--x": 1}), f"{cls.__name__}.{kind} does not resolve"
         again = cls.from_dict(config.to_dict())
         assert again == config, f"{cls.__name__}({kind}=...) comes back from to_dict() as {again!r}"
         if installed:
-            built = type(LearnerConfig(**{kind: TaskConfig()}))
+            built = type(LearnerConfig(**values))
             assert issubclass(cls, built), f"LearnerConfig({kind}=...) builds a {built.__name__}, not {cls.__name__}"
 
 
