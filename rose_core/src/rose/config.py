@@ -217,7 +217,7 @@ def task_field() -> Any:
     return field(default=None, validator=_check_field)
 
 
-@define(kw_only=True, eq=True)
+@define(kw_only=True, eq=True, init=False)  # our __init__ takes the fields of any installed kind
 class LearnerConfig:
     """Per-learner task configuration.
 
