@@ -456,7 +456,7 @@ def _field_names(cls: type) -> set[str]:
 
 def _from_dict(value: Any) -> Any:
     """A TaskConfig or a per-iteration table of them from its ``to_dict()`` form; None for a schedule's repr."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, Mapping) or not value:
         return None
     if set(value) <= {"args", "kwargs"}:
         return TaskConfig(args=value.get("args") or (), kwargs=value.get("kwargs") or {})
