@@ -10,8 +10,9 @@ import pytest
 from attrs import define
 
 import rose
-from rose.config import ConfigKindError, LearnerConfig, TaskConfig, TaskConfigValue, task_field
+from rose.config import LearnerConfig, TaskConfig, TaskConfigValue, task_field
 from rose.errors import PluginLoadError
+from rose.kinds import ConfigKindError
 from rose.learner import Learner, TaskKind
 from rose.records import LearnerKindSpec
 from rose.testing import check_learner_kind_spec

@@ -203,7 +203,8 @@ async def test_a_configuration_of_another_kind_is_refused_before_any_learner_sta
 ) -> None:
     from attrs import define
 
-    from rose.config import ConfigKindError, TaskConfigValue, task_field
+    from rose.config import TaskConfigValue, task_field
+    from rose.kinds import ConfigKindError
 
     @define(kw_only=True)
     class SurveyConfig(LearnerConfig):  # another kind of learner's configuration

@@ -11,19 +11,15 @@ from rose.errors import RoseError
 
 __all__ = [
     "AdaptiveSchedule",
-    "ConfigKindError",
     "IterationSchedule",
     "LearnerConfig",
     "Schedule",
     "TaskConfig",
     "TaskConfigValue",
     "UnknownTaskError",
-    "check_config_kind",
     "check_learner_config",
     "check_task_names",
     "config_class_for",
-    "fit_config",
-    "fit_option_configs",
     "kind_classes",
     "task_field",
     "task_kinds",
@@ -391,47 +387,6 @@ def config_class_for(cls: type[LearnerConfig], names: Sequence[str]) -> type[Lea
         raise TypeError(f"{cls.__name__} got task kinds of different kinds of learner: {', '.join(hints)}; one "
                         f"configuration holds the tasks of one kind of learner: give each learner its own")
     raise TypeError(f"{cls.__name__} got unknown field(s) {', '.join(hints)}; valid fields: {', '.join(known)}")
-
-
-class ConfigKindError(RoseError, TypeError):
-    """A configuration with tasks of another kind of learner than the one it is given to."""
-
-
-def check_config_kind(config: LearnerConfig | None, learner: Any, where: str) -> LearnerConfig | None:
-    """``config``, unless it sets a task kind that ``learner``'s ``config_class`` has no field for (a task
-    of another kind of learner, never run): a :class:`ConfigKindError` naming the learner, the fields and the fix."""
-    accepted: type[LearnerConfig] = getattr(type(learner), "config_class", LearnerConfig)
-    if config is None or isinstance(config, accepted):
-        return config
-    own = _field_names(accepted)
-    foreign = [f.name for f in fields(type(config)) if f.name not in own and getattr(config, f.name) is not None]
-    if foreign:
-        owner = type(learner).__name__
-        raise ConfigKindError(
-            f"{where}: {owner} takes a configuration of class {accepted.__name__} (tasks: "
-            f"{', '.join(sorted(own - {'tasks'}))}), but the configuration sets {', '.join(map(repr, foreign))}, "
-            f"a task kind of {type(config).__name__} that {owner} never runs. Remove "
-            f"{'it' if len(foreign) == 1 else 'them'}, or give the configuration to a learner of that kind."
-        )
-    return config
-
-
-def fit_config(config: Any, learner: Any, where: str) -> LearnerConfig | None:
-    """``config`` checked for ``learner``: a LearnerConfig or None (:func:`check_learner_config`), of the
-    learner's kind (:func:`check_config_kind`), naming only its tasks (:func:`check_task_names`)."""
-    config = check_config_kind(check_learner_config(config, where), learner, where)
-    return check_task_names(config, learner, where)
-
-
-def fit_option_configs(learner: Any, options: Mapping[str, Any]) -> None:
-    """Each LearnerConfig among ``start()`` options (one, or a list or dict of them, such as a parallel
-    learner's ``learner_configs``) is of ``learner``'s kind (:func:`check_config_kind`)."""
-    for name, value in options.items():
-        items = (value.items() if isinstance(value, Mapping) else enumerate(value)
-                 if isinstance(value, (list, tuple)) else [(None, value)])
-        for key, item in items:
-            if isinstance(item, LearnerConfig):
-                check_config_kind(item, learner, name if key is None else f"{name}[{key!r}]")
 
 
 def resolve_task_config(value: TaskConfigValue, iteration: int) -> TaskConfig | None:

@@ -6,17 +6,22 @@ learner of no kind (``config_class`` is :class:`~rose.config.LearnerConfig`, as 
 ``Learner`` of a ROSE 0.3 custom loop) also has ``<kind>_task`` for every task kind an installed
 plugin declares (hook ``rose_learner_kinds``): the decorators of ROSE 0.3 scripts keep working
 there while the core declares no kind beyond ``simulation`` and ``training`` (and the criterion).
+:func:`fit_config` checks that a configuration given to a learner sets no task of another kind.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rose.config import LearnerConfig, kind_classes, task_kinds
+from attrs import fields
+
+from rose.config import LearnerConfig, check_learner_config, check_task_names, kind_classes, task_kinds
+from rose.errors import RoseError
 from rose.tasks import TaskKind
 
-__all__ = ["TaskKinds", "plugin_task_kind"]
+__all__ = ["ConfigKindError", "TaskKinds", "check_config_kind", "fit_config", "fit_option_configs", "plugin_task_kind"]
 
 _SUFFIX = "_task"
 
@@ -61,3 +66,44 @@ class TaskKinds:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
             descriptor = plugin_task_kind(type(self), name[: -len(_SUFFIX)])
             return functools.partial(descriptor.decorate, self)
+
+
+class ConfigKindError(RoseError, TypeError):
+    """A configuration with tasks of another kind of learner than the one it is given to."""
+
+
+def check_config_kind(config: LearnerConfig | None, learner: Any, where: str) -> LearnerConfig | None:
+    """``config``, unless it sets a task kind that ``learner``'s ``config_class`` has no field for (a task
+    of another kind of learner, never run): a :class:`ConfigKindError` naming the learner, the fields and the fix."""
+    accepted: type[LearnerConfig] = getattr(type(learner), "config_class", LearnerConfig)
+    if config is None or isinstance(config, accepted):
+        return config
+    own = {f.name for f in fields(accepted)}
+    foreign = [f.name for f in fields(type(config)) if f.name not in own and getattr(config, f.name) is not None]
+    if foreign:
+        owner = type(learner).__name__
+        raise ConfigKindError(
+            f"{where}: {owner} takes a configuration of class {accepted.__name__} (tasks: "
+            f"{', '.join(sorted(own - {'tasks'}))}), but the configuration sets {', '.join(map(repr, foreign))}, "
+            f"a task kind of {type(config).__name__} that {owner} never runs. Remove "
+            f"{'it' if len(foreign) == 1 else 'them'}, or give the configuration to a learner of that kind."
+        )
+    return config
+
+
+def fit_config(config: Any, learner: Any, where: str) -> LearnerConfig | None:
+    """``config`` checked for ``learner``: a LearnerConfig or None (:func:`check_learner_config`), of the
+    learner's kind (:func:`check_config_kind`), naming only its tasks (:func:`check_task_names`)."""
+    config = check_config_kind(check_learner_config(config, where), learner, where)
+    return check_task_names(config, learner, where)
+
+
+def fit_option_configs(learner: Any, options: Mapping[str, Any]) -> None:
+    """Each LearnerConfig among ``start()`` options (one, or a list or dict of them, such as a parallel
+    learner's ``learner_configs``) is of ``learner``'s kind (:func:`check_config_kind`)."""
+    for name, value in options.items():
+        items = (value.items() if isinstance(value, Mapping) else enumerate(value)
+                 if isinstance(value, (list, tuple)) else [(None, value)])
+        for key, item in items:
+            if isinstance(item, LearnerConfig):
+                check_config_kind(item, learner, name if key is None else f"{name}[{key!r}]")

@@ -20,11 +20,11 @@ from typing import Any, ClassVar, final
 
 from rose import direct, overrides, taskrun
 from rose.campaign import Campaign
-from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig, fit_config, fit_option_configs
+from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig
 from rose.criterion import check_threshold, criterion_decorator, parse_metric_value
 from rose.deadline import campaign_deadline
 from rose.errors import ResourceError, RoseError
-from rose.kinds import TaskKinds
+from rose.kinds import TaskKinds, fit_config, fit_option_configs
 from rose.launch import open_campaign, resume_dir
 from rose.metrics import compare, resolve_operator
 from rose.names import check_plain_name
