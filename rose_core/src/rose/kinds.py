@@ -40,7 +40,7 @@ def plugin_task_kind(owner: type, kind: str) -> TaskKind:
     if kind in PLUGIN_TASK_KINDS:
         raise AttributeError(f"{name}: the task kind {kind!r} comes from {PLUGIN_TASK_KINDS[kind]}, which is not "
                              f"installed (or is disabled): pip install {PLUGIN_TASK_KINDS[kind]}")
-    there = ["simulation", "training", *(k for cls in kinds.values() for k in task_kinds(cls))]
+    there = dict.fromkeys(["simulation", "training", *(k for cls in kinds.values() for k in task_kinds(cls))])
     raise AttributeError(f"{name}: no installed plugin declares a task kind {kind!r}; task kinds: {', '.join(there)}")
 
 
@@ -62,8 +62,12 @@ class TaskKinds:
     if not TYPE_CHECKING:  # type checkers keep flagging unknown attributes of learners
 
         def __getattr__(self, name: str) -> Any:
-            if name.startswith("_") or not name.endswith(_SUFFIX) or type(self).config_class is not LearnerConfig:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            missing = f"{type(self).__name__!r} object has no attribute {name!r}"
+            if name.startswith("_") or not name.endswith(_SUFFIX):
+                raise AttributeError(missing)
+            if type(self).config_class is not LearnerConfig:  # a learner of a kind: its own decorators only
+                own = dict.fromkeys(a for c in type(self).__mro__ for a, v in vars(c).items() if isinstance(v, TaskKind))
+                raise AttributeError(f"{missing}: its task decorators are {', '.join(own)}")
             descriptor = plugin_task_kind(type(self), name[: -len(_SUFFIX)])
             return functools.partial(descriptor.decorate, self)
 
