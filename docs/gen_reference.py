@@ -7,7 +7,8 @@ from pathlib import Path
 
 from rose import hookspecs
 
-HOOKS = ["rose_learners", "rose_metrics", "rose_schedulers", "rose_trackers", "rose_backends", "rose_policies", "rose_commands"]
+HOOKS = ["rose_learners", "rose_learner_kinds", "rose_metrics", "rose_schedulers", "rose_trackers", "rose_backends",
+         "rose_policies", "rose_commands"]
 TARGET = Path(__file__).parent / "reference" / "hooks.md"
 
 

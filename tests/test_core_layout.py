@@ -170,3 +170,43 @@ def test_the_core_names_no_plugin_outside_the_deprecation_table() -> None:
         if path.name != "deprecations.py" and ("rose_plugin_" in path.read_text() or "rose-plugin-" in path.read_text())
     ]
     assert offenders == []
+
+
+#: (module, literal) pairs that equal a plugin task kind without naming it: a metric called like the
+#: uncertainty task, and ``apt-get update`` in the Slurm test kit
+KIND_LIKE_LITERALS = {("rose.metrics", "uncertainty"), ("rose.testing.slurm", "update")}
+
+
+def _plugin_task_kinds() -> set[str]:
+    """Every task kind the installed plugins declare (the AL and RL plugins here), and the ones the
+    deprecation table says moved to a plugin."""
+    from rose.config import kind_classes, task_kinds
+    from rose.deprecations import PLUGIN_TASK_KINDS
+
+    return {kind for cls in kind_classes().values() for kind in task_kinds(cls)} | set(PLUGIN_TASK_KINDS)
+
+
+def test_the_core_names_no_task_kind_of_a_plugin_outside_the_deprecation_table() -> None:
+    """No ``<kind>_task`` decorator, ``LearnerConfig`` field, ``kind=`` keyword or ``"kind"`` string
+    of a plugin's task kind in the core (code, docstrings and comments): plugins declare them."""
+    import re
+
+    kinds = _plugin_task_kinds()
+    assert {"active_learn", "prediction", "utility", "uncertainty", "environment", "update"} <= kinds
+    words = "|".join(sorted(kinds))
+    in_text = re.compile(rf"\b({words})_task\b|\b({words})\s*[=:]\s*(TaskConfig|task_field|TaskKind)|``({words})``"
+                         rf"|\b({'|'.join(k for k in kinds if '_' in k)})\b")
+    offenders = []
+    for name, path in _core_modules().items():
+        if name == "rose.deprecations":
+            continue
+        text = path.read_text()
+        offenders += [f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}" for m in in_text.finditer(text)]
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Constant) and node.value in kinds and (name, node.value) not in KIND_LIKE_LITERALS:
+                offenders.append(f"{name}:{node.lineno}: {node.value!r}")
+            elif isinstance(node, ast.keyword) and node.arg in kinds:
+                offenders.append(f"{name}:{node.lineno}: {node.arg}=")
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id in kinds:
+                offenders.append(f"{name}:{node.lineno}: field {node.target.id}")
+    assert offenders == [], "the core names task kinds that plugins declare:\n" + "\n".join(offenders)

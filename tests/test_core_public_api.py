@@ -11,6 +11,7 @@ CORE = ROOT / "rose_core" / "src" / "rose"
 MACHINERY = {
     "learner.py": ("Learner",),
     "tasks.py": ("TaskKind",),
+    "kinds.py": ("TaskKinds",),
     "state.py": ("IterationBook",),
     "legacy.py": ("OldRunNames",),
     "campaign.py": ("Campaign", "CampaignStream"),

@@ -16,7 +16,8 @@ from rose.records import Resources
 from rose.schedules import AdaptiveSchedule, IterationSchedule
 from rose.state import IterationState
 
-HOOKS = ["rose_learners", "rose_metrics", "rose_schedulers", "rose_trackers", "rose_backends", "rose_policies", "rose_commands"]
+HOOKS = ["rose_learners", "rose_learner_kinds", "rose_metrics", "rose_schedulers", "rose_trackers", "rose_backends",
+         "rose_policies", "rose_commands"]
 
 
 @pytest.mark.parametrize("name", HOOKS)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rose.campaign import Outcome, Step
-from rose.learner import Learner
+from rose.learner import Learner, TaskKind
 from rose.streaming import LearnerRun
 from rose.testing import PluginSandbox
 
@@ -22,6 +22,7 @@ class Pipeline(Learner):
     """simulation (a 70 KB stdout) -> training (numpy, tuples) -> analysis of both, per iteration."""
 
     required_tasks = ("simulation", "training", "utility")
+    utility_task = TaskKind("utility")  # a task kind of its own (the core declares simulation and training)
 
     def start(self, max_iter: int = 0, **options: Any) -> LearnerRun:  # type: ignore[override]
         return super().start(max_iter, **options)

@@ -21,7 +21,7 @@ from rose import LearnerConfig
 from rose.campaign import Outcome, Step
 from rose.errors import RoseError
 from rose.journal import read_journal
-from rose.learner import Learner
+from rose.learner import Learner, TaskKind
 from rose.resume_choice import choose_campaign
 from rose.runs import find_runs
 from rose.streaming import LearnerRun
@@ -32,6 +32,7 @@ class Loop(Learner):
     """Simulation, then the criterion, every iteration."""
 
     required_tasks = ("simulation",)
+    utility_task = TaskKind("utility")  # a task kind of its own (the core declares simulation and training)
 
     def start(self, max_iter: int = 0, config: LearnerConfig | None = None, **options: Any) -> LearnerRun:  # type: ignore[override]
         return super().start(max_iter, initial_config=config, **options)

@@ -196,3 +196,24 @@ async def test_teach_is_a_deprecated_alias(al_engine: Any) -> None:
         finals = await acl.teach(parallel_learners=2, max_iter=2, learner_configs=[None, LearnerConfig(
             simulation=TaskConfig(kwargs={"n": 5}))])
     assert [(s.learner_id, s.iteration, s.n) for s in finals] == [(0, 1, 0), (1, 1, 5)]
+
+
+async def test_a_configuration_of_another_kind_is_refused_before_any_learner_starts(
+    al_engine: Any, scripts: Path, tmp_path: Path
+) -> None:
+    from attrs import define
+
+    from rose.config import TaskConfigValue, task_field
+    from rose.kinds import ConfigKindError
+
+    @define(kw_only=True)
+    class SurveyConfig(LearnerConfig):  # another kind of learner's configuration
+        survey: TaskConfigValue = task_field()
+
+    learner = ParallelActiveLearner(al_engine, run_dir=tmp_path / "run")
+    add_tasks(learner, scripts)
+    with pytest.raises(ConfigKindError, match=r"learner_configs\[1\]: ParallelActiveLearner takes a configuration of "
+                                              r"class ActiveLearnerConfig .* sets 'survey', a task kind of SurveyConfig"):
+        learner.start(parallel_learners=2, max_iter=1,
+                      learner_configs=[LearnerConfig(active_learn=TaskConfig()), SurveyConfig(survey=TaskConfig())])
+    assert not (tmp_path / "run").exists()  # no learner started, no task ran

@@ -29,10 +29,37 @@ def test_names_importable_from_rose_al_and_rose_uq() -> None:
     )
 
     assert {"SequentialActiveLearner", "ParallelActiveLearner", "AlgorithmSelector"} <= set(dir(rose.al))
-    assert UQLearnerConfig is LearnerConfig
+    from rose.al import ActiveLearnerConfig
+
+    # ROSE 0.3's name of the configuration with the uncertainty task: the AL configuration class
+    assert UQLearnerConfig is ActiveLearnerConfig and issubclass(UQLearnerConfig, LearnerConfig)
+    assert type(LearnerConfig(uncertainty=rose.TaskConfig())) is UQLearnerConfig
     assert issubclass(SeqUQLearner, UQLearner) and issubclass(ParallelUQLearner, UQLearner)
     assert "margin" in UQ_REGISTRY and callable(register_uq) and UQScorer("regression")
     assert all(callable(x) for x in (AlgorithmSelector, ParallelActiveLearner, SequentialActiveLearner))
+
+
+def test_the_al_kind_provides_the_active_learning_fields_and_decorators() -> None:
+    from rose.al import ActiveLearnerConfig, AlgorithmSelector, SequentialActiveLearner
+    from rose.config import task_kinds
+    from rose.learner import Learner
+    from rose.testing import check_learner_kind_spec
+    from rose.uq import SeqUQLearner
+
+    (spec,) = plugin.rose_learner_kinds()
+    check_learner_kind_spec(spec)
+    assert spec.factory() is ActiveLearnerConfig
+    assert task_kinds(ActiveLearnerConfig) == ["prediction", "active_learn", "uncertainty", "utility"]
+    for learner in (SequentialActiveLearner, AlgorithmSelector, SeqUQLearner):
+        assert learner.config_class is ActiveLearnerConfig
+    # a ROSE 0.3 custom loop: the AL decorators on a plain Learner, found through the registry
+    plain = Learner(name="custom")
+
+    @plain.active_learn_task
+    async def select(*args: Any) -> str:
+        return "echo picked"
+
+    assert plain.tasks["active_learn"].kind == "active_learn" and select.spec.name == "active_learn"
 
 
 def test_learner_specs_pass_the_contract() -> None:

@@ -33,3 +33,19 @@ def test_documented_imports_work_and_the_entry_module_stays_cheap():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_rl_kind_provides_the_environment_and_update_fields():
+    from rose_plugin_rl.plugin import rose_learner_kinds
+
+    from rose import LearnerConfig, TaskConfig
+    from rose.config import task_kinds
+    from rose.rl import ReinforcementLearnerConfig, SequentialReinforcementLearner
+    from rose.testing import check_learner_kind_spec
+
+    (spec,) = rose_learner_kinds()
+    check_learner_kind_spec(spec)
+    assert spec.factory() is ReinforcementLearnerConfig and task_kinds(ReinforcementLearnerConfig) == ["environment", "update"]
+    config = LearnerConfig(environment=TaskConfig(kwargs={"--episodes": 5}), update=TaskConfig())
+    assert type(config) is ReinforcementLearnerConfig and config.resolve("env_1", 0, "environment").kwargs == {"--episodes": 5}
+    assert SequentialReinforcementLearner.config_class is ReinforcementLearnerConfig

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
 
 from attrs import define, field, fields, frozen
@@ -19,6 +19,10 @@ __all__ = [
     "UnknownTaskError",
     "check_learner_config",
     "check_task_names",
+    "config_class_for",
+    "kind_classes",
+    "task_field",
+    "task_kinds",
     "resolve_task_config",
 ]
 
@@ -203,11 +207,13 @@ class _Named:
         self.name = name
 
 
-def _config_field() -> Any:
+def task_field() -> Any:
+    """A :class:`LearnerConfig` field for one task kind: a plugin's configuration class declares its
+    task kinds with it (``survey: TaskConfigValue = task_field()``)."""
     return field(default=None, validator=_check_field)
 
 
-@define(kw_only=True, eq=True)
+@define(kw_only=True, eq=True, init=False)  # our __init__ takes the fields of any installed kind
 class LearnerConfig:
     """Per-learner task configuration.
 
@@ -215,35 +221,34 @@ class LearnerConfig:
     dict (exact iteration, then ``-1``, then ``"default"``, then the task's decorator
     defaults) or a schedule from ``learner.create_adaptive_schedule`` /
     ``create_iteration_schedule``. ``tasks`` addresses named tasks, such as one of
-    several environment tasks: ``LearnerConfig(tasks={"env_1": TaskConfig(...)})``.
+    several tasks of one kind: ``LearnerConfig(tasks={"env_1": TaskConfig(...)})``.
+
+    The core's fields are ``simulation``, ``training`` and ``criterion``; the task kinds of a
+    family of learners are fields of that family's configuration class, which its plugin
+    provides (hook ``rose_learner_kinds``). ``LearnerConfig(<field>=...)`` with such a field
+    builds that class (an instance of ``LearnerConfig`` too), so scripts need not name it.
     """
 
-    simulation: TaskConfigValue = _config_field()
-    training: TaskConfigValue = _config_field()
-    prediction: TaskConfigValue = _config_field()
-    active_learn: TaskConfigValue = _config_field()
-    environment: TaskConfigValue = _config_field()
-    update: TaskConfigValue = _config_field()
-    criterion: TaskConfigValue = _config_field()
-    uncertainty: TaskConfigValue = _config_field()
-    utility: TaskConfigValue = _config_field()
+    simulation: TaskConfigValue = task_field()
+    training: TaskConfigValue = task_field()
+    criterion: TaskConfigValue = task_field()
     tasks: dict[str, TaskConfigValue] = field(factory=dict, validator=_check_named)
 
-    def __init__(self, **kwargs: Any) -> None:
-        allowed = [f.name for f in fields(type(self))]
-        unknown = [k for k in kwargs if k not in allowed]
-        if unknown:
-            import difflib
+    def __new__(cls, **kwargs: Any) -> Any:
+        """An instance of ``cls``, or of the installed configuration class that has every field given."""
+        target = cls if set(kwargs) <= _field_names(cls) else config_class_for(cls, list(kwargs))
+        return object.__new__(target)
 
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise TypeError(
-                f"LearnerConfig got unknown field(s) {', '.join(hints)}; "
-                f"valid fields: {', '.join(allowed)}"
-            )
+    def __init__(self, **kwargs: Any) -> None:
         self.__attrs_init__(**kwargs)  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> LearnerConfig:
+        """The configuration a :meth:`to_dict` form describes (a schedule, kept as its repr, is left out)."""
+        values = {k: v for k, v in ((k, _from_dict(v)) for k, v in document.items() if k != "tasks") if v is not None}
+        tasks = {str(k): v for k, v in ((k, _from_dict(v)) for k, v in (document.get("tasks") or {}).items())
+                 if v is not None}
+        return cls(**values, tasks=tasks)
 
     def get_task_config(self, task_name: str, iteration: int) -> TaskConfig | None:
         """The TaskConfig for ``task_name`` at ``iteration``, or None for the defaults.
@@ -269,14 +274,10 @@ class LearnerConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly description (schedules are shown by their repr)."""
-        out: dict[str, Any] = {}
-        for f in fields(type(self)):
-            value = getattr(self, f.name)
-            if f.name == "tasks":
-                if value:
-                    out["tasks"] = {k: _describe(v) for k, v in value.items()}
-            elif value is not None:
-                out[f.name] = _describe(value)
+        out = {f.name: _describe(value) for f in fields(type(self))
+               if f.name != "tasks" and (value := getattr(self, f.name)) is not None}
+        if self.tasks:
+            out["tasks"] = {k: _describe(v) for k, v in self.tasks.items()}
         return out
 
 
@@ -322,6 +323,72 @@ def check_task_names(config: LearnerConfig | None, learner: Any, where: str) -> 
     return config
 
 
+def kind_classes() -> dict[str, type[LearnerConfig]]:
+    """The configuration class of each kind of learner the installed plugins provide (kind -> class)."""
+    from rose.plugins import plugin_problem, registry
+
+    out: dict[str, type[LearnerConfig]] = {}
+    for name, spec in registry().learner_kinds.items():
+        found = spec.factory()
+        if isinstance(found, type) and issubclass(found, LearnerConfig):
+            out[name] = found
+        else:
+            plugin_problem(f"learner kind {name!r}: its factory must return a subclass of rose.config.LearnerConfig, "
+                           f"got {found!r}; it is ignored")
+    return out
+
+
+def task_kinds(cls: type[LearnerConfig]) -> list[str]:
+    """The task kinds configuration class ``cls`` adds to the core's (its fields beyond LearnerConfig's)."""
+    base = _field_names(LearnerConfig)
+    return [f.name for f in fields(cls) if f.name not in base]
+
+
+def _owners(kinds: Mapping[str, type[LearnerConfig]]) -> dict[str, str]:
+    """Task kind -> ``"ClassName, the 'kind' learners"`` of the most general installed class that has it."""
+    owner: dict[str, tuple[str, type[LearnerConfig]]] = {}
+    for kind, cls in kinds.items():
+        for task in task_kinds(cls):
+            if task not in owner or issubclass(owner[task][1], cls):
+                owner[task] = (kind, cls)
+    return {task: f"{cls.__name__}, the {kind!r} learners" for task, (kind, cls) in owner.items()}
+
+
+def config_class_for(cls: type[LearnerConfig], names: Sequence[str]) -> type[LearnerConfig]:
+    """The installed configuration class (``cls`` or one derived from it) that has every field of
+    ``names``, the most general one if several do; otherwise a TypeError naming each unknown field,
+    where it comes from (or the plugin to install, or the closest field) and the valid fields."""
+    kinds = kind_classes()
+    found = [k for k in dict.fromkeys(kinds.values()) if issubclass(k, cls) and set(names) <= _field_names(k)]
+    general = [k for k in found if not any(o is not k and issubclass(k, o) for o in found)]
+    if len(general) == 1:
+        return general[0]
+    if general:
+        raise TypeError(f"{cls.__name__}({', '.join(names)}): several configuration classes have these fields "
+                        f"({', '.join(k.__name__ for k in general)}); build the one you mean by its name")
+    from rose.deprecations import PLUGIN_TASK_KINDS
+
+    owners, own = _owners(kinds), _field_names(cls)
+    known = sorted(own | {n for k in kinds.values() if issubclass(k, cls) for n in _field_names(k)})
+    hints = []
+    for key in (n for n in names if n not in own):
+        if key in owners:
+            hints.append(f"{key!r} ({owners[key]})")
+        elif key in PLUGIN_TASK_KINDS:
+            hints.append(f"{key!r} (a task kind of {PLUGIN_TASK_KINDS[key]}, which is not installed: "
+                         f"pip install {PLUGIN_TASK_KINDS[key]})")
+        else:
+            import difflib
+
+            close = difflib.get_close_matches(key, [*known, *owners], n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    unknown = [n for n in names if n not in own]
+    if all(n in owners for n in unknown):
+        raise TypeError(f"{cls.__name__} got task kinds of different kinds of learner: {', '.join(hints)}; one "
+                        f"configuration holds the tasks of one kind of learner: give each learner its own")
+    raise TypeError(f"{cls.__name__} got unknown field(s) {', '.join(hints)}; valid fields: {', '.join(known)}")
+
+
 def resolve_task_config(value: TaskConfigValue, iteration: int) -> TaskConfig | None:
     """Resolve one field value for an iteration (see :class:`LearnerConfig`)."""
     if value is None:
@@ -336,6 +403,20 @@ def resolve_task_config(value: TaskConfigValue, iteration: int) -> TaskConfig | 
                 return value[key]
         return None
     raise TypeError(f"cannot resolve a task configuration from {value!r}")
+
+
+def _field_names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _from_dict(value: Any) -> Any:
+    """A TaskConfig or a per-iteration table of them from its ``to_dict()`` form; None for a schedule's repr."""
+    if not isinstance(value, Mapping) or not value:
+        return None
+    if set(value) <= {"args", "kwargs"}:
+        return TaskConfig(args=value.get("args") or (), kwargs=value.get("kwargs") or {})
+    table = {int(k) if str(k).lstrip("-").isdigit() else k: _from_dict(v) for k, v in value.items()}
+    return {k: v for k, v in table.items() if v is not None} or None
 
 
 def _describe(value: Any) -> Any:

@@ -4,8 +4,9 @@ the release that removes them.
 ``rose.al``, ``rose.uq`` and ``rose.rl`` resolve learner names through the plugin registry
 (the plugins declare the namespaces they fill). The 0.3 module paths below
 (``rose.al.active_learner``, ``rose.integrations.mlflow_tracker``...) are small modules built
-by :func:`rose._compat.alias_module` from their entry here. This is the only place in the
-core that names plugin distributions: to tell a user which one to install.
+by :func:`rose._compat.alias_module` from their entry here. :data:`PLUGIN_TASK_KINDS` lists the
+task kinds the core no longer declares. This is the only place in the core that names plugin
+distributions or their task kinds: to tell a user which one to install.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 
 from attrs import field, frozen
 
-__all__ = ["OLD_MODULES", "PROVIDERS", "REMOVED_IN", "OldModule"]
+__all__ = ["OLD_MODULES", "PLUGIN_TASK_KINDS", "PROVIDERS", "REMOVED_IN", "OldModule"]
 
 #: the release that removes every path of this table
 REMOVED_IN = "0.6"
@@ -26,6 +27,20 @@ PROVIDERS: Mapping[str, str] = {
     "rl": "rose-plugin-rl",
     "rl.reinforcement_learner": "rose-plugin-rl",
     "rl.experience": "rose-plugin-rl",
+}
+
+
+#: the task kinds (and ``LearnerConfig`` fields) that the core declared up to ROSE 0.5, and the distribution
+#: that declares each now. Not deprecated: with the plugin installed, ``LearnerConfig(active_learn=...)`` and
+#: ``@learner.active_learn_task`` on a plain ``Learner`` work as before (through the registry, see
+#: :mod:`rose.kinds`); without it, the error names the distribution to install.
+PLUGIN_TASK_KINDS: Mapping[str, str] = {
+    "active_learn": "rose-plugin-al",
+    "prediction": "rose-plugin-al",
+    "uncertainty": "rose-plugin-al",
+    "utility": "rose-plugin-al",
+    "environment": "rose-plugin-rl",
+    "update": "rose-plugin-rl",
 }
 
 

@@ -10,8 +10,8 @@ criterion called this way gives ``(should_stop, value)`` when awaited::
     for _ in range(10):
         sim = simulation()
         train = training(sim)
-        active = active_learn(sim, train)
-        stop, value = await check_accuracy(active)
+        picked = select(sim, train)
+        stop, value = await check_accuracy(picked)
         if stop:
             break
 

@@ -13,7 +13,16 @@ from collections.abc import Sequence
 
 import pluggy
 
-from rose.records import BackendSpec, CommandSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
+from rose.records import (
+    BackendSpec,
+    CommandSpec,
+    LearnerKindSpec,
+    LearnerSpec,
+    MetricSpec,
+    PolicySpec,
+    SchedulerSpec,
+    TrackerSpec,
+)
 
 PROJECT_NAME = "rose"
 
@@ -26,6 +35,7 @@ __all__ = [
     "hookspec",
     "rose_backends",
     "rose_commands",
+    "rose_learner_kinds",
     "rose_learners",
     "rose_metrics",
     "rose_policies",
@@ -63,6 +73,44 @@ def rose_learners() -> Sequence[LearnerSpec]:
             ]
 
         # users then write: from rose.al import GreedyLearner
+    """
+    raise NotImplementedError  # a specification: plugins implement it
+
+
+@hookspec
+def rose_learner_kinds() -> Sequence[LearnerKindSpec]:
+    """Return the kinds of learner this plugin provides, each with its configuration class.
+
+    The configuration class extends :class:`rose.config.LearnerConfig` with one field per task
+    kind of the family. The core knows no kind of its own beyond ``simulation``, ``training``
+    and ``criterion``: ``LearnerConfig(<field>=...)`` builds the class that declares
+    ``<field>``, and ``@learner.<field>_task`` works on a plain ``rose.learner.Learner``.
+    A learner says which class it takes with ``config_class``.
+
+    Example::
+
+        from attrs import define
+
+        import rose
+        from rose.config import LearnerConfig, TaskConfigValue, task_field
+        from rose.learner import Learner
+        from rose.records import LearnerKindSpec
+        from rose.tasks import TaskKind
+
+        @define(kw_only=True)
+        class SurveyConfig(LearnerConfig):
+            survey: TaskConfigValue = task_field()
+
+        class SurveyLearner(Learner):
+            config_class = SurveyConfig
+            survey_task = TaskKind("survey")
+
+        @rose.hookimpl
+        def rose_learner_kinds():
+            return [LearnerKindSpec(name="survey", summary="learners that survey",
+                                    factory=lambda: SurveyConfig)]
+
+        # users then write: LearnerConfig(survey=TaskConfig(kwargs={"--depth": 2}))
     """
     raise NotImplementedError  # a specification: plugins implement it
 

@@ -2,8 +2,8 @@
 
 A policy subclasses :class:`Learner`, implements ``prepare(step)`` and ``evaluate(step)``
 (see :mod:`rose.steps`) and declares its ``start()`` options as data (:mod:`rose.options`).
-The base class gives it task registration (``@learner.utility_task`` and the kinds a plugin
-adds), the stop criterion, configuration, iteration state (:class:`~rose.state.IterationBook`),
+The base class gives it task registration (``@learner.training_task`` and the kinds a plugin
+adds, see :mod:`rose.kinds`), the stop criterion, configuration, iteration state (:class:`~rose.state.IterationBook`),
 trackers and :meth:`Learner.start` (final), which creates a :class:`~rose.campaign.Campaign`
 and runs the one loop of :mod:`rose.loop`. A policy that runs several children uses
 :mod:`rose.fanout`. Arrows point one way: policies -> this module -> campaign -> engine, records.
@@ -20,10 +20,11 @@ from typing import Any, ClassVar, final
 
 from rose import direct, overrides, taskrun
 from rose.campaign import Campaign
-from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig, check_learner_config, check_task_names
+from rose.config import AdaptiveSchedule, IterationSchedule, LearnerConfig, TaskConfig
 from rose.criterion import check_threshold, criterion_decorator, parse_metric_value
 from rose.deadline import campaign_deadline
 from rose.errors import ResourceError, RoseError
+from rose.kinds import TaskKinds, fit_config, fit_option_configs
 from rose.launch import open_campaign, resume_dir
 from rose.metrics import compare, resolve_operator
 from rose.names import check_plain_name
@@ -45,19 +46,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class Learner(IterationBook):
+class Learner(TaskKinds, IterationBook):
     """Base of every learner: tasks, criterion, configuration, state, trackers, ``start()``.
 
     ``asyncflow`` is a radical.asyncflow ``WorkflowEngine`` (``await rose.engine("local")``
     or one built by hand). ``run_dir`` is the campaign directory (journal, results, the
     working directory of the learner's tasks); by default ``runs/<timestamp>-<name>``.
     """
-
-    simulation_task = TaskKind("simulation")
-    training_task = TaskKind("training")
-    active_learn_task = TaskKind("active_learn")
-    prediction_task = TaskKind("prediction")
-    utility_task = TaskKind("utility")
 
     #: task kinds a subclass requires before ``start`` (checked at start, not lazily)
     required_tasks: ClassVar[tuple[str, ...]] = ()
@@ -100,13 +95,6 @@ class Learner(IterationBook):
         raise NotImplementedError(f"{type(self).__name__} does not implement evaluate(step)")
 
     # -- registering tasks and the criterion ----------------------------------------------
-    @classmethod
-    def add_task_kind(cls, kind: str, *, named: bool = False) -> None:
-        """Give this learner class a ``<kind>_task`` decorator (for plugin learners)."""
-        descriptor = TaskKind(kind, named=named)
-        descriptor.attribute = f"{kind}_task"
-        setattr(cls, f"{kind}_task", descriptor)
-
     def add_task(self, spec: TaskSpec, fn: Any) -> Any:
         """Register a built :class:`~rose.tasks.TaskSpec`; returns ``fn`` wrapped to run once on demand."""
         self.tasks[spec.name] = spec
@@ -236,7 +224,7 @@ class Learner(IterationBook):
         """Use ``config`` from the next iteration on (a parallel learner's children all take it)."""
         if not isinstance(config, LearnerConfig):
             raise TypeError(f"set_next_config expects a LearnerConfig, got {config!r}")
-        self._pending_config = config
+        self._pending_config = fit_config(config, self, "set_next_config")
         for child in self.children:
             child.set_next_config(config)
 
@@ -328,7 +316,8 @@ class Learner(IterationBook):
         """
         base, own = bind_start(type(self).__name__, self.start_positional, self.options_class, args, kwargs,
                                self.start_aliases)
-        config = check_task_names(check_learner_config(base["initial_config"], "initial_config"), self, "initial_config")
+        config = fit_config(base["initial_config"], self, "initial_config")
+        fit_option_configs(self, own)
         self.validate(base["max_iter"], **own)
         deadline = campaign_deadline(base["deadline"])
         plan = Plan(max_iter=base["max_iter"], skip_pre_loop=bool(base["skip_pre_loop"]), config=config,

@@ -26,7 +26,16 @@ from attrs import define, field
 
 from rose import hookspecs
 from rose.errors import PluginConflictError, PluginLoadError, UnknownNameError
-from rose.records import BackendSpec, CommandSpec, LearnerSpec, MetricSpec, PolicySpec, SchedulerSpec, TrackerSpec
+from rose.records import (
+    BackendSpec,
+    CommandSpec,
+    LearnerKindSpec,
+    LearnerSpec,
+    MetricSpec,
+    PolicySpec,
+    SchedulerSpec,
+    TrackerSpec,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -42,7 +51,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "rose.plugins"
 BUILTIN_NAME = "builtin"
-KINDS = ("learners", "metrics", "schedulers", "trackers", "backends", "policies", "commands")
+KINDS = ("learners", "learner_kinds", "metrics", "schedulers", "trackers", "backends", "policies", "commands")
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -66,6 +75,7 @@ class Registry:
     """Name -> record for each kind, merged from every active plugin."""
 
     learners: dict[str, LearnerSpec] = field(factory=dict)
+    learner_kinds: dict[str, LearnerKindSpec] = field(factory=dict)
     metrics: dict[str, MetricSpec] = field(factory=dict)
     schedulers: dict[str, SchedulerSpec] = field(factory=dict)
     trackers: dict[str, TrackerSpec] = field(factory=dict)

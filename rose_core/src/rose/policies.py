@@ -15,8 +15,8 @@ policy (a Bayesian optimiser, an Optuna study) which labels arrived.
 
 :class:`PolicyBase` does the bookkeeping (checking ``k``, excluding pending points,
 seeding) so a policy only ranks the available candidates. :func:`as_task` turns a policy
-into the body of an ``@learner.active_learn_task(as_executable=False)`` task, so a policy
-can be used in a campaign without writing a selection script.
+into the body of a function task (``as_executable=False``) of the learner's selection step,
+so a policy can be used in a campaign without writing a selection script.
 
 This module does not import numpy: candidates may be lists, tuples or numpy arrays.
 """
@@ -274,7 +274,7 @@ def _find_request(upstream: Sequence[Any], source: str | None) -> dict[str, Any]
     raise PolicyError(
         "no selection request found: the training (or prediction) task must return a dict with "
         "'candidates' (and 'scores' or 'predictions', optionally 'pending'), or the path of a .json/.npz "
-        "file holding them; or set source='request.json' in the active_learn TaskConfig kwargs"
+        "file holding them; or set source='request.json' in the selecting task's TaskConfig kwargs"
     )
 
 
@@ -290,7 +290,8 @@ def as_task(
 ) -> Callable[..., Awaitable[dict[str, Any]]]:
     """The body of an active-learning function task that asks ``policy`` for the next batch.
 
-    Register it with ``learner.active_learn_task(as_executable=False)(as_task(policy, k=4))``.
+    Register it as the selection task, as a function task: with the active-learning plugin,
+    ``learner.<kind>_task(as_executable=False)(as_task(policy, k=4))`` (see ``docs/policies.md``).
     The task finds its *selection request* in the results it receives (the last dict with
     a ``"candidates"`` key, or the path of a ``.json``/``.npz`` file holding one); a
     request may carry ``scores``, ``predictions``, ``pending``, ``k`` and the labels that

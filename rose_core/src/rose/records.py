@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BackendSpec",
     "CommandSpec",
+    "LearnerKindSpec",
     "LearnerSpec",
     "MetricSpec",
     "PolicySpec",
@@ -223,3 +224,18 @@ class CommandSpec:
     summary: str = _summary
     add_arguments: Callable[[argparse.ArgumentParser], None] = field(validator=validators.is_callable())
     run: Callable[[argparse.Namespace], int | None] = field(validator=validators.is_callable())
+
+
+@frozen(kw_only=True)
+class LearnerKindSpec:
+    """A kind of learner (``"al"``, ``"rl"``...) and the configuration class its learners take.
+
+    ``factory()`` returns a subclass of :class:`rose.config.LearnerConfig` whose own fields
+    are the task kinds of this family (each declared with :func:`rose.config.task_field`).
+    ``LearnerConfig(<field>=...)`` with such a field builds that class, and
+    ``@learner.<field>_task`` works on a plain ``rose.learner.Learner`` (a custom loop).
+    """
+
+    name: str = _name
+    summary: str = _summary
+    factory: Callable[[], type] = field(validator=validators.is_callable())

@@ -414,7 +414,7 @@ class TaskKind:
     ``@learner.simulation_task`` (bare) or ``@learner.simulation_task(as_executable=False,
     resources={"gpus": 1}, log_params={...}, retries=2, timeout=600)`` registers a task.
     With ``named=True`` several tasks of the kind can be registered, each with
-    ``name=...`` (e.g. ``@pe.environment_task(name="env_1")``).
+    ``name=...`` (e.g. ``@learner.<kind>_task(name="env_1")``).
     """
 
     def __init__(self, kind: str, *, named: bool = False) -> None:

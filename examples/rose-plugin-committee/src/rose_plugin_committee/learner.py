@@ -7,6 +7,7 @@ import statistics
 from typing import Any
 
 from attrs import field, frozen
+from rose_plugin_al.kind import ActiveLearnTasks
 
 from rose import Outcome, Step
 from rose.learner import Learner
@@ -21,8 +22,10 @@ class CommitteeOptions(StartOptions):
     query_size: int = field(default=1, validator=whole_number(minimum=1))
 
 
-class QueryByCommittee(Learner):
-    """Each iteration: label the selected points (simulation), train every committee member
+class QueryByCommittee(ActiveLearnTasks, Learner):
+    """An active learner (the ``prediction`` task kind and ``ActiveLearnerConfig`` come from the AL plugin).
+
+    Each iteration: label the selected points (simulation), train every committee member
     (training, keyword ``member``), let each member predict the candidate pool (prediction,
     keywords ``member`` and the trained model), then select the ``query_size`` candidates
     whose predictions vary most across members, and check the criterion.

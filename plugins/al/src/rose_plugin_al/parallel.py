@@ -8,6 +8,7 @@ from attrs import frozen
 
 from rose.fanout import ParallelCopies, ParallelOptions
 from rose.legacy import OldRunNames
+from rose_plugin_al.kind import ActiveLearnTasks
 from rose_plugin_al.sequential import SequentialActiveLearner, require_simulation
 
 __all__ = ["ParallelActiveLearner", "ParallelActiveOptions"]
@@ -21,7 +22,7 @@ class ParallelActiveOptions(ParallelOptions):
     skip_simulation_step: bool = False
 
 
-class ParallelActiveLearner(ParallelCopies, OldRunNames):
+class ParallelActiveLearner(ActiveLearnTasks, ParallelCopies, OldRunNames):
     """Run ``parallel_learners`` sequential active-learning loops concurrently.
 
     Every learner runs the tasks registered on this object, with its own

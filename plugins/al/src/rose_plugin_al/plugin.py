@@ -8,7 +8,7 @@ from __future__ import annotations
 from rose.hookspecs import hookimpl
 from rose.metrics import BUILTIN_METRICS
 from rose.plugins import lazy, lazy_call
-from rose.records import LearnerSpec, MetricSpec, PolicySpec
+from rose.records import LearnerKindSpec, LearnerSpec, MetricSpec, PolicySpec
 
 _AL = ("al",)
 _UQ = ("uq",)
@@ -36,8 +36,11 @@ _EXPORTS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
      "decorator registering a custom uncertainty score", _UQ, "support"),
     ("UQ_REGISTRY", "rose_plugin_al.uq_scorer:UQ_REGISTRY",
      "the registered uncertainty scores (name -> function)", _UQ, "support"),
-    ("UQLearnerConfig", "rose.config:LearnerConfig",
-     "LearnerConfig (it has the uncertainty field) under its ROSE 0.3 name", _UQ, "support"),
+    ("ActiveLearnerConfig", "rose_plugin_al.config:ActiveLearnerConfig",
+     "LearnerConfig with the active-learning task kinds (prediction, active_learn, uncertainty, utility)", _AL,
+     "support"),
+    ("UQLearnerConfig", "rose_plugin_al.config:ActiveLearnerConfig",
+     "ActiveLearnerConfig under its ROSE 0.3 name", _UQ, "support"),
 )
 
 #: uncertainty scores this plugin adds as metrics (stop when the value drops below the threshold)
@@ -54,6 +57,13 @@ def rose_learners() -> list[LearnerSpec]:
         LearnerSpec(name=name, summary=summary, factory=lazy(path), namespaces=namespaces, role=role)
         for name, path, summary, namespaces, role in _EXPORTS
     ]
+
+
+@hookimpl
+def rose_learner_kinds() -> list[LearnerKindSpec]:
+    """The active-learning kind: ``LearnerConfig(active_learn=...)`` builds an ``ActiveLearnerConfig``."""
+    return [LearnerKindSpec(name="al", summary="active learning and uncertainty quantification",
+                            factory=lazy("rose_plugin_al.config:ActiveLearnerConfig"))]
 
 
 @hookimpl

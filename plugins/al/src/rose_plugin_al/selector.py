@@ -18,6 +18,7 @@ from rose.names import check_distinct
 from rose.options import StartOptions, configuration
 from rose.steps import Plan
 from rose.streaming import LearnerRun
+from rose_plugin_al.kind import ActiveLearnTasks
 from rose_plugin_al.sequential import SequentialActiveLearner, require_simulation
 
 __all__ = ["AlgorithmSelector", "SelectionRun"]
@@ -45,7 +46,7 @@ class SelectorOptions(StartOptions):
     fail_fast: bool = False
 
 
-class AlgorithmSelector(Learner, OldRunNames):
+class AlgorithmSelector(ActiveLearnTasks, Learner, OldRunNames):
     """Run one active-learning pipeline per algorithm, concurrently, and pick the best.
 
     Register several algorithms with ``@sel.active_learn_task(name="algo_1")`` (function

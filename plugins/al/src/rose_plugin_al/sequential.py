@@ -9,6 +9,7 @@ from attrs import frozen
 from rose.learner import Learner, Outcome, Step
 from rose.legacy import OldRunNames
 from rose.options import StartOptions
+from rose_plugin_al.kind import ActiveLearnTasks
 
 __all__ = ["SequentialActiveLearner", "SequentialOptions", "require_simulation"]
 
@@ -30,7 +31,7 @@ class SequentialOptions(StartOptions):
     skip_simulation_step: bool = False
 
 
-class SequentialActiveLearner(Learner, OldRunNames):
+class SequentialActiveLearner(ActiveLearnTasks, Learner, OldRunNames):
     """simulation -> training -> active_learn -> criterion, repeated.
 
     Each iteration ``i`` runs the simulation and training tasks (config ``i``; skipped for

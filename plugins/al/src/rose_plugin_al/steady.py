@@ -36,6 +36,7 @@ from rose.learner import Learner, Outcome, Step
 from rose.options import StartOptions
 from rose.steps import Plan
 from rose.streaming import LearnerRun
+from rose_plugin_al.kind import ActiveLearnTasks
 
 __all__ = ["SteadyStateActiveLearner"]
 
@@ -51,7 +52,7 @@ class SteadyOptions(StartOptions):
     retrain_every: int = 1
 
 
-class SteadyStateActiveLearner(Learner):
+class SteadyStateActiveLearner(ActiveLearnTasks, Learner):
     """Keeps ``in_flight`` simulations running; retrains as labels arrive (see the module docs)."""
 
     required_tasks = ("simulation", "training", "active_learn")

@@ -30,6 +30,7 @@ from rose.state import IterationState
 from rose.steps import Plan
 from rose.streaming import LearnerRun
 from rose.tasks import CriterionSpec
+from rose_plugin_al.kind import ActiveLearnTasks
 from rose_plugin_al.sequential import require_simulation
 
 __all__ = ["ParallelUQLearner", "SeqUQLearner", "UQLearner", "UncertaintySpec"]
@@ -50,7 +51,7 @@ class UncertaintySpec(CriterionSpec):
     query_size: float = 0.0
 
 
-class UQLearner(Learner):
+class UQLearner(ActiveLearnTasks, Learner):
     """Base of the uncertainty learners: adds the ``uncertainty`` task kind.
 
     ``@learner.uncertainty_quantification(uq_metric_name=PREDICTIVE_ENTROPY,

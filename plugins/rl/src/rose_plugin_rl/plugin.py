@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rose.hookspecs import hookimpl
 from rose.plugins import lazy
-from rose.records import LearnerSpec
+from rose.records import LearnerKindSpec, LearnerSpec
 
 _LEARNERS = ("rl", "rl.reinforcement_learner")
 _EXPERIENCE = ("rl", "rl.experience")
@@ -42,6 +42,13 @@ def rose_learners() -> list[LearnerSpec]:
             namespaces=_LEARNERS,
         ),
         LearnerSpec(
+            name="ReinforcementLearnerConfig",
+            summary="LearnerConfig with the reinforcement-learning task kinds (environment, update)",
+            factory=lazy("rose_plugin_rl.config:ReinforcementLearnerConfig"),
+            namespaces=_LEARNERS,
+            role="support",
+        ),
+        LearnerSpec(
             name="EnvironmentTaskError",
             summary="raised when environment tasks of a ParallelExperience iteration fail",
             factory=lazy(f"{errors}:EnvironmentTaskError"),
@@ -77,3 +84,10 @@ def rose_learners() -> list[LearnerSpec]:
             role="support",
         ),
     ]
+
+
+@hookimpl
+def rose_learner_kinds() -> list[LearnerKindSpec]:
+    """The reinforcement-learning kind: ``LearnerConfig(environment=...)`` builds a ``ReinforcementLearnerConfig``."""
+    return [LearnerKindSpec(name="rl", summary="reinforcement learning",
+                            factory=lazy("rose_plugin_rl.config:ReinforcementLearnerConfig"))]

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from attrs import evolve, frozen
 
@@ -34,6 +34,7 @@ from rose.options import StartOptions
 from rose.records import Resources
 from rose.steps import Plan
 from rose.tasks import TaskSpec
+from rose_plugin_rl.config import ReinforcementLearnerConfig
 from rose_plugin_rl.errors import EnvironmentTaskError
 from rose_plugin_rl.merge import MERGED_BANK_NAME, MergeReport, bank_file_for, merge_banks
 
@@ -52,8 +53,10 @@ DEFAULT_MERGED_BANK_MAX_SIZE = 100_000
 
 
 class ReinforcementLearner(Learner):
-    """Base of the RL learners: adds ``@learner.environment_task`` and ``@learner.update_task``."""
+    """Base of the RL learners: adds ``@learner.environment_task`` and ``@learner.update_task``; its
+    configuration class is :class:`~rose_plugin_rl.config.ReinforcementLearnerConfig`."""
 
+    config_class: ClassVar[type[LearnerConfig]] = ReinforcementLearnerConfig
     environment_task = TaskKind("environment")
     update_task = TaskKind("update")
 

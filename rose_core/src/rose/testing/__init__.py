@@ -12,8 +12,8 @@ Fixtures:
 :mod:`rose.testing.learner`), ``rose.testing.PolicyContract`` the query-policy one (see
 :mod:`rose.testing.policy`). ``rose.testing.BackendContract`` is the backend contract suite (loaded on first use; see
 :mod:`rose.testing.backend`). Contract checks (``check_tracker``, ``check_backend_spec``, ``check_learner_spec``,
-``check_metric_spec``, ``check_scheduler_spec``, ``check_policy_spec``) assert what every record of a kind
-must do; ``check_policy`` is the contract of a query policy object.
+``check_learner_kind_spec``, ``check_metric_spec``, ``check_scheduler_spec``, ``check_policy_spec``) assert what
+every record of a kind must do; ``check_policy`` is the contract of a query policy object.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "RecordingTracker",
     "TestBackendPlugin",
     "check_backend_spec",
+    "check_learner_kind_spec",
     "check_learner_spec",
     "check_metric_spec",
     "check_policy",
@@ -78,6 +79,10 @@ def __getattr__(name: str) -> Any:
         from rose.testing import command
 
         return getattr(command, name)
+    if name == "check_learner_kind_spec":  # imported on use, like the suites
+        from rose.testing.kinds import check_learner_kind_spec
+
+        return check_learner_kind_spec
     if name == "LearnerContract":
         from rose.testing.learner import LearnerContract
 

@@ -52,10 +52,11 @@ import pytest
 from rose.engine import backend_spec_for, restore_default_signals
 from rose.engine import engine as make_engine
 from rose.errors import ResourceError, TaskFailedError, TaskTimeoutError
-from rose.learner import Learner
+from rose.learner import Learner, TaskKind
 
 __all__ = [
     "BackendContract",
+    "ContractLearner",
     "check_argv_verbatim",
     "child_processes",
     "hostile_arguments",
@@ -153,7 +154,7 @@ async def check_argv_verbatim(learner: Learner, directory: Path) -> None:
     arguments, markers = hostile_arguments(directory)
     script = "import json, sys; print(json.dumps(sys.argv[1:]))"
 
-    @learner.utility_task
+    @learner.training_task
     async def verbatim() -> list[str]:
         return [sys.executable, "-c", script, *arguments]
 
@@ -165,6 +166,12 @@ async def check_argv_verbatim(learner: Learner, directory: Path) -> None:
 
 class ContractError(Exception):
     """The exception type a contract function task raises (importable, so picklable)."""
+
+
+class ContractLearner(Learner):
+    """The learner of the contract's checks: a plain learner with a third task kind, ``select``."""
+
+    select_task = TaskKind("select")
 
 
 class BackendContract:
@@ -201,16 +208,16 @@ class BackendContract:
         async with self.open_engine(contract_dir) as engine:
             yield engine
 
-    def make_learner(self, engine: Any, directory: Path) -> Learner:
+    def make_learner(self, engine: Any, directory: Path) -> ContractLearner:
         """A plain learner on ``engine`` (tasks registered by each check)."""
-        return Learner(engine, run_dir=directory / "run", name=f"contract-{self.backend_name}")
+        return ContractLearner(engine, run_dir=directory / "run", name=f"contract-{self.backend_name}")
 
     # -- results ------------------------------------------------------------------------
     async def test_executable_result_is_stdout(self, contract_engine: Any, contract_dir: Path) -> None:
         """An executable task's result is its standard output."""
         learner = self.make_learner(contract_engine, contract_dir)
 
-        @learner.utility_task
+        @learner.training_task
         async def hello() -> str:
             return "echo hello contract"
 
@@ -220,11 +227,11 @@ class BackendContract:
         """``echo 'a;b'`` prints ``a;b``; argv items reach the program untouched."""
         learner = self.make_learner(contract_engine, contract_dir)
 
-        @learner.utility_task
+        @learner.training_task
         async def quoted() -> str:
             return "echo 'a;b'"
 
-        @learner.utility_task
+        @learner.training_task
         async def argv() -> list[str]:
             return ["printf", "%s|", "two words", "$HOME", "*", "a;b", "`true`"]
 
@@ -241,11 +248,11 @@ class BackendContract:
         """``shell=True`` runs the command through ``/bin/sh``; otherwise no expansion happens."""
         learner = self.make_learner(contract_engine, contract_dir)
 
-        @learner.utility_task(shell=True)  # type: ignore[untyped-decorator]
+        @learner.training_task(shell=True)  # type: ignore[untyped-decorator]
         async def in_shell() -> str:
             return "echo $((2 + 3)) | sed s/5/five/"
 
-        @learner.utility_task
+        @learner.training_task
         async def no_shell() -> str:
             return "echo $((2+3)) | tr"
 
@@ -256,7 +263,7 @@ class BackendContract:
         """A function task's result is its return value, not a string."""
         learner = self.make_learner(contract_engine, contract_dir)
 
-        @learner.utility_task(as_executable=False)  # type: ignore[untyped-decorator]
+        @learner.training_task(as_executable=False)  # type: ignore[untyped-decorator]
         async def compute(a: int, b: int = 0) -> dict[str, Any]:
             return {"sum": a + b, "items": [a, b]}
 
@@ -274,21 +281,21 @@ class BackendContract:
         async def train(simulated: str) -> int:
             return int(simulated) * 2
 
-        @learner.active_learn_task
+        @learner.select_task
         async def select(trained: int) -> list[str]:
             return ["echo", f"selected {trained + 2}"]
 
         simulated = await learner.run_task("simulation", iteration=0)
         trained = await learner.run_task("training", iteration=0, deps=(simulated,))
         assert trained == 40
-        assert await learner.run_task("active_learn", iteration=0, deps=(trained,)) == "selected 42\n"
+        assert await learner.run_task("select", iteration=0, deps=(trained,)) == "selected 42\n"
 
     # -- failures -----------------------------------------------------------------------
     async def test_failing_command_raises_task_failed(self, contract_engine: Any, contract_dir: Path) -> None:
         """A non-zero exit -> TaskFailedError with exit code, command and stderr tail."""
         learner = self.make_learner(contract_engine, contract_dir)
 
-        @learner.utility_task
+        @learner.training_task
         async def broken() -> list[str]:
             return ["sh", "-c", "echo partial; echo first line >&2; echo boom-contract >&2; exit 3"]
 
@@ -304,7 +311,7 @@ class BackendContract:
         """A command that does not exist fails the task with its name in the message."""
         learner = self.make_learner(contract_engine, contract_dir)
 
-        @learner.utility_task
+        @learner.training_task
         async def missing() -> str:
             return "rose-contract-no-such-command --flag"
 
@@ -316,14 +323,14 @@ class BackendContract:
         """A function task's exception reaches the learner with its own type and message."""
         learner = self.make_learner(contract_engine, contract_dir)
 
-        @learner.utility_task(as_executable=False)  # type: ignore[untyped-decorator]
+        @learner.training_task(as_executable=False)  # type: ignore[untyped-decorator]
         async def explode() -> None:
             raise ContractError("exploded on purpose")
 
         with pytest.raises(ContractError, match="exploded on purpose") as failure:
             await explode()
         notes = getattr(failure.value, "__notes__", [])
-        assert any("utility" in note for note in notes), notes
+        assert any("training" in note for note in notes), notes
 
     # -- cancellation -------------------------------------------------------------------
     async def test_cancelled_command_leaves_no_process(self, contract_engine: Any, contract_dir: Path) -> None:
@@ -331,7 +338,7 @@ class BackendContract:
         learner = self.make_learner(contract_engine, contract_dir)
         duration = unique_sleep()
 
-        @learner.utility_task
+        @learner.training_task
         async def long() -> list[str]:
             return ["sleep", duration]
 
@@ -349,7 +356,7 @@ class BackendContract:
         learner = self.make_learner(contract_engine, contract_dir)
         duration = unique_sleep()
 
-        @learner.utility_task(timeout=1.5)  # type: ignore[untyped-decorator]
+        @learner.training_task(timeout=1.5)  # type: ignore[untyped-decorator]
         async def slow() -> list[str]:
             return ["sleep", duration]
 
@@ -366,7 +373,7 @@ class BackendContract:
         workdir = contract_dir / "task dir"
         workdir.mkdir()
 
-        @learner.utility_task(resources={"cwd": os.fspath(workdir), "env": {"ROSE_CONTRACT_VAR": "v 1"}})  # type: ignore[untyped-decorator]
+        @learner.training_task(resources={"cwd": os.fspath(workdir), "env": {"ROSE_CONTRACT_VAR": "v 1"}})  # type: ignore[untyped-decorator]
         async def where() -> list[str]:
             return ["sh", "-c", 'pwd; printf "%s\\n" "$ROSE_CONTRACT_VAR"; command -v printf >/dev/null && echo path-ok']
 
@@ -401,11 +408,11 @@ class BackendContract:
         async with self.open_engine(contract_dir) as engine:
             learner = self.make_learner(engine, contract_dir)
 
-            @learner.utility_task
+            @learner.training_task
             async def quick() -> str:
                 return "echo done"
 
-            @learner.utility_task
+            @learner.training_task
             async def long() -> list[str]:
                 return ["sleep", duration]
 

@@ -22,15 +22,16 @@ The checks are plain pytest tests that run their own event loop (``asyncio.run``
 pytest-asyncio configuration is needed. Each failure is a :class:`ContractFailure` whose
 message names the check, the policy and what to change.
 The checks: ``max_iter`` ends the campaign with ``max_iter_reached``; a met criterion with
-``criterion_met``; ``stop()`` and a ``break`` with ``stopped``; after a ``break`` or
-``aclose()`` the trackers have had ``on_stop`` before control returns; trackers see start,
-then iterations, then stop; ``set_next_config`` takes effect at the next iteration; every
-state value is recorded once; one stop record per campaign in each journal; and a campaign
-interrupted in the middle of an iteration resumes at that iteration without re-running a task
-the journal records as finished (a task the policy calls twice with the same inputs is matched
-in call order); and a campaign stopped and resumed at two points gives the same task inputs,
-carries, metrics and stop reason as an uninterrupted one (this catches state kept outside
-:attr:`rose.Outcome.carry`: on ``self``, in a closure, in a module global).
+``criterion_met``; every task kind is a field of the learner's ``config_class``; ``stop()`` and
+a ``break`` with ``stopped``; after a ``break`` or ``aclose()`` the trackers have had
+``on_stop`` before control returns; trackers see start, then iterations, then stop;
+``set_next_config`` takes effect at the next iteration; every state value is recorded once; one
+stop record per campaign in each journal; and a campaign interrupted in the middle of an
+iteration resumes at that iteration without re-running a task the journal records as finished
+(a task the policy calls twice with the same inputs is matched in call order); and a campaign
+stopped and resumed at two points gives the same task inputs, carries, metrics and stop reason
+as an uninterrupted one (this catches state kept outside :attr:`rose.Outcome.carry`: on
+``self``, in a closure, in a module global).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from rose.journal import JOURNAL_NAME, read_journal
 from rose.learner import Learner
 from rose.state import IterationState
 from rose.streaming import LearnerRun
+from rose.testing.kinds import task_kinds_without_field
 from rose.testing.policy import ContractFailure
 from rose.testing.recording import RecordingTracker
 
@@ -296,6 +298,18 @@ class LearnerContract:
                 stops = [r.get("reason") for r in records if r["type"] == "stop"]
                 self.expect(stops == ["max_iter_reached"], check, learner,
                             f"a journal holds stop records {stops}", "let the campaign write the journal")
+
+        self.run_check(run)
+
+    def test_every_task_kind_has_a_configuration_field(self, contract_dir: Any) -> None:
+        """Each ``<kind>_task`` of the learner is a field of its ``config_class`` (a configuration reaches it)."""
+
+        async def run(engine: Any) -> None:
+            learner = self.learner(engine)
+            missing = task_kinds_without_field(type(learner))
+            self.expect(not missing, "every task kind has a configuration field", learner,
+                        f"its task kind(s) {missing} are no field of its config_class {learner.config_class.__name__}",
+                        "set config_class to the configuration class of the learner's kind (hook rose_learner_kinds)")
 
         self.run_check(run)
 
