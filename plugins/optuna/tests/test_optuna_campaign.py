@@ -19,7 +19,7 @@ from rose.learner import Learner
 from rose.policies import as_task
 from rose.testing import LearnerContract
 
-POOL = np.linspace(-2.0, 2.0, 41)
+POOL = np.linspace(-2.0, 2.0, 201)
 INITIAL = [-2.0, 0.0, 2.0]
 
 

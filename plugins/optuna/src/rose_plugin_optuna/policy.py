@@ -112,6 +112,8 @@ class OptunaPolicy(PolicyBase):
         self._held: dict[Label, tuple[list[float], float]] = {}  # rebuilt: the labels of the last selection
         self._since: dict[Label, tuple[list[float], float]] = {}  # rebuilt: labels given since then
         self._seed_now = 0
+        self._trials: dict[Label, optuna.trial.FrozenTrial] = {}  # rebuilt: each held label's trial, made once
+        self._trials_space: dict[str, Any] | None = None  # ... for this search space
         if study is not None:
             if not isinstance(study.sampler, SnappingSampler):
                 study.sampler = SnappingSampler(study.sampler)
@@ -206,8 +208,15 @@ class OptunaPolicy(PolicyBase):
         space = self._space(x, [p for p, _ in labels] + list(pending))
         sampler = SnappingSampler(build_sampler(self._sampler_spec, self._sampler_options, self._seed_now))
         study = optuna.create_study(sampler=sampler, direction=self._study_options["direction"], study_name=REBUILT_STUDY)
-        study.add_trials([optuna.trial.create_trial(params=self._params(point, space), distributions=space, value=value,
-                                                    user_attrs={"rose_point": point}) for point, value in labels])
+        if self._trials_space != space:  # the completed trials depend on the label and the space only
+            self._trials, self._trials_space = {}, space
+        trials = self._trials
+        for key, (point, value) in self._held.items():
+            if key not in trials:
+                trials[key] = optuna.trial.create_trial(params=self._params(point, space), distributions=space, value=value,
+                                                        user_attrs={"rose_point": point})
+        study.add_trials([trials[key] for key in self._held])
+        self._trials = {key: trials[key] for key in self._held}  # forget labels no longer held
         self.study, self._running, self._told = study, {}, {point_key(p) for p, _ in labels}
         self._add_pending(study, space, pending)
         return study, space
