@@ -260,3 +260,13 @@ def test_a_live_study_keeps_its_trials_and_fails_the_resume_check(tmp_path: Path
     with pytest.raises(ContractFailure, match="a new policy selects what a long-lived one does.*rebuild any model"):
         check_policy_resumes(live, POOL)
     check_policy_resumes(lambda: rose.policy("optuna", sampler="RandomSampler"), POOL)
+
+
+def test_a_nan_label_is_a_failed_trial_of_the_rebuilt_study() -> None:
+    """A failed evaluation (NaN) is kept once, as a FAIL trial the sampler does not model (not a raw Optuna error)."""
+    policy = rose.policy("optuna", seed=0)
+    for _ in range(2):  # every label so far, twice
+        policy.observe([[0.0], [1.0]], [float("nan"), 1.0])
+        policy.select(POOL, k=2)
+    assert [t.state for t in policy.study.trials] == [optuna.trial.TrialState.FAIL, COMPLETE, RUNNING, RUNNING]
+    assert len(policy.observed_points) == 2

@@ -32,6 +32,7 @@ default) see the points in flight.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,7 +59,7 @@ class _QuietRebuilds(logging.Filter):
 
 logging.getLogger("optuna.storages._in_memory").addFilter(_QuietRebuilds())
 
-Label = tuple[tuple[Any, ...], float]
+Label = tuple[tuple[Any, ...], Any]  # (the point's key, its value or "nan")
 
 
 class OptunaPolicy(PolicyBase):
@@ -213,8 +214,11 @@ class OptunaPolicy(PolicyBase):
         trials = self._trials
         for key, (point, value) in self._held.items():
             if key not in trials:
-                trials[key] = optuna.trial.create_trial(params=self._params(point, space), distributions=space, value=value,
-                                                        user_attrs={"rose_point": point})
+                failed = math.isnan(value)
+                trials[key] = optuna.trial.create_trial(
+                    state=optuna.trial.TrialState.FAIL if failed else optuna.trial.TrialState.COMPLETE,
+                    params=self._params(point, space), distributions=space, value=None if failed else value,
+                    user_attrs={"rose_point": point})
         study.add_trials([trials[key] for key in self._held])
         self._trials = {key: trials[key] for key in self._held}  # forget labels no longer held
         self.study, self._running, self._told = study, {}, {point_key(p) for p, _ in labels}
@@ -292,8 +296,8 @@ class OptunaPolicy(PolicyBase):
             super().observe(rows, told)
         for point, value in zip(rows, told):
             plain = np.asarray(point, dtype=float).reshape(-1).tolist()
-            if self.rebuilds:
-                self._since.setdefault((point_key(plain), value), (plain, value))
+            if self.rebuilds:  # a NaN (a failed evaluation) is kept once per point, as a FAIL trial
+                self._since.setdefault(_label_key(plain, value), (plain, value))
             self._told.add(point_key(point))
             number = self._running.pop(point_key(point), None)
             if number is not None and self.study is not None:
@@ -314,12 +318,16 @@ class OptunaPolicy(PolicyBase):
         return [label for key, label in self._held.items() if key not in self._since] + list(self._since.values())
 
     def _take_labels(self) -> None:
-        self._held, self._since = {(point_key(p), v): (p, v) for p, v in self._labels()}, {}
+        self._held, self._since = {_label_key(p, v): (p, v) for p, v in self._labels()}, {}
 
     @property
     def pending_trials(self) -> dict[tuple[Any, ...], int]:
         """Points asked but not told yet -> the number of their RUNNING trial."""
         return dict(self._running)
+
+
+def _label_key(point: Any, value: float) -> Label:
+    return point_key(point), "nan" if math.isnan(value) else value
 
 
 def _base_seed(seed: int | None, rng: Any) -> int:
