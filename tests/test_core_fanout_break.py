@@ -93,3 +93,26 @@ async def test_resuming_at_once_after_a_break_runs_no_task_twice(tmp_path: Path,
     resumed_at = min(t for who, _what, t in calls if who == "second")
     late = [what for who, what, t in calls if who == "first" and t >= resumed_at]
     assert late == [], f"the abandoned campaign still ran or recorded tasks after the resume started: {late}"
+
+
+@pytest.mark.timeout(120)
+async def test_break_resume_break_resume_ends_like_one_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each start waits only for the one before it; the last runs to max_iter and no task ran twice."""
+    monkeypatch.setenv("ROSE_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.chdir(tmp_path)
+    calls: list[tuple[str, str, float]] = []
+    async with rose.engine("local") as engine:
+        first = parallel(engine, calls, "first")
+        async for _state in first.start(parallel_learners=2, max_iter=3, learner_configs=configs()):
+            break
+        for name in ("second", "third"):
+            again = parallel(engine, calls, name)
+            async for _state in again.start(parallel_learners=2, max_iter=3, learner_configs=configs(),
+                                            resume=first.run_dir):
+                if name == "second":
+                    break
+        assert again.stop_reason == "max_iter_reached"
+    assert all(twice == [] for twice in done_twice(first.run_dir).values()), done_twice(first.run_dir)
+    for earlier, later in (("first", "second"), ("second", "third")):
+        started = min(t for who, _what, t in calls if who == later)
+        assert [what for who, what, t in calls if who == earlier and t >= started] == []

@@ -199,17 +199,16 @@ def fan_out(
 _WINDING_DOWN: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = {}
 
 
-async def _after_previous(run_dir: str) -> asyncio.Future[None]:
-    """Wait until an earlier fan-out of this process in ``run_dir`` has ended (its children cancelled
-    and closed); then register this one (the future is done when it has ended in turn)."""
+def _take_turn(run_dir: str) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
+    """Register this fan-out in ``run_dir``: the earlier one of this process still ending there (or
+    None), and this one's future (done when it has ended in turn)."""
     loop = asyncio.get_running_loop()
     previous = _WINDING_DOWN.get(run_dir)
     mine: asyncio.Future[None] = loop.create_future()
     _WINDING_DOWN[run_dir] = (loop, mine)
     if previous is not None and previous[0] is loop and not previous[1].done():
-        logger.info("waiting for the campaign left in %s to cancel its learners' tasks before this one starts", run_dir)
-        await asyncio.shield(previous[1])
-    return mine
+        return previous[1], mine
+    return None, mine
 
 
 _CLOSING: set[asyncio.Task[None]] = set()  # the event loop keeps only weak references to tasks
@@ -252,13 +251,19 @@ async def _relay(
     reason = "error"
     failed: set[Any] = set()
     run_dir = parent.run_dir
-    mine = await _after_previous(run_dir)
+    previous, mine = _take_turn(run_dir)
     try:
+        if previous is not None:
+            logger.info("waiting for the campaign left in %s to cancel its learners' tasks before this one starts",
+                        run_dir)
+            await asyncio.shield(previous)
         runs = [(learner_id, run.__aiter__()) for learner_id, run in starts]  # each child reads its journal here
-    except BaseException:
+    except BaseException as exc:
         _ended(run_dir, mine)
-        campaign.end("error")
-        await campaign.finish(parent.get_current_state(), "error")
+        reason = stop_reason_for_termination(campaign.deadline) if isinstance(exc, asyncio.CancelledError) else (
+            "stopped" if isinstance(exc, (GeneratorExit, KeyboardInterrupt)) else "error")
+        campaign.end(reason)
+        await campaign.finish(parent.get_current_state(), reason)
         raise
     stream = stream_learners(runs, fail_fast=fail_fast, label=what)
     try:
