@@ -1,5 +1,6 @@
 """kill -9 at a random moment then resume gives the selections and metrics of an uninterrupted run,
-for every built-in learner and both example learner plugins (one moment each here; the benchmark
+for every built-in learner, both example learner plugins and a campaign selecting with the optuna
+policy (one moment each here; the benchmark
 ``benchmarks/kill_resume.py --moments 10`` runs ten)."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def test_kill_9_at_a_random_moment_then_resume_equals_the_uninterrupted_run() ->
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
-    assert len(report["learners"]) == 11
+    assert len(report["learners"]) == 12
     for name, result in report["learners"].items():
         assert "error" not in result, (name, result)
         assert result["differences"] == [], (name, result["differences"])

@@ -50,7 +50,9 @@ def test_asked_trials_stay_running_until_their_label_is_told() -> None:
     # the still-running point is never offered again, and the next batch's trials join it
     again = policy.select(POOL, k=2, pending=[POOL[picks[2]]])
     assert picks[2] not in again
-    assert len(study.get_trials(states=(RUNNING,))) == 3
+    rebuilt = policy.study  # the study of this selection: the two labels, the pending point and the new batch
+    assert [t.state for t in rebuilt.get_trials()] == [COMPLETE, COMPLETE, RUNNING, RUNNING, RUNNING]
+    assert [t.params["x0"] for t in rebuilt.get_trials()][2] == POOL[picks[2]]
 
 
 def test_a_pending_point_the_study_does_not_know_becomes_a_running_trial_at_that_point() -> None:
@@ -201,3 +203,70 @@ def test_a_steady_state_loop_with_a_tpe_study_labels_every_point_once() -> None:
         assert len(policy.study.get_trials(states=(RUNNING,))) == len(in_flight)
     assert sorted(labelled) == POOL.tolist()
     assert len(policy.study.trials) == POOL.size and policy.study.best_value == pytest.approx(0.0, abs=0.01)
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.parametrize("sampler", ["TPESampler", "RandomSampler", "QMCSampler"])
+def test_a_new_policy_told_every_label_selects_what_the_long_lived_one_did(sampler: str) -> None:
+    """What a resume needs: the selection is a function of the request (labels, pending, seed), not of history."""
+    options = {"n_startup_trials": 3} if sampler == "TPESampler" else {}
+    lived = rose.policy("optuna", sampler=sampler, seed=7, sampler_options=options)
+    labels: list[tuple[float, float]] = [(-2.0, 7.3), (2.0, 1.7)]
+    for step in range(6):
+        lived.observe([[x] for x, _ in labels], [y for _, y in labels])  # every label so far, each time
+        free = np.array([x for x in POOL if x not in {x for x, _ in labels}])  # labelled points are no candidates
+        pending = [float(free[len(free) // 2])] if step % 2 else []
+        picks = lived.select(free, k=2, pending=pending)
+        fresh = rose.policy("optuna", sampler=sampler, seed=7, sampler_options=options)
+        fresh.observe([[x] for x, _ in labels], [y for _, y in labels])
+        assert fresh.select(free, k=2, pending=pending) == picks, f"selection {step} differs after a restart"
+        labels += [(float(free[i]), float((free[i] - 0.7) ** 2)) for i in picks]
+    assert len({x for x, _ in labels}) == len(labels), "no point was selected twice"
+
+
+def test_the_last_request_orders_the_trials_so_a_resume_rebuilds_the_same_study() -> None:
+    """Requests may list the labels in any order (sorted, by arrival): the study follows the last one."""
+    arrival = [(0.0, 0.49), (-1.0, 2.89), (1.5, 0.64), (0.5, 0.04)]
+    in_order = rose.policy("optuna", seed=3)
+    in_order.observe([[-1.0], [0.0]], [2.89, 0.49])  # an earlier request, sorted by x
+    in_order.select(POOL, k=1)
+    in_order.observe([[x] for x, _ in arrival], [y for _, y in arrival])
+    lived = in_order.select(POOL, k=2)
+    resumed = rose.policy("optuna", seed=3)
+    resumed.observe([[x] for x, _ in arrival], [y for _, y in arrival])
+    assert resumed.select(POOL, k=2) == lived
+    assert [t.params["x0"] for t in resumed.study.trials[:4]] == [x for x, _ in arrival]
+    assert resumed.observed_points == [[x] for x, _ in arrival], "a label given again is held once"
+
+
+def test_an_unseeded_rebuilt_policy_is_deterministic_and_a_seed_changes_it() -> None:
+    picks = [rose.policy("optuna", sampler="RandomSampler").select(POOL, k=3) for _ in range(2)]
+    assert picks[0] == picks[1]
+    seeded = {tuple(rose.policy("optuna", sampler="RandomSampler", seed=s).select(POOL, k=3)) for s in range(5)}
+    assert len(seeded) > 1
+
+
+def test_a_live_study_keeps_its_trials_and_fails_the_resume_check(tmp_path: Path) -> None:
+    """A study given by storage= is kept, not rebuilt: the policy contract's resume check says what that costs."""
+    from rose.testing.policy import ContractFailure, check_policy_resumes
+
+    made = iter(range(100))
+
+    def live() -> Any:
+        return rose.policy("optuna", sampler="RandomSampler", storage=f"sqlite:///{tmp_path / 'live.db'}",
+                           study_name=f"s{next(made)}")
+
+    assert not live().rebuilds and rose.policy("optuna").rebuilds
+    with pytest.raises(ContractFailure, match="a new policy selects what a long-lived one does.*rebuild any model"):
+        check_policy_resumes(live, POOL)
+    check_policy_resumes(lambda: rose.policy("optuna", sampler="RandomSampler"), POOL)
+
+
+def test_a_nan_label_is_a_failed_trial_of_the_rebuilt_study() -> None:
+    """A failed evaluation (NaN) is kept once, as a FAIL trial the sampler does not model (not a raw Optuna error)."""
+    policy = rose.policy("optuna", seed=0)
+    for _ in range(2):  # every label so far, twice
+        policy.observe([[0.0], [1.0]], [float("nan"), 1.0])
+        policy.select(POOL, k=2)
+    assert [t.state for t in policy.study.trials] == [optuna.trial.TrialState.FAIL, COMPLETE, RUNNING, RUNNING]
+    assert len(policy.observed_points) == 2

@@ -10,7 +10,9 @@ each) and streams their states as one sequence; :class:`ParallelCopies` is the c
 * the children's states are interleaved as they come (each tagged with its ``learner_id``)
   and reach the parent's trackers; the parent's journal records its start and stop;
 * one child's failure is logged with its id and the others go on, unless ``fail_fast``;
-  ``stop()`` on the parent reaches every child; a ``break`` cancels every child's tasks;
+  ``stop()`` on the parent reaches every child; a ``break`` cancels every child's tasks
+  (scheduled at the break; a new start in the same directory in this process, such as a
+  resume at once, starts its children only once the abandoned ones have ended);
 * the parent's stop reason is ``criterion_met`` when every child met its criterion,
   ``stopped`` when any was stopped, else ``max_iter_reached``.
 """
@@ -180,19 +182,61 @@ def fan_out(
         manifest = build_manifest(parent, parent.run_dir, max_iter=campaign.max_iter, parallel_count=len(children),
                                   **parent.manifest_extra(plan))
         campaign.open(manifest)
-        runs = [(learner_id, run.__aiter__()) for learner_id, run in starts]
-        states = _relay(parent, campaign, runs, children, fail_fast=fail_fast, what=what, tolerate=tolerate,
+        states = _relay(parent, campaign, starts, children, fail_fast=fail_fast, what=what, tolerate=tolerate,
                         on_end=on_end)
-        return CampaignStream(states, campaign.abandon,
-                              exit_on_signal=parent.run_dir if parent.learner_id is None else None)
+
+        def abandon() -> None:  # a `break`: the stop is recorded now, the children are cancelled at once
+            campaign.abandon()
+            _close_soon(states)
+
+        return CampaignStream(states, abandon, exit_on_signal=parent.run_dir if parent.learner_id is None else None)
 
     return LearnerRun(campaign, parallel=True)
+
+
+#: per campaign directory, the fan-out of this process still winding down there (its children
+#: are being cancelled) and the event loop it runs on; a new fan-out in that directory waits for it
+_WINDING_DOWN: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = {}
+
+
+def _take_turn(run_dir: str) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
+    """Register this fan-out in ``run_dir``: the earlier one of this process still ending there (or
+    None), and this one's future (done when it has ended in turn)."""
+    loop = asyncio.get_running_loop()
+    previous = _WINDING_DOWN.get(run_dir)
+    mine: asyncio.Future[None] = loop.create_future()
+    _WINDING_DOWN[run_dir] = (loop, mine)
+    if previous is not None and previous[0] is loop and not previous[1].done():
+        return previous[1], mine
+    return None, mine
+
+
+_CLOSING: set[asyncio.Task[None]] = set()  # the event loop keeps only weak references to tasks
+
+
+def _close_soon(states: AsyncIterator[IterationState]) -> None:
+    """Schedule ``states.aclose()`` now (a ``break`` dropped the stream) rather than whenever the
+    garbage collector finalises the generator; without a running loop the finaliser does it."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    closing = loop.create_task(states.aclose(), name="rose-fanout-close")  # type: ignore[attr-defined]
+    _CLOSING.add(closing)
+    closing.add_done_callback(_CLOSING.discard)
+
+
+def _ended(run_dir: str, mine: asyncio.Future[None]) -> None:
+    if not mine.done():
+        mine.set_result(None)
+    if _WINDING_DOWN.get(run_dir, (None, None))[1] is mine:
+        del _WINDING_DOWN[run_dir]
 
 
 async def _relay(
     parent: Learner,
     campaign: Campaign,
-    runs: Sequence[tuple[Any, AsyncIterator[IterationState]]],
+    starts: Sequence[tuple[Any, LearnerRun]],
     children: Sequence[Child],
     *,
     fail_fast: bool,
@@ -200,8 +244,27 @@ async def _relay(
     tolerate: Callable[[LearnerFailedError], bool] | None,
     on_end: Callable[[], None] | None,
 ) -> AsyncIterator[IterationState]:
+    """The children's states as the parent's. A ``break`` in the consumer does not close this
+    generator: the event loop's async-generator hook schedules its ``aclose()`` as a task, so the
+    children are cancelled a few turns of the loop later. Hence the children start (read their
+    journals) only once an earlier fan-out of this process in the same directory has ended."""
     reason = "error"
     failed: set[Any] = set()
+    run_dir = parent.run_dir
+    previous, mine = _take_turn(run_dir)
+    try:
+        if previous is not None:
+            logger.info("waiting for the campaign left in %s to cancel its learners' tasks before this one starts",
+                        run_dir)
+            await asyncio.shield(previous)
+        runs = [(learner_id, run.__aiter__()) for learner_id, run in starts]  # each child reads its journal here
+    except BaseException as exc:
+        _ended(run_dir, mine)
+        reason = stop_reason_for_termination(campaign.deadline) if isinstance(exc, asyncio.CancelledError) else (
+            "stopped" if isinstance(exc, (GeneratorExit, KeyboardInterrupt)) else "error")
+        campaign.end(reason)
+        await campaign.finish(parent.get_current_state(), reason)
+        raise
     stream = stream_learners(runs, fail_fast=fail_fast, label=what)
     try:
         try:
@@ -220,7 +283,10 @@ async def _relay(
         reason = stop_reason_for_termination(campaign.deadline) if isinstance(exc, asyncio.CancelledError) else "stopped"
         raise
     finally:
-        await stream.aclose()  # type: ignore[attr-defined]  # cancel the children's tasks first
+        try:
+            await stream.aclose()  # type: ignore[attr-defined]  # cancel the children's tasks first
+        finally:
+            _ended(run_dir, mine)
         campaign.end(reason)
         if on_end is not None:
             on_end()

@@ -14,7 +14,8 @@ request it understands::
 
 The check is :func:`rose.testing.check_policy` (``k`` distinct valid indices, never a
 pending point, the same seed gives the same picks, a bad ``k`` is an error naming it,
-``observe`` accepts labels); a failure is a :class:`ContractFailure`
+``observe`` accepts labels, a new policy told every label so far selects what a long-lived
+one does, as after a resume); a failure is a :class:`ContractFailure`
 naming the check, the policy and where the rules are written.
 """
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-__all__ = ["ContractFailure", "PolicyContract", "check_policy"]
+__all__ = ["ContractFailure", "PolicyContract", "check_policy", "check_policy_resumes"]
 
 
 class ContractFailure(AssertionError):
@@ -46,7 +47,9 @@ def check_policy(
     booleans; ``select`` returns ``k`` distinct valid indices; it never returns a pending
     point, and with all but ``k`` candidates pending it returns exactly the others; the
     same seed gives the same selection; ``k`` larger than the available candidates and
-    ``k=0`` raise ``ValueError`` naming ``k``; ``observe`` accepts labels.
+    ``k=0`` raise ``ValueError`` naming ``k``; ``observe`` accepts labels; and a new policy
+    told every label so far selects what the long-lived one does
+    (:func:`check_policy_resumes`, what a resumed campaign needs).
     """
     from rose.policies import point_key
 
@@ -95,6 +98,47 @@ def check_policy(
         raise AssertionError(f"select(k={k}) with only {k - 1} candidates not pending should raise ValueError")
 
     policy.observe([rows[i] for i in picked], [float(j) for j in range(k)])
+    check_policy_resumes(make_policy, candidates, k=k, **request)
+
+
+def check_policy_resumes(
+    make_policy: Callable[[], Any],
+    candidates: Sequence[Any],
+    *,
+    scores: Sequence[float] | None = None,
+    predictions: Any = None,
+    k: int = 3,
+) -> None:
+    """A new policy object given one request selects what a policy that lived through the earlier ones does.
+
+    That is what a resumed campaign needs: the process that resumes builds a new policy
+    object, which sees only the requests of the iterations that run again. The long-lived
+    policy is told the labels of two points, selects, is told every label so far (the first
+    two again and those of its picks) and selects again; a new policy told every label so
+    far once must select the same. A policy that keeps anything beyond the labels between
+    selections (an optimiser's random state, trials asked earlier) fails it.
+    """
+    rows = list(candidates.tolist() if hasattr(candidates, "tolist") else candidates)
+    request: dict[str, Any] = {"scores": scores, "predictions": predictions}
+    first_labels = [(rows[-1], 1.0), (rows[-2], 2.0)]
+    lived = make_policy()
+    lived.observe([p for p, _ in first_labels], [v for _, v in first_labels])
+    picked = lived.select(candidates, k=k, rng=5, **request)
+    labels = first_labels + [(rows[i], 0.5 * j) for j, i in enumerate(picked)]
+    lived.observe([p for p, _ in labels], [v for _, v in labels])
+    want = lived.select(candidates, k=k, rng=6, **request)
+    fresh = make_policy()
+    fresh.observe([p for p, _ in labels], [v for _, v in labels])
+    got = fresh.select(candidates, k=k, rng=6, **request)
+    if got != want:
+        policy = type(fresh)
+        raise ContractFailure(
+            f"PolicyContract check 'a new policy selects what a long-lived one does' failed for query policy "
+            f"{policy.__module__}.{policy.__qualname__}: told every label so far, a new policy selected {got}, the "
+            f"policy that made the earlier selections {want}, so a resumed campaign would select other points. Fix: "
+            f"keep nothing between selections but the labels given to observe(): rebuild any model (an optimiser's "
+            f"study, its random state) from the labels and the request at each select, with random numbers from rng"
+        )
 
 
 
@@ -118,6 +162,8 @@ class PolicyContract:
         """``select``/``observe`` behave as :class:`rose.policies.Policy` says."""
         try:
             check_policy(self.make_policy, self.candidates, k=self.k, **self.request())
+        except ContractFailure:
+            raise
         except AssertionError as exc:
             policy = type(self.make_policy())
             problem = str(exc).splitlines()[0]
