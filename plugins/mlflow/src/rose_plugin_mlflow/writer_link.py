@@ -1,16 +1,19 @@
 """The tracker's side of the MLflow writer process (one per Python process; each campaign a :class:`Session`).
 
-One outbox, one sender thread (``multiprocessing.connection``, one message per ``batch_interval``;
-``Stop``, ``Flush``, ``Recover`` at once), one reader thread for answers. If the process dies, open
-sessions are ``lost`` and the next campaign starts a new one. Its output goes to its own log file.
+Jobs go straight into one pipe (``multiprocessing.connection``) from the thread that makes them: ROSE's
+tracker thread already keeps them off the event loop, in order, so the pipe is the one outbox and the
+writer process batches the MLflow writes. One reader thread takes the answers. If the process dies,
+open sessions are ``lost`` and the next campaign starts a new one. Its output goes to its own log file.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import logging
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -19,23 +22,20 @@ from multiprocessing import Pipe
 from typing import Any
 
 import rose_plugin_mlflow
-from rose_plugin_mlflow.jobs import Flush, Log, Recover, Stop
 
 __all__ = ["Session", "WriterLink", "shutdown", "writer_command", "writer_link"]
 
 logger = logging.getLogger("rose_plugin_mlflow")
+_tokens = itertools.count(1)
+PIPE_BYTES = 1 << 20  # room for a few thousand updates while MLflow is busy (Linux; else the system's pipe size)
 
 
 class Session:
     """One campaign's connection: send jobs, wait for acknowledgements, read what MLflow made."""
 
-    def __init__(self, link: WriterLink, number: int, batch_interval: float, queue_size: int) -> None:
-        self.link = link
-        self.number = number
-        self.batch_interval = batch_interval
-        self.queue_size = queue_size
-        self.queued = 0  # jobs in the outbox, guarded by link.condition
-        self.dropped = 0
+    def __init__(self, link: WriterLink, number: int) -> None:
+        self.link, self.number = link, number
+        self.dropped = 0  # updates not sent: the pipe stayed full
         self.run_ids: dict[Any, str] = {}
         self.experiment_id: str | None = None
         self.run_name: str | None = None
@@ -44,44 +44,40 @@ class Session:
         self.closed = False
         self.acks: dict[int, threading.Event] = {}
 
-    def send(self, job: Any, *, wait: float | None = 0.0) -> bool:
-        """Queue ``job``; False if dropped: a log job waits up to ``wait`` s (None: no limit) for room in a
-        full outbox (``queue_size``), then is dropped. Other jobs are never dropped."""
-        link = self.link
-        with link.condition:
-            if isinstance(job, Log):
-                if self.disabled or not link.alive:
-                    return False
-                deadline = None if wait is None else time.monotonic() + wait
-                while self.queued >= self.queue_size and link.alive:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        self.dropped += 1
-                        return False
-                    link.condition.wait(remaining)
-            link.queue(self, job, urgent=isinstance(job, (Stop, Flush, Recover)))
-        return True
+    def send(self, job: Any, wait: float | None = None) -> bool:
+        """Send ``job``; False if tracking is off, the writer is gone, or the pipe stayed full ``wait`` s (None: no limit)."""
+        if self.disabled:
+            return False
+        sent = self.link.send((self.number, job, 0), wait)
+        if sent is None:
+            self.dropped += 1
+        return bool(sent)
 
-    def request(self, job: Stop | Flush | Recover, timeout: float | None) -> bool:
-        """Send ``job`` and wait until the writer has done everything before it and it; False on timeout."""
-        done = self.acks[job.token] = threading.Event()
-        with self.link.condition:
-            if not self.link.alive:
-                return True  # nothing more can be written; the warning was given when the process died
-        self.send(job)
-        if done.wait(timeout):
+    def request(self, job: Any, timeout: float | None) -> bool:
+        """Send ``job`` (None: a flush) and wait until the writer has done everything before it and it; False on timeout."""
+        token = next(_tokens)
+        done = self.acks[token] = threading.Event()
+        began = time.monotonic()
+        sent = self.link.send((self.number, job, token), timeout)
+        if sent is False:
+            return True  # the writer is gone: nothing more can be written; the warning was given when it died
+        if sent and done.wait(None if timeout is None else max(0.0, timeout - (time.monotonic() - began))):
             return True
         self.link.stalled = True
         return False
 
 
 class WriterLink:
-    """The writer process and the two threads that talk to it."""
+    """The writer process, the pipe to it, and the thread that reads its answers."""
 
     def __init__(self, log_path: str) -> None:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(rose_plugin_mlflow.__file__)))
         jobs_in, self._out = Pipe(duplex=False)
         self._in, answers_out = Pipe(duplex=False)
+        with contextlib.suppress(AttributeError, OSError):  # more than the default 64 KiB; Linux only
+            import fcntl
+
+            fcntl.fcntl(self._out.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self.log_path = log_path
         try:
             os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
@@ -101,126 +97,86 @@ class WriterLink:
             jobs_in.close()
             answers_out.close()
         self.pid = os.getpid()
-        self.condition = threading.Condition()
         self.alive = True
         self.closing = False
         self.stalled = False  # a campaign gave up waiting for it: do not wait again at exit
         self.sessions: dict[int, Session] = {}
         self._numbers = itertools.count(1)
-        self._outbox: list[tuple[Session, Any]] = []
-        self._first_queued = 0.0
-        self._urgent = False
-        name = f"rose-mlflow-writer[{self.process.pid}]"
-        self._sender = threading.Thread(target=self._send_loop, name=name + "-send", daemon=True)
-        self._reader = threading.Thread(target=self._read_loop, name=name + "-read", daemon=True)
-        self._sender.start()
-        self._reader.start()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read_loop, name=f"rose-mlflow-writer[{self.process.pid}]-read", daemon=True).start()
 
-    def open_session(self, *, batch_interval: float, queue_size: int) -> Session:
+    def open_session(self) -> Session:
         """A new campaign on this process."""
-        with self.condition:
-            session = Session(self, next(self._numbers), batch_interval, queue_size)
+        with self._lock:
+            session = Session(self, next(self._numbers))
             self.sessions[session.number] = session
         return session
 
-    def queue(self, session: Session, job: Any, *, urgent: bool) -> None:
-        """Add a job to the outbox (``condition`` held); wake the sender only when it must act."""
-        if not self._outbox:
-            self._first_queued = time.monotonic()
-            self.condition.notify_all()
-        elif urgent:
-            self.condition.notify_all()
-        self._outbox.append((session, job))
-        session.queued += 1
-        self._urgent = self._urgent or urgent
+    def send(self, item: tuple[int, Any, int], wait: float | None) -> bool | None:
+        """Write one job to the pipe: True, None if the pipe stayed full ``wait`` s, False if the writer is gone."""
+        with self._lock:
+            if not self.alive or self.closing:
+                return False
+            if not select.select([], [self._out], [], wait)[1]:
+                return None
+            try:
+                self._out.send(item)
+            except (OSError, ValueError):
+                return False  # the process is gone; the reader reports it
+        return True
+
+    def forget(self, session: Session) -> None:
+        """The campaign is over: its answers are no longer needed."""
+        with self._lock:
+            session.closed = True
+            self.sessions.pop(session.number, None)
 
     def close(self, timeout: float | None) -> None:
-        """Send what is queued, close the pipe and wait (``timeout`` in all) for the process to finish writing."""
-        with self.condition:
+        """Close the pipe and wait (at most ``timeout`` s) for the process to write what it was sent and exit."""
+        with self._lock:
             self.closing = True
-            self.condition.notify_all()
+            self._out.close()
         if self.stalled:
             timeout = 0.0 if timeout is None else min(timeout, 1.0)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self._sender.join(timeout)
         try:
-            self.process.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             logger.warning("MLflow writer process %d still writing after %s s; leaving it to finish on its own "
                            "(its log: %s)", self.process.pid, timeout, self.log_path)
 
-    # the two threads ---------------------------------------------------------------------
-    def _send_loop(self) -> None:
-        try:
-            while True:
-                with self.condition:
-                    while not self._outbox and not self.closing:
-                        self.condition.wait()
-                    if not self._outbox:
-                        return  # closing, nothing left
-                    deadline = self._first_queued + min(session.batch_interval for session, _ in self._outbox)
-                    while not (self._urgent or self.closing) and (left := deadline - time.monotonic()) > 0:
-                        self.condition.wait(left)
-                    batch, self._outbox, self._urgent = self._outbox, [], False
-                try:
-                    self._out.send([(session.number, job) for session, job in batch])
-                except (OSError, ValueError):
-                    return  # the process is gone; the reader reports it
-                finally:
-                    with self.condition:
-                        for session, _ in batch:
-                            session.queued -= 1
-                        self.condition.notify_all()
-        finally:
-            self._out.close()
-
     def _read_loop(self) -> None:
         try:
             while True:
-                self._dispatch(self._in.recv())
+                self._dispatch(*self._in.recv())
         except (EOFError, OSError):
             pass
         except Exception:  # a garbled answer: treat the process as gone
             logger.debug("unreadable answer from the MLflow writer process", exc_info=True)
         self._gone()
 
-    def _dispatch(self, message: tuple[Any, ...]) -> None:
-        kind = message[0]
+    def _dispatch(self, kind: str, *args: Any) -> None:
         if kind == "log":
-            logging.getLogger(message[2]).log(message[1], "%s", message[3])
+            logging.getLogger(args[1]).log(args[0], "%s", args[2])
+        elif (session := self.sessions.get(args[0])) is None:
             return
-        session = self.sessions.get(message[1]) if kind != "ready" else None
-        if session is None:
-            return
-        if kind == "run":
-            session.run_ids[message[2]] = message[3]
+        elif kind == "run":
+            session.run_ids[args[1]] = args[2]
         elif kind == "started":
-            session.experiment_id, session.run_name = message[2], message[3]
+            session.experiment_id, session.run_name = args[1], args[2]
         elif kind == "disabled":
             session.disabled = True
-        elif kind == "done":
-            done = session.acks.pop(message[2], None)
-            if done is not None:
-                done.set()
-
-    def forget(self, session: Session) -> None:
-        """The campaign is over: its answers are no longer needed."""
-        with self.condition:
-            session.closed = True
-            self.sessions.pop(session.number, None)
+        elif kind == "done" and (done := session.acks.pop(args[1], None)) is not None:
+            done.set()
 
     def _gone(self) -> None:
-        with self.condition:
+        with self._lock:
             self.alive = False
             open_sessions = [s for s in self.sessions.values() if not s.closed]
             self.sessions.clear()
-            self.condition.notify_all()
         code: int | None = None
         if not self.closing:  # else close() waits for the process
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 code = self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
         for session in open_sessions:
             session.lost = f"MLflow writer process {self.process.pid} ended (exit code {code})"
             session.disabled = True
