@@ -102,8 +102,6 @@ class Start:
     log_level: int
     retry_budget: float = 30.0
     run_dir: str | None = None
-    batch_interval: float = 0.0  # the most seconds the writer holds updates to write them together
-    queue_size: int = 1  # or until this many wait
 
 
 @define

@@ -119,7 +119,6 @@ class _Run:
     ms: int
     name: str | None = None
     curve: list[tuple[int, float]] = field(factory=list)  # (iteration, criterion value)
-    tags: dict[str, str] = field(factory=dict)  # string configuration values as last sent
     reason: str | None = None  # a learner's own stop reason, when it stopped on its own
 
 
@@ -216,14 +215,15 @@ class MLflowTracker(TrackerBase):
                 self._warned, self._start_ms = False, now_ms()
                 job = self._start = self._start_job(manifest)
                 try:
-                    self._session = writer_link(_writer_log(job.tracking_uri, manifest.run_dir)).open_session()
+                    self._session = writer_link(_writer_log(job.tracking_uri, manifest.run_dir)).open_session(
+                        batch_interval=self.batch_interval, queue_size=self.queue_size)
                 except OSError as exc:
                     logger.warning("MLflow tracker (experiment %r): could not start the MLflow writer process (%s: %s); "
                                    "MLflow tracking is off for this campaign; the campaign goes on",
                                    self.experiment_name, type(exc).__name__, exc)
             session = self._session
         if session is not None:
-            session.send(job, self.flush_timeout)
+            session.send(job)
 
     def on_iteration(self, state: IterationState) -> None:
         """Send this iteration's metrics (and, the first time, the learner's configuration)."""
@@ -281,11 +281,12 @@ class MLflowTracker(TrackerBase):
         status = "FAILED" if end.status == "FAILED" else "KILLED"
         tags = {**end.tags, "rose.writer_lost": f"{lost.lost}; metrics replayed from the campaign's journal"}
         try:
-            session = writer_link(_writer_log(start.tracking_uri, start.run_dir)).open_session()
+            session = writer_link(_writer_log(start.tracking_uri, start.run_dir)).open_session(
+                batch_interval=0.0, queue_size=self.queue_size)
         except OSError as exc:
             logger.warning("MLflowTracker: could not start a writer to end the run(s) (%s); they stay RUNNING", exc)
             return end.status
-        if session.request(Recover(evolve(start, params={}, batch_interval=0.0), dict(lost.run_ids), status, tags),
+        if session.request(Recover(evolve(start, params={}), dict(lost.run_ids), status, tags),
                            self.flush_timeout):
             session.link.forget(session)
             lost.run_ids.update(session.run_ids)
@@ -318,8 +319,7 @@ class MLflowTracker(TrackerBase):
             tags=_tags(tags),
             manifest_json=json.dumps(document, indent=2, sort_keys=True, default=repr), start_ms=self._start_ms,
             environ=dict(os.environ), cwd=os.getcwd(), log_level=logging.getLogger("rose_plugin_mlflow").getEffectiveLevel(),
-            retry_budget=self.retry_budget, run_dir=manifest.run_dir, batch_interval=self.batch_interval,
-            queue_size=self.queue_size,
+            retry_budget=self.retry_budget, run_dir=manifest.run_dir,
         )
 
     def _iteration_job(self, state: IterationState) -> Log:
@@ -341,9 +341,8 @@ class MLflowTracker(TrackerBase):
                 config_key = mlflow_key(f"config/{task}/{arg}")
                 if (found := number(raw, parse_strings=True)) is not None:
                     metrics[config_key] = found
-                elif run.tags.get(config_key) != (text := clip(raw if isinstance(raw, str) else _param_value(raw),
-                                                               MAX_TAG_VALUE)):
-                    run.tags[config_key] = tags[config_key] = text
+                else:  # text: a tag of the same name
+                    tags[config_key] = clip(raw if isinstance(raw, str) else _param_value(raw), MAX_TAG_VALUE)
         return Log(key, metrics={(k, step): (v, ms) for k, v in metrics.items()}, tags=tags, name=name,
                    params={mlflow_key(k): _param_value(v) for k, v in params.items()},
                    start_ms=self._start_ms if first else None)

@@ -1,9 +1,8 @@
 """The tracker's side of the MLflow writer process (one per Python process; each campaign a :class:`Session`).
 
-Jobs go straight into one pipe (``multiprocessing.connection``) from the thread that makes them: ROSE's
-tracker thread already keeps them off the event loop, in order, so the pipe is the one outbox and the
-writer process batches the MLflow writes. One reader thread takes the answers. If the process dies,
-open sessions are ``lost`` and the next campaign starts a new one. Its output goes to its own log file.
+One outbox, one sender thread (``multiprocessing.connection``, one message per ``batch_interval``;
+stops and flushes at once), one reader thread for answers. If the process dies, open sessions are
+``lost`` and the next campaign starts a new one. Its output goes to its own log file.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import contextlib
 import itertools
 import logging
 import os
-import select
 import subprocess
 import sys
 import threading
@@ -22,20 +20,21 @@ from multiprocessing import Pipe
 from typing import Any
 
 import rose_plugin_mlflow
+from rose_plugin_mlflow.jobs import Log
 
 __all__ = ["Session", "WriterLink", "shutdown", "writer_command", "writer_link"]
 
 logger = logging.getLogger("rose_plugin_mlflow")
 _tokens = itertools.count(1)
-PIPE_BYTES = 1 << 20  # room for a few thousand updates while MLflow is busy (Linux; else the system's pipe size)
 
 
 class Session:
     """One campaign's connection: send jobs, wait for acknowledgements, read what MLflow made."""
 
-    def __init__(self, link: WriterLink, number: int) -> None:
-        self.link, self.number = link, number
-        self.dropped = 0  # updates not sent: the pipe stayed full
+    def __init__(self, link: WriterLink, number: int, batch_interval: float, queue_size: int) -> None:
+        self.link, self.number, self.batch_interval, self.queue_size = link, number, batch_interval, queue_size
+        self.queued = 0  # jobs in the outbox, guarded by link.condition
+        self.dropped = 0
         self.run_ids: dict[Any, str] = {}
         self.experiment_id: str | None = None
         self.run_name: str | None = None
@@ -44,40 +43,45 @@ class Session:
         self.closed = False
         self.acks: dict[int, threading.Event] = {}
 
-    def send(self, job: Any, wait: float | None = None) -> bool:
-        """Send ``job``; False if tracking is off, the writer is gone, or the pipe stayed full ``wait`` s (None: no limit)."""
-        if self.disabled:
-            return False
-        sent = self.link.send((self.number, job, 0), wait)
-        if sent is None:
-            self.dropped += 1
-        return bool(sent)
+    def send(self, job: Any, wait: float | None = 0.0) -> bool:
+        """Queue ``job``; False if dropped: a :class:`Log` waits up to ``wait`` s (None: no limit) for room
+        in a full outbox (``queue_size``), then is dropped. Other jobs are never dropped."""
+        link = self.link
+        with link.condition:
+            if isinstance(job, Log):
+                if self.disabled or not link.alive:
+                    return False
+                deadline = None if wait is None else time.monotonic() + wait
+                while self.queued >= self.queue_size and link.alive:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        self.dropped += 1
+                        return False
+                    link.condition.wait(remaining)
+            link.queue(self, job, 0)
+        return True
 
     def request(self, job: Any, timeout: float | None) -> bool:
         """Send ``job`` (None: a flush) and wait until the writer has done everything before it and it; False on timeout."""
         token = next(_tokens)
         done = self.acks[token] = threading.Event()
-        began = time.monotonic()
-        sent = self.link.send((self.number, job, token), timeout)
-        if sent is False:
-            return True  # the writer is gone: nothing more can be written; the warning was given when it died
-        if sent and done.wait(None if timeout is None else max(0.0, timeout - (time.monotonic() - began))):
+        with self.link.condition:
+            if not self.link.alive:
+                return True  # nothing more can be written; the warning was given when the process died
+            self.link.queue(self, job, token)
+        if done.wait(timeout):
             return True
         self.link.stalled = True
         return False
 
 
 class WriterLink:
-    """The writer process, the pipe to it, and the thread that reads its answers."""
+    """The writer process and the two threads that talk to it."""
 
     def __init__(self, log_path: str) -> None:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(rose_plugin_mlflow.__file__)))
         jobs_in, self._out = Pipe(duplex=False)
         self._in, answers_out = Pipe(duplex=False)
-        with contextlib.suppress(AttributeError, OSError):  # more than the default 64 KiB; Linux only
-            import fcntl
-
-            fcntl.fcntl(self._out.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self.log_path = log_path
         try:
             os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
@@ -97,52 +101,80 @@ class WriterLink:
             jobs_in.close()
             answers_out.close()
         self.pid = os.getpid()
+        self.condition = threading.Condition()
         self.alive = True
         self.closing = False
         self.stalled = False  # a campaign gave up waiting for it: do not wait again at exit
         self.sessions: dict[int, Session] = {}
         self._numbers = itertools.count(1)
-        self._lock = threading.Lock()
-        threading.Thread(target=self._read_loop, name=f"rose-mlflow-writer[{self.process.pid}]-read", daemon=True).start()
+        self._outbox: list[tuple[Session, Any, int]] = []
+        self._first_queued = 0.0
+        self._urgent = False
+        name = f"rose-mlflow-writer[{self.process.pid}]"
+        self._sender = threading.Thread(target=self._send_loop, name=name + "-send", daemon=True)
+        self._sender.start()
+        threading.Thread(target=self._read_loop, name=name + "-read", daemon=True).start()
 
-    def open_session(self) -> Session:
+    def open_session(self, *, batch_interval: float, queue_size: int) -> Session:
         """A new campaign on this process."""
-        with self._lock:
-            session = Session(self, next(self._numbers))
+        with self.condition:
+            session = Session(self, next(self._numbers), batch_interval, queue_size)
             self.sessions[session.number] = session
         return session
 
-    def send(self, item: tuple[int, Any, int], wait: float | None) -> bool | None:
-        """Write one job to the pipe: True, None if the pipe stayed full ``wait`` s, False if the writer is gone."""
-        with self._lock:
-            if not self.alive or self.closing:
-                return False
-            if not select.select([], [self._out], [], wait)[1]:
-                return None
-            try:
-                self._out.send(item)
-            except (OSError, ValueError):
-                return False  # the process is gone; the reader reports it
-        return True
+    def queue(self, session: Session, job: Any, token: int) -> None:
+        """Add a job to the outbox (``condition`` held); wake the sender only when it must act (an answer is awaited)."""
+        if not self._outbox or token:  # the sender waits for a first job, then for one awaited
+            self.condition.notify_all()
+        if not self._outbox:
+            self._first_queued = time.monotonic()
+        self._outbox.append((session, job, token))
+        session.queued += 1
+        self._urgent = self._urgent or bool(token)
 
     def forget(self, session: Session) -> None:
         """The campaign is over: its answers are no longer needed."""
-        with self._lock:
+        with self.condition:
             session.closed = True
             self.sessions.pop(session.number, None)
 
     def close(self, timeout: float | None) -> None:
-        """Close the pipe and wait (at most ``timeout`` s) for the process to write what it was sent and exit."""
-        with self._lock:
+        """Send what is queued, close the pipe and wait (``timeout`` in all) for the process to finish writing."""
+        with self.condition:
             self.closing = True
-            self._out.close()
+            self.condition.notify_all()
         if self.stalled:
             timeout = 0.0 if timeout is None else min(timeout, 1.0)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._sender.join(timeout)
         try:
-            self.process.wait(timeout)
+            self.process.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             logger.warning("MLflow writer process %d still writing after %s s; leaving it to finish on its own "
                            "(its log: %s)", self.process.pid, timeout, self.log_path)
+
+    # the two threads ---------------------------------------------------------------------
+    def _send_loop(self) -> None:
+        with self._out:
+            while True:
+                with self.condition:
+                    while not self._outbox and not self.closing:
+                        self.condition.wait()
+                    if not self._outbox:
+                        return  # closing, nothing left
+                    deadline = self._first_queued + min(session.batch_interval for session, _, _ in self._outbox)
+                    while not (self._urgent or self.closing) and (left := deadline - time.monotonic()) > 0:
+                        self.condition.wait(left)
+                    batch, self._outbox, self._urgent = self._outbox, [], False
+                try:
+                    self._out.send([(session.number, job, token) for session, job, token in batch])
+                except (OSError, ValueError):
+                    return  # the process is gone; the reader reports it
+                finally:
+                    with self.condition:
+                        for session, _, _ in batch:
+                            session.queued -= 1
+                        self.condition.notify_all()
 
     def _read_loop(self) -> None:
         try:
@@ -169,10 +201,11 @@ class WriterLink:
             done.set()
 
     def _gone(self) -> None:
-        with self._lock:
+        with self.condition:
             self.alive = False
             open_sessions = [s for s in self.sessions.values() if not s.closed]
             self.sessions.clear()
+            self.condition.notify_all()
         code: int | None = None
         if not self.closing:  # else close() waits for the process
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -1,4 +1,4 @@
-"""The MLflow writer process (``python -I``, started by ``writer_link``): job batches in, answers out.
+"""The MLflow writer process (``python -I``, started by ``writer_link``): jobs in, answers out.
 
 Every MLflow call of the tracker is made here, by one :class:`RunWriter` per campaign; a failure is
 one warning, never raised. After three failures in a row, a failed start, or once failing calls took
@@ -44,11 +44,8 @@ def _store_lock(tracking_uri: str) -> Iterator[None]:
 
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     with open(os.path.abspath(path) + ".lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 def _label(key: Any) -> str:
@@ -56,12 +53,11 @@ def _label(key: Any) -> str:
 
 
 class RunWriter:
-    """The MLflow side of one campaign: ``start``, ``write``, ``stop``; ``report`` tells the tracker
+    """The MLflow side of one campaign (``job`` opened it); ``report`` tells the tracker
     ``("started", experiment_id, run_name)``, ``("run", key, run_id)`` and ``("disabled",)``."""
 
-    def __init__(self, report: Callable[[tuple[Any, ...]], Any]) -> None:
-        self._report = report
-        self.job = Start("", "", None, True, "", {}, {}, "{}", 0, {}, "", 0)
+    def __init__(self, job: Start, report: Callable[[tuple[Any, ...]], Any]) -> None:
+        self.job, self._report = job, report
         self.disabled = False
         self.failures = 0
         self.failing_seconds = 0.0  # time spent in MLflow calls that failed
@@ -72,9 +68,8 @@ class RunWriter:
         self._skipped: set[Any] = set()  # learners whose nested run could not be created
         self._started_ms: dict[Any, int] = {}
 
-    def start(self, job: Start) -> None:
+    def start(self) -> None:
         """Create (or restore) the experiment and the campaign's run, log its parameters."""
-        self.job = job
         self._guard("starting the MLflow run", self._start, fatal=True)
 
     def write(self, pending: Mapping[Any, Log]) -> None:
@@ -86,22 +81,10 @@ class RunWriter:
 
     def stop(self, job: Stop) -> None:
         """Tag the runs, attach the final states and the learning curve, end every run (the campaign's last)."""
-        if self.disabled or self.client is None:
-            return
         for key, end in sorted(job.runs.items(), key=lambda item: item[0] == PARENT):
-            run_id = self._run_id(key, end.name, end.start_ms)
-            if run_id is None:
-                continue
-            self._guard(f"tagging the {_label(key)} run", self._log_batch, run_id, {}, {}, end.tags)
-            if self.job.log_artifacts and key == PARENT:
-                self._guard("logging manifest.json", self.client.log_text, run_id, self.job.manifest_json, "manifest.json")
-                if any(job.curves.values()):
-                    self._guard("logging learning_curve.png", self._plot, run_id, job)
-            if self.job.log_artifacts:
-                self._guard(f"logging final_state.json of the {_label(key)} run", self.client.log_text, run_id,
-                            end.final_json, "final_state.json")
-            self._guard(f"ending the {_label(key)} run", self.client.set_terminated, run_id, end.status,
-                        max(end.end_ms, self._started_ms.get(key, 0)))
+            run_id = None if self.disabled or self.client is None else self._run_id(key, end.name, end.start_ms)
+            if run_id is not None:
+                self._end(key, run_id, end.status, end.tags, end.end_ms, end.final_json, job)
 
     def abandon(self) -> None:
         """The campaign's process went away without stopping: end its runs as its journal says.
@@ -119,7 +102,7 @@ class RunWriter:
     def recover(self, job: Recover) -> None:
         """The campaign's first writer died: end its runs with the journal's metrics, ``job.tags`` and ``job.status``."""
         self.run_ids.update(job.run_ids)
-        self.start(job.start)
+        self.start()
         self._finish(job.status, job.tags, self._journal())
 
     def _journal(self) -> Any:
@@ -136,21 +119,29 @@ class RunWriter:
             return None
 
     def _finish(self, status: str, tags: dict[str, str], journal: Any) -> None:
-        """Replay the journal, attach the manifest, tag and end every run: each step gets one more try."""
+        """Replay the journal, then tag and end every run: each step gets one more try after failures."""
         if self.client is None:
             return
         for learner_id, history in journal.learners.items() if journal is not None else ():
             self.disabled = False
             self._guard(f"replaying the journal of learner {learner_id}", self._replay, learner_id, history.iterations)
-        self.disabled = False
-        if self.job.log_artifacts and PARENT in self.run_ids:
-            self._guard("logging manifest.json", self.client.log_text, self.run_ids[PARENT], self.job.manifest_json,
-                        "manifest.json")
         for key, run_id in list(self.run_ids.items()):
             self.disabled = False
-            self._guard(f"tagging the {_label(key)} run", self._log_batch, run_id, {}, {}, tags)
-            self._guard(f"ending the {_label(key)} run", self.client.set_terminated, run_id, status,
-                        max(now_ms(), self._started_ms.get(key, 0)))
+            self._end(key, run_id, status, tags, now_ms())
+
+    def _end(self, key: Any, run_id: str, status: str, tags: dict[str, str], end_ms: int, final_json: str | None = None,
+             stop: Stop | None = None) -> None:
+        """Tag one run, attach its files (the manifest and the learning curve to the campaign's), end it."""
+        self._guard(f"tagging the {_label(key)} run", self._log_batch, run_id, {}, {}, tags)
+        if self.job.log_artifacts and key == PARENT:
+            self._guard("logging manifest.json", self.client.log_text, run_id, self.job.manifest_json, "manifest.json")
+            if stop is not None and any(stop.curves.values()):
+                self._guard("logging learning_curve.png", self._plot, run_id, stop)
+        if self.job.log_artifacts and final_json is not None:
+            self._guard(f"logging final_state.json of the {_label(key)} run", self.client.log_text, run_id, final_json,
+                        "final_state.json")
+        self._guard(f"ending the {_label(key)} run", self.client.set_terminated, run_id, status,
+                    max(end_ms, self._started_ms.get(key, 0)))
 
     def _replay(self, learner_id: Any, iterations: list[dict[str, Any]]) -> None:
         """Log the metrics of the journal's iterations that the run lacks, and its final iteration."""
@@ -170,8 +161,7 @@ class RunWriter:
                     stored[name] = {m.step for m in self.client.get_metric_history(run_id, name)}
                 if state.iteration not in stored[name]:
                     missing[(name, state.iteration)] = (value, ms)
-        tags = {"final_iteration": str(iterations[-1]["iteration"])} if iterations else {}
-        self._log_batch(run_id, missing, {}, tags)
+        self._log_batch(run_id, missing, {}, {"final_iteration": str(iterations[-1]["iteration"])} if iterations else {})
         if missing:
             logger.info("MLflow: %d metric value(s) of the %s run replayed from the journal", len(missing), _label(key))
 
@@ -196,11 +186,10 @@ class RunWriter:
             outcome = "MLflow tracking is off for the rest of this campaign; the campaign goes on"
         else:
             outcome = "that data is not in MLflow; the campaign goes on"
-        cause = " ".join(f"{type(exc).__name__}: {exc}".split())
         logger.warning(
             "MLflow tracker (experiment %r, tracking URI %s): %s failed: %s. %s. Check that the tracking "
-            "server is up and the URI is right (tracking_uri= or MLFLOW_TRACKING_URI).",
-            self.job.experiment_name, self.job.tracking_uri or "(default)", what, cause[:600], outcome,
+            "server is up and the URI is right (tracking_uri= or MLFLOW_TRACKING_URI).", self.job.experiment_name,
+            self.job.tracking_uri or "(default)", what, " ".join(f"{type(exc).__name__}: {exc}".split())[:600], outcome,
         )
         logger.debug("MLflow failure details", exc_info=exc)
 
@@ -312,13 +301,20 @@ def plot_learning_curve(
     fig.savefig(path, metadata={"Title": title or f"{metric_name} per iteration", "Description": f"y axis: {metric_name}"})
 
 
-class _Server:
-    """Reads job batches, runs them with one RunWriter per campaign, answers."""
+class _Server(logging.Handler):
+    """Runs the jobs with one RunWriter per campaign and answers; relays this package's log records to the
+    campaign's process (once it is gone, to the log file)."""
 
     def __init__(self, inbox: Connection, outbox: Connection) -> None:
+        super().__init__()
         self.inbox, self.outbox = inbox, outbox
         self.writers: dict[int, RunWriter] = {}
         self.campaign_gone = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.answer(("log", record.levelno, record.name, self.format(record))):
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
 
     def answer(self, message: tuple[Any, ...]) -> bool:
         """Answer the campaign; False (never an exception) once its process is gone."""
@@ -331,30 +327,22 @@ class _Server:
         return False
 
     def serve(self) -> None:
-        """Run jobs as they come; updates wait up to ``batch_interval`` (or until ``queue_size`` wait) to be
-        written together. When the campaign closes the pipe, end the runs it left open."""
-        pending: list[tuple[int, Any, int]] = []
-        due, limit = math.inf, 1  # when the pending updates are written, and how many may wait
+        """Run the job batches as they come (all that wait, in one go); when the campaign closes the pipe, end
+        the runs it left open."""
         while True:
+            items: list[tuple[int, Any, int]] = []
             try:
-                item = self.inbox.recv() if self.inbox.poll(
-                    None if due == math.inf else max(0.0, due - time.monotonic())) else None
+                items.extend(self.inbox.recv())
+                while len(items) < 10_000 and self.inbox.poll(0):
+                    items.extend(self.inbox.recv())
             except (EOFError, OSError):  # closed, or cut off in the middle of a message
-                self.handle(pending)
+                self.run(items)
                 for writer in self.writers.values():
                     writer.abandon()
                 return
-            if item is not None:
-                pending.append(item)
-                if due == math.inf and item[0] in self.writers:
-                    start = self.writers[item[0]].job
-                    due, limit = time.monotonic() + start.batch_interval, start.queue_size
-                if isinstance(item[1], Log) and not item[2] and len(pending) < limit and time.monotonic() < due:
-                    continue
-            self.handle(pending)
-            pending, due, limit = [], math.inf, 1
+            self.run(items)
 
-    def handle(self, items: list[tuple[int, Any, int]]) -> None:
+    def run(self, items: list[tuple[int, Any, int]]) -> None:
         """Run the jobs in order (None: a flush); consecutive logs of a run are merged into one MLflow write."""
         pending: dict[int, dict[Any, Log]] = {}
         for session, job, token in items:
@@ -368,9 +356,9 @@ class _Server:
             self.write(pending)
             pending = {}
             if isinstance(job, Start):
-                self.start(session, job).start(job)
+                self.open(session, job).start()
             elif isinstance(job, Recover):
-                self.start(session, job.start).recover(job)
+                self.open(session, job.start).recover(job)
                 self.writers.pop(session, None)
             elif isinstance(job, Stop) and (writer := self.writers.pop(session, None)) is not None:
                 writer.stop(job)
@@ -378,7 +366,7 @@ class _Server:
                 self.answer(("done", session, token))
         self.write(pending)
 
-    def start(self, session: int, job: Start) -> RunWriter:
+    def open(self, session: int, job: Start) -> RunWriter:
         """A RunWriter for the campaign, in the campaign's environment and directory."""
         os.environ.clear()
         os.environ.update(job.environ)
@@ -387,7 +375,7 @@ class _Server:
         with contextlib.suppress(OSError):  # a directory that is gone: absolute store paths still work
             os.chdir(job.cwd)
         logging.getLogger("rose_plugin_mlflow").setLevel(job.log_level)
-        writer = self.writers[session] = RunWriter(lambda message: self.answer((message[0], session, *message[1:])))
+        writer = self.writers[session] = RunWriter(job, lambda message: self.answer((message[0], session, *message[1:])))
         return writer
 
     def write(self, pending: dict[int, dict[Any, Log]]) -> None:
@@ -395,19 +383,6 @@ class _Server:
         for session, runs in pending.items():
             if session in self.writers:
                 self.writers[session].write(runs)
-
-
-class _Relay(logging.Handler):
-    """Send this package's log records to the campaign's process; once it is gone, to the log file."""
-
-    def __init__(self, server: _Server) -> None:
-        super().__init__()
-        self.server = server
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self.server.answer(("log", record.levelno, record.name, self.format(record))):
-            sys.stderr.write(self.format(record) + "\n")
-            sys.stderr.flush()
 
 
 def main() -> None:
@@ -418,6 +393,6 @@ def main() -> None:
         os.nice(19)  # must not starve it); no os.nice on Windows
     server = _Server(Connection(int(sys.argv[-2]), writable=False), Connection(int(sys.argv[-1]), readable=False))
     package_logger = logging.getLogger("rose_plugin_mlflow")
-    package_logger.addHandler(_Relay(server))
+    package_logger.addHandler(server)
     package_logger.propagate = False
     server.serve()
