@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import statistics
@@ -107,6 +108,19 @@ def thread_cpu() -> dict[str, float]:
     return out
 
 
+def writer_cpu() -> float:
+    """CPU seconds the MLflow writer process has used so far (0 before it starts; Linux)."""
+    from rose_plugin_mlflow import writer_link
+
+    link = writer_link._link
+    try:
+        with open(f"/proc/{link.process.pid}/stat", encoding="ascii") as handle:  # type: ignore[union-attr]
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (AttributeError, OSError, IndexError, ValueError):
+        return 0.0
+
+
 #: per campaign kind, the loop's process CPU seconds and CPU seconds by thread name
 LOOP_CPU: dict[bool, list[tuple[float, dict[str, float]]]] = {False: [], True: []}
 
@@ -119,7 +133,8 @@ async def campaign(
     if tracked:
         learner.add_tracker(timed_tracker(experiment_name="tracking-cost",
                                           tracking_uri="sqlite:///" + os.path.join(root, "mlflow.db"), **options))
-    threads, cpu = thread_cpu(), time.process_time()
+    threads, cpu, writer = thread_cpu(), time.process_time(), writer_cpu()
+    collections = [stats["collections"] for stats in gc.get_stats()]
     started = time.perf_counter()
     loop = 0.0
     count = 0
@@ -129,6 +144,10 @@ async def campaign(
         if count == iterations:  # the loop's CPU, before the tracker's stop
             after = thread_cpu()
             used = {k: v - threads.get(k, 0.0) for k, v in after.items()}
+            used["(MLflow writer process)"] = writer_cpu() - writer
+            for generation, stats in enumerate(gc.get_stats()):  # counts, shown as "ms"
+                used[f"(garbage collections of generation {generation}, count)"] = (
+                    stats["collections"] - collections[generation]) / 1000
             LOOP_CPU[tracked].append((time.process_time() - cpu, used))
     total = time.perf_counter() - started
     assert count == iterations, count

@@ -95,7 +95,7 @@ class Start:
     run_name: str
     params: dict[str, str]
     tags: dict[str, str]
-    manifest_json: str
+    manifest: dict[str, Any]  # JSON data, for manifest.json
     start_ms: int
     environ: dict[str, str]
     cwd: str
@@ -131,7 +131,7 @@ class End:
 
     status: str
     tags: dict[str, str]
-    final_json: str
+    final_state: dict[str, Any]  # JSON data
     end_ms: int
     name: str | None = None
     start_ms: int | None = None

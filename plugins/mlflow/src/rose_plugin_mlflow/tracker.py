@@ -317,7 +317,7 @@ class MLflowTracker(TrackerBase):
             run_name=self.run_name or (os.path.basename(os.path.normpath(manifest.run_dir)) if manifest.run_dir
                                        else manifest.learner_type),
             tags=_tags(tags),
-            manifest_json=json.dumps(document, indent=2, sort_keys=True, default=repr), start_ms=self._start_ms,
+            manifest=document, start_ms=self._start_ms,
             environ=dict(os.environ), cwd=os.getcwd(), log_level=logging.getLogger("rose_plugin_mlflow").getEffectiveLevel(),
             retry_budget=self.retry_budget, run_dir=manifest.run_dir,
         )
@@ -356,7 +356,7 @@ class MLflowTracker(TrackerBase):
                 own = run.reason or ("criterion_met" if run.last.should_stop else "max_iter_reached"
                                      if manifest.max_iter and run.last.iteration + 1 >= manifest.max_iter else reason)
                 ends[key] = End(_status(own), {"stop_reason": own, "final_iteration": str(run.last.iteration)},
-                                _dump({"learner_id": key, "reason": own, "final_state": run.last.to_dict()}), run.ms,
+                                {"learner_id": key, "reason": own, "final_state": run.last.to_dict()}, run.ms,
                                 run.name, self._start_ms)
         final_iteration = final_state.iteration if final_state is not None and final_state.learner_id is None else max(
             (run.last.iteration for run in runs.values()), default=None)
@@ -366,7 +366,7 @@ class MLflowTracker(TrackerBase):
             summary["learners"] = {str(key): runs[key].last.to_dict() for key in ends}
         ends[PARENT] = End(_status(reason), {"stop_reason": reason, "final_iteration": "none" if final_iteration is None else
                            str(final_iteration)},
-                           _dump(summary), now_ms())
+                           summary, now_ms())
         crit = manifest.criterion
         threshold, metric_name = (crit.threshold, crit.metric_name) if crit is not None else (None, None)
         for run in runs.values():
@@ -393,10 +393,6 @@ def _param_value(value: Any) -> str:
     else:
         text = json.dumps(jsonable(value), sort_keys=True, default=repr)
     return clip(text, MAX_PARAM_VALUE)
-
-
-def _dump(document: Any) -> str:
-    return json.dumps(jsonable(document), indent=2, sort_keys=True, default=repr)
 
 
 def _on_event_loop_thread() -> bool:

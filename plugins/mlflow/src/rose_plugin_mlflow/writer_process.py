@@ -84,7 +84,7 @@ class RunWriter:
         for key, end in sorted(job.runs.items(), key=lambda item: item[0] == PARENT):
             run_id = None if self.disabled or self.client is None else self._run_id(key, end.name, end.start_ms)
             if run_id is not None:
-                self._end(key, run_id, end.status, end.tags, end.end_ms, end.final_json, job)
+                self._end(key, run_id, end.status, end.tags, end.end_ms, end.final_state, job)
 
     def abandon(self) -> None:
         """The campaign's process went away without stopping: end its runs as its journal says.
@@ -129,16 +129,16 @@ class RunWriter:
             self.disabled = False
             self._end(key, run_id, status, tags, now_ms())
 
-    def _end(self, key: Any, run_id: str, status: str, tags: dict[str, str], end_ms: int, final_json: str | None = None,
-             stop: Stop | None = None) -> None:
+    def _end(self, key: Any, run_id: str, status: str, tags: dict[str, str], end_ms: int,
+             final_state: dict[str, Any] | None = None, stop: Stop | None = None) -> None:
         """Tag one run, attach its files (the manifest and the learning curve to the campaign's), end it."""
         self._guard(f"tagging the {_label(key)} run", self._log_batch, run_id, {}, {}, tags)
         if self.job.log_artifacts and key == PARENT:
-            self._guard("logging manifest.json", self.client.log_text, run_id, self.job.manifest_json, "manifest.json")
+            self._guard("logging manifest.json", self.client.log_dict, run_id, self.job.manifest, "manifest.json")
             if stop is not None and any(stop.curves.values()):
                 self._guard("logging learning_curve.png", self._plot, run_id, stop)
-        if self.job.log_artifacts and final_json is not None:
-            self._guard(f"logging final_state.json of the {_label(key)} run", self.client.log_text, run_id, final_json,
+        if self.job.log_artifacts and final_state is not None:
+            self._guard(f"logging final_state.json of the {_label(key)} run", self.client.log_dict, run_id, final_state,
                         "final_state.json")
         self._guard(f"ending the {_label(key)} run", self.client.set_terminated, run_id, status,
                     max(end_ms, self._started_ms.get(key, 0)))
