@@ -12,8 +12,10 @@ The first tracked campaign of the process is reported separately ("cold"): its e
 the MLflow writer process to start, import MLflow and create the sqlite tables.
 
 It also reports the CPU time the tracker's ``on_iteration`` takes in the campaign's process (on
-the tracker thread, ``time.thread_time``): the part of the tracker's cost that does not depend on
-how busy the machine is, unlike the wall-clock ratios on a shared machine.
+the tracker thread, ``time.thread_time``), and the campaign process's CPU time during the loop by
+thread (event loop, backend workers, ROSE's tracker thread, the MLflow sender and reader): the
+part of the tracker's cost that does not depend on how busy the machine is, unlike the
+wall-clock ratios on a shared machine.
 
     .venv/bin/python benchmarks/tracking_cost.py [--iterations 50] [--rounds 3]
 """
@@ -22,12 +24,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections import defaultdict
 from typing import Any
 
 import rose
@@ -91,20 +96,59 @@ def timed_tracker(**options: Any) -> Any:
     return tracker
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each live thread of this process, by name (numbers in names are dropped)."""
+    out: dict[str, float] = defaultdict(float)
+    for thread in threading.enumerate():
+        try:
+            seconds = time.clock_gettime(time.pthread_getcpuclockid(thread.ident or 0))
+        except (OSError, AttributeError):  # the thread just ended, or no per-thread clocks here
+            continue
+        out["".join(c for c in thread.name if not c.isdigit())] += seconds
+    return out
+
+
+def writer_cpu() -> float:
+    """CPU seconds the MLflow writer process has used so far (0 before it starts; Linux)."""
+    from rose_plugin_mlflow import writer_link
+
+    link = writer_link._link
+    try:
+        with open(f"/proc/{link.process.pid}/stat", encoding="ascii") as handle:  # type: ignore[union-attr]
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (AttributeError, OSError, IndexError, ValueError):
+        return 0.0
+
+
+#: per campaign kind, the loop's process CPU seconds and CPU seconds by thread name
+LOOP_CPU: dict[bool, list[tuple[float, dict[str, float]]]] = {False: [], True: []}
+
+
 async def campaign(
     engine: Any, root: str, name: str, iterations: int, tracked: bool, options: dict[str, Any]
 ) -> tuple[float, float]:
-    """(loop seconds, total seconds) of one campaign."""
+    """(loop seconds, total seconds) of one campaign; its loop's CPU goes to LOOP_CPU."""
     learner = noop_learner(engine, os.path.join(root, name))
     if tracked:
         learner.add_tracker(timed_tracker(experiment_name="tracking-cost",
                                           tracking_uri="sqlite:///" + os.path.join(root, "mlflow.db"), **options))
+    threads, cpu, writer = thread_cpu(), time.process_time(), writer_cpu()
+    collections = [stats["collections"] for stats in gc.get_stats()]
     started = time.perf_counter()
     loop = 0.0
     count = 0
     async for _state in learner.start(max_iter=iterations):
         count += 1
         loop = time.perf_counter() - started
+        if count == iterations:  # the loop's CPU, before the tracker's stop
+            after = thread_cpu()
+            used = {k: v - threads.get(k, 0.0) for k, v in after.items()}
+            used["(MLflow writer process)"] = writer_cpu() - writer
+            for generation, stats in enumerate(gc.get_stats()):  # counts, shown as "ms"
+                used[f"(garbage collections of generation {generation}, count)"] = (
+                    stats["collections"] - collections[generation]) / 1000
+            LOOP_CPU[tracked].append((time.process_time() - cpu, used))
     total = time.perf_counter() - started
     assert count == iterations, count
     return loop, total
@@ -152,6 +196,16 @@ async def main(argv: list[str] | None = None) -> int:
     median_ratio = statistics.median(r[0] for r in tracked) / statistics.median(r[0] for r in plain)
     min_ratio = min(r[0] for r in tracked) / min(r[0] for r in plain)
     print(f"loop time ratio with/without tracker: median {median_ratio:.2f}, min {min_ratio:.2f}")
+    plain_cpu = statistics.median(c for c, _ in LOOP_CPU[False][1:])
+    tracked_cpu = statistics.median(c for c, _ in LOOP_CPU[True][1:])
+    print(f"campaign process CPU during the loop: {1000 * plain_cpu:.1f} ms without, {1000 * tracked_cpu:.1f} ms with "
+          f"the tracker ({tracked_cpu / plain_cpu:.3f}x); by thread, median ms with / without:")
+    names = sorted({name for _, used in LOOP_CPU[True][1:] + LOOP_CPU[False][1:] for name in used})
+    for name in names:
+        with_t = statistics.median(used.get(name, 0.0) for _, used in LOOP_CPU[True][1:])
+        without = statistics.median(used.get(name, 0.0) for _, used in LOOP_CPU[False][1:])
+        if max(with_t, without) >= 0.0001:
+            print(f"  {name or '?'}: {1000 * with_t:.2f} / {1000 * without:.2f}")
     if CALLBACK_CPU[1]:
         print(f"tracker on_iteration CPU in the campaign's process: {1e6 * CALLBACK_CPU[0] / CALLBACK_CPU[1]:.1f} us per call "
               f"({CALLBACK_CPU[1]} calls)")

@@ -17,8 +17,8 @@ if TYPE_CHECKING:  # the writer process starts without importing rose
     from rose.state import IterationState
 
 PARENT = "<campaign>"  # run key of the campaign's own run (the parent run when learners have ids)
-# MLflow's limits (mlflow.utils.validation): key length, value lengths, batch sizes.
-MAX_KEY, MAX_PARAM_VALUE, MAX_TAG_VALUE, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH = 250, 6000, 8000, 1000, 100
+# MLflow's limits (mlflow.utils.validation): key length, value lengths. Its client splits big batches itself.
+MAX_KEY, MAX_PARAM_VALUE, MAX_TAG_VALUE = 250, 6000, 8000
 
 # Characters MLflow accepts in keys on every platform (colons are refused on Windows servers).
 _BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.\- /]")
@@ -45,8 +45,7 @@ def mlflow_key(raw: object) -> str:
     text = raw if type(raw) is str else str(raw)
     known = _KEYS.get(text)
     if known is None:
-        parts = [p.replace(".", "_") if p in (".", "..") else p
-                 for p in _BAD_KEY_CHARS.sub("_", text)[:MAX_KEY].split("/") if p]
+        parts = [p.replace(".", "_") if p in (".", "..") else p for p in _BAD_KEY_CHARS.sub("_", text)[:MAX_KEY].split("/") if p]
         known = "/".join(parts) or "_"
         if len(_KEYS) < 10_000:
             _KEYS[text] = known
@@ -55,8 +54,7 @@ def mlflow_key(raw: object) -> str:
 
 def number(value: Any, *, parse_strings: bool = False) -> float | None:
     """A float for numbers (bools as 0/1, numpy scalars, 0-d arrays; finite numeric text if asked), else None."""
-    kind = type(value)
-    if kind is float or kind is int or isinstance(value, bool):
+    if type(value) is float or type(value) is int:
         return float(value)
     if isinstance(value, str):
         if not parse_strings:
@@ -66,17 +64,11 @@ def number(value: Any, *, parse_strings: bool = False) -> float | None:
         except ValueError:
             return None
         return parsed if math.isfinite(parsed) else None
-    if isinstance(value, numbers.Real):
-        try:
+    if isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and callable(getattr(value, "item", None))):
+        try:  # numpy scalars and bool_, 0-d arrays
             return float(value)
         except (TypeError, ValueError, OverflowError):
             return None
-    if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):  # numpy bool_, 0-d arrays
-        try:
-            item = value.item()
-        except (TypeError, ValueError):
-            return None
-        return None if item is value else number(item)
     return None
 
 
@@ -103,7 +95,7 @@ class Start:
     run_name: str
     params: dict[str, str]
     tags: dict[str, str]
-    manifest_json: str
+    manifest: dict[str, Any]  # JSON data, for manifest.json
     start_ms: int
     environ: dict[str, str]
     cwd: str
@@ -127,20 +119,19 @@ class Log:
     def merge(self, other: Log) -> None:
         """Add ``other``'s data; a parameter keeps its first value (MLflow never changes one)."""
         self.metrics.update(other.metrics)
-        for key, value in other.params.items():
-            self.params.setdefault(key, value)
+        self.params = {**other.params, **self.params}
         self.tags.update(other.tags)
         self.name = self.name or other.name
         self.start_ms = self.start_ms if self.start_ms is not None else other.start_ms
 
 
 @define
-class Child:
-    """How one learner's nested run ends."""
+class End:
+    """How one run ends: its status, tags and ``final_state.json`` (a nested run's name and start if it is new)."""
 
     status: str
     tags: dict[str, str]
-    final_json: str
+    final_state: dict[str, Any]  # JSON data
     end_ms: int
     name: str | None = None
     start_ms: int | None = None
@@ -148,25 +139,13 @@ class Child:
 
 @define
 class Stop:
-    """End the campaign: tags, plot and final state, then the runs' status; acknowledged."""
+    """End the campaign: every run's :class:`End` (the campaign's under ``PARENT``), then the learning curve."""
 
-    status: str
-    tags: dict[str, str]
-    final_json: str
-    children: dict[Any, Child]
+    runs: dict[Any, End]
     curves: dict[str, list[tuple[int, float]]]
     metric_name: str  # the y axis label: a readable name, with units where known
     threshold: float | None
     title: str
-    end_ms: int
-    token: int
-
-
-@define
-class Flush:
-    """Acknowledge once everything sent before it is written."""
-
-    token: int
 
 
 @define
@@ -177,7 +156,6 @@ class Recover:
     run_ids: dict[Any, str]
     status: str
     tags: dict[str, str]
-    token: int
 
 
 def http_retry_settings(budget: float) -> dict[str, str]:

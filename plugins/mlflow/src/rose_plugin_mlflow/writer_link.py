@@ -1,13 +1,14 @@
 """The tracker's side of the MLflow writer process (one per Python process; each campaign a :class:`Session`).
 
 One outbox, one sender thread (``multiprocessing.connection``, one message per ``batch_interval``;
-``Stop``, ``Flush``, ``Recover`` at once), one reader thread for answers. If the process dies, open
-sessions are ``lost`` and the next campaign starts a new one. Its output goes to its own log file.
+stops and flushes at once), one reader thread for answers. If the process dies, open sessions are
+``lost`` and the next campaign starts a new one. Its output goes to its own log file.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import logging
 import os
@@ -19,21 +20,19 @@ from multiprocessing import Pipe
 from typing import Any
 
 import rose_plugin_mlflow
-from rose_plugin_mlflow.jobs import Flush, Log, Recover, Stop
+from rose_plugin_mlflow.jobs import Log
 
 __all__ = ["Session", "WriterLink", "shutdown", "writer_command", "writer_link"]
 
 logger = logging.getLogger("rose_plugin_mlflow")
+_tokens = itertools.count(1)
 
 
 class Session:
     """One campaign's connection: send jobs, wait for acknowledgements, read what MLflow made."""
 
     def __init__(self, link: WriterLink, number: int, batch_interval: float, queue_size: int) -> None:
-        self.link = link
-        self.number = number
-        self.batch_interval = batch_interval
-        self.queue_size = queue_size
+        self.link, self.number, self.batch_interval, self.queue_size = link, number, batch_interval, queue_size
         self.queued = 0  # jobs in the outbox, guarded by link.condition
         self.dropped = 0
         self.run_ids: dict[Any, str] = {}
@@ -44,9 +43,9 @@ class Session:
         self.closed = False
         self.acks: dict[int, threading.Event] = {}
 
-    def send(self, job: Any, *, wait: float | None = 0.0) -> bool:
-        """Queue ``job``; False if dropped: a log job waits up to ``wait`` s (None: no limit) for room in a
-        full outbox (``queue_size``), then is dropped. Other jobs are never dropped."""
+    def send(self, job: Any, wait: float | None = 0.0) -> bool:
+        """Queue ``job``; False if dropped: a :class:`Log` waits up to ``wait`` s (None: no limit) for room
+        in a full outbox (``queue_size``), then is dropped. Other jobs are never dropped."""
         link = self.link
         with link.condition:
             if isinstance(job, Log):
@@ -59,16 +58,17 @@ class Session:
                         self.dropped += 1
                         return False
                     link.condition.wait(remaining)
-            link.queue(self, job, urgent=isinstance(job, (Stop, Flush, Recover)))
+            link.queue(self, job, 0)
         return True
 
-    def request(self, job: Stop | Flush | Recover, timeout: float | None) -> bool:
-        """Send ``job`` and wait until the writer has done everything before it and it; False on timeout."""
-        done = self.acks[job.token] = threading.Event()
+    def request(self, job: Any, timeout: float | None) -> bool:
+        """Send ``job`` (None: a flush) and wait until the writer has done everything before it and it; False on timeout."""
+        token = next(_tokens)
+        done = self.acks[token] = threading.Event()
         with self.link.condition:
             if not self.link.alive:
                 return True  # nothing more can be written; the warning was given when the process died
-        self.send(job)
+            self.link.queue(self, job, token)
         if done.wait(timeout):
             return True
         self.link.stalled = True
@@ -107,14 +107,13 @@ class WriterLink:
         self.stalled = False  # a campaign gave up waiting for it: do not wait again at exit
         self.sessions: dict[int, Session] = {}
         self._numbers = itertools.count(1)
-        self._outbox: list[tuple[Session, Any]] = []
+        self._outbox: list[tuple[Session, Any, int]] = []
         self._first_queued = 0.0
         self._urgent = False
         name = f"rose-mlflow-writer[{self.process.pid}]"
         self._sender = threading.Thread(target=self._send_loop, name=name + "-send", daemon=True)
-        self._reader = threading.Thread(target=self._read_loop, name=name + "-read", daemon=True)
         self._sender.start()
-        self._reader.start()
+        threading.Thread(target=self._read_loop, name=name + "-read", daemon=True).start()
 
     def open_session(self, *, batch_interval: float, queue_size: int) -> Session:
         """A new campaign on this process."""
@@ -123,16 +122,21 @@ class WriterLink:
             self.sessions[session.number] = session
         return session
 
-    def queue(self, session: Session, job: Any, *, urgent: bool) -> None:
-        """Add a job to the outbox (``condition`` held); wake the sender only when it must act."""
+    def queue(self, session: Session, job: Any, token: int) -> None:
+        """Add a job to the outbox (``condition`` held); wake the sender only when it must act (an answer is awaited)."""
+        if not self._outbox or token:  # the sender waits for a first job, then for one awaited
+            self.condition.notify_all()
         if not self._outbox:
             self._first_queued = time.monotonic()
-            self.condition.notify_all()
-        elif urgent:
-            self.condition.notify_all()
-        self._outbox.append((session, job))
+        self._outbox.append((session, job, token))
         session.queued += 1
-        self._urgent = self._urgent or urgent
+        self._urgent = self._urgent or bool(token)
+
+    def forget(self, session: Session) -> None:
+        """The campaign is over: its answers are no longer needed."""
+        with self.condition:
+            session.closed = True
+            self.sessions.pop(session.number, None)
 
     def close(self, timeout: float | None) -> None:
         """Send what is queued, close the pipe and wait (``timeout`` in all) for the process to finish writing."""
@@ -151,63 +155,50 @@ class WriterLink:
 
     # the two threads ---------------------------------------------------------------------
     def _send_loop(self) -> None:
-        try:
+        with self._out:
             while True:
                 with self.condition:
                     while not self._outbox and not self.closing:
                         self.condition.wait()
                     if not self._outbox:
                         return  # closing, nothing left
-                    deadline = self._first_queued + min(session.batch_interval for session, _ in self._outbox)
+                    deadline = self._first_queued + min(session.batch_interval for session, _, _ in self._outbox)
                     while not (self._urgent or self.closing) and (left := deadline - time.monotonic()) > 0:
                         self.condition.wait(left)
                     batch, self._outbox, self._urgent = self._outbox, [], False
                 try:
-                    self._out.send([(session.number, job) for session, job in batch])
+                    self._out.send([(session.number, job, token) for session, job, token in batch])
                 except (OSError, ValueError):
                     return  # the process is gone; the reader reports it
                 finally:
                     with self.condition:
-                        for session, _ in batch:
+                        for session, _, _ in batch:
                             session.queued -= 1
                         self.condition.notify_all()
-        finally:
-            self._out.close()
 
     def _read_loop(self) -> None:
         try:
             while True:
-                self._dispatch(self._in.recv())
+                self._dispatch(*self._in.recv())
         except (EOFError, OSError):
             pass
         except Exception:  # a garbled answer: treat the process as gone
             logger.debug("unreadable answer from the MLflow writer process", exc_info=True)
         self._gone()
 
-    def _dispatch(self, message: tuple[Any, ...]) -> None:
-        kind = message[0]
+    def _dispatch(self, kind: str, *args: Any) -> None:
         if kind == "log":
-            logging.getLogger(message[2]).log(message[1], "%s", message[3])
+            logging.getLogger(args[1]).log(args[0], "%s", args[2])
+        elif (session := self.sessions.get(args[0])) is None:
             return
-        session = self.sessions.get(message[1]) if kind != "ready" else None
-        if session is None:
-            return
-        if kind == "run":
-            session.run_ids[message[2]] = message[3]
+        elif kind == "run":
+            session.run_ids[args[1]] = args[2]
         elif kind == "started":
-            session.experiment_id, session.run_name = message[2], message[3]
+            session.experiment_id, session.run_name = args[1], args[2]
         elif kind == "disabled":
             session.disabled = True
-        elif kind == "done":
-            done = session.acks.pop(message[2], None)
-            if done is not None:
-                done.set()
-
-    def forget(self, session: Session) -> None:
-        """The campaign is over: its answers are no longer needed."""
-        with self.condition:
-            session.closed = True
-            self.sessions.pop(session.number, None)
+        elif kind == "done" and (done := session.acks.pop(args[1], None)) is not None:
+            done.set()
 
     def _gone(self) -> None:
         with self.condition:
@@ -217,10 +208,8 @@ class WriterLink:
             self.condition.notify_all()
         code: int | None = None
         if not self.closing:  # else close() waits for the process
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 code = self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
         for session in open_sessions:
             session.lost = f"MLflow writer process {self.process.pid} ended (exit code {code})"
             session.disabled = True

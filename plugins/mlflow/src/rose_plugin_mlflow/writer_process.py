@@ -1,46 +1,320 @@
-"""The MLflow writer process (``python -I``, started by ``writer_link``): job batches in, answers out.
+"""The MLflow writer process (``python -I``, started by ``writer_link``): jobs in, answers out.
 
-It ignores SIGINT and SIGTERM (Ctrl-C reaches the whole process group; the campaign still needs it
-to record ``stop_reason=stopped``) and exits when the campaign closes the pipe; a campaign that did
-not stop first (killed) gets its runs ended from its journal (:meth:`RunWriter.abandon`).
+Every MLflow call of the tracker is made here, by one :class:`RunWriter` per campaign; a failure is
+one warning, never raised. After three failures in a row, a failed start, or once failing calls took
+``Start.retry_budget``, the campaign's tracking is off and the campaign goes on. The process ignores
+SIGINT and SIGTERM (Ctrl-C reaches the whole process group; the campaign still needs it to record
+``stop_reason=stopped``) and exits when the campaign closes the pipe; a campaign that did not stop
+first (killed) gets its runs ended from its journal (:meth:`RunWriter.abandon`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
 import signal
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
-from rose_plugin_mlflow.jobs import Flush, Log, Recover, Start, Stop, http_retry_settings
-from rose_plugin_mlflow.run_writer import RunWriter
+from rose_plugin_mlflow.jobs import PARENT, Log, Recover, Start, Stop, http_retry_settings, now_ms, state_metrics, view_hint
 
-__all__ = ["main"]
+__all__ = ["RunWriter", "main", "plot_learning_curve"]
 
+logger = logging.getLogger("rose_plugin_mlflow")
 
-class _Relay(logging.Handler):
-    """Send this package's log records to the campaign's process; once it is gone, to the log file."""
-
-    def __init__(self, server: _Server) -> None:
-        super().__init__()
-        self.server = server
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self.server.answer(("log", record.levelno, record.name, self.format(record))):
-            sys.stderr.write(self.format(record) + "\n")
-            sys.stderr.flush()
+MAX_FAILURES = 3  # consecutive failed MLflow calls after which a campaign's tracking is turned off
+_clients: dict[str, Any] = {}  # MLflow clients by tracking URI, shared by the campaigns this process writes
 
 
-class _Server:
-    """Reads job batches, runs them with one RunWriter per campaign, answers."""
+@contextlib.contextmanager
+def _store_lock(tracking_uri: str) -> Iterator[None]:
+    """Hold ``<store>.lock`` while a sqlite store is opened (MLflow creates or upgrades its tables then):
+    campaigns started together on a new shared store would otherwise all fail. Not on Windows."""
+    path = tracking_uri[len("sqlite:///"):] if tracking_uri.startswith("sqlite:///") and os.name == "posix" else ""
+    if not path or path.startswith(":memory:"):
+        yield
+        return
+    import fcntl
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    with open(os.path.abspath(path) + ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def _label(key: Any) -> str:
+    return "campaign" if key == PARENT else f"learner {key}"
+
+
+class RunWriter:
+    """The MLflow side of one campaign (``job`` opened it); ``report`` tells the tracker
+    ``("started", experiment_id, run_name)``, ``("run", key, run_id)`` and ``("disabled",)``."""
+
+    def __init__(self, job: Start, report: Callable[[tuple[Any, ...]], Any]) -> None:
+        self.job, self._report = job, report
+        self.disabled = False
+        self.failures = 0
+        self.failing_seconds = 0.0  # time spent in MLflow calls that failed
+        self.experiment_id: str | None = None
+        self.run_ids: dict[Any, str] = {}
+        self.client: Any = None
+        self._params: dict[str, dict[str, str]] = {}  # run id -> the parameters it has
+        self._skipped: set[Any] = set()  # learners whose nested run could not be created
+        self._started_ms: dict[Any, int] = {}
+
+    def start(self) -> None:
+        """Create (or restore) the experiment and the campaign's run, log its parameters."""
+        self._guard("starting the MLflow run", self._start, fatal=True)
+
+    def write(self, pending: Mapping[Any, Log]) -> None:
+        """Write the merged logs of each run (nested runs are created on first use)."""
+        for key, log in pending.items():
+            run_id = None if self.disabled else self._run_id(key, log.name, log.start_ms)
+            if run_id is not None:
+                self._guard(f"logging to the {_label(key)} run", self._log_batch, run_id, log.metrics, log.params, log.tags)
+
+    def stop(self, job: Stop) -> None:
+        """Tag the runs, attach the final states and the learning curve, end every run (the campaign's last)."""
+        for key, end in sorted(job.runs.items(), key=lambda item: item[0] == PARENT):
+            run_id = None if self.disabled or self.client is None else self._run_id(key, end.name, end.start_ms)
+            if run_id is not None:
+                self._end(key, run_id, end.status, end.tags, end.end_ms, end.final_state, job)
+
+    def abandon(self) -> None:
+        """The campaign's process went away without stopping: end its runs as its journal says.
+
+        A campaign whose journal records its stop ends ``FINISHED`` (``FAILED`` after an error)
+        with that ``stop_reason``; else ``KILLED`` with ``stop_reason=killed``. Either way the
+        runs get the metrics the journal holds and the store lacks. Also after MLflow failures
+        turned tracking off: a run that exists is never left ``RUNNING``.
+        """
+        journal = self._journal()
+        reason = {"unfinished": "killed"}.get(journal.status, journal.status) if journal is not None else "killed"
+        status = "KILLED" if reason in ("killed", "interrupted") else "FAILED" if reason == "error" else "FINISHED"
+        self._finish(status, {"stop_reason": reason}, journal)
+
+    def recover(self, job: Recover) -> None:
+        """The campaign's first writer died: end its runs with the journal's metrics, ``job.tags`` and ``job.status``."""
+        self.run_ids.update(job.run_ids)
+        self.start()
+        self._finish(job.status, job.tags, self._journal())
+
+    def _journal(self) -> Any:
+        """The campaign's journal read back (``rose.runs.load_run``), or None."""
+        if not self.job.run_dir:
+            return None
+        from rose.runs import load_run
+
+        try:
+            return load_run(self.job.run_dir)
+        except Exception as exc:  # noqa: BLE001 - a damaged or missing journal: the runs still end
+            logger.warning("MLflow tracker: cannot read the journal of %s (%s); its runs end without replay",
+                           self.job.run_dir, exc)
+            return None
+
+    def _finish(self, status: str, tags: dict[str, str], journal: Any) -> None:
+        """Replay the journal, then tag and end every run: each step gets one more try after failures."""
+        if self.client is None:
+            return
+        for learner_id, history in journal.learners.items() if journal is not None else ():
+            self.disabled = False
+            self._guard(f"replaying the journal of learner {learner_id}", self._replay, learner_id, history.iterations)
+        for key, run_id in list(self.run_ids.items()):
+            self.disabled = False
+            self._end(key, run_id, status, tags, now_ms())
+
+    def _end(self, key: Any, run_id: str, status: str, tags: dict[str, str], end_ms: int,
+             final_state: dict[str, Any] | None = None, stop: Stop | None = None) -> None:
+        """Tag one run, attach its files (the manifest and the learning curve to the campaign's), end it."""
+        self._guard(f"tagging the {_label(key)} run", self._log_batch, run_id, {}, {}, tags)
+        if self.job.log_artifacts and key == PARENT:
+            self._guard("logging manifest.json", self.client.log_dict, run_id, self.job.manifest, "manifest.json")
+            if stop is not None and any(stop.curves.values()):
+                self._guard("logging learning_curve.png", self._plot, run_id, stop)
+        if self.job.log_artifacts and final_state is not None:
+            self._guard(f"logging final_state.json of the {_label(key)} run", self.client.log_dict, run_id, final_state,
+                        "final_state.json")
+        self._guard(f"ending the {_label(key)} run", self.client.set_terminated, run_id, status,
+                    max(end_ms, self._started_ms.get(key, 0)))
+
+    def _replay(self, learner_id: Any, iterations: list[dict[str, Any]]) -> None:
+        """Log the metrics of the journal's iterations that the run lacks, and its final iteration."""
+        from rose.state import IterationState
+
+        key = PARENT if learner_id is None else learner_id
+        run_id = self._run_id(key) if iterations or key == PARENT else None
+        if run_id is None:
+            return
+        stored: dict[str, set[int]] = {}
+        missing: dict[tuple[str, int], tuple[float, int]] = {}
+        ms = now_ms()
+        for data in iterations:
+            state = IterationState.from_dict(data)
+            for name, value in state_metrics(state).items():
+                if name not in stored:
+                    stored[name] = {m.step for m in self.client.get_metric_history(run_id, name)}
+                if state.iteration not in stored[name]:
+                    missing[(name, state.iteration)] = (value, ms)
+        self._log_batch(run_id, missing, {}, {"final_iteration": str(iterations[-1]["iteration"])} if iterations else {})
+        if missing:
+            logger.info("MLflow: %d metric value(s) of the %s run replayed from the journal", len(missing), _label(key))
+
+    # failures ------------------------------------------------------------------------------
+    def _guard(self, what: str, fn: Callable[..., Any], *args: Any, fatal: bool = False) -> None:
+        if self.disabled:
+            return
+        began = time.monotonic()
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - any MLflow failure is reported, never raised into the campaign
+            self.failing_seconds += time.monotonic() - began
+            self._failed(what, exc, fatal=fatal)
+            return
+        self.failures = 0
+
+    def _failed(self, what: str, exc: BaseException, *, fatal: bool) -> None:
+        self.failures += 1
+        if fatal or self.failures >= MAX_FAILURES or self.failing_seconds >= self.job.retry_budget:
+            self.disabled = True
+            self._report(("disabled",))
+            outcome = "MLflow tracking is off for the rest of this campaign; the campaign goes on"
+        else:
+            outcome = "that data is not in MLflow; the campaign goes on"
+        logger.warning(
+            "MLflow tracker (experiment %r, tracking URI %s): %s failed: %s. %s. Check that the tracking "
+            "server is up and the URI is right (tracking_uri= or MLFLOW_TRACKING_URI).", self.job.experiment_name,
+            self.job.tracking_uri or "(default)", what, " ".join(f"{type(exc).__name__}: {exc}".split())[:600], outcome,
+        )
+        logger.debug("MLflow failure details", exc_info=exc)
+
+    # MLflow calls --------------------------------------------------------------------------
+    def _start(self) -> None:
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+
+        job = self.job
+        with _store_lock(job.tracking_uri):  # one client per store for the writer's life: opening one checks its schema
+            client = _clients.get(job.tracking_uri) or MlflowClient(tracking_uri=job.tracking_uri)
+            experiment = client.get_experiment_by_name(job.experiment_name)  # creates or upgrades the tables
+            _clients[job.tracking_uri] = self.client = client
+        if experiment is None:
+            try:
+                self.experiment_id = client.create_experiment(job.experiment_name, artifact_location=job.artifact_location)
+            except MlflowException:
+                experiment = client.get_experiment_by_name(job.experiment_name)  # created meanwhile
+                if experiment is None:
+                    raise
+        if experiment is not None:
+            self.experiment_id = experiment.experiment_id
+            if experiment.lifecycle_stage == "deleted":
+                logger.info("MLflow experiment %r was deleted; restoring it", job.experiment_name)
+                client.restore_experiment(self.experiment_id)
+        run_name = job.run_name
+        if PARENT not in self.run_ids:  # else known: recovering the campaign of a writer that died
+            run = client.create_run(str(self.experiment_id), start_time=job.start_ms, tags=job.tags, run_name=job.run_name)
+            self.run_ids[PARENT], run_name = run.info.run_id, run.info.run_name or job.run_name
+        run_id = self.run_ids[PARENT]
+        self._started_ms[PARENT] = job.start_ms
+        self._report(("started", self.experiment_id, run_name))
+        self._report(("run", PARENT, run_id))
+        self._log_batch(run_id, {}, job.params, {})
+        logger.info("MLflow run %s (%s) in experiment %r at %s; %s", run_name, run_id, job.experiment_name,
+                    job.tracking_uri, view_hint(job.tracking_uri, self.experiment_id, run_id))
+
+    def _run_id(self, key: Any, name: str | None = None, start_ms: int | None = None) -> str | None:
+        """The run of ``key``; a learner's nested run is created on first use, with its name and real start."""
+        parent = self.run_ids.get(PARENT)
+        if key in self.run_ids or parent is None or key in self._skipped:
+            return self.run_ids.get(key)
+        start = start_ms if start_ms is not None else self._started_ms.get(PARENT, now_ms())
+        tags = {"mlflow.parentRunId": parent, "rose.learner_id": str(key)}
+        try:
+            run = self.client.create_run(str(self.experiment_id), start_time=start, tags=tags, run_name=name or f"learner-{key}")
+        except Exception as exc:  # noqa: BLE001 - reported; that learner's data is skipped
+            self._skipped.add(key)
+            self._failed(f"creating the nested run for learner {key}", exc, fatal=False)
+            return None
+        self.run_ids[key], self._started_ms[key] = run.info.run_id, start
+        self._report(("run", key, run.info.run_id))
+        return self.run_ids[key]
+
+    def _log_batch(self, run_id: str, metrics: Mapping[tuple[str, int], tuple[float, int]], params: Mapping[str, str],
+                   tags: Mapping[str, str]) -> None:
+        """One ``log_batch`` (MLflow's client splits it to its limits); a parameter keeps its first value."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        logged = self._params.setdefault(run_id, {})
+        new = {key: value for key, value in params.items() if key not in logged}
+        if changed := sorted(key for key, value in params.items() if logged.get(key, value) != value):
+            logger.debug("MLflow params %s were logged with other values, which they keep", changed)
+        logged.update(new)
+        if metrics or new or tags:
+            self.client.log_batch(run_id, metrics=[Metric(key, value, ms, step) for (key, step), (value, ms) in metrics.items()],
+                                  params=[Param(k, v) for k, v in new.items()], tags=[RunTag(k, v) for k, v in tags.items()])
+
+    def _plot(self, run_id: str, stop: Stop) -> None:
+        with tempfile.TemporaryDirectory(prefix="rose-mlflow-") as tmp:
+            path = os.path.join(tmp, "learning_curve.png")
+            plot_learning_curve(path, stop.curves, stop.metric_name, stop.threshold, stop.title)
+            self.client.log_artifact(run_id, path)
+
+
+def plot_learning_curve(
+    path: str, curves: Mapping[str, Iterable[tuple[int, float]]], metric_name: str, threshold: float | None = None,
+    title: str = "",
+) -> None:
+    """Write a PNG of ``metric_name`` against iteration, one line per curve, threshold dashed.
+
+    Uses matplotlib's Agg canvas directly (no pyplot, so a script's own backend is untouched).
+    The y axis is logarithmic when all values are positive and span more than two decades.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(7.5, 4.5), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    values: list[float] = []
+    for label, points in curves.items():
+        finite = sorted((i, v) for i, v in points if math.isfinite(v))
+        if finite:
+            xs, ys = zip(*finite)
+            values.extend(ys)
+            ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.5, label=label)
+    if threshold is not None and math.isfinite(threshold):
+        ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1.2, label=f"threshold {threshold:g}")
+        values.append(threshold)
+    if values and min(values) > 0 and max(values) / min(values) > 100:
+        ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="iteration", ylabel=metric_name, title=title or f"{metric_name} per iteration")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Title": title or f"{metric_name} per iteration", "Description": f"y axis: {metric_name}"})
+
+
+class _Server(logging.Handler):
+    """Runs the jobs with one RunWriter per campaign and answers; relays this package's log records to the
+    campaign's process (once it is gone, to the log file)."""
 
     def __init__(self, inbox: Connection, outbox: Connection) -> None:
-        self.inbox = inbox
-        self.outbox = outbox
+        super().__init__()
+        self.inbox, self.outbox = inbox, outbox
         self.writers: dict[int, RunWriter] = {}
         self.campaign_gone = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.answer(("log", record.levelno, record.name, self.format(record))):
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
 
     def answer(self, message: tuple[Any, ...]) -> bool:
         """Answer the campaign; False (never an exception) once its process is gone."""
@@ -53,23 +327,25 @@ class _Server:
         return False
 
     def serve(self) -> None:
+        """Run the job batches as they come (all that wait, in one go); when the campaign closes the pipe, end
+        the runs it left open."""
         while True:
-            items: list[tuple[int, Any]] = []
+            items: list[tuple[int, Any, int]] = []
             try:
                 items.extend(self.inbox.recv())
                 while len(items) < 10_000 and self.inbox.poll(0):
                     items.extend(self.inbox.recv())
             except (EOFError, OSError):  # closed, or cut off in the middle of a message
-                self.handle(items)
+                self.run(items)
                 for writer in self.writers.values():
                     writer.abandon()
                 return
-            self.handle(items)
+            self.run(items)
 
-    def handle(self, items: list[tuple[int, Any]]) -> None:
-        """Run the jobs in order; consecutive logs of a run are merged into one MLflow write."""
+    def run(self, items: list[tuple[int, Any, int]]) -> None:
+        """Run the jobs in order (None: a flush); consecutive logs of a run are merged into one MLflow write."""
         pending: dict[int, dict[Any, Log]] = {}
-        for session, job in items:
+        for session, job, token in items:
             if isinstance(job, Log):
                 runs = pending.setdefault(session, {})
                 if job.run in runs:
@@ -80,50 +356,43 @@ class _Server:
             self.write(pending)
             pending = {}
             if isinstance(job, Start):
-                self.start(session, job).start(job)
+                self.open(session, job).start()
             elif isinstance(job, Recover):
-                self.start(session, job.start).recover(job)
+                self.open(session, job.start).recover(job)
                 self.writers.pop(session, None)
-            elif isinstance(job, Stop):
-                writer = self.writers.pop(session, None)
-                if writer is not None:
-                    writer.stop(job)
-            if isinstance(job, (Stop, Flush, Recover)):
-                self.answer(("done", session, job.token))
+            elif isinstance(job, Stop) and (writer := self.writers.pop(session, None)) is not None:
+                writer.stop(job)
+            if token:
+                self.answer(("done", session, token))
         self.write(pending)
 
-    def start(self, session: int, job: Start) -> RunWriter:
+    def open(self, session: int, job: Start) -> RunWriter:
         """A RunWriter for the campaign, in the campaign's environment and directory."""
         os.environ.clear()
         os.environ.update(job.environ)
         for name, value in http_retry_settings(job.retry_budget).items():
             os.environ.setdefault(name, value)  # the user's own MLFLOW_HTTP_REQUEST_* settings win
-        try:
+        with contextlib.suppress(OSError):  # a directory that is gone: absolute store paths still work
             os.chdir(job.cwd)
-        except OSError:
-            pass  # the directory is gone; absolute store paths still work
         logging.getLogger("rose_plugin_mlflow").setLevel(job.log_level)
-        writer = self.writers[session] = RunWriter(lambda message: self.answer((message[0], session, *message[1:])))
+        writer = self.writers[session] = RunWriter(job, lambda message: self.answer((message[0], session, *message[1:])))
         return writer
 
     def write(self, pending: dict[int, dict[Any, Log]]) -> None:
+        """Write the merged logs of each campaign."""
         for session, runs in pending.items():
-            writer = self.writers.get(session)
-            if writer is not None:
-                writer.write(runs)
+            if session in self.writers:
+                self.writers[session].write(runs)
 
 
 def main() -> None:
     """Serve the tracker on the two pipes whose descriptors are the last two arguments."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:  # the lowest CPU priority (nice, not SCHED_IDLE: a busy node must not starve it)
-        os.nice(19)
-    except (AttributeError, OSError):  # no os.nice on Windows
-        pass
+    with contextlib.suppress(AttributeError, OSError):  # the lowest CPU priority (not SCHED_IDLE: a busy node
+        os.nice(19)  # must not starve it); no os.nice on Windows
     server = _Server(Connection(int(sys.argv[-2]), writable=False), Connection(int(sys.argv[-1]), readable=False))
     package_logger = logging.getLogger("rose_plugin_mlflow")
-    package_logger.addHandler(_Relay(server))
+    package_logger.addHandler(server)
     package_logger.propagate = False
-    server.answer(("ready", os.getpid()))
     server.serve()
