@@ -21,7 +21,7 @@ from typing import Any
 
 from attrs import define, evolve, field, fields
 
-from rose.config import LearnerConfig, TaskConfig
+from rose.config import LearnerConfig
 from rose.engine import runs_root
 from rose.state import IterationState, jsonable
 from rose.tracking import PipelineManifest, TrackerBase, masked_env
@@ -482,7 +482,7 @@ def _task_configs(config: Any, iteration: int, kinds: dict[str, str] | None) -> 
     if not isinstance(config, LearnerConfig):
         return {}
     if kinds is None:
-        kinds = {name: name for name in [*(f.name for f in fields(LearnerConfig) if f.name != "tasks"
+        kinds = {name: name for name in [*(f.name for f in fields(type(config)) if f.name != "tasks"
                                            and getattr(config, f.name) is not None), *config.tasks]}
     out: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
     for name, kind in kinds.items():
@@ -498,22 +498,11 @@ def _task_configs(config: Any, iteration: int, kinds: dict[str, str] | None) -> 
 
 def _learner_config(document: Mapping[str, Any]) -> LearnerConfig | None:
     """The LearnerConfig a manifest describes (``LearnerConfig.to_dict()``; a schedule's repr is left out)."""
-    names = {f.name for f in fields(LearnerConfig)} - {"tasks"}
-    tasks = {str(k): found for k, v in (document.get("tasks") or {}).items() if (found := _task_config(v)) is not None}
     try:
-        return LearnerConfig(**{k: _task_config(v) for k, v in document.items() if k in names}, tasks=tasks)
+        return LearnerConfig.from_dict(document)
     except (TypeError, ValueError):
         logger.debug("MLflowTracker: the manifest's learner configuration %r is not readable", document)
         return None
-
-
-def _task_config(value: Any) -> Any:
-    """A TaskConfig (or a per-iteration table of them) from its ``to_dict()`` form; None for a schedule's repr."""
-    if not isinstance(value, Mapping):
-        return None
-    if {"args", "kwargs"} & set(value):
-        return TaskConfig(args=tuple(value.get("args") or ()), kwargs=dict(value.get("kwargs") or {}))
-    return {int(k) if str(k).lstrip("-").isdigit() else k: _task_config(v) for k, v in value.items()}
 
 
 def _config_params(prefix: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
