@@ -5,7 +5,8 @@ Built on Starlette (served by uvicorn, see :mod:`rose_plugin_ui.command`). Addre
 * ``/`` the campaigns of the runs folder; ``/campaign/<directory name>`` one campaign;
   ``/compare?c=<name>&c=<name>`` learning curves of several campaigns on one plot;
 * ``/api/campaigns``, ``/api/campaign/<name>?points=P&bars=B`` (what was added after those
-  cursors; with ``points=0&width=W`` the curves thinned to W pixels), ``/api/campaign/<name>/curve
+  cursors; with ``points=0&width=W`` the curves thinned to W pixels; ``latest=N``: at most the
+  latest N task updates), ``/api/campaign/<name>/curve
   ?low=X&high=Y&width=W`` (the points between two x values, at full resolution when they fit),
   ``/api/campaign/<name>/tasks?start=T&end=T`` (the task attempts of a time window),
   ``/static/...`` the page scripts and the plotting library, from this package.
@@ -178,12 +179,13 @@ def create_app(root: str, *, token: str | None = None, mlflow_url: str = "http:/
             points = max(0, int(request.query_params.get("points", 0)))
             bars = max(0, int(request.query_params.get("bars", 0)))
             width = min(MAX_WIDTH, max(0, int(request.query_params.get("width", 0))))
+            latest = max(0, int(request.query_params.get("latest", 0)))
         except ValueError:
-            return _json({"error": "points, bars and width must be whole numbers (the cursors the page was given, "
-                                   "its width in pixels)"}, 400)
+            return _json({"error": "points, bars, width and latest must be whole numbers (the cursors the page was "
+                                   "given, its width in pixels, how many task updates at most)"}, 400)
         tasks = request.query_params.get("tasks", "1") != "0"
         view.refresh(details=tasks)
-        data = view.snapshot(points, bars, width, tasks)
+        data = view.snapshot(points, bars, width, tasks, latest)
         if points == 0 and not view.gone:
             data["mlflow"] = mlflow_link(campaigns.root, view.path, campaigns.mlflow_url)
         return _json(data)

@@ -463,10 +463,12 @@ class CampaignView:
             return {"points": self._columns(kept), "low": low, "high": high, "inside": total,
                     "exact": len(kept) >= total}
 
-    def snapshot(self, points_from: int = 0, bars_from: int = 0, width: int = 0, tasks: bool = True) -> dict[str, Any]:
+    def snapshot(self, points_from: int = 0, bars_from: int = 0, width: int = 0, tasks: bool = True,
+                 latest: int = 0) -> dict[str, Any]:
         """Everything the campaign page needs, the points and task updates after the cursors;
         with ``points_from`` 0 and a ``width`` (in pixels) the curves thinned to that width;
-        without ``tasks`` no task update (the cursor stays)."""
+        without ``tasks`` no task update (the cursor stays); with ``latest``, at most the latest
+        that many task updates (a page following the campaign draws no more)."""
         with self._lock:
             run = self.run
             labels = {key: self.labels.get(key) or ("learner" if key == "-" else f"learner {key}")
@@ -475,6 +477,8 @@ class CampaignView:
             first_bar = max(bars_from, self.bar_count - len(self.bars))
             skip = first_bar - (self.bar_count - len(self.bars))
             bars = list(self.bars)[skip:] if tasks and bars_from < self.bar_count else []
+            if 0 < latest < len(bars):
+                bars = bars[-latest:]
             now = time.time()
             total = len(self.points["l"])
             if points_from == 0 and width > 0:

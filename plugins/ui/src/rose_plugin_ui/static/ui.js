@@ -339,6 +339,7 @@ var RoseUi = (function () {
       if (fresh) state.width = plotWidth("curve");
       var query = fresh ? "?points=0&width=" + state.width : "?points=" + state.pointsCursor;
       query += "&bars=" + state.barsCursor + (state.info ? "" : "&tasks=0");
+      if (state.window === null && state.barsCursor > 0) query += "&latest=" + 2 * LIVE_BARS;  // following: no more is drawn
       if (!state.info && window.roseFirst) {
         var early = window.roseFirst; window.roseFirst = null;
         return early.then(function (r) { return r.json().then(function (body) { return { ok: r.ok, status: r.status, body: body, fresh: true }; }); });
