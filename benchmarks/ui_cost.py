@@ -3,7 +3,6 @@
     python benchmarks/ui_cost.py                  # all three (needs Chromium: make browser)
     python benchmarks/ui_cost.py --only paint     # or: cpu, throughput
     python benchmarks/ui_cost.py --iterations 100000 --tasks 9 --reps 3
-    python benchmarks/ui_cost.py --only paint --nice -10   # a quiet machine, stood in for (root)
 
 1. paint: a campaign of ``--iterations`` iterations and ``iterations * (tasks + 1)`` journal
    records (10^6 by default), written through rose.journal.Journal; `rose ui` serves it and
@@ -19,7 +18,8 @@
    long: at least 10 s), without and with a page open on it, in this one run: a warm-up pair
    discarded, then pairs alternating without, with, without, with. Reported: iterations per
    second (wall), the campaign's CPU per iteration, the server's and Chromium's share of a core
-   while it ran, and the ratios (target: within 5%).
+   while it ran, and the ratios (target: within 5%). Both arms run next to a process that keeps
+   the CPUs awake (:data:`KEEP_AWAKE`; ``--no-keep-awake`` leaves it out).
 """
 
 from __future__ import annotations
@@ -42,6 +42,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 #: seconds between a campaign's start-up and its first iteration, with or without the page
 SETTLE = 5.0
+
+#: runs alongside both arms of the throughput comparison: on this virtual machine a campaign of
+#: no-op tasks runs 2-3 times faster when anything else keeps the CPUs from going idle (a busy
+#: loop at nice 19 did it as well as the page), which made "with the page" the faster arm; this
+#: neighbour wakes every half millisecond, so neither arm finds the CPUs asleep
+KEEP_AWAKE = "import time\nwhile True:\n    time.sleep(0.0005)\n"
 
 CAMPAIGN = textwrap.dedent('''
     import asyncio, sys, time
@@ -243,7 +249,7 @@ def paint(args: argparse.Namespace, work: Path) -> None:
         driver.stop()
 
 
-def run_campaign(root: Path, iterations: int, with_page: bool) -> dict[str, float]:
+def run_campaign(root: Path, iterations: int, with_page: bool, keep_awake: bool = True) -> dict[str, float]:
     """One campaign, with its page open or not: its iterations per second and seconds (wall),
     CPU microseconds per iteration (the campaign process), and with the page the share of one
     core that the server and Chromium used while it ran."""
@@ -251,6 +257,7 @@ def run_campaign(root: Path, iterations: int, with_page: bool) -> dict[str, floa
     script.write_text(CAMPAIGN)
     env = {**os.environ, "ROSE_RUNS_DIR": str(root / "runs")}
     ui = driver = chromium = None
+    awake = subprocess.Popen([sys.executable, "-c", KEEP_AWAKE]) if keep_awake else None
     if with_page:
         ui = Ui(str(root / "runs"))
         driver, chromium = browser()
@@ -280,6 +287,9 @@ def run_campaign(root: Path, iterations: int, with_page: bool) -> dict[str, floa
             driver.stop()
         if ui is not None:
             ui.stop()
+        if awake is not None:
+            awake.kill()
+            awake.wait()
 
 
 def throughput(args: argparse.Namespace, work: Path) -> None:
@@ -291,7 +301,7 @@ def throughput(args: argparse.Namespace, work: Path) -> None:
         for with_page in (False, True):
             folder = work / f"tp-{rep + args.warmup}-{int(with_page)}"
             folder.mkdir()
-            found = run_campaign(folder, args.campaign_iterations, with_page)
+            found = run_campaign(folder, args.campaign_iterations, with_page, not args.no_keep_awake)
             if rep >= 0:
                 runs[with_page].append(found)
             print(f"throughput {'warm-up' if rep < 0 else f'rep {rep + 1}'} {'with page' if with_page else 'without  '}: "
@@ -309,7 +319,8 @@ def throughput(args: argparse.Namespace, work: Path) -> None:
           f"(per pair: {', '.join(f'{p:.3f}' for p in pairs)}; target >= 0.95); campaign CPU per iteration median "
           f"without {cpu_without:.0f} us, with {cpu_with:.0f} us (ratio {cpu_without / cpu_with:.3f}); rose ui CPU median "
           f"{100 * median(servers):.1f}% of one core (max {100 * max(servers):.1f}%; target <= 5%), Chromium median "
-          f"{100 * median(r['chrome'] for r in runs[True]):.1f}%; {args.reps} pairs after {args.warmup} warm-up; "
+          f"{100 * median(r['chrome'] for r in runs[True]):.1f}%; {args.reps} pairs after {args.warmup} warm-up, "
+          f"{'without' if args.no_keep_awake else 'with'} the keep-awake neighbour in both arms; "
           f"load average {os.getloadavg()[0]:.1f}")
 
 
@@ -321,13 +332,9 @@ def main() -> int:
     parser.add_argument("--campaign-iterations", type=int, default=15_000, help="iterations of the live campaign (15,000)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions (3)")
     parser.add_argument("--warmup", type=int, default=1, help="throughput: pairs run first and discarded (1)")
-    parser.add_argument("--nice", type=int, default=0, metavar="N",
-                        help="run this process and its children (server, Chromium, campaigns) at nice value N: a negative "
-                             "N (root only) stands in for a quiet machine when others load it (default 0: as is)")
+    parser.add_argument("--no-keep-awake", action="store_true",
+                        help="throughput: no process keeping the CPUs awake alongside both arms (see KEEP_AWAKE)")
     args = parser.parse_args()
-    if args.nice:
-        os.nice(args.nice - os.nice(0))
-        print(f"nice {os.nice(0)}: the figures below are at a raised priority, not what a loaded machine gives")
     if not os.path.isfile(CHROMIUM):
         print(f"no Chromium at {CHROMIUM}: run `make browser` (or set ROSE_CHROMIUM)")
         return 2
