@@ -30,12 +30,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rose.runs import find_runs, is_run_dir
+from rose_plugin_ui.assets import Assets
 from rose_plugin_ui.mlflow_link import mlflow_link
 from rose_plugin_ui.view import CampaignView
 
@@ -158,12 +158,16 @@ def _numbers(request: Request, **defaults: float | None) -> dict[str, float]:
 def create_app(root: str, *, token: str | None = None, mlflow_url: str = "http://127.0.0.1:5000") -> Starlette:
     """The ``rose ui`` application over the runs folder ``root``."""
     campaigns = Campaigns(root, mlflow_url)
+    assets = Assets(STATIC)
 
     def page(name: str) -> Any:
         async def endpoint(request: Request) -> Response:
-            return FileResponse(os.path.join(STATIC, name), media_type="text/html")
+            return assets.response(name, request)
 
         return endpoint
+
+    async def static(request: Request) -> Response:
+        return assets.response(request.path_params["name"], request)
 
     # plain functions: Starlette runs them in its thread pool, so reading a long journal never
     # holds up the other requests (the views lock themselves)
@@ -223,7 +227,7 @@ def create_app(root: str, *, token: str | None = None, mlflow_url: str = "http:/
         Route("/api/campaign/{name}", api_campaign),
         Route("/api/campaign/{name}/curve", api_curve),
         Route("/api/campaign/{name}/tasks", api_tasks),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/static/{name:path}", static),
     ]
     middleware = [Middleware(TokenCheck, token=token), Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)]
     app = Starlette(routes=routes, middleware=middleware)
