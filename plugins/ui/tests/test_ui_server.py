@@ -239,7 +239,7 @@ def test_the_engine_named_by_the_manifest_is_every_task_s_engine(tmp_path) -> No
 def test_the_in_flight_counts_take_the_older_records_a_slice_per_refresh(tmp_path, monkeypatch) -> None:
     import rose_plugin_ui.view as view_module
 
-    monkeypatch.setattr(view_module, "BACKFILL_BYTES", 1 << 16)
+    monkeypatch.setattr(view_module, "BACKFILL_BYTES", 1 << 16)  # read where it is used
     run_dir = str(tmp_path / "run")
     write_campaign(run_dir, view_module.MAX_BARS, tasks=3)
     view = CampaignView(run_dir)

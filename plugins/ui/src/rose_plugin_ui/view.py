@@ -29,11 +29,12 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any, TypeGuard
+from typing import Any
 
 from rose.journal import CURVE_FIELDS, CURVE_NAME, JOURNAL_NAME, read_new
 from rose.runs import DRY_RUN_MARK, UNFINISHED, LearnerHistory, Run, is_run_dir
-from rose_plugin_ui.follow import BLOCK, Follower, offset_at, tail_start
+from rose_plugin_ui.bars import MAX_WINDOW_BARS, TASK_TYPES, ended, finite, key_of, opened, task_key, window
+from rose_plugin_ui.follow import Follower, tail_start
 from rose_plugin_ui.inflight import InFlight
 from rose_plugin_ui.sample import envelope
 
@@ -45,17 +46,7 @@ logger = logging.getLogger(__name__)
 MAX_BARS = 3000
 #: bytes of a journal's older records (before the timeline's start) read per request for the in-flight counts
 BACKFILL_BYTES = 8 << 20
-#: the most task attempts one time window of the timeline returns
-MAX_WINDOW_BARS = 3000
-#: the record types the timeline follows
-TASK_TYPES = ("task", "process")
 _ROW = len(CURVE_FIELDS)
-#: the states of a task attempt on the timeline
-STATES = ("queued", "running", "done", "failed", "cancelled", "replayed")
-
-
-def _finite(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class _Learner:
@@ -184,7 +175,7 @@ class CampaignView:
         index = self._index.get(learner_id)
         if index is None:
             index = self._index[learner_id] = len(self.keys)
-            self.keys.append(_key(learner_id))
+            self.keys.append(key_of(learner_id))
             self._curves.append([])
             self._unlabeled.append(False)
             self._history(learner_id)
@@ -194,14 +185,14 @@ class CampaignView:
             self.labels[key] = str(label)
         if self.run.metric_name is None and name:
             self.run.metric_name = name
-        if self.run.threshold is None and _finite(threshold):
+        if self.run.threshold is None and finite(threshold):
             self.run.threshold = float(threshold)
         if type(value) is not float or not math.isfinite(value):
-            value = value if _finite(value) else None
+            value = value if finite(value) else None
         points = self.points
         if value is not None:
             self._curves[index].append(len(points["l"]))
-        labeled = labeled if type(labeled) is int or _finite(labeled) else None
+        labeled = labeled if type(labeled) is int or finite(labeled) else None
         if labeled is None and value is not None:
             self._unlabeled[index] = True
         points["l"].append(index)
@@ -217,7 +208,7 @@ class CampaignView:
                 run.ended = moment
 
     def _started(self, moment: Any) -> None:
-        if _finite(moment):
+        if finite(moment):
             if self.run.started is None or moment < self.run.started:
                 self.run.started = float(moment)
             if self.run.ended is None or moment > self.run.ended:
@@ -265,7 +256,7 @@ class CampaignView:
         criterion = manifest.get("criterion")
         if isinstance(criterion, dict):
             self.run.metric_name = criterion.get("metric_name") or self.run.metric_name
-            if _finite(criterion.get("threshold")):
+            if finite(criterion.get("threshold")):
                 self.run.threshold = float(criterion["threshold"])
             self.run.operator = criterion.get("operator") or None
 
@@ -277,16 +268,16 @@ class CampaignView:
         self.bars.append(dict(bar))
 
     def _process(self, learner: _Learner, record: dict[str, Any]) -> None:
-        bar = _opened(record, self._next_bar + 1)
+        bar = opened(record, self._next_bar + 1)
         if bar is None:
             return
         self._next_bar += 1
         self._inflight_at(bar["submit"])
-        learner.open[_task_key(record)] = bar
+        learner.open[task_key(record)] = bar
         self._bar(bar)
 
     def _task(self, learner: _Learner, record: dict[str, Any]) -> None:
-        bar = _ended(record, learner.open, self._next_bar + 1)
+        bar = ended(record, learner.open, self._next_bar + 1)
         if bar is None:
             return
         if bar["id"] > self._next_bar:
@@ -297,63 +288,23 @@ class CampaignView:
     def _count(self, record: dict[str, Any]) -> None:
         """Add an ended task attempt to the in-flight counts."""
         end, seconds = record.get("time"), record.get("seconds")
-        if _finite(end):
-            submit = end - seconds if _finite(seconds) else end
+        if finite(end):
+            submit = end - seconds if finite(seconds) else end
             self._inflight_at(submit)
             assert self.inflight is not None
             self.inflight.add(submit, end)
 
     def tasks_between(self, start: float, end: float, limit: int = MAX_WINDOW_BARS) -> dict[str, Any]:
         """The task attempts that ended between ``start`` and ``end`` (unix seconds), the latest
-        ``limit`` of them, read from each journal around that window only; ``more`` says
-        whether earlier ones in the window were left out."""
+        ``limit`` of them (:func:`rose_plugin_ui.bars.window`)."""
         with self._lock:
-            dirs = list(self._dirs.values())
-        bars: list[dict[str, Any]] = []
-        more = False
-        for learner in dirs:
-            path = learner.journal.path
-            stop = offset_at(path, end)
-            first = offset_at(path, start, stop)
-            begin = max(first, tail_start(path, limit, TASK_TYPES, end=stop))
-            more = more or begin > first
-            opened: dict[tuple[Any, ...], dict[str, Any]] = {}
-            offset, ids, found = begin, 0, []
-            while True:
-                records, offset, _, _ = read_new(path, offset, types=TASK_TYPES, limit=4 * BLOCK)
-                if not records:
-                    break
-                late = False
-                for record in records:
-                    moment = record.get("time")
-                    if not _finite(moment) or moment < start:
-                        continue
-                    if moment > end:
-                        late = True
-                        break
-                    ids -= 1  # negative ids: never those of the live timeline
-                    if record.get("type") == "process":
-                        bar = _opened(record, ids)
-                        if bar is not None:
-                            opened[_task_key(record)] = bar
-                    else:
-                        bar = _ended(record, opened, ids)
-                        if bar is not None:
-                            found.append(bar)
-                if late:
-                    break
-            bars.extend(found)
-        bars.sort(key=lambda bar: bar["end"])
-        if len(bars) > limit:
-            more, bars = True, bars[-limit:]
-        for number, bar in enumerate(bars):
-            bar["id"] = -(number + 1)
-        return {"bars": bars, "more": more, "start": start, "end": end}
+            paths = [learner.journal.path for learner in self._dirs.values()]
+        return window(paths, start, end, limit)
 
     def _cancelled(self, learner: _Learner, moment: Any) -> None:
         """A command still running when its learner stopped was cancelled with it."""
         for bar in learner.open.values():
-            end = moment if _finite(moment) else bar["start"]
+            end = moment if finite(moment) else bar["start"]
             bar.update(state="cancelled", end=end)
             self._inflight_at(bar["submit"])
             assert self.inflight is not None
@@ -367,7 +318,7 @@ class CampaignView:
 
     def _replayed(self, learner_id: Any) -> None:
         """A resume reuses what its learner finished before: those attempts are shown as replayed."""
-        wanted = _key(learner_id)
+        wanted = key_of(learner_id)
         for bar in list(self.bars):
             if bar["learner"] == wanted and bar["state"] == "done":
                 self._bar({**bar, "state": "replayed"})
@@ -399,7 +350,7 @@ class CampaignView:
 
     def _learners(self) -> list[str]:
         """The learner keys in id order; a parent that ran sub-learners keeps theirs only (as ``rose runs``)."""
-        learners = [_key(h.learner_id) for h in self.run.ordered_learners()]
+        learners = [key_of(h.learner_id) for h in self.run.ordered_learners()]
         with_points = [key for key in learners if self.counts.get(key)]
         return with_points if len(learners) > 1 and with_points else learners
 
@@ -473,7 +424,7 @@ class CampaignView:
             run = self.run
             labels = {key: self.labels.get(key) or ("learner" if key == "-" else f"learner {key}")
                       for key in self._learners()}
-            running = [bar["start"] for d in self._dirs.values() for bar in d.open.values() if _finite(bar.get("start"))]
+            running = [bar["start"] for d in self._dirs.values() for bar in d.open.values() if finite(bar.get("start"))]
             first_bar = max(bars_from, self.bar_count - len(self.bars))
             skip = first_bar - (self.bar_count - len(self.bars))
             bars = list(self.bars)[skip:] if tasks and bars_from < self.bar_count else []
@@ -501,41 +452,3 @@ class CampaignView:
                 "inflight": self.inflight.series(running, now) if self.inflight is not None else None,
                 "gone": self.gone, "skipped": self._skipped(), "now": now,
             }
-
-
-def _task_key(record: dict[str, Any]) -> tuple[Any, ...]:
-    return record.get("learner_id"), record.get("iteration"), record.get("task"), record.get("key")
-
-
-def _opened(record: dict[str, Any], number: int) -> dict[str, Any] | None:
-    """The bar of a command whose process started (a ``process`` record), numbered ``number``."""
-    moment = record.get("time")
-    if not _finite(moment):
-        return None
-    return {"id": number, "learner": _key(record.get("learner_id")), "iteration": record.get("iteration"),
-            "task": record.get("task"), "key": record.get("key"), "kind": record.get("task"), "attempt": None,
-            "submit": moment, "start": moment, "end": None, "state": "running", "engine": record.get("engine"),
-            "pid": record.get("pid")}
-
-
-def _ended(record: dict[str, Any], opened: dict[tuple[Any, ...], dict[str, Any]], number: int) -> dict[str, Any] | None:
-    """The bar of an ended attempt (a ``task`` record): its command's bar from ``opened`` when
-    there is one (taken out), else a new one numbered ``number``."""
-    end, seconds = record.get("time"), record.get("seconds")
-    if not _finite(end):
-        return None
-    submit = end - seconds if _finite(seconds) else end
-    bar = opened.pop(_task_key(record), None)
-    if bar is None:
-        bar = {"id": number, "learner": _key(record.get("learner_id")), "iteration": record.get("iteration"),
-               "task": record.get("task"), "key": record.get("key"), "start": None, "engine": record.get("engine")}
-    status = str(record.get("status") or "done")
-    bar.update(kind=record.get("kind"), attempt=record.get("attempt"), submit=submit, end=end,
-               state=status if status in STATES else "failed" if status != "done" else "done",
-               error=record.get("error"))
-    return bar
-
-
-def _key(learner_id: Any) -> str:
-    """A learner id as a JSON object key (``None``, the campaign's own learner, is ``"-"``)."""
-    return "-" if learner_id is None else str(learner_id)
