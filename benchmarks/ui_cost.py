@@ -6,8 +6,9 @@
 
 1. paint: a campaign of ``--iterations`` iterations and ``iterations * (tasks + 1)`` journal
    records (10^6 by default), written through rose.journal.Journal; `rose ui` serves it and
-   headless Chromium opens its page, twice per server: cold (the server's first request) and
-   warm (the same server again, a new page). First paint: from the navigation's start to the
+   headless Chromium opens its page: cold (the server is up, it answered one request for a
+   style sheet, and has read nothing of the campaign; a new browser profile), warm (the same
+   server again, a new profile) and reload (the same server and profile). First paint: from the navigation's start to the
    end of the frame that shows the learning curve (the page's performance.now(), whose origin
    is the navigation's start, taken in a timeout after the animation frame that follows
    Plotly's drawing); target <= 1 s. Also: when the timeline was drawn, the server's and
@@ -97,6 +98,21 @@ class Ui:
         line = self.process.stdout.readline()
         self.url = line.split(" at ", 1)[1].split()[0].rstrip("/")
         self.process.stdout.readline()
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Until the server answers (a style sheet): up, and nothing of any campaign read yet."""
+        import urllib.request
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/static/ui.css", timeout=5):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def cpu_seconds(self) -> float:
         """user + system CPU seconds of the server so far (from /proc)."""
