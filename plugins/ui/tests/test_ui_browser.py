@@ -164,10 +164,15 @@ def test_the_timeline_draws_the_latest_tasks_and_fetches_earlier_ones_when_panne
         state = ui_state(page)
         assert state["barsHeld"] == MAX_BARS and 0 < state["barsDrawn"] <= 300  # the latest attempts only
         assert "pan left for earlier ones" in page.locator("#tasks-note").inner_text()
-        # pan to the campaign's first moments, which the page does not hold: it asks for them
-        page.evaluate("Plotly.relayout('timeline', {'xaxis.range': [-0.001, 0.002]})")
+        # pan to the campaign's first 5%, which the page does not hold: it asks for that window
+        events = server.json(f"/api/campaign/{name}?tasks=0")["events"]
+        span = events[-1]["time"] - events[0]["time"]
+        start = events[0]["time"] - ui_state(page)["t0"]  # the axis counts from the earliest submission
+        page.evaluate(f"Plotly.relayout('timeline', {{'xaxis.range': [{start}, {start + 0.05 * span}]}})")
         page.wait_for_function("window.roseUi.olderLoaded > 0 && window.roseUi.barsDrawn > 0", timeout=30_000)
-        assert ui_state(page)["barsHeld"] > MAX_BARS
+        state = ui_state(page)
+        assert state["barsHeld"] == MAX_BARS + state["olderLoaded"] and state["olderLoaded"] < MAX_BARS
+        assert "pan left" not in page.locator("#tasks-note").inner_text()
     finally:
         server.stop()
 

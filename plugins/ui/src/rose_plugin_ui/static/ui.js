@@ -9,7 +9,7 @@ var RoseUi = (function () {
   var CONFIG = { responsive: true, displaylogo: false };
   // what the browser tests read: points drawn, tasks per state, first paint time
   window.roseUi = { points: 0, drawn: 0, drawnInView: 0, zooms: 0, states: {}, barsDrawn: 0, barsHeld: 0, olderLoaded: 0,
-                   firstPaint: null, updates: 0, campaigns: 0 };
+                   firstPaint: null, updates: 0, campaigns: 0, t0: null };
 
   function $(id) { return document.getElementById(id); }
   function fmt(v) { return v === null || v === undefined ? "-" : (typeof v === "number" ? +v.toPrecision(4) + "" : String(v)); }
@@ -177,7 +177,7 @@ var RoseUi = (function () {
     var api = "/api/campaign/" + encodeURIComponent(name);
     var state = { points: emptyPoints(), keys: [], bars: {}, signatures: {}, pointsCursor: 0, barsCursor: 0, info: null,
                   until: null, dirty: true, updates: 0, width: 0, sinceOverview: 0, zoom: null, window: null,
-                  olderFrom: null, olderPending: false };
+                  olderFrom: null, olderPending: false, fetched: [] };
     text($("name"), name); document.title = "rose ui: " + name;
     $("replay").oninput = function () {
       var info = state.info; if (!info) return;
@@ -211,21 +211,19 @@ var RoseUi = (function () {
       return { bars: picked.slice(Math.max(0, picked.length - DRAW_BARS)), of: picked.length };
     }
 
-    function older(t0) {  // the user looks before what the page holds: ask for that time window
+    function older(t0) {  // the user looks before what the page follows: ask for that time window
       if (state.window === null || state.olderPending || state.olderFrom === null) return;
-      var low = state.window[0] + t0;
-      if (low >= state.olderFrom) return;
+      var low = state.window[0] + t0, high = Math.min(state.window[1] + t0, state.olderFrom);
+      if (low >= high || state.fetched.some(function (r) { return r[0] <= low && r[1] >= high; })) return;
       state.olderPending = true;
-      getJson(api + "/tasks?start=" + low + "&end=" + state.olderFrom).then(function (r) {
+      getJson(api + "/tasks?start=" + low + "&end=" + high).then(function (r) {
         if (!r.ok) return;
-        var added = 0;
         r.body.bars.forEach(function (b) {
           var sig = signature(b); if (state.signatures[sig]) return;
-          b.id = "o" + sig; state.signatures[sig] = true; state.bars[b.id] = b; added += 1;
+          b.id = "o" + sig; state.signatures[sig] = true; state.bars[b.id] = b; window.roseUi.olderLoaded += 1;
         });
-        var first = r.body.bars.length ? r.body.bars[0].end : low;
-        state.olderFrom = r.body.more ? first : (low <= span()[0] ? null : low);
-        window.roseUi.olderLoaded += added;
+        // all of [low, high] is held, or (more than one window's worth) its latest part: zoom in for the rest
+        state.fetched.push([r.body.more && r.body.bars.length ? r.body.bars[0].end : low, high]);
         state.dirty = true;
       }).catch(function () {}).then(function () { state.olderPending = false; draw(); });
     }
@@ -271,6 +269,7 @@ var RoseUi = (function () {
       var shown = windowBars(all, t0, info.now);
       var timeline = timelineTraces(shown.bars, info.learners, t0, until, info.now, info.engine);
       window.roseUi.states = timeline.counts; window.roseUi.barsDrawn = shown.bars.length; window.roseUi.barsHeld = all.length;
+      window.roseUi.t0 = t0;  // the time the axes count from
       text($("tasks-note"), all.length ? (shown.of > shown.bars.length ? "the latest " + shown.bars.length + " of the " + shown.of + " task attempts in this window; zoom in for the others. " :
                                           state.window === null && all.length > shown.bars.length ? "the latest " + shown.bars.length + " task attempts: zoom out or pan left for earlier ones (double-click: back to the latest). " : "") +
            "Each bar runs from submission (grey: queued) through start to end, coloured by state" :
