@@ -6,13 +6,21 @@
 
 1. paint: a campaign of ``--iterations`` iterations and ``iterations * (tasks + 1)`` journal
    records (10^6 by default), written through rose.journal.Journal; `rose ui` serves it and
-   headless Chromium opens its page. Reported: the first paint of the learning curve and the
-   moment the task timeline is drawn, in ms since navigation (target: first paint <= 1 s).
+   headless Chromium opens its page: cold (the server is up, it answered one request for a
+   style sheet, and has read nothing of the campaign; a new browser profile), warm (the same
+   server again, a new profile) and reload (the same server and profile). First paint: from the navigation's start to the
+   end of the frame that shows the learning curve (the page's performance.now(), whose origin
+   is the navigation's start, taken in a timeout after the animation frame that follows
+   Plotly's drawing); target <= 1 s. Also: when the timeline was drawn, the server's and
+   Chromium's CPU time until then.
 2. cpu: the CPU time of the `rose ui` process while a real campaign runs with its page open,
    as a share of one core (target <= 5%).
-3. throughput: the same campaign (no-op function tasks on the local backend), alternately
-   without and with a page open on it, in this one run: iterations per second and the ratio
-   (target: within 5%).
+3. throughput: the same campaign (no-op function tasks on the local backend, ``--campaign-iterations``
+   long: at least 10 s), without and with a page open on it, in this one run: a warm-up pair
+   discarded, then pairs alternating without, with, without, with. Reported: iterations per
+   second (wall), the campaign's CPU per iteration, the server's and Chromium's share of a core
+   while it ran, and the ratios (target: within 5%). Both arms run next to a process that keeps
+   the CPUs awake (:data:`KEEP_AWAKE`; ``--no-keep-awake`` leaves it out).
 """
 
 from __future__ import annotations
@@ -35,6 +43,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 #: seconds between a campaign's start-up and its first iteration, with or without the page
 SETTLE = 5.0
+
+#: runs alongside both arms of the throughput comparison: on this virtual machine a campaign of
+#: no-op tasks runs 2-3 times faster when anything else keeps the CPUs from going idle (a busy
+#: loop at nice 19 did it as well as the page), which made "with the page" the faster arm; this
+#: neighbour wakes every half millisecond, so neither arm finds the CPUs asleep
+KEEP_AWAKE = "import time\nwhile True:\n    time.sleep(0.0005)\n"
 
 CAMPAIGN = textwrap.dedent('''
     import asyncio, sys, time
@@ -84,6 +98,21 @@ class Ui:
         line = self.process.stdout.readline()
         self.url = line.split(" at ", 1)[1].split()[0].rstrip("/")
         self.process.stdout.readline()
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Until the server answers (a style sheet): up, and nothing of any campaign read yet."""
+        import urllib.request
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/static/ui.css", timeout=5):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def cpu_seconds(self) -> float:
         """user + system CPU seconds of the server so far (from /proc)."""
@@ -157,57 +186,94 @@ def browser() -> Any:
     return driver, driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
 
+#: what the page reports of one open (Performance API, in ms since the navigation started)
+PAGE_TIMES = """() => {
+    const loaded = performance.getEntriesByType("resource");
+    const api = loaded.find(e => e.name.includes("/api/campaign/") && e.name.includes("tasks=0"));
+    const lib = loaded.find(e => e.name.includes("plotly"));
+    return {first: window.roseUi.firstPaint, apiStart: api ? api.startTime : null, apiEnd: api ? api.responseEnd : null,
+            apiBytes: api ? api.encodedBodySize : null, libEnd: lib ? lib.responseEnd : null, drawn: window.roseUi.drawn};
+}"""
+
+
+def open_page(context: Any, url: str, iterations: int, ui: Ui) -> tuple[dict[str, float], float]:
+    """Open the campaign page in a new tab of ``context``: (its times and the CPU seconds of the
+    server and of Chromium until the first paint, ms from navigation until the timeline was drawn)."""
+    page = context.new_page()
+    try:
+        server, chrome = ui.cpu_seconds(), browser_cpu_seconds()
+        page.goto(url)
+        page.wait_for_function(f"window.roseUi.points === {iterations} && window.roseUi.firstPaint !== null",
+                               timeout=120_000, polling=20)
+        server, chrome = ui.cpu_seconds() - server, browser_cpu_seconds() - chrome
+        times: dict[str, float] = page.evaluate(PAGE_TIMES)
+        times.update(server=server, chrome=chrome)
+        page.wait_for_function("window.roseUi.states.done > 0", timeout=300_000)
+        return times, page.evaluate("performance.now()")
+    finally:
+        page.close()
+
+
 def paint(args: argparse.Namespace, work: Path) -> None:
+    """First paint of the big campaign's page: on a fresh server (cold) and on one that served it before (warm)."""
     root = work / "paint"
     name = "20261206-000000-huge"
     started = time.perf_counter()
     records = write_big(str(root / name), args.iterations, args.tasks)
-    print(f"paint: wrote {records:,} records ({args.iterations:,} iterations) in {time.perf_counter() - started:.1f} s")
+    size = sum(f.stat().st_size for f in (root / name).iterdir())
+    print(f"paint: wrote {records:,} records ({args.iterations:,} iterations, {size / 1e6:.0f} MB) in "
+          f"{time.perf_counter() - started:.1f} s; load average {os.getloadavg()[0]:.1f}")
     driver, chromium = browser()
+    # cold: a fresh server (its first request) and a fresh browser profile (nothing cached);
+    # warm: the same server again, a fresh profile; reload: the same server and profile (the
+    # plotting library comes from the browser's cache), what a user reopening the page sees
+    kinds = ("cold", "warm", "reload")
+    found: dict[str, dict[str, list[float]]] = {kind: {"first": [], "server": [], "chrome": [], "timeline": []}
+                                                for kind in kinds}
     try:
-        firsts: list[float] = []
-        timelines: list[float] = []
-        cpus: list[float] = []
-        browsers: list[float] = []
         for rep in range(args.reps):
-            ui = Ui(str(root))  # a fresh server each time: nothing read before the page asks
+            ui = Ui(str(root))
+            profile = None
             try:
-                page = chromium.new_page()
-                before = ui.cpu_seconds()  # the server's start-up
-                browser_before = browser_cpu_seconds()
-                page.goto(f"{ui.url}/campaign/{name}")
-                page.wait_for_function(f"window.roseUi.points === {args.iterations}", timeout=120_000)
-                first = page.evaluate("window.roseUi.firstPaint")
-                server_first = ui.cpu_seconds() - before
-                browser_first = browser_cpu_seconds() - browser_before
-                browsers.append(browser_first)
-                page.wait_for_function("window.roseUi.states.done > 0", timeout=300_000)
-                timeline = page.evaluate("performance.now()")
-                firsts.append(first)
-                timelines.append(timeline)
-                cpus.append(server_first)
-                print(f"paint rep {rep + 1}: first paint {first:.0f} ms, timeline drawn {timeline:.0f} ms; server CPU "
-                      f"{server_first:.2f} s for the page until its first paint, {ui.cpu_seconds() - before:.2f} s in all; "
-                      f"Chromium CPU {browser_first:.2f} s until the first paint; "
-                      f"load average {os.getloadavg()[0]:.1f}")
-                page.close()
+                for kind in kinds:
+                    if kind != "reload":
+                        if profile is not None:
+                            profile.close()
+                        profile = chromium.new_context(viewport={"width": 1280, "height": 1000})
+                    times, timeline = open_page(profile, f"{ui.url}/campaign/{name}", args.iterations, ui)
+                    for field, value in (("first", times["first"]), ("server", times["server"]),
+                                         ("chrome", times["chrome"]), ("timeline", timeline)):
+                        found[kind][field].append(value)
+                    print(f"paint rep {rep + 1} {kind:6}: first paint {times['first']:.0f} ms (curve request "
+                          f"{times['apiStart']:.0f}-{times['apiEnd']:.0f} ms, {times['apiBytes'] / 1e3:.0f} kB, "
+                          f"{times['drawn']} points drawn; plotting library loaded at {times['libEnd']:.0f} ms; CPU until "
+                          f"then: server {times['server']:.2f} s, Chromium {times['chrome']:.2f} s), timeline drawn "
+                          f"{timeline:.0f} ms; load average {os.getloadavg()[0]:.1f}")
             finally:
+                if profile is not None:
+                    profile.close()
                 ui.stop()
-        print(f"paint: first paint median {statistics.median(firsts):.0f} ms (min {min(firsts):.0f}, max {max(firsts):.0f}); "
-              f"timeline median {statistics.median(timelines):.0f} ms; target first paint <= 1000 ms; server CPU until "
-              f"first paint median {statistics.median(cpus):.2f} s, Chromium CPU median {statistics.median(browsers):.2f} s")
+        median = statistics.median
+        for kind in kinds:
+            got = found[kind]
+            print(f"paint {kind:6}: first paint median {median(got['first']):.0f} ms (min {min(got['first']):.0f}, max "
+                  f"{max(got['first']):.0f}; target <= 1000 ms); CPU until then, median: server "
+                  f"{median(got['server']):.2f} s, Chromium {median(got['chrome']):.2f} s; timeline drawn median "
+                  f"{median(got['timeline']):.0f} ms; {args.reps} reps; load average {os.getloadavg()[0]:.1f}")
     finally:
         chromium.close()
         driver.stop()
 
 
-def run_campaign(root: Path, iterations: int, with_page: bool) -> tuple[float, float, float | None]:
-    """(iterations per second, CPU microseconds per iteration of the campaign process, the server's
-    share of one core while it ran or None)."""
+def run_campaign(root: Path, iterations: int, with_page: bool, keep_awake: bool = True) -> dict[str, float]:
+    """One campaign, with its page open or not: its iterations per second and seconds (wall),
+    CPU microseconds per iteration (the campaign process), and with the page the share of one
+    core that the server and Chromium used while it ran."""
     script = root / "campaign.py"
     script.write_text(CAMPAIGN)
     env = {**os.environ, "ROSE_RUNS_DIR": str(root / "runs")}
     ui = driver = chromium = None
+    awake = subprocess.Popen([sys.executable, "-c", KEEP_AWAKE]) if keep_awake else None
     if with_page:
         ui = Ui(str(root / "runs"))
         driver, chromium = browser()
@@ -216,52 +282,62 @@ def run_campaign(root: Path, iterations: int, with_page: bool) -> tuple[float, f
                                     stdout=subprocess.PIPE, text=True)
         assert campaign.stdout is not None
         run_dir = campaign.stdout.readline().strip()
-        cpu0 = wall0 = 0.0
         if ui is not None and chromium is not None:
-            page = chromium.new_page()  # open before the campaign starts: it polls until the journal appears
-            page.goto(f"{ui.url}/campaign/{os.path.basename(run_dir)}")
+            page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{ui.url}/campaign/{os.path.basename(run_dir)}")  # it polls until the journal appears
             page.wait_for_function("window.roseUi.updates > 0 || "
                                    "document.getElementById('gone').textContent.includes('no campaign')")
         time.sleep(SETTLE)  # the same pause in both cases: the engine's workers start meanwhile
-        if ui is not None:
-            cpu0, wall0 = ui.cpu_seconds(), time.perf_counter()
+        cpu0 = ui.cpu_seconds() if ui is not None else 0.0
+        chrome0, wall0 = browser_cpu_seconds(), time.perf_counter()
         output = campaign.communicate("go\n")[0]
-        share = None
-        if ui is not None:
-            share = (ui.cpu_seconds() - cpu0) / (time.perf_counter() - wall0)
+        wall = time.perf_counter() - wall0
+        found = {"server": (ui.cpu_seconds() - cpu0) / wall if ui is not None else 0.0,
+                 "chrome": (browser_cpu_seconds() - chrome0) / wall}
         _, rate, cpu = next(line for line in output.splitlines() if line.startswith("RATE")).split()
-        return float(rate), float(cpu), share
+        found.update(rate=float(rate), cpu=float(cpu), seconds=iterations / float(rate))
+        return found
     finally:
         if chromium is not None:
             chromium.close()
             driver.stop()
         if ui is not None:
             ui.stop()
+        if awake is not None:
+            awake.kill()
+            awake.wait()
 
 
 def throughput(args: argparse.Namespace, work: Path) -> None:
-    rates: dict[bool, list[float]] = {False: [], True: []}
-    cpus: dict[bool, list[float]] = {False: [], True: []}
-    shares = []
-    for rep in range(args.reps):
-        for with_page in ((False, True) if rep % 2 == 0 else (True, False)):  # alternate the order
-            folder = work / f"tp-{rep}-{int(with_page)}"
+    """The same campaign without and with its page open: a discarded warm-up pair, then
+    ``--reps`` pairs in the order without, with, without, with..."""
+    median = statistics.median
+    runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+    for rep in range(-args.warmup, args.reps):
+        for with_page in (False, True):
+            folder = work / f"tp-{rep + args.warmup}-{int(with_page)}"
             folder.mkdir()
-            rate, cpu, share = run_campaign(folder, args.campaign_iterations, with_page)
-            rates[with_page].append(rate)
-            cpus[with_page].append(cpu)
-            if share is not None:
-                shares.append(share)
-            print(f"throughput rep {rep + 1} {'with page' if with_page else 'without  '}: {rate:.1f} iterations/s, "
-                  f"{cpu:.0f} us CPU per iteration"
-                  + (f", rose ui CPU {100 * share:.1f}% of one core" if share is not None else "")
-                  + f"; load average {os.getloadavg()[0]:.1f}")
-    without, with_ = statistics.median(rates[False]), statistics.median(rates[True])
-    cpu_without, cpu_with = statistics.median(cpus[False]), statistics.median(cpus[True])
-    print(f"throughput: without page {without:.1f} it/s, with page {with_:.1f} it/s, ratio {with_ / without:.3f} "
-          f"(target >= 0.95); campaign CPU per iteration without {cpu_without:.0f} us, with {cpu_with:.0f} us "
-          f"(ratio {cpu_without / cpu_with:.3f}); rose ui CPU median {100 * statistics.median(shares):.1f}% of one core "
-          f"(max {100 * max(shares):.1f}%; target <= 5%)")
+            found = run_campaign(folder, args.campaign_iterations, with_page, not args.no_keep_awake)
+            if rep >= 0:
+                runs[with_page].append(found)
+            print(f"throughput {'warm-up' if rep < 0 else f'rep {rep + 1}'} {'with page' if with_page else 'without  '}: "
+                  f"{found['rate']:.0f} iterations/s over {found['seconds']:.1f} s, {found['cpu']:.0f} us campaign CPU "
+                  f"per iteration"
+                  + (f"; CPU share of one core: rose ui {100 * found['server']:.1f}%, Chromium {100 * found['chrome']:.1f}%"
+                     if with_page else "")
+                  + f"; load average {os.getloadavg()[0]:.1f}"
+                  + ("  (under 10 s: raise --campaign-iterations)" if found["seconds"] < 10 else ""))
+    pairs = [w["rate"] / wo["rate"] for wo, w in zip(runs[False], runs[True])]
+    without, with_ = median(r["rate"] for r in runs[False]), median(r["rate"] for r in runs[True])
+    cpu_without, cpu_with = median(r["cpu"] for r in runs[False]), median(r["cpu"] for r in runs[True])
+    servers = [r["server"] for r in runs[True]]
+    print(f"throughput: median without page {without:.0f} it/s, with page {with_:.0f} it/s, ratio {with_ / without:.3f} "
+          f"(per pair: {', '.join(f'{p:.3f}' for p in pairs)}; target >= 0.95); campaign CPU per iteration median "
+          f"without {cpu_without:.0f} us, with {cpu_with:.0f} us (ratio {cpu_without / cpu_with:.3f}); rose ui CPU median "
+          f"{100 * median(servers):.1f}% of one core (max {100 * max(servers):.1f}%; target <= 5%), Chromium median "
+          f"{100 * median(r['chrome'] for r in runs[True]):.1f}%; {args.reps} pairs after {args.warmup} warm-up, "
+          f"{'without' if args.no_keep_awake else 'with'} the keep-awake neighbour in both arms; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> int:
@@ -271,6 +347,9 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=9, help="task records per iteration of the big campaign (9)")
     parser.add_argument("--campaign-iterations", type=int, default=15_000, help="iterations of the live campaign (15,000)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions (3)")
+    parser.add_argument("--warmup", type=int, default=1, help="throughput: pairs run first and discarded (1)")
+    parser.add_argument("--no-keep-awake", action="store_true",
+                        help="throughput: no process keeping the CPUs awake alongside both arms (see KEEP_AWAKE)")
     args = parser.parse_args()
     if not os.path.isfile(CHROMIUM):
         print(f"no Chromium at {CHROMIUM}: run `make browser` (or set ROSE_CHROMIUM)")

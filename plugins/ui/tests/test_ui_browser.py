@@ -2,7 +2,8 @@
 
 The flagship demo runs on the local backend while the page watches it; then the finished
 campaign is replayed; a 100,000-iteration campaign (its journal written through
-rose.journal.Journal) and two campaigns overlaid are opened. With ROSE_UI_SCREENSHOTS=<folder>
+rose.journal.Journal) is opened thinned and zoomed to full resolution; a timeline of 9,000
+attempts is panned back to what the page did not hold; two campaigns are overlaid. With ROSE_UI_SCREENSHOTS=<folder>
 the pages are saved there (docs/img/ui-*.png come from this).
 """
 
@@ -122,18 +123,56 @@ def test_a_running_demo_campaign_gains_points_and_its_tasks_change_state(page, t
         server.stop()
 
 
-def test_a_campaign_of_100000_iterations_opens(page, tmp_path) -> None:
+def test_a_campaign_of_100000_iterations_opens_thinned_and_a_zoom_shows_every_point(page, tmp_path) -> None:
     runs = tmp_path / "runs"
     name = "20261204-000000-long"
-    write_campaign(str(runs / name), BIG, stop="max_iter_reached")
+    write_campaign(str(runs / name), BIG, stop="max_iter_reached")  # error 1/(i+1) at 5*(i+1) labeled samples
     server = UiServer(str(runs))
     try:
         started = time.monotonic()
         page.goto(f"{server.base}/campaign/{name}")
-        page.wait_for_function(f"window.roseUi.points === {BIG}", timeout=60_000)
+        page.wait_for_function(f"window.roseUi.points === {BIG} && window.roseUi.firstPaint !== null", timeout=60_000)
         seconds = time.monotonic() - started
         assert page.locator("#status").inner_text() == "max_iter_reached"
-        print(f"100,000-iteration campaign drawn in {seconds:.2f} s (first paint {ui_state(page)['firstPaint']:.0f} ms)")
+        state = ui_state(page)
+        width = page.evaluate("document.getElementById('curve').clientWidth")
+        assert 0 < state["drawn"] <= 4 * width < BIG  # thinned to the plot's width
+        assert "thinned" in page.locator("#curve-note").inner_text()
+        best = page.locator("#curve .legend").text_content() or ""
+        assert "best: 0.00001 " in best  # the best point (1/100,000) survives the thinning
+        # zoom to 500 iterations' worth: every point of the range is drawn
+        page.evaluate("Plotly.relayout('curve', {'xaxis.range': [250000, 252500]})")
+        page.wait_for_function("window.roseUi.zooms === 1 && window.roseUi.drawnInView === 501", timeout=30_000)
+        assert "every point" in page.locator("#curve-note").inner_text()
+        page.evaluate("Plotly.relayout('curve', {'xaxis.autorange': true})")
+        page.wait_for_function(f"window.roseUi.drawnInView === {state['drawn']}", timeout=30_000)
+        print(f"100,000-iteration campaign drawn in {seconds:.2f} s (first paint {state['firstPaint']:.0f} ms)")
+    finally:
+        server.stop()
+
+
+def test_the_timeline_draws_the_latest_tasks_and_fetches_earlier_ones_when_panned_back(page, tmp_path) -> None:
+    from rose_plugin_ui.view import MAX_BARS
+
+    runs = tmp_path / "runs"
+    name = "20261204-000000-tasks"
+    write_campaign(str(runs / name), MAX_BARS, tasks=3)  # 9,000 attempts
+    server = UiServer(str(runs))
+    try:
+        page.goto(f"{server.base}/campaign/{name}")
+        page.wait_for_function("window.roseUi.barsHeld > 0", timeout=60_000)
+        state = ui_state(page)
+        assert state["barsHeld"] == MAX_BARS and 0 < state["barsDrawn"] <= 300  # the latest attempts only
+        assert "pan left for earlier ones" in page.locator("#tasks-note").inner_text()
+        # pan to the campaign's first 5%, which the page does not hold: it asks for that window
+        events = server.json(f"/api/campaign/{name}?tasks=0")["events"]
+        span = events[-1]["time"] - events[0]["time"]
+        start = events[0]["time"] - ui_state(page)["t0"]  # the axis counts from the earliest submission
+        page.evaluate(f"Plotly.relayout('timeline', {{'xaxis.range': [{start}, {start + 0.05 * span}]}})")
+        page.wait_for_function("window.roseUi.olderLoaded > 0 && window.roseUi.barsDrawn > 0", timeout=30_000)
+        state = ui_state(page)
+        assert state["barsHeld"] == MAX_BARS + state["olderLoaded"] and state["olderLoaded"] < MAX_BARS
+        assert "pan left" not in page.locator("#tasks-note").inner_text()
     finally:
         server.stop()
 

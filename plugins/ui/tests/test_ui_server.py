@@ -158,3 +158,96 @@ def test_a_command_still_running_when_its_learner_stops_is_shown_cancelled(tmp_p
     view.refresh(details=True)
     last = view.snapshot()["bars"][-1]
     assert last["state"] == "cancelled" and last["end"] >= last["start"]
+
+
+def test_a_long_curve_comes_thinned_to_the_width_and_a_zoom_gives_every_point(tmp_path) -> None:
+    root = tmp_path / "runs"
+    name = "20261206-000000-long"
+    write_campaign(str(root / name), 20_000)  # error 1/(i+1) at 5*(i+1) labeled samples
+    server = UiServer(str(root))
+    try:
+        data = server.json(f"/api/campaign/{name}?points=0&tasks=0&width=500")
+        points = data["points"]
+        assert data["sampled"] is True and data["points_cursor"] == 20_000 and len(points["k"]) <= 4 * 500
+        assert points["k"] == sorted(points["k"]) and points["i"][0] == 0 and points["i"][-1] == 19_999
+        assert min(points["v"]) == 1.0 / 20_000  # the best point is kept exactly
+        assert data["learner_x"] == {"-": "n"}
+        assert data["bars"] == [] and data["bars_cursor"] == 0  # the first request reads no task record
+        zoom = server.json(f"/api/campaign/{name}/curve?low=5000&high=7500&width=500")
+        inside = [n for n in zoom["points"]["n"] if 5000 <= n <= 7500]
+        assert zoom["exact"] is True and zoom["inside"] == 501 and inside == list(range(5000, 7501, 5))
+        assert zoom["points"]["n"][0] == 4995 and zoom["points"]["n"][-1] == 7505  # one point either side
+        wide = server.json(f"/api/campaign/{name}/curve?low=0&high=1e9&width=100")
+        assert wide["exact"] is False and wide["inside"] == 20_000 and len(wide["points"]["k"]) <= 400
+        small = server.json(f"/api/campaign/{name}?points=19990&tasks=0&width=500")  # after the cursor: every point
+        assert small["points"]["i"] == list(range(19_990, 20_000)) and small["sampled"] is False
+        for bad in ("/curve?low=a&high=2", "/curve?low=1", "/curve?low=nan&high=2", "/tasks?start=1", "?width=x"):
+            status, body, _ = server.get(f"/api/campaign/{name}{bad}")
+            assert status == 400, (bad, status)
+            assert b"low" in body or b"start" in body or b"width" in body
+    finally:
+        server.stop()
+
+
+def test_the_timeline_starts_from_the_latest_tasks_and_reaches_back_by_time_window(tmp_path) -> None:
+    from rose_plugin_ui.view import MAX_BARS
+
+    root = tmp_path / "runs"
+    name = "20261206-000000-tasks"
+    iterations = MAX_BARS  # 3 task records each: three times what the timeline first takes
+    write_campaign(str(root / name), iterations, tasks=3)
+    server = UiServer(str(root))
+    try:
+        first = server.json(f"/api/campaign/{name}?points=0&tasks=0&width=500")
+        data = server.json(f"/api/campaign/{name}?points={first['points_cursor']}&bars=0")
+        bars = data["bars"]
+        assert len(bars) == MAX_BARS and data["older"] is True
+        assert min(bar["iteration"] for bar in bars) == iterations - MAX_BARS // 3  # the latest ones only
+        polls = 0
+        while data["inflight_read"] < 1.0 and polls < 100:  # the in-flight counts fill in, a slice per request
+            data = server.json(f"/api/campaign/{name}?points={data['points_cursor']}&bars={data['bars_cursor']}")
+            polls += 1
+        assert data["inflight"]["tasks"] == 3 * iterations  # every attempt counted, the older ones too
+        latest = server.json(f"/api/campaign/{name}?points={data['points_cursor']}&bars=0&latest=10")
+        assert [bar["iteration"] for bar in latest["bars"]] == [iterations - 4] + [iterations - 3] * 3 + \
+            [iterations - 2] * 3 + [iterations - 1] * 3
+        earliest = min(bar["end"] for bar in bars)
+        older = server.json(f"/api/campaign/{name}/tasks?start={first['events'][0]['time']}&end={earliest}")
+        got = older["bars"]
+        assert got and max(bar["end"] for bar in got) <= earliest
+        assert {bar["iteration"] for bar in got} <= set(range(iterations - MAX_BARS // 3 + 1))
+        assert older["more"] is True and len(got) == MAX_BARS  # 6,001 ended in the window: the latest 3,000
+        assert max(bar["iteration"] for bar in got) == iterations - MAX_BARS // 3
+        assert all(bar["id"] < 0 for bar in got) and {bar["state"] for bar in got} == {"done", "failed"}
+    finally:
+        server.stop()
+
+
+def test_the_engine_named_by_the_manifest_is_every_task_s_engine(tmp_path) -> None:
+    run_dir = str(tmp_path / "run")
+    journal = Journal(run_dir)
+    journal.open()
+    journal.write("start", learner_id=None, manifest={"learner_type": "SequentialActiveLearner", "backend": "local"})
+    journal.write("task", learner_id=None, iteration=0, key="", task="simulation", kind="simulation", attempt=1,
+                  status="done", seconds=0.1)
+    journal.close()
+    view = CampaignView(run_dir)
+    view.refresh(details=True)
+    assert view.snapshot()["engine"] == "local"
+
+
+def test_the_in_flight_counts_take_the_older_records_a_slice_per_refresh(tmp_path, monkeypatch) -> None:
+    import rose_plugin_ui.view as view_module
+
+    monkeypatch.setattr(view_module, "BACKFILL_BYTES", 1 << 16)  # read where it is used
+    run_dir = str(tmp_path / "run")
+    write_campaign(run_dir, view_module.MAX_BARS, tasks=3)
+    view = CampaignView(run_dir)
+    view.refresh(details=True)
+    assert view.inflight is not None and view.inflight.tasks < 3 * view_module.MAX_BARS
+    assert 0 < view.snapshot()["inflight_read"] < 1
+    refreshes = 1
+    while view.snapshot()["inflight_read"] < 1:
+        view.refresh(details=True)
+        refreshes += 1
+    assert refreshes > 10 and view.inflight.tasks == 3 * view_module.MAX_BARS and view.bar_count == view_module.MAX_BARS

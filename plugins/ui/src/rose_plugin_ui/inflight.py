@@ -77,7 +77,8 @@ class InFlight:
             self._full[last] -= 1
 
     def series(self, running: Sequence[float] = (), now: float | None = None) -> dict[str, Any]:
-        """``{"start", "width", "values"}``: the mean number in flight per bucket; ``running``
+        """``{"start", "width", "values", "tasks"}``: the mean number in flight per bucket (and
+        how many attempts were counted); ``running``
         holds the start times of tasks still in flight at ``now`` (counted up to ``now``)."""
         values = [w + p / self.width for w, p in zip(self._whole(), self._part)]
         if running and now is not None:
@@ -90,4 +91,4 @@ class InFlight:
                         values[bucket] += 1
         while values and values[-1] == 0:
             values.pop()
-        return {"start": self.start, "width": self.width, "values": [round(v, 3) for v in values]}
+        return {"start": self.start, "width": self.width, "values": [round(v, 3) for v in values], "tasks": self.tasks}

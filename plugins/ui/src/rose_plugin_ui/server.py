@@ -5,7 +5,11 @@ Built on Starlette (served by uvicorn, see :mod:`rose_plugin_ui.command`). Addre
 * ``/`` the campaigns of the runs folder; ``/campaign/<directory name>`` one campaign;
   ``/compare?c=<name>&c=<name>`` learning curves of several campaigns on one plot;
 * ``/api/campaigns``, ``/api/campaign/<name>?points=P&bars=B`` (what was added after those
-  cursors), ``/static/...`` the page scripts and the plotting library, from this package.
+  cursors; with ``points=0&width=W`` the curves thinned to W pixels; ``latest=N``: at most the
+  latest N task updates), ``/api/campaign/<name>/curve
+  ?low=X&high=Y&width=W`` (the points between two x values, at full resolution when they fit),
+  ``/api/campaign/<name>/tasks?start=T&end=T`` (the task attempts of a time window),
+  ``/static/...`` the page scripts and the plotting library, from this package.
 
 Only directories directly inside the runs folder that hold a journal can be named; anything
 else (``..``, an absolute path, a symbolic link leading out) is a 404. With a token, every
@@ -26,12 +30,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rose.runs import find_runs, is_run_dir
+from rose_plugin_ui.assets import Assets
 from rose_plugin_ui.mlflow_link import mlflow_link
 from rose_plugin_ui.view import CampaignView
 
@@ -127,15 +131,43 @@ class TokenCheck:
         await self.app(scope, receive, send)
 
 
+#: the widest plot (in pixels) a page may ask points for
+MAX_WIDTH = 8000
+
+
+def _numbers(request: Request, **defaults: float | None) -> dict[str, float]:
+    """The query's numbers named in ``defaults`` (None: required); ValueError names a bad one."""
+    found = {}
+    for name, default in defaults.items():
+        given = request.query_params.get(name)
+        if given is None:
+            if default is None:
+                raise ValueError(f"{name} is missing")
+            found[name] = default
+            continue
+        try:
+            value = float(given)
+        except ValueError:
+            raise ValueError(f"{name}={given!r} is not a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{name}={given!r} is not a finite number")
+        found[name] = value
+    return found
+
+
 def create_app(root: str, *, token: str | None = None, mlflow_url: str = "http://127.0.0.1:5000") -> Starlette:
     """The ``rose ui`` application over the runs folder ``root``."""
     campaigns = Campaigns(root, mlflow_url)
+    assets = Assets(STATIC)
 
     def page(name: str) -> Any:
         async def endpoint(request: Request) -> Response:
-            return FileResponse(os.path.join(STATIC, name), media_type="text/html")
+            return assets.response(name, request)
 
         return endpoint
+
+    async def static(request: Request) -> Response:
+        return assets.response(request.path_params["name"], request)
 
     # plain functions: Starlette runs them in its thread pool, so reading a long journal never
     # holds up the other requests (the views lock themselves)
@@ -150,14 +182,42 @@ def create_app(root: str, *, token: str | None = None, mlflow_url: str = "http:/
         try:
             points = max(0, int(request.query_params.get("points", 0)))
             bars = max(0, int(request.query_params.get("bars", 0)))
+            width = min(MAX_WIDTH, max(0, int(request.query_params.get("width", 0))))
+            latest = max(0, int(request.query_params.get("latest", 0)))
         except ValueError:
-            return _json({"error": "points and bars must be whole numbers (the cursors the page was given)"}, 400)
+            return _json({"error": "points, bars, width and latest must be whole numbers (the cursors the page was "
+                                   "given, its width in pixels, how many task updates at most)"}, 400)
         tasks = request.query_params.get("tasks", "1") != "0"
         view.refresh(details=tasks)
-        data = view.snapshot(points, bars)
+        data = view.snapshot(points, bars, width, tasks, latest)
         if points == 0 and not view.gone:
             data["mlflow"] = mlflow_link(campaigns.root, view.path, campaigns.mlflow_url)
         return _json(data)
+
+    def api_curve(request: Request) -> Response:
+        name = request.path_params["name"]
+        view = campaigns.view(name)
+        if view is None:
+            return _json({"error": f"no campaign {name!r} in {campaigns.root}"}, 404)
+        try:
+            given = _numbers(request, low=None, high=None, width=1000)
+        except ValueError as exc:
+            return _json({"error": f"{exc}: give low and high (the x range to show) and width (pixels)"}, 400)
+        view.refresh()
+        width = int(min(MAX_WIDTH, max(1, given["width"])))
+        return _json(view.zoom(given["low"], given["high"], width))
+
+    def api_tasks(request: Request) -> Response:
+        name = request.path_params["name"]
+        view = campaigns.view(name)
+        if view is None:
+            return _json({"error": f"no campaign {name!r} in {campaigns.root}"}, 404)
+        try:
+            given = _numbers(request, start=None, end=None)
+        except ValueError as exc:
+            return _json({"error": f"{exc}: give start and end (unix seconds) of the time window"}, 400)
+        view.refresh()
+        return _json(view.tasks_between(given["start"], given["end"]))
 
     routes = [
         Route("/", page("index.html")),
@@ -165,7 +225,9 @@ def create_app(root: str, *, token: str | None = None, mlflow_url: str = "http:/
         Route("/compare", page("compare.html")),
         Route("/api/campaigns", api_campaigns),
         Route("/api/campaign/{name}", api_campaign),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/api/campaign/{name}/curve", api_curve),
+        Route("/api/campaign/{name}/tasks", api_tasks),
+        Route("/static/{name:path}", static),
     ]
     middleware = [Middleware(TokenCheck, token=token), Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)]
     app = Starlette(routes=routes, middleware=middleware)

@@ -10,9 +10,15 @@ A :class:`CampaignView` follows, in the campaign directory and in each learner's
   records (a command was spawned: its start). They make the task timeline and the in-flight
   counts.
 
-Every record is read once (a byte offset per file); nothing is ever written. The derived
-values (direction, status fields) live on a :class:`rose.runs.Run`; the curve points are kept
-in columns (one list per field), a few bytes a point, so 10^5 iterations stay cheap.
+The journal is read lazily: the timeline starts from its latest :data:`MAX_BARS` task records
+(found by reading the file backwards) and follows it from there; the older records feed the
+in-flight counts a slice of :data:`BACKFILL_BYTES` per request, and a page that scrolls back
+gets the attempts of a time window (:meth:`CampaignView.tasks_between`, which bisects the
+file by time). Every record is read once (a byte offset per file); nothing is ever written.
+The derived values (direction, status fields) live on a :class:`rose.runs.Run`; the curve
+points are kept in columns (one list per field), a few bytes a point, so 10^5 iterations
+stay cheap, and a page gets a long curve thinned to what its width can show
+(:mod:`rose_plugin_ui.sample`).
 """
 
 from __future__ import annotations
@@ -23,26 +29,24 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any, TypeGuard
+from typing import Any
 
-from rose.journal import CURVE_FIELDS, CURVE_NAME, JOURNAL_NAME
+from rose.journal import CURVE_FIELDS, CURVE_NAME, JOURNAL_NAME, read_new
 from rose.runs import DRY_RUN_MARK, UNFINISHED, LearnerHistory, Run, is_run_dir
-from rose_plugin_ui.follow import Follower
+from rose_plugin_ui.bars import MAX_WINDOW_BARS, TASK_TYPES, ended, finite, key_of, opened, task_key, window
+from rose_plugin_ui.follow import Follower, tail_start
 from rose_plugin_ui.inflight import InFlight
+from rose_plugin_ui.sample import envelope
 
-__all__ = ["MAX_BARS", "CampaignView"]
+__all__ = ["BACKFILL_BYTES", "MAX_BARS", "CampaignView"]
 
 logger = logging.getLogger(__name__)
 
 #: the task timeline keeps (and first sends) the latest this many task attempts
 MAX_BARS = 3000
+#: bytes of a journal's older records (before the timeline's start) read per request for the in-flight counts
+BACKFILL_BYTES = 8 << 20
 _ROW = len(CURVE_FIELDS)
-#: the states of a task attempt on the timeline
-STATES = ("queued", "running", "done", "failed", "cancelled", "replayed")
-
-
-def _finite(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class _Learner:
@@ -53,6 +57,30 @@ class _Learner:
         self.curve = Follower(os.path.join(directory, CURVE_NAME), rows=True)
         self.journal = Follower(os.path.join(directory, JOURNAL_NAME), types=("task", "process", "resume", "stop", "interrupted"))
         self.open: dict[tuple[Any, ...], dict[str, Any]] = {}  # spawned commands not yet ended
+        self.tailed = False  # the journal follower was placed at its latest task records
+        self.backfill = Follower(self.journal.path, types=("task",))  # the records before that, for in-flight
+        self.backfill_end = 0
+
+    def place(self) -> None:
+        """Follow the journal from its latest :data:`MAX_BARS` task records on (read backwards)."""
+        self.tailed = True
+        self.backfill_end = tail_start(self.journal.path, MAX_BARS, TASK_TYPES)
+        self.journal.start_at(self.backfill_end)
+        if self.backfill_end:
+            logger.info("%s: the timeline starts %d bytes into the file (its latest %d task records); damaged lines "
+                        "from there are numbered from that point", self.journal.path, self.backfill_end, MAX_BARS)
+
+    def backfill_records(self) -> list[dict[str, Any]]:
+        """The next slice (at most :data:`BACKFILL_BYTES`) of the task records before the timeline's start."""
+        left = self.backfill_end - self.backfill.offset
+        if left <= 0:
+            return []
+        records, self.backfill.offset, lines, skipped = read_new(
+            self.backfill.path, self.backfill.offset, line=self.backfill.lines, types=("task",),
+            limit=min(BACKFILL_BYTES, left))
+        self.backfill.lines += lines
+        self.backfill.skipped += skipped
+        return records
 
 
 class CampaignView:
@@ -68,6 +96,12 @@ class CampaignView:
         #: the curve points, append-only columns: learner (index into ``keys``), iteration, labeled_count, value, time
         self.points: dict[str, list[Any]] = {"l": [], "i": [], "n": [], "v": [], "t": []}
         self.keys: list[str] = []  # learner keys in the order their first point came
+        #: per learner (as in ``keys``): the positions of its points that have a value, and
+        #: whether one of them has no labeled count (the curve is then drawn against iterations)
+        self._curves: list[list[int]] = []
+        self._unlabeled: list[bool] = []
+        self._sampled: tuple[tuple[int, int], dict[str, list[Any]]] | None = None
+        self.engine: str | None = None  # the campaign's one engine, when its manifest names it
         self._index: dict[Any, int] = {}
         self.counts: dict[str, int] = {}
         self.labels: dict[str, str] = {}
@@ -84,7 +118,8 @@ class CampaignView:
     # -- reading ---------------------------------------------------------------------------
 
     def refresh(self, details: bool = False) -> None:
-        """Read what was appended since the last call; ``details`` also follows the task records."""
+        """Read what was appended since the last call; ``details`` also follows the task records
+        (a call without leaves them for the next call with)."""
         with self._lock:
             if not os.path.isdir(self.path):
                 if not self.gone:
@@ -100,7 +135,9 @@ class CampaignView:
                         self._row(record)
                     else:
                         self._record(record)
-                if self._details:
+                if details:
+                    if not learner.tailed:
+                        learner.place()
                     for record in learner.journal.read():
                         kind = record.get("type")
                         if kind == "task":
@@ -111,6 +148,8 @@ class CampaignView:
                             self._replayed(record.get("learner_id"))
                         elif kind in ("stop", "interrupted"):
                             self._cancelled(learner, record.get("time"))
+                    for record in learner.backfill_records():
+                        self._count(record)
 
     def _scan(self) -> None:
         if self.path not in self._dirs:
@@ -136,7 +175,9 @@ class CampaignView:
         index = self._index.get(learner_id)
         if index is None:
             index = self._index[learner_id] = len(self.keys)
-            self.keys.append(_key(learner_id))
+            self.keys.append(key_of(learner_id))
+            self._curves.append([])
+            self._unlabeled.append(False)
             self._history(learner_id)
         key = self.keys[index]
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -144,14 +185,19 @@ class CampaignView:
             self.labels[key] = str(label)
         if self.run.metric_name is None and name:
             self.run.metric_name = name
-        if self.run.threshold is None and _finite(threshold):
+        if self.run.threshold is None and finite(threshold):
             self.run.threshold = float(threshold)
         if type(value) is not float or not math.isfinite(value):
-            value = value if _finite(value) else None
+            value = value if finite(value) else None
         points = self.points
+        if value is not None:
+            self._curves[index].append(len(points["l"]))
+        labeled = labeled if type(labeled) is int or finite(labeled) else None
+        if labeled is None and value is not None:
+            self._unlabeled[index] = True
         points["l"].append(index)
         points["i"].append(number)
-        points["n"].append(labeled if type(labeled) is int or _finite(labeled) else None)
+        points["n"].append(labeled)
         points["v"].append(value)
         points["t"].append(moment)
         if type(moment) is float:
@@ -162,7 +208,7 @@ class CampaignView:
                 run.ended = moment
 
     def _started(self, moment: Any) -> None:
-        if _finite(moment):
+        if finite(moment):
             if self.run.started is None or moment < self.run.started:
                 self.run.started = float(moment)
             if self.run.ended is None or moment > self.run.ended:
@@ -201,6 +247,8 @@ class CampaignView:
 
     def _manifest(self, manifest: dict[str, Any]) -> None:
         self.options = manifest
+        named = manifest.get("backend") or manifest.get("engine")
+        self.engine = named if isinstance(named, str) else self.engine
         self.run.manifest = manifest
         self.run.learner_type = str(manifest.get("learner_type") or "?")
         max_iter = manifest.get("max_iter")
@@ -208,7 +256,7 @@ class CampaignView:
         criterion = manifest.get("criterion")
         if isinstance(criterion, dict):
             self.run.metric_name = criterion.get("metric_name") or self.run.metric_name
-            if _finite(criterion.get("threshold")):
+            if finite(criterion.get("threshold")):
                 self.run.threshold = float(criterion["threshold"])
             self.run.operator = criterion.get("operator") or None
 
@@ -220,43 +268,43 @@ class CampaignView:
         self.bars.append(dict(bar))
 
     def _process(self, learner: _Learner, record: dict[str, Any]) -> None:
-        moment = record.get("time")
-        if not _finite(moment):
+        bar = opened(record, self._next_bar + 1)
+        if bar is None:
             return
-        self._inflight_at(moment)
-        key = (record.get("learner_id"), record.get("iteration"), record.get("task"), record.get("key"))
         self._next_bar += 1
-        bar = {"id": self._next_bar, "learner": _key(record.get("learner_id")), "iteration": record.get("iteration"),
-               "task": record.get("task"), "kind": record.get("task"), "attempt": None, "submit": moment,
-               "start": moment, "end": None, "state": "running", "engine": record.get("engine"),
-               "pid": record.get("pid")}
-        learner.open[key] = bar
+        self._inflight_at(bar["submit"])
+        learner.open[task_key(record)] = bar
         self._bar(bar)
 
     def _task(self, learner: _Learner, record: dict[str, Any]) -> None:
-        end, seconds = record.get("time"), record.get("seconds")
-        if not _finite(end):
-            return
-        submit = end - seconds if _finite(seconds) else end
-        key = (record.get("learner_id"), record.get("iteration"), record.get("task"), record.get("key"))
-        bar = learner.open.pop(key, None)
+        bar = ended(record, learner.open, self._next_bar + 1)
         if bar is None:
-            self._next_bar += 1
-            bar = {"id": self._next_bar, "learner": _key(record.get("learner_id")), "iteration": record.get("iteration"),
-                   "task": record.get("task"), "start": None, "engine": record.get("engine")}
-        status = str(record.get("status") or "done")
-        bar.update(kind=record.get("kind"), attempt=record.get("attempt"), submit=submit, end=end,
-                   state=status if status in STATES else "failed" if status != "done" else "done",
-                   error=record.get("error"))
-        self._inflight_at(submit)
-        assert self.inflight is not None
-        self.inflight.add(submit, end)
+            return
+        if bar["id"] > self._next_bar:
+            self._next_bar = bar["id"]
+        self._count(record)
         self._bar(bar)
+
+    def _count(self, record: dict[str, Any]) -> None:
+        """Add an ended task attempt to the in-flight counts."""
+        end, seconds = record.get("time"), record.get("seconds")
+        if finite(end):
+            submit = end - seconds if finite(seconds) else end
+            self._inflight_at(submit)
+            assert self.inflight is not None
+            self.inflight.add(submit, end)
+
+    def tasks_between(self, start: float, end: float, limit: int = MAX_WINDOW_BARS) -> dict[str, Any]:
+        """The task attempts that ended between ``start`` and ``end`` (unix seconds), the latest
+        ``limit`` of them (:func:`rose_plugin_ui.bars.window`)."""
+        with self._lock:
+            paths = [learner.journal.path for learner in self._dirs.values()]
+        return window(paths, start, end, limit)
 
     def _cancelled(self, learner: _Learner, moment: Any) -> None:
         """A command still running when its learner stopped was cancelled with it."""
         for bar in learner.open.values():
-            end = moment if _finite(moment) else bar["start"]
+            end = moment if finite(moment) else bar["start"]
             bar.update(state="cancelled", end=end)
             self._inflight_at(bar["submit"])
             assert self.inflight is not None
@@ -270,7 +318,7 @@ class CampaignView:
 
     def _replayed(self, learner_id: Any) -> None:
         """A resume reuses what its learner finished before: those attempts are shown as replayed."""
-        wanted = _key(learner_id)
+        wanted = key_of(learner_id)
         for bar in list(self.bars):
             if bar["learner"] == wanted and bar["state"] == "done":
                 self._bar({**bar, "state": "replayed"})
@@ -302,12 +350,12 @@ class CampaignView:
 
     def _learners(self) -> list[str]:
         """The learner keys in id order; a parent that ran sub-learners keeps theirs only (as ``rose runs``)."""
-        learners = [_key(h.learner_id) for h in self.run.ordered_learners()]
+        learners = [key_of(h.learner_id) for h in self.run.ordered_learners()]
         with_points = [key for key in learners if self.counts.get(key)]
         return with_points if len(learners) > 1 and with_points else learners
 
     def _skipped(self) -> int:
-        return sum(d.curve.skipped + d.journal.skipped for d in self._dirs.values())
+        return sum(d.curve.skipped + d.journal.skipped + d.backfill.skipped for d in self._dirs.values())
 
     def _allocations(self) -> list[dict[str, Any]]:
         chain: list[dict[str, Any]] = []
@@ -322,30 +370,85 @@ class CampaignView:
                 chain[-1]["reason"] = event.get("reason") or event.get("type")
         return chain
 
-    def snapshot(self, points_from: int = 0, bars_from: int = 0) -> dict[str, Any]:
-        """Everything the campaign page needs, the points and task updates after the cursors."""
+    def _columns(self, positions: list[int]) -> dict[str, list[Any]]:
+        """The curve points at ``positions``, in columns, with their positions (``k``)."""
+        columns = {column: [values[k] for k in positions] for column, values in self.points.items()}
+        columns["k"] = positions
+        return columns
+
+    def _overview(self, width: int) -> dict[str, list[Any]]:
+        """Every learner's curve thinned to ``width`` columns (:func:`rose_plugin_ui.sample.envelope`)."""
+        key = (len(self.points["l"]), width)
+        if self._sampled is not None and self._sampled[0] == key:
+            return self._sampled[1]
+        values = self.points["v"]
+        kept: list[int] = []
+        for curve in self._curves:
+            kept.extend(curve[k] for k in envelope([values[k] for k in curve], width))
+        kept.sort()
+        columns = self._columns(kept)
+        self._sampled = (key, columns)
+        return columns
+
+    def _x(self, index: int) -> list[Any]:
+        """The x column of learner ``index``: labeled counts when every point has one, else iterations."""
+        return self.points["i"] if self._unlabeled[index] else self.points["n"]
+
+    def zoom(self, low: float, high: float, width: int) -> dict[str, Any]:
+        """The points of every learner whose x lies between ``low`` and ``high`` (and the one
+        either side, so lines reach the edges), thinned only when more than ``width`` columns
+        can show."""
+        with self._lock:
+            values = self.points["v"]
+            kept: list[int] = []
+            total = 0
+            for index, curve in enumerate(self._curves):
+                xs = self._x(index)
+                inside = [n for n, k in enumerate(curve) if xs[k] is not None and low <= xs[k] <= high]
+                if not inside:
+                    continue
+                total += len(inside)
+                span = curve[max(0, inside[0] - 1):inside[-1] + 2]
+                kept.extend(span[k] for k in envelope([values[k] for k in span], width))
+            kept.sort()
+            return {"points": self._columns(kept), "low": low, "high": high, "inside": total,
+                    "exact": len(kept) >= total}
+
+    def snapshot(self, points_from: int = 0, bars_from: int = 0, width: int = 0, tasks: bool = True,
+                 latest: int = 0) -> dict[str, Any]:
+        """Everything the campaign page needs, the points and task updates after the cursors;
+        with ``points_from`` 0 and a ``width`` (in pixels) the curves thinned to that width;
+        without ``tasks`` no task update (the cursor stays); with ``latest``, at most the latest
+        that many task updates (a page following the campaign draws no more)."""
         with self._lock:
             run = self.run
             labels = {key: self.labels.get(key) or ("learner" if key == "-" else f"learner {key}")
                       for key in self._learners()}
-            running = [bar["start"] for d in self._dirs.values() for bar in d.open.values() if _finite(bar.get("start"))]
+            running = [bar["start"] for d in self._dirs.values() for bar in d.open.values() if finite(bar.get("start"))]
             first_bar = max(bars_from, self.bar_count - len(self.bars))
             skip = first_bar - (self.bar_count - len(self.bars))
-            bars = list(self.bars)[skip:] if bars_from < self.bar_count else []
+            bars = list(self.bars)[skip:] if tasks and bars_from < self.bar_count else []
+            if 0 < latest < len(bars):
+                bars = bars[-latest:]
             now = time.time()
+            total = len(self.points["l"])
+            if points_from == 0 and width > 0:
+                points = self._overview(width)
+            else:
+                points = self._columns(list(range(points_from, total)))
+            backfill = sum(d.backfill_end for d in self._dirs.values())
+            read = sum(min(d.backfill.offset, d.backfill_end) for d in self._dirs.values())
             return {
                 "name": self.name, "status": run.status, "learner_type": run.learner_type,
                 "metric": run.metric_name, "threshold": run.threshold, "operator": run.operator,
                 "direction": run.direction, "options": self.options, "learners": labels,
                 "events": self.events, "allocations": self._allocations(),
-                "points": {column: values[points_from:] for column, values in self.points.items()},
-                "points_cursor": len(self.points["l"]), "learner_keys": self.keys,
-                "bars": bars, "bars_cursor": self.bar_count, "max_bars": MAX_BARS,
+                "points": points, "points_cursor": total, "sampled": len(points["k"]) < total - points_from,
+                "learner_keys": self.keys, "learner_x": {key: "i" if self._unlabeled[index] else "n"
+                                                         for index, key in enumerate(self.keys)},
+                "engine": self.engine, "inflight_read": 1.0 if not backfill else round(read / backfill, 3),
+                "older": backfill > 0,
+                "bars": bars, "bars_cursor": self.bar_count if tasks else bars_from, "max_bars": MAX_BARS,
                 "inflight": self.inflight.series(running, now) if self.inflight is not None else None,
                 "gone": self.gone, "skipped": self._skipped(), "now": now,
             }
-
-
-def _key(learner_id: Any) -> str:
-    """A learner id as a JSON object key (``None``, the campaign's own learner, is ``"-"``)."""
-    return "-" if learner_id is None else str(learner_id)
