@@ -43,6 +43,7 @@ async def test_mlflow_sequential_campaign_is_recorded(
     config = LearnerConfig(
         training=TaskConfig(kwargs={"--learning_rate": "0.01", "--optimizer": "adam", "epochs": 3, "odd key:*": 1}),
         simulation=TaskConfig(args=("--grid", "64")),
+        active_learn=TaskConfig(kwargs={"--batch": 4}),  # a field the AL plugin's configuration class provides
     )
     states = [s async for s in learner.start(max_iter=10, initial_config=config)]
     assert [s.iteration for s in states] == [0, 1, 2, 3]
@@ -67,6 +68,7 @@ async def test_mlflow_sequential_campaign_is_recorded(
     assert params["config/training/epochs"] == "3"
     assert params["config/training/odd key__"] == "1"
     assert json.loads(params["config/simulation/args"]) == ["--grid", "64"]
+    assert params["config/active_learn/--batch"] == "4"
 
     steps = [0, 1, 2, 3]
     assert metric_history(client, run.info.run_id, "mean_squared_error_mse") == list(zip(steps, [0.5, 0.2, 0.05, 0.004]))
