@@ -175,6 +175,8 @@ def test_backend_and_tracker_overrides(workflow, tmp_path, monkeypatch):
     assert report(tmp_path)["iterations"] == 2
     events = [json.loads(line)["event"] for line in (tmp_path / "rose-tracking.jsonl").read_text().splitlines()]
     assert events == ["start", "iteration", "iteration", "stop"]
+    (run_dir,) = find_runs(tmp_path / "runs")
+    assert load_run(run_dir).manifest["backend"] == "local"  # the journal names the engine the tasks ran on
 
 
 def test_resume_continues_the_named_campaign(workflow, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rose.engine import backend_spec_for
 from rose.tracking import CriterionManifest, PipelineManifest, TaskManifest
 
 if TYPE_CHECKING:
@@ -43,8 +44,10 @@ def build_manifest(learner: Learner, run_dir: str | None, **extra: Any) -> Pipel
             threshold=c.threshold,
             operator=c.operator,
         )
+    backend = backend_spec_for(learner.asyncflow) if learner.asyncflow is not None else None
     return PipelineManifest(
-        learner_type=type(learner).__name__, tasks=tasks, criterion=criterion, run_dir=run_dir, **extra,
+        learner_type=type(learner).__name__, tasks=tasks, criterion=criterion, run_dir=run_dir,
+        backend=backend.name if backend is not None else None, **extra,
     )
 
 

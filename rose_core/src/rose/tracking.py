@@ -103,7 +103,7 @@ class CriterionManifest(TaskManifest):
 
 @define(kw_only=True)
 class PipelineManifest:
-    """What a campaign is: learner type, tasks, criterion, parallelism, run directory."""
+    """What a campaign is: learner type, tasks, criterion, parallelism, run directory, backend."""
 
     learner_type: str
     tasks: dict[str, TaskManifest] = field(factory=dict)
@@ -113,6 +113,8 @@ class PipelineManifest:
     run_dir: str | None = None
     learner_configs: list[Any] = field(factory=list)
     extra: dict[str, Any] = field(factory=dict)
+    #: the backend plugin's name (``local``, ``dask``, ``radical``...), None for an engine no plugin describes
+    backend: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable view of the manifest."""
