@@ -276,6 +276,11 @@ def submit_task(
     ``break``) cancels the task in the backend. A backend that starts a process for the task
     calls ``task["rose_on_spawn"]({"pid", "pgid", "start_time"})`` when it has one (from any
     thread), so the campaign can record it and end it after a crash.
+
+    A backend with a method ``rose_start_task(task) -> bool`` is asked first: True means it
+    started the task itself, without an asyncio task around it (the local plugin does so for
+    function tasks on its threads: one coroutine and one asyncio task less per task in flight),
+    and reports its end through its state callback as usual; False takes the ordinary path.
     """
     import asyncio
 
@@ -319,7 +324,18 @@ def submit_task(
         settlement.futures[uid] = future
     submitted = _Submitted(engine, backend, uid, future, settlement)
     future.add_done_callback(submitted.finished)
-    if _submits_like_asyncflow_local(backend):
+    start = getattr(backend, "rose_start_task", None)
+    if start is not None:
+        try:
+            started = start(task)
+        except Exception as exc:  # noqa: BLE001 - the task's failure, reported through its future
+            future.set_exception(exc)
+            return future
+    else:
+        started = False
+    if started:
+        pass  # the backend runs it and reports its end through its state callback, with no coroutine of ours
+    elif _submits_like_asyncflow_local(backend):
         # what LocalExecutionBackend.submit_tasks does, without a task around it that only
         # creates the task that runs it (one asyncio task and one loop pass less per task)
         backend.tasks[uid] = task

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -300,6 +301,39 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
             return result
         finally:
             self._functions_running -= 1
+
+    def rose_start_task(self, task: dict[str, Any]) -> bool:
+        """Start a function task on this backend's threads with no coroutine around it (True).
+
+        The core's submission asks this first (:func:`rose.engine.submit_task`): the task's end
+        is reported from a callback of the thread's result, as :meth:`_handle_task` would report
+        it, without an asyncio task held per task in flight (scenario 7). Commands, and
+        functions on another executor, return False and take the ordinary path.
+        """
+        function = task.get("function")
+        executor = self.executor
+        if not function or not isinstance(executor, FunctionThreads):
+            return False
+        running = executor.start(function, task.get("args", ()), task.get("kwargs", {}))
+        self.tasks[task["uid"]] = task
+        task["future"] = running  # what cancel_task and shutdown cancel
+        self._functions_running += 1
+        running.add_done_callback(functools.partial(self._function_ended, task))
+        return True
+
+    def _function_ended(self, task: dict[str, Any], running: asyncio.Future[Any]) -> None:
+        self._functions_running -= 1
+        self.tasks.pop(task["uid"], None)
+        if running.cancelled():
+            return  # cancel_task reported it
+        error = running.exception()
+        if error is None:  # no str(value) as stdout, as asyncflow does: printing a large result is pure cost
+            task.update({"return_value": running.result(), "stdout": "", "exit_code": 0})
+            self._callback_func(task, "DONE")
+        else:
+            task.update({"stderr": str(error), "stdout": None, "exit_code": 1, "exception": error,
+                         "return_value": None})
+            self._callback_func(task, "FAILED")
 
     # -- bookkeeping, cancellation, shutdown -------------------------------------------
     async def _handle_task(self, task: dict[str, Any]) -> None:
