@@ -288,7 +288,7 @@ def submit_task(
 
     loop = asyncio.get_running_loop()
     uid = f"task.{get_next_uid()}"
-    future: asyncio.Future[Any] = loop.create_future()
+    future: Any = _task_future_class()(loop=loop)
     executable = argv[0] if argv else None
     task: dict[str, Any] = {
         "uid": uid,
@@ -306,12 +306,12 @@ def submit_task(
         "workflow_id": None,
         "_tel_executable": executable or spec.name,
         "_tel_task_type": "executable" if argv else "function",
-        "metadata": {"dependencies": [], "input_files": [], "output_files": []},
+        "metadata": _NO_METADATA,
     }
     if on_spawn is not None:
         task["rose_on_spawn"] = on_spawn
-    future.task = task  # type: ignore[attr-defined]  # exit code and stderr are read from here
-    future.state = "PENDING"  # type: ignore[attr-defined]  # what asyncflow's handlers update
+    future.task = task  # exit code and stderr are read from here
+    future.state = "PENDING"  # what asyncflow's handlers update
     engine.components[uid] = {"type": "task", "future": future, "description": task}
     backend = engine._backends.get(task["target_backend"]) if task["target_backend"] else engine.backend
     if backend is None:
@@ -322,8 +322,8 @@ def submit_task(
     settlement = _Settlement.of(engine, backend)
     if settlement is not None:
         settlement.futures[uid] = future
-    submitted = _Submitted(engine, backend, uid, future, settlement)
-    future.add_done_callback(submitted.finished)
+    future.engine, future.backend, future.settlement = engine, backend, settlement
+    future.add_done_callback(_finished)
     start = getattr(backend, "rose_start_task", None)
     if start is not None:
         try:
@@ -340,39 +340,65 @@ def submit_task(
         # creates the task that runs it (one asyncio task and one loop pass less per task)
         backend.tasks[uid] = task
         handler = task["future"] = loop.create_task(backend._handle_task(task))
-        handler.add_done_callback(submitted.submission_failed)  # a backend that fails before settling it
+        handler.add_done_callback(_Submission(future).failed)  # a backend that fails before settling it
     else:
-        loop.create_task(backend.submit_tasks([task])).add_done_callback(submitted.submission_failed)
+        loop.create_task(backend.submit_tasks([task])).add_done_callback(_Submission(future).failed)
     return future
 
 
-class _Submitted:
-    """One submitted task's end: forget it, cancel it in the backend, or fail it when its
-    submission failed. (One small object, not closures: less held per task in flight.)"""
+#: the metadata of every task ROSE submits: no dependencies or files for asyncflow to stage (ROSE
+#: resolves them itself); one shared, read-only value, not three empty lists per task in flight
+_NO_METADATA: dict[str, Any] = {"dependencies": (), "input_files": (), "output_files": ()}
 
-    __slots__ = ("backend", "engine", "future", "settlement", "uid")
+_TASK_FUTURE: list[type] = []
 
-    def __init__(self, engine: Any, backend: Any, uid: str, future: asyncio.Future[Any],
-                 settlement: _Settlement | None) -> None:
-        self.engine, self.backend, self.uid, self.future, self.settlement = engine, backend, uid, future, settlement
 
-    def finished(self, done: asyncio.Future[Any]) -> None:
-        """The task's future is done: forget the task, and cancel it in the backend if it was cancelled."""
-        if self.settlement is not None:
-            self.settlement.futures.pop(self.uid, None)
-        if not done.cancelled():
-            self.engine.components.pop(self.uid, None)
-            return
-        done.get_loop().create_task(self._cancel_in_backend())
+def _task_future_class() -> type:
+    """The future class of submitted tasks (built on first use: ``import rose`` does not import asyncio).
 
-    async def _cancel_in_backend(self) -> None:
-        try:
-            await self.backend.cancel_task(self.uid)
-        finally:
-            self.engine.components.pop(self.uid, None)
+    It keeps what asyncflow and ROSE set on a task's future (``task``, the task's dict, and
+    ``state``; the engine, backend and settlement its end is reported to) in slots: no
+    attribute dict and no helper object per task in flight (scenario 7).
+    """
+    if not _TASK_FUTURE:
+        import asyncio
 
-    def submission_failed(self, done: asyncio.Task[Any]) -> None:
-        """The backend's submission (or task handler) raised before the task was settled."""
+        class TaskFuture(asyncio.Future):  # type: ignore[type-arg]
+            __slots__ = ("backend", "engine", "settlement", "state", "task")
+
+        _TASK_FUTURE.append(TaskFuture)
+    return _TASK_FUTURE[0]
+
+
+def _finished(done: Any) -> None:
+    """A submitted task's future is done: forget the task, and cancel it in the backend if it was
+    cancelled. (A function reading the future's slots: nothing more is held per task in flight.)"""
+    if done.settlement is not None:
+        done.settlement.futures.pop(done.task["uid"], None)
+    if not done.cancelled():
+        done.engine.components.pop(done.task["uid"], None)
+        return
+    done.get_loop().create_task(_cancel_in_backend(done.engine, done.backend, done.task["uid"]))
+
+
+async def _cancel_in_backend(engine: Any, backend: Any, uid: str) -> None:
+    try:
+        await backend.cancel_task(uid)
+    finally:
+        engine.components.pop(uid, None)
+
+
+class _Submission:
+    """Fails a task's future when its backend's submission (or task handler) raised before
+    settling it."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self.future = future
+
+    def failed(self, done: asyncio.Task[Any]) -> None:
+        """The submission ended: pass its exception on to the task's future, if it has one."""
         if not done.cancelled() and done.exception() is not None and not self.future.done():
             self.future.set_exception(done.exception())  # type: ignore[arg-type]
 

@@ -131,7 +131,7 @@ def of_call(args: Sequence[Any], kwargs: Mapping[str, Any], cwd: str | None = No
             return known
     key = CallKey(hashlib.blake2b(text.encode(), digest_size=8).hexdigest())
     key.inputs = inputs
-    key.paths = paths
+    key.paths = paths or _NO_PATHS
     if not paths:
         if len(_KEYS) >= _KEYS_KEPT:
             _KEYS.clear()
@@ -156,7 +156,7 @@ _KEYS_KEPT = 4096
 
 _NO_INPUTS = CallKey("")
 _NO_INPUTS.inputs = {}
-_NO_INPUTS.paths = {}
+_NO_INPUTS.paths = _NO_PATHS = {}
 #: the digests of None, True and False, computed once the general way (journals written before agree)
 _CONSTANTS: dict[Any, str] = {value: _json_digest(value) for value in (None, True, False)}
 
