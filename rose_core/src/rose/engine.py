@@ -282,14 +282,13 @@ def submit_task(
     function tasks on its threads: one coroutine and one asyncio task less per task in flight),
     and reports its end through its state callback as usual; False takes the ordinary path.
     """
-    import asyncio
-
-    from radical.asyncflow.utils import get_next_uid
-
-    loop = asyncio.get_running_loop()
-    uid = f"task.{get_next_uid()}"
-    future: Any = _task_future_class()(loop=loop)
+    if _Lazy.running_loop is None or _Lazy.next_uid is None:
+        _Lazy.load()
+    loop = _Lazy.running_loop()  # type: ignore[misc]
+    uid = f"task.{_Lazy.next_uid()}"  # type: ignore[misc]
+    future: asyncio.Future[Any] = _task_future_class()(loop=loop)
     executable = argv[0] if argv else None
+    options = spec.engine_options
     task: dict[str, Any] = {
         "uid": uid,
         "name": spec.name,
@@ -301,8 +300,8 @@ def submit_task(
         "prompt": None,
         "is_service": False,
         "task_backend_specific_kwargs": description,
-        "target_backend": spec.engine_options.get("backend"),
-        "capture_stdio": bool(spec.engine_options.get("capture_stdio", False)),
+        "target_backend": options.get("backend") if options else None,
+        "capture_stdio": bool(options.get("capture_stdio", False)) if options else False,
         "workflow_id": None,
         "_tel_executable": executable or spec.name,
         "_tel_task_type": "executable" if argv else "function",
@@ -310,8 +309,8 @@ def submit_task(
     }
     if on_spawn is not None:
         task["rose_on_spawn"] = on_spawn
-    future.task = task  # exit code and stderr are read from here
-    future.state = "PENDING"  # what asyncflow's handlers update
+    future.task = task  # type: ignore[attr-defined]  # exit code and stderr are read from here
+    future.state = "PENDING"  # type: ignore[attr-defined]  # what asyncflow's handlers update
     engine.components[uid] = {"type": "task", "future": future, "description": task}
     backend = engine._backends.get(task["target_backend"]) if task["target_backend"] else engine.backend
     if backend is None:
@@ -322,20 +321,17 @@ def submit_task(
     settlement = _Settlement.of(engine, backend)
     if settlement is not None:
         settlement.futures[uid] = future
-    future.engine, future.backend, future.settlement = engine, backend, settlement
+    future.engine, future.backend, future.settlement = engine, backend, settlement  # type: ignore[attr-defined]
     future.add_done_callback(_finished)
-    start = getattr(backend, "rose_start_task", None)
-    if start is not None:
+    if _starts_tasks_itself(backend):
         try:
-            started = start(task)
+            started = backend.rose_start_task(task)
         except Exception as exc:  # noqa: BLE001 - the task's failure, reported through its future
             future.set_exception(exc)
             return future
-    else:
-        started = False
-    if started:
-        pass  # the backend runs it and reports its end through its state callback, with no coroutine of ours
-    elif _submits_like_asyncflow_local(backend):
+        if started:
+            return future  # the backend runs it and reports its end through its state callback
+    if _submits_like_asyncflow_local(backend):
         # what LocalExecutionBackend.submit_tasks does, without a task around it that only
         # creates the task that runs it (one asyncio task and one loop pass less per task)
         backend.tasks[uid] = task
@@ -404,6 +400,33 @@ class _Submission:
 
 
 _LOCAL_SUBMIT: dict[type, bool] = {}
+_STARTS_ITSELF: dict[type, bool] = {}
+
+
+def _starts_tasks_itself(backend: Any) -> bool:
+    """Whether ``backend`` has ``rose_start_task`` (see :func:`submit_task`), per backend class."""
+    kind = type(backend)
+    known = _STARTS_ITSELF.get(kind)
+    if known is None:
+        known = _STARTS_ITSELF[kind] = callable(getattr(kind, "rose_start_task", None))
+    return known
+
+
+class _Lazy:
+    """What :func:`submit_task` calls on every task, imported on first use (``import rose`` imports
+    neither asyncio nor asyncflow), then kept: no import statement per task."""
+
+    running_loop: Callable[[], Any] | None = None
+    next_uid: Callable[[], str] | None = None
+
+    @classmethod
+    def load(cls) -> None:
+        """Import them."""
+        import asyncio
+
+        from radical.asyncflow.utils import get_next_uid  # asyncflow's counter: unique beside its own tasks
+
+        cls.running_loop, cls.next_uid = asyncio.get_running_loop, get_next_uid
 
 
 def _submits_like_asyncflow_local(backend: Any) -> bool:
