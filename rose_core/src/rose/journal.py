@@ -114,18 +114,20 @@ class Journal:
         has the directory.
         """
         try:
-            fresh = not os.path.isdir(self.run_dir)  # a new directory: nothing to repair or derive
-            private.make_dirs(self.run_dir)
+            if not os.path.isdir(self.run_dir):
+                private.make_dirs(self.run_dir)
             if not self.child:
                 self._take_lock()
-            if not fresh:
-                for path in (self.path, self.summary_path, self.curve_path):
+            # one listing instead of a stat per file: a new campaign's directory has none of them
+            present = set(os.listdir(self.run_dir))
+            for path in (self.path, self.summary_path, self.curve_path):
+                if os.path.basename(path) in present:
                     _drop_partial_last_line(path)
             self._file = open(self.path, "a", encoding="utf-8", opener=private.opener())
             # a campaign of an older ROSE being resumed: derive what it did not write
-            if not fresh and not os.path.isfile(self.summary_path):
+            if JOURNAL_NAME in present and SUMMARY_NAME not in present:
                 _derive(self.path, self.summary_path, rows=False)
-            if not fresh and not os.path.isfile(self.curve_path):
+            if JOURNAL_NAME in present and CURVE_NAME not in present:
                 _derive(self.summary_path if os.path.isfile(self.summary_path) else self.path, self.curve_path,
                         rows=True)
             if not self.child or _OpenFiles.take(2):  # else opened for each record: one file per learner
