@@ -21,8 +21,13 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rose import private
-from rose.errors import JournalError, ResourceError
-from rose.records import BackendSpec, Resources
+from rose.backend_helpers import RADICAL_FORK_WARNING as RADICAL_FORK_WARNING  # re-exported: plugins import
+from rose.backend_helpers import Translate as Translate  # these from rose.engine
+from rose.backend_helpers import backend_spec_for as backend_spec_for
+from rose.backend_helpers import default_translate as default_translate
+from rose.backend_helpers import quiet_asyncflow_shutdown, script_directory, silence_radical_fork_warning, translator_for
+from rose.errors import JournalError
+from rose.records import BackendSpec
 
 if TYPE_CHECKING:
     import asyncio
@@ -39,8 +44,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-Translate = Callable[[str, Resources, bool], dict[str, Any]]
 
 #: backends log what users wait for (a pilot submitted, queued, active; a cluster's dashboard) at
 #: INFO under ``rose.lifecycle.<backend>``: ``rose run`` prints it, the progress tracker shows it
@@ -202,56 +205,6 @@ def _cancel_for_signal(task: asyncio.Task[Any], name: str) -> None:
     task.cancel(msg=name)
 
 
-def _class_names(obj: Any) -> set[str]:
-    return {f"{cls.__module__}:{cls.__qualname__}" for cls in type(obj).__mro__}
-
-
-def backend_spec_for(engine: Any) -> BackendSpec | None:
-    """The plugin record describing ``engine``'s backend, or None if unknown."""
-    spec = getattr(engine, "_rose_backend_spec", None)
-    if spec is not None:
-        return spec  # type: ignore[no-any-return]
-    backend = getattr(engine, "backend", None)
-    if backend is None:
-        return None
-    from rose.plugins import registry
-
-    names = _class_names(backend)
-    for candidate in registry().backends.values():
-        if names.intersection(candidate.backend_classes):
-            try:
-                engine._rose_backend_spec = candidate
-            except AttributeError:  # pragma: no cover - exotic engine objects
-                pass
-            return candidate
-    return None
-
-
-def translator_for(engine: Any) -> Translate:
-    """The resource translator for ``engine`` (its plugin's, or a conservative default)."""
-    spec = backend_spec_for(engine)
-    if spec is not None and spec.translate is not None:
-        return spec.translate
-    backend = getattr(engine, "backend", None)
-    label = type(backend).__name__ if backend is not None else "unknown"
-    return lambda task, resources, shell: default_translate(task, resources, shell, label)
-
-
-def default_translate(task: str, resources: Resources, shell: bool, backend: str) -> dict[str, Any]:
-    """For a backend no plugin describes: local processes, no GPUs or MPI ranks."""
-    if resources.gpus or resources.ranks > 1:
-        raise ResourceError(
-            task, resources, backend, "no installed ROSE plugin describes this backend, so GPUs "
-            "and MPI ranks cannot be placed; build the engine with rose.engine(name)"
-        )
-    description: dict[str, Any] = {"shell": shell}
-    if resources.cwd:
-        description["cwd"] = resources.cwd
-    if resources.env:
-        description["env"] = {**os.environ, **resources.env}
-    return description
-
-
 def submit_task(
     engine: Any,
     spec: Any,
@@ -286,7 +239,7 @@ def submit_task(
         _Lazy.load()
     loop = _Lazy.running_loop()  # type: ignore[misc]
     uid = f"task.{_Lazy.next_uid()}"  # type: ignore[misc]
-    future: asyncio.Future[Any] = _task_future_class()(loop=loop)
+    future: asyncio.Future[Any] = _Lazy.future_class(loop=loop)
     executable = argv[0] if argv else None
     options = spec.engine_options
     task: dict[str, Any] = {
@@ -322,11 +275,13 @@ def submit_task(
     if settlement is not None:
         settlement.futures[uid] = future
     future.engine, future.backend, future.settlement = engine, backend, settlement  # type: ignore[attr-defined]
-    future.add_done_callback(_finished)
+    if settlement is None:  # asyncflow settles it: forget the task when it is done
+        future.add_done_callback(_finished)
     if _starts_tasks_itself(backend):
         try:
             started = backend.rose_start_task(task)
         except Exception as exc:  # noqa: BLE001 - the task's failure, reported through its future
+            _forget(future)
             future.set_exception(exc)
             return future
         if started:
@@ -335,8 +290,7 @@ def submit_task(
         # what LocalExecutionBackend.submit_tasks does, without a task around it that only
         # creates the task that runs it (one asyncio task and one loop pass less per task)
         backend.tasks[uid] = task
-        handler = task["future"] = loop.create_task(backend._handle_task(task))
-        handler.add_done_callback(_Submission(future).failed)  # a backend that fails before settling it
+        task["future"] = loop.create_task(_handled(backend, task, future))
     else:
         loop.create_task(backend.submit_tasks([task])).add_done_callback(_Submission(future).failed)
     return future
@@ -362,19 +316,47 @@ def _task_future_class() -> type:
         class TaskFuture(asyncio.Future):  # type: ignore[type-arg]
             __slots__ = ("backend", "engine", "settlement", "state", "task")
 
+            def cancel(self, msg: Any = None) -> bool:
+                """Cancel the future, and the task in its backend (no done callback per task)."""
+                if not super().cancel(msg=msg):
+                    return False
+                _cancelled(self)
+                return True
+
         _TASK_FUTURE.append(TaskFuture)
     return _TASK_FUTURE[0]
 
 
+async def _handled(backend: Any, task: dict[str, Any], future: asyncio.Future[Any]) -> None:
+    """Run asyncflow's task handler; an error before it settled the task fails the task's future."""
+    try:
+        await backend._handle_task(task)
+    except Exception as exc:  # noqa: BLE001 - handed to the task's future (asyncflow logged it)
+        if not future.done():
+            _forget(future)
+            future.set_exception(exc)
+
+
+def _forget(future: Any) -> None:
+    """Forget a task whose future ROSE settles itself (not through the settlement)."""
+    uid = future.task["uid"]
+    if future.settlement is not None:
+        future.settlement.futures.pop(uid, None)
+    future.engine.components.pop(uid, None)
+
+
 def _finished(done: Any) -> None:
-    """A submitted task's future is done: forget the task, and cancel it in the backend if it was
-    cancelled. (A function reading the future's slots: nothing more is held per task in flight.)"""
-    if done.settlement is not None:
-        done.settlement.futures.pop(done.task["uid"], None)
+    """A task asyncflow settled is done: forget it (its cancellation is seen by ``cancel``)."""
     if not done.cancelled():
         done.engine.components.pop(done.task["uid"], None)
-        return
-    done.get_loop().create_task(_cancel_in_backend(done.engine, done.backend, done.task["uid"]))
+
+
+def _cancelled(future: Any) -> None:
+    """A submitted task's future was cancelled (a timeout, a ``break``): cancel it in the backend."""
+    uid = future.task["uid"]
+    if future.settlement is not None:
+        future.settlement.futures.pop(uid, None)
+    future.get_loop().create_task(_cancel_in_backend(future.engine, future.backend, uid))
 
 
 async def _cancel_in_backend(engine: Any, backend: Any, uid: str) -> None:
@@ -396,6 +378,7 @@ class _Submission:
     def failed(self, done: asyncio.Task[Any]) -> None:
         """The submission ended: pass its exception on to the task's future, if it has one."""
         if not done.cancelled() and done.exception() is not None and not self.future.done():
+            _forget(self.future)
             self.future.set_exception(done.exception())  # type: ignore[arg-type]
 
 
@@ -418,6 +401,7 @@ class _Lazy:
 
     running_loop: Callable[[], Any] | None = None
     next_uid: Callable[[], str] | None = None
+    future_class: type = object
 
     @classmethod
     def load(cls) -> None:
@@ -426,7 +410,7 @@ class _Lazy:
 
         from radical.asyncflow.utils import get_next_uid  # asyncflow's counter: unique beside its own tasks
 
-        cls.running_loop, cls.next_uid = asyncio.get_running_loop, get_next_uid
+        cls.running_loop, cls.next_uid, cls.future_class = asyncio.get_running_loop, get_next_uid, _task_future_class()
 
 
 def _submits_like_asyncflow_local(backend: Any) -> bool:
@@ -485,75 +469,17 @@ class _Settlement:
             return
         if future.done():
             return
+        if state == self._canceled:
+            future.cancel()
+            future.state = "CANCELLED"  # type: ignore[attr-defined]
+            return
+        uid = task["uid"]
+        del self.futures[uid]  # settled here: forgotten here (no done callback per task)
+        self.engine.components.pop(uid, None)
         if state == self._done:
             future.set_result(task.get("return_value") if task.get("function") else task.get("stdout"))
             future.state = "DONE"  # type: ignore[attr-defined]
-        elif state == self._failed:
+        else:
             error = task.get("exception") or task.get("stderr") or "failed with unknown error"
             future.set_exception(error if isinstance(error, BaseException) else RuntimeError(str(error)))
             future.state = "FAILED"  # type: ignore[attr-defined]
-        else:
-            future.cancel()
-            future.state = "CANCELLED"  # type: ignore[attr-defined]
-
-
-# -- helpers for backend plugins ------------------------------------------------------------
-
-#: the message radical.utils warns with when logging was configured before it was imported
-RADICAL_FORK_WARNING = "Import `radical` modules before `logging`"
-
-
-def silence_radical_fork_warning() -> None:
-    """Hide radical.utils' "Import `radical` modules before `logging`" warning.
-
-    radical.utils (imported by rhapsody-py and RADICAL-Pilot) patches ``logging`` to be
-    fork-safe either way; it only warns when the application configured logging first,
-    which every ``rose run`` and most scripts do. Backend plugins call this before
-    importing radical modules, so the warning does not reach users at the default level.
-    """
-    import re
-    import warnings
-
-    warnings.filterwarnings("ignore", message=re.escape(RADICAL_FORK_WARNING), category=UserWarning)
-
-
-def script_directory() -> str | None:
-    """The campaign script's directory, for backends that run function tasks elsewhere.
-
-    ``__main__.__file__``'s directory (``python workflow.py`` and ``rose run workflow.py``
-    both set it), else ``sys.path[0]``; None when neither names a directory (an
-    interactive session). Remote backends put it on ``sys.path`` where function tasks
-    run, so a function can use the script's sibling modules as it does locally.
-    """
-    import sys
-
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    if main_file:
-        return os.path.dirname(os.path.abspath(str(main_file)))
-    first = sys.path[0] if sys.path else ""
-    return os.path.abspath(first) if first else None
-
-
-class _DropMessages:
-    """A logging filter that drops records whose message starts with one of ``prefixes``."""
-
-    def __init__(self, *prefixes: str) -> None:
-        self.prefixes = prefixes
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self.prefixes)
-
-
-_ASYNCFLOW_SHUTDOWN = _DropMessages("Internal components shutdown cancelled")
-
-
-def quiet_asyncflow_shutdown() -> None:
-    """Hide asyncflow's "Internal components shutdown cancelled" warning.
-
-    ``WorkflowEngine.shutdown()`` cancels its own run loop and then logs, at WARNING, that
-    awaiting it was cancelled: every normal end of an engine would print it. Backend
-    plugins call this when they build a backend (idempotent).
-    """
-    target = logging.getLogger("radical.asyncflow.workflow_manager")
-    if _ASYNCFLOW_SHUTDOWN not in target.filters:
-        target.addFilter(_ASYNCFLOW_SHUTDOWN)

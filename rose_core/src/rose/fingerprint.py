@@ -156,7 +156,8 @@ _KEYS_KEPT = 4096
 
 _NO_INPUTS = CallKey("")
 _NO_INPUTS.inputs = {}
-_NO_INPUTS.paths = _NO_PATHS = {}
+_NO_PATHS: dict[str, str] = {}  # shared by every key without file inputs: read, never changed
+_NO_INPUTS.paths = _NO_PATHS
 #: the digests of None, True and False, computed once the general way (journals written before agree)
 _CONSTANTS: dict[Any, str] = {value: _json_digest(value) for value in (None, True, False)}
 
