@@ -71,6 +71,8 @@ logger = logging.getLogger(__name__)
 EXECUTORS = ("thread", "process")
 #: a command running this long after its spawn is reported to ``task["rose_on_spawn"]`` (journaled)
 SPAWN_RECORD_DELAY = 0.02
+#: the longest the watchdog waits to hear that a command ended (it hears it with the next spawn)
+WATCHDOG_FLUSH_SECONDS = 0.02
 
 
 class _Slots:
@@ -178,6 +180,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         self._processes: dict[str, Process] = {}
         self._functions_running = 0
         self._watchdog = Watchdog(self.kill_grace)
+        self._watchdog_flush: asyncio.TimerHandle | None = None
 
     # -- commands -----------------------------------------------------------------------
     async def _execute_command(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -226,7 +229,8 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
             finally:
                 report.cancel()
                 self._processes.pop(uid, None)
-                self._watchdog.ended(process.pid)
+                self._watchdog.ended(process.pid, soon=True)  # with the next start, or within 20 ms
+                self._flush_watchdog_soon()
         finally:
             if isinstance(process, Child):
                 process.close()
@@ -244,6 +248,14 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 }
             )
         return task, "DONE" if process.returncode == 0 else "FAILED"
+
+    def _flush_watchdog_soon(self) -> None:
+        if self._watchdog_flush is None:
+            self._watchdog_flush = asyncio.get_running_loop().call_later(WATCHDOG_FLUSH_SECONDS, self._flush_watchdog)
+
+    def _flush_watchdog(self) -> None:
+        self._watchdog_flush = None
+        self._watchdog.flush()
 
     async def _terminate(self, process: Process, task: dict[str, Any]) -> None:
         """SIGTERM the task's process group, SIGKILL it after ``kill_grace`` seconds."""
@@ -388,6 +400,9 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 )
             executor.shutdown(wait=False, cancel_futures=True)
         self._thread_loops.close()
+        if self._watchdog_flush is not None:
+            self._watchdog_flush.cancel()  # close() writes what waits
+            self._watchdog_flush = None
         await asyncio.to_thread(self._watchdog.close)
         logger.info("local backend shut down")
 
