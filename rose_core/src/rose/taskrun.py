@@ -110,6 +110,10 @@ def _journal_task(learner: Learner, campaign: Campaign, iteration: int | None,
     return _TaskJournal(learner, campaign, iteration, key)
 
 
+#: results the journal holds exactly as they are (what :func:`rose.results.encode` returns unchanged)
+_STORED_AS_IS = (type(None), bool, int)
+
+
 class _TaskJournal:
     """Writes one task's attempts to its campaign's journal (one small object per task in
     flight rather than a closure and its cells: scenario 7 holds 10,000 of them)."""
@@ -122,7 +126,7 @@ class _TaskJournal:
     def __call__(self, entry: dict[str, Any]) -> None:
         """Record ``entry`` (one attempt: its status, seconds, result or error)."""
         key = self.key
-        if "result" in entry:
+        if "result" in entry and type(entry["result"]) not in _STORED_AS_IS:
             try:
                 entry["result"] = results.encode(entry["result"], self.learner.run_dir)
             except results.Unstorable as exc:
