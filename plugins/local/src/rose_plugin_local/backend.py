@@ -104,6 +104,19 @@ class _Slots:
         finally:
             self._release(n)
 
+    def take_now(self, n: int) -> int:
+        """Take ``n`` slots if they are free and nobody waits: how many were taken (0: none;
+        give them back with :meth:`give_back`). No waiting, no context manager."""
+        n = max(1, min(n, self.total))
+        if self._waiters or self.free < n:
+            return 0
+        self.free -= n
+        return n
+
+    def give_back(self, n: int) -> None:
+        """Return ``n`` slots taken with :meth:`take_now`."""
+        self._release(n)
+
     def _release(self, n: int) -> None:
         self.free += n
         while self._waiters and self._waiters[0][0] <= self.free:
@@ -192,8 +205,15 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 "task %s asks for %d cores; this backend has max_workers=%d, so it runs alone",
                 task.get("name", task["uid"]), cores, self.max_workers,
             )
-        async with self._slots.take(cores), self._take_gpus(int(options.get("gpus", 0) or 0)) as gpu_ids:
-            env = options.get("env")
+        gpus = int(options.get("gpus", 0) or 0)
+        env = options.get("env")
+        taken = 0 if gpus else self._slots.take_now(cores)
+        if taken:  # the common case: a slot is free and no GPU is asked for
+            try:
+                return await self._run_process(task, argv, bool(options.get("shell", False)), options.get("cwd"), env)
+            finally:
+                self._slots.give_back(taken)
+        async with self._slots.take(cores), self._take_gpus(gpus) as gpu_ids:
             if gpu_ids:
                 env = {**(env if env is not None else os.environ), "CUDA_VISIBLE_DEVICES": ",".join(gpu_ids)}
             return await self._run_process(task, argv, bool(options.get("shell", False)), options.get("cwd"), env)
