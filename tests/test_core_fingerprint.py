@@ -27,6 +27,24 @@ def test_positional_values_count_not_only_their_shape() -> None:
     assert key.inputs.keys() == {"0", "1", "pool"}
 
 
+def test_keys_stay_those_journals_already_hold() -> None:
+    # a campaign journaled by an earlier 0.5 is resumed by this one: the same calls, the same keys
+    assert of_call([None], {}) == "01b1bf8c3ed69c94"
+    assert of_call([None], {}).inputs == {"0": "df75a12623cb"}
+    assert of_call([True, False, 1, 1.0], {"b": None, "a": [1, 2]}) == of_call([True, False, 1, 1.0], {"a": [1, 2], "b": None})
+    assert of_call([True], {}) != of_call([1], {}) and of_call([False], {}) != of_call([0], {})
+
+
+def test_a_named_file_is_looked_at_on_every_call(tmp_path: Path) -> None:
+    # keys of calls without files are kept for the next equal call; a call naming a file never is
+    (tmp_path / "pool.txt").write_text("a")
+    first = of_call(["pool.txt"], {}, str(tmp_path))
+    assert first.paths == {"0": str(tmp_path / "pool.txt")}
+    (tmp_path / "pool.txt").unlink()
+    assert of_call(["pool.txt"], {}, str(tmp_path)).paths == first.paths
+    assert of_call([None], {}) is of_call([None], {})
+
+
 def test_values_orjson_cannot_write_still_count_by_value() -> None:
     assert of_call([[2**70]], {}) != of_call([[2**70 + 1]], {})
 

@@ -21,8 +21,13 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rose import private
-from rose.errors import JournalError, ResourceError
-from rose.records import BackendSpec, Resources
+from rose.backend_helpers import RADICAL_FORK_WARNING as RADICAL_FORK_WARNING  # re-exported: plugins import
+from rose.backend_helpers import Translate as Translate  # these from rose.engine
+from rose.backend_helpers import backend_spec_for as backend_spec_for
+from rose.backend_helpers import default_translate as default_translate
+from rose.backend_helpers import quiet_asyncflow_shutdown, script_directory, silence_radical_fork_warning, translator_for
+from rose.errors import JournalError
+from rose.records import BackendSpec
 
 if TYPE_CHECKING:
     import asyncio
@@ -39,8 +44,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-Translate = Callable[[str, Resources, bool], dict[str, Any]]
 
 #: backends log what users wait for (a pilot submitted, queued, active; a cluster's dashboard) at
 #: INFO under ``rose.lifecycle.<backend>``: ``rose run`` prints it, the progress tracker shows it
@@ -202,56 +205,6 @@ def _cancel_for_signal(task: asyncio.Task[Any], name: str) -> None:
     task.cancel(msg=name)
 
 
-def _class_names(obj: Any) -> set[str]:
-    return {f"{cls.__module__}:{cls.__qualname__}" for cls in type(obj).__mro__}
-
-
-def backend_spec_for(engine: Any) -> BackendSpec | None:
-    """The plugin record describing ``engine``'s backend, or None if unknown."""
-    spec = getattr(engine, "_rose_backend_spec", None)
-    if spec is not None:
-        return spec  # type: ignore[no-any-return]
-    backend = getattr(engine, "backend", None)
-    if backend is None:
-        return None
-    from rose.plugins import registry
-
-    names = _class_names(backend)
-    for candidate in registry().backends.values():
-        if names.intersection(candidate.backend_classes):
-            try:
-                engine._rose_backend_spec = candidate
-            except AttributeError:  # pragma: no cover - exotic engine objects
-                pass
-            return candidate
-    return None
-
-
-def translator_for(engine: Any) -> Translate:
-    """The resource translator for ``engine`` (its plugin's, or a conservative default)."""
-    spec = backend_spec_for(engine)
-    if spec is not None and spec.translate is not None:
-        return spec.translate
-    backend = getattr(engine, "backend", None)
-    label = type(backend).__name__ if backend is not None else "unknown"
-    return lambda task, resources, shell: default_translate(task, resources, shell, label)
-
-
-def default_translate(task: str, resources: Resources, shell: bool, backend: str) -> dict[str, Any]:
-    """For a backend no plugin describes: local processes, no GPUs or MPI ranks."""
-    if resources.gpus or resources.ranks > 1:
-        raise ResourceError(
-            task, resources, backend, "no installed ROSE plugin describes this backend, so GPUs "
-            "and MPI ranks cannot be placed; build the engine with rose.engine(name)"
-        )
-    description: dict[str, Any] = {"shell": shell}
-    if resources.cwd:
-        description["cwd"] = resources.cwd
-    if resources.env:
-        description["env"] = {**os.environ, **resources.env}
-    return description
-
-
 def submit_task(
     engine: Any,
     spec: Any,
@@ -276,15 +229,19 @@ def submit_task(
     ``break``) cancels the task in the backend. A backend that starts a process for the task
     calls ``task["rose_on_spawn"]({"pid", "pgid", "start_time"})`` when it has one (from any
     thread), so the campaign can record it and end it after a crash.
+
+    A backend with a method ``rose_start_task(task) -> bool`` is asked first: True means it
+    started the task itself, without an asyncio task around it (the local plugin does so for
+    function tasks on its threads: one coroutine and one asyncio task less per task in flight),
+    and reports its end through its state callback as usual; False takes the ordinary path.
     """
-    import asyncio
-
-    from radical.asyncflow.utils import get_next_uid
-
-    loop = asyncio.get_running_loop()
-    uid = f"task.{get_next_uid()}"
-    future: asyncio.Future[Any] = loop.create_future()
+    if _Lazy.running_loop is None or _Lazy.next_uid is None:
+        _Lazy.load()
+    loop = _Lazy.running_loop()  # type: ignore[misc]
+    uid = f"task.{_Lazy.next_uid()}"  # type: ignore[misc]
+    future: asyncio.Future[Any] = _Lazy.future_class(loop=loop)
     executable = argv[0] if argv else None
+    options = spec.engine_options
     task: dict[str, Any] = {
         "uid": uid,
         "name": spec.name,
@@ -296,12 +253,12 @@ def submit_task(
         "prompt": None,
         "is_service": False,
         "task_backend_specific_kwargs": description,
-        "target_backend": spec.engine_options.get("backend"),
-        "capture_stdio": bool(spec.engine_options.get("capture_stdio", False)),
+        "target_backend": options.get("backend") if options else None,
+        "capture_stdio": bool(options.get("capture_stdio", False)) if options else False,
         "workflow_id": None,
         "_tel_executable": executable or spec.name,
         "_tel_task_type": "executable" if argv else "function",
-        "metadata": {"dependencies": [], "input_files": [], "output_files": []},
+        "metadata": _NO_METADATA,
     }
     if on_spawn is not None:
         task["rose_on_spawn"] = on_spawn
@@ -317,51 +274,143 @@ def submit_task(
     settlement = _Settlement.of(engine, backend)
     if settlement is not None:
         settlement.futures[uid] = future
-    submitted = _Submitted(engine, backend, uid, future, settlement)
-    future.add_done_callback(submitted.finished)
+    future.engine, future.backend, future.settlement = engine, backend, settlement  # type: ignore[attr-defined]
+    if settlement is None:  # asyncflow settles it: forget the task when it is done
+        future.add_done_callback(_finished)
+    if _starts_tasks_itself(backend):
+        try:
+            started = backend.rose_start_task(task)
+        except Exception as exc:  # noqa: BLE001 - the task's failure, reported through its future
+            _forget(future)
+            future.set_exception(exc)
+            return future
+        if started:
+            return future  # the backend runs it and reports its end through its state callback
     if _submits_like_asyncflow_local(backend):
         # what LocalExecutionBackend.submit_tasks does, without a task around it that only
         # creates the task that runs it (one asyncio task and one loop pass less per task)
         backend.tasks[uid] = task
-        handler = task["future"] = loop.create_task(backend._handle_task(task))
-        handler.add_done_callback(submitted.submission_failed)  # a backend that fails before settling it
+        task["future"] = loop.create_task(_handled(backend, task, future))
     else:
-        loop.create_task(backend.submit_tasks([task])).add_done_callback(submitted.submission_failed)
+        loop.create_task(backend.submit_tasks([task])).add_done_callback(_Submission(future).failed)
     return future
 
 
-class _Submitted:
-    """One submitted task's end: forget it, cancel it in the backend, or fail it when its
-    submission failed. (One small object, not closures: less held per task in flight.)"""
+#: the metadata of every task ROSE submits: no dependencies or files for asyncflow to stage (ROSE
+#: resolves them itself); one shared, read-only value, not three empty lists per task in flight
+_NO_METADATA: dict[str, Any] = {"dependencies": (), "input_files": (), "output_files": ()}
 
-    __slots__ = ("backend", "engine", "future", "settlement", "uid")
+_TASK_FUTURE: list[type] = []
 
-    def __init__(self, engine: Any, backend: Any, uid: str, future: asyncio.Future[Any],
-                 settlement: _Settlement | None) -> None:
-        self.engine, self.backend, self.uid, self.future, self.settlement = engine, backend, uid, future, settlement
 
-    def finished(self, done: asyncio.Future[Any]) -> None:
-        """The task's future is done: forget the task, and cancel it in the backend if it was cancelled."""
-        if self.settlement is not None:
-            self.settlement.futures.pop(self.uid, None)
-        if not done.cancelled():
-            self.engine.components.pop(self.uid, None)
-            return
-        done.get_loop().create_task(self._cancel_in_backend())
+def _task_future_class() -> type:
+    """The future class of submitted tasks (built on first use: ``import rose`` does not import asyncio).
 
-    async def _cancel_in_backend(self) -> None:
-        try:
-            await self.backend.cancel_task(self.uid)
-        finally:
-            self.engine.components.pop(self.uid, None)
+    It keeps what asyncflow and ROSE set on a task's future (``task``, the task's dict, and
+    ``state``; the engine, backend and settlement its end is reported to) in slots: no
+    attribute dict and no helper object per task in flight (scenario 7).
+    """
+    if not _TASK_FUTURE:
+        import asyncio
 
-    def submission_failed(self, done: asyncio.Task[Any]) -> None:
-        """The backend's submission (or task handler) raised before the task was settled."""
+        class TaskFuture(asyncio.Future):  # type: ignore[type-arg]
+            __slots__ = ("backend", "engine", "settlement", "state", "task")
+
+            def cancel(self, msg: Any = None) -> bool:
+                """Cancel the future, and the task in its backend (no done callback per task)."""
+                if not super().cancel(msg=msg):
+                    return False
+                _cancelled(self)
+                return True
+
+        _TASK_FUTURE.append(TaskFuture)
+    return _TASK_FUTURE[0]
+
+
+async def _handled(backend: Any, task: dict[str, Any], future: asyncio.Future[Any]) -> None:
+    """Run asyncflow's task handler; an error before it settled the task fails the task's future."""
+    try:
+        await backend._handle_task(task)
+    except Exception as exc:  # noqa: BLE001 - handed to the task's future (asyncflow logged it)
+        if not future.done():
+            _forget(future)
+            future.set_exception(exc)
+
+
+def _forget(future: Any) -> None:
+    """Forget a task whose future ROSE settles itself (not through the settlement)."""
+    uid = future.task["uid"]
+    if future.settlement is not None:
+        future.settlement.futures.pop(uid, None)
+    future.engine.components.pop(uid, None)
+
+
+def _finished(done: Any) -> None:
+    """A task asyncflow settled is done: forget it (its cancellation is seen by ``cancel``)."""
+    if not done.cancelled():
+        done.engine.components.pop(done.task["uid"], None)
+
+
+def _cancelled(future: Any) -> None:
+    """A submitted task's future was cancelled (a timeout, a ``break``): cancel it in the backend."""
+    uid = future.task["uid"]
+    if future.settlement is not None:
+        future.settlement.futures.pop(uid, None)
+    future.get_loop().create_task(_cancel_in_backend(future.engine, future.backend, uid))
+
+
+async def _cancel_in_backend(engine: Any, backend: Any, uid: str) -> None:
+    try:
+        await backend.cancel_task(uid)
+    finally:
+        engine.components.pop(uid, None)
+
+
+class _Submission:
+    """Fails a task's future when its backend's submission (or task handler) raised before
+    settling it."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self.future = future
+
+    def failed(self, done: asyncio.Task[Any]) -> None:
+        """The submission ended: pass its exception on to the task's future, if it has one."""
         if not done.cancelled() and done.exception() is not None and not self.future.done():
+            _forget(self.future)
             self.future.set_exception(done.exception())  # type: ignore[arg-type]
 
 
 _LOCAL_SUBMIT: dict[type, bool] = {}
+_STARTS_ITSELF: dict[type, bool] = {}
+
+
+def _starts_tasks_itself(backend: Any) -> bool:
+    """Whether ``backend`` has ``rose_start_task`` (see :func:`submit_task`), per backend class."""
+    kind = type(backend)
+    known = _STARTS_ITSELF.get(kind)
+    if known is None:
+        known = _STARTS_ITSELF[kind] = callable(getattr(kind, "rose_start_task", None))
+    return known
+
+
+class _Lazy:
+    """What :func:`submit_task` calls on every task, imported on first use (``import rose`` imports
+    neither asyncio nor asyncflow), then kept: no import statement per task."""
+
+    running_loop: Callable[[], Any] | None = None
+    next_uid: Callable[[], str] | None = None
+    future_class: type = object
+
+    @classmethod
+    def load(cls) -> None:
+        """Import them."""
+        import asyncio
+
+        from radical.asyncflow.utils import get_next_uid  # asyncflow's counter: unique beside its own tasks
+
+        cls.running_loop, cls.next_uid, cls.future_class = asyncio.get_running_loop, get_next_uid, _task_future_class()
 
 
 def _submits_like_asyncflow_local(backend: Any) -> bool:
@@ -420,75 +469,17 @@ class _Settlement:
             return
         if future.done():
             return
+        if state == self._canceled:
+            future.cancel()
+            future.state = "CANCELLED"  # type: ignore[attr-defined]
+            return
+        uid = task["uid"]
+        del self.futures[uid]  # settled here: forgotten here (no done callback per task)
+        self.engine.components.pop(uid, None)
         if state == self._done:
             future.set_result(task.get("return_value") if task.get("function") else task.get("stdout"))
             future.state = "DONE"  # type: ignore[attr-defined]
-        elif state == self._failed:
+        else:
             error = task.get("exception") or task.get("stderr") or "failed with unknown error"
             future.set_exception(error if isinstance(error, BaseException) else RuntimeError(str(error)))
             future.state = "FAILED"  # type: ignore[attr-defined]
-        else:
-            future.cancel()
-            future.state = "CANCELLED"  # type: ignore[attr-defined]
-
-
-# -- helpers for backend plugins ------------------------------------------------------------
-
-#: the message radical.utils warns with when logging was configured before it was imported
-RADICAL_FORK_WARNING = "Import `radical` modules before `logging`"
-
-
-def silence_radical_fork_warning() -> None:
-    """Hide radical.utils' "Import `radical` modules before `logging`" warning.
-
-    radical.utils (imported by rhapsody-py and RADICAL-Pilot) patches ``logging`` to be
-    fork-safe either way; it only warns when the application configured logging first,
-    which every ``rose run`` and most scripts do. Backend plugins call this before
-    importing radical modules, so the warning does not reach users at the default level.
-    """
-    import re
-    import warnings
-
-    warnings.filterwarnings("ignore", message=re.escape(RADICAL_FORK_WARNING), category=UserWarning)
-
-
-def script_directory() -> str | None:
-    """The campaign script's directory, for backends that run function tasks elsewhere.
-
-    ``__main__.__file__``'s directory (``python workflow.py`` and ``rose run workflow.py``
-    both set it), else ``sys.path[0]``; None when neither names a directory (an
-    interactive session). Remote backends put it on ``sys.path`` where function tasks
-    run, so a function can use the script's sibling modules as it does locally.
-    """
-    import sys
-
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    if main_file:
-        return os.path.dirname(os.path.abspath(str(main_file)))
-    first = sys.path[0] if sys.path else ""
-    return os.path.abspath(first) if first else None
-
-
-class _DropMessages:
-    """A logging filter that drops records whose message starts with one of ``prefixes``."""
-
-    def __init__(self, *prefixes: str) -> None:
-        self.prefixes = prefixes
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self.prefixes)
-
-
-_ASYNCFLOW_SHUTDOWN = _DropMessages("Internal components shutdown cancelled")
-
-
-def quiet_asyncflow_shutdown() -> None:
-    """Hide asyncflow's "Internal components shutdown cancelled" warning.
-
-    ``WorkflowEngine.shutdown()`` cancels its own run loop and then logs, at WARNING, that
-    awaiting it was cancelled: every normal end of an engine would print it. Backend
-    plugins call this when they build a backend (idempotent).
-    """
-    target = logging.getLogger("radical.asyncflow.workflow_manager")
-    if _ASYNCFLOW_SHUTDOWN not in target.filters:
-        target.addFilter(_ASYNCFLOW_SHUTDOWN)

@@ -67,12 +67,19 @@ def _default(value: Any) -> Any:
 
 
 def _digest(value: Any) -> str:
+    if value is None or value is True or value is False:  # the commonest inputs (no result handed on): known
+        return _CONSTANTS[value]
     if type(value) is str:  # commands' stdout can be large: hashed as it is, not escaped into JSON first
         return hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=6, person=b"str").hexdigest()
     if type(value).__module__ == "numpy" and hasattr(value, "tobytes") and not getattr(value.dtype, "hasobject", True):
         # an array by its dtype, shape and bytes: no conversion to lists (the same numbers in another dtype differ)
         data = f"{value.dtype.str}{getattr(value, 'shape', ())}".encode() + value.tobytes()
         return hashlib.blake2b(data, digest_size=6).hexdigest()
+    return _json_digest(value)
+
+
+def _json_digest(value: Any) -> str:
+    """The digest of ``value``'s canonical JSON form (the general case of :func:`_digest`)."""
     try:
         data = orjson.dumps(value, default=_default, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):
@@ -91,9 +98,13 @@ def _slow_form(value: Any) -> bytes:
 
 
 def _path_of(value: Any, cwd: str | None) -> str | None:
-    if isinstance(value, os.PathLike):
+    if type(value) is not str:
+        if not isinstance(value, os.PathLike):
+            return None  # the common case (numbers, arrays, results handed on): no file to look at
         value = os.fspath(value)
-    if not isinstance(value, str) or not value or len(value) > _MAX_PATH or "\n" in value or "\0" in value:
+        if not isinstance(value, str):
+            return None
+    if not value or len(value) > _MAX_PATH or "\n" in value or "\0" in value:
         return None
     return value if os.path.isabs(value) or cwd is None else os.path.join(cwd, value)
 
@@ -101,32 +112,54 @@ def _path_of(value: Any, cwd: str | None) -> str | None:
 def of_call(args: Sequence[Any], kwargs: Mapping[str, Any], cwd: str | None = None) -> CallKey:
     """The key of a call with ``args`` and ``kwargs`` (``""`` without inputs).
 
-    ``cwd`` is where the task runs (relative file names are resolved against it).
+    ``cwd`` is where the task runs (relative file names are resolved against it). The
+    returned key, its ``inputs`` and its ``paths`` are shared between equal calls: read them,
+    never change them.
     """
     if not args and not kwargs:
         return _NO_INPUTS
     inputs: dict[str, str] = {}
     paths: dict[str, str] = {}
-    inside = os.path.join(cwd, "") if cwd else None
-    named = [(str(index), value) for index, value in enumerate(args)]
-    named += [(name, kwargs[name]) for name in sorted(kwargs)]
-    for name, value in named:
-        path = _path_of(value, cwd)
-        if path is not None:
-            paths[name] = path
-            if inside is not None and path.startswith(inside):  # relocatable: a moved campaign still matches
-                value = os.path.relpath(path, cwd)
-        inputs[name] = _digest(value)
+    for index, value in enumerate(args):
+        inputs[str(index)] = _input_digest(str(index), value, cwd, paths)
+    for name in sorted(kwargs) if len(kwargs) > 1 else kwargs:
+        inputs[name] = _input_digest(name, kwargs[name], cwd, paths)
     text = ";".join(f"{name}={digest}" for name, digest in inputs.items())
+    if not paths:  # the same inputs again (every iteration of most loops): the same key
+        known = _KEYS.get(text)
+        if known is not None:
+            return known
     key = CallKey(hashlib.blake2b(text.encode(), digest_size=8).hexdigest())
     key.inputs = inputs
-    key.paths = paths
+    key.paths = paths or _NO_PATHS
+    if not paths:
+        if len(_KEYS) >= _KEYS_KEPT:
+            _KEYS.clear()
+        _KEYS[text] = key
     return key
+
+
+def _input_digest(name: str, value: Any, cwd: str | None, paths: dict[str, str]) -> str:
+    """The digest of one input; an input that may name a file is entered in ``paths``."""
+    path = _path_of(value, cwd)
+    if path is not None:
+        paths[name] = path
+        if cwd and path.startswith(os.path.join(cwd, "")):  # relocatable: a moved campaign still matches
+            value = os.path.relpath(path, cwd)
+    return _digest(value)
+
+
+#: the keys of recent calls without file inputs, by their digests' text (bounded: cleared when full)
+_KEYS: dict[str, CallKey] = {}
+_KEYS_KEPT = 4096
 
 
 _NO_INPUTS = CallKey("")
 _NO_INPUTS.inputs = {}
-_NO_INPUTS.paths = {}
+_NO_PATHS: dict[str, str] = {}  # shared by every key without file inputs: read, never changed
+_NO_INPUTS.paths = _NO_PATHS
+#: the digests of None, True and False, computed once the general way (journals written before agree)
+_CONSTANTS: dict[Any, str] = {value: _json_digest(value) for value in (None, True, False)}
 
 
 def file_digests(paths: Mapping[str, str]) -> dict[str, str]:

@@ -102,6 +102,7 @@ class Journal:
         self._lock_file: Any = None
         self._kept = 0  # files a child keeps open beyond its journal (counted in _OpenFiles)
         self._flush_due: _GroupCommit | None = None  # the group commit that will hand our lines to the OS
+        self._group: _GroupCommit | None = None  # the group commit of the loop the journal was last written on
         self._seconds: dict[tuple[Any, Any], float] = {}  # task seconds per (learner, iteration), for the summary
 
     def open(self) -> None:
@@ -113,16 +114,20 @@ class Journal:
         has the directory.
         """
         try:
-            private.make_dirs(self.run_dir)
+            if not os.path.isdir(self.run_dir):
+                private.make_dirs(self.run_dir)
             if not self.child:
                 self._take_lock()
+            # one listing instead of a stat per file: a new campaign's directory has none of them
+            present = set(os.listdir(self.run_dir))
             for path in (self.path, self.summary_path, self.curve_path):
-                _drop_partial_last_line(path)
+                if os.path.basename(path) in present:
+                    _drop_partial_last_line(path)
             self._file = open(self.path, "a", encoding="utf-8", opener=private.opener())
             # a campaign of an older ROSE being resumed: derive what it did not write
-            if not os.path.isfile(self.summary_path):
+            if JOURNAL_NAME in present and SUMMARY_NAME not in present:
                 _derive(self.path, self.summary_path, rows=False)
-            if not os.path.isfile(self.curve_path):
+            if JOURNAL_NAME in present and CURVE_NAME not in present:
                 _derive(self.summary_path if os.path.isfile(self.summary_path) else self.path, self.curve_path,
                         rows=True)
             if not self.child or _OpenFiles.take(2):  # else opened for each record: one file per learner
@@ -177,10 +182,10 @@ class Journal:
         """
         if self._file is None:
             return
-        if record_type == "task":
-            key = (fields.get("learner_id"), fields.get("iteration"))
-            self._seconds[key] = self._seconds.get(key, 0.0) + float(fields.get("seconds") or 0.0)
-        elif record_type == "iteration" and "task_seconds" not in fields:
+        if record_type in DETAIL_RECORDS:
+            self._write_detail(record_type, grouped, fields)
+            return
+        if record_type == "iteration" and "task_seconds" not in fields:
             state = fields.get("state") or {}
             key = (fields.get("learner_id"), state.get("iteration"))
             fields["task_seconds"] = round(self._seconds.pop(key, 0.0), 6)  # rose show reads it from the summary
@@ -195,14 +200,28 @@ class Journal:
             summary = dumps({k: v for k, v in record.items() if k != "carry"}) + "\n"
         with self._lock:
             try:
-                if record_type not in DETAIL_RECORDS:
-                    # the curve and summary first, the journal last: a kill in between leaves at most
-                    # an iteration there that the resume runs again (their readers keep the last one)
-                    self._append(self._curve, self.curve_path,
-                                 dumps(curve_row(record)) + "\n" if record_type == "iteration" else line)
-                    self._append(self._summary, self.summary_path, summary)
+                # the curve and summary first, the journal last: a kill in between leaves at most
+                # an iteration there that the resume runs again (their readers keep the last one)
+                self._append(self._curve, self.curve_path,
+                             dumps(curve_row(record)) + "\n" if record_type == "iteration" else line)
+                self._append(self._summary, self.summary_path, summary)
                 self._file.write(line)
                 if not grouped or not self._flush_later():
+                    self._flush_now()
+            except OSError as exc:
+                raise JournalError(self.path, exc) from exc
+
+    def _write_detail(self, record_type: str, grouped: bool, fields: dict[str, Any]) -> None:
+        """A task or process line: the journal only (the one line written for every task)."""
+        if record_type == "task":
+            key = (fields.get("learner_id"), fields.get("iteration"))
+            seconds = self._seconds
+            seconds[key] = seconds.get(key, 0.0) + float(fields.get("seconds") or 0.0)
+        line = dumps({"type": record_type, "time": time.time(), **fields}) + "\n"
+        with self._lock:
+            try:
+                self._file.write(line)
+                if not grouped or (self._flush_due is None and not self._flush_later()):
                     self._flush_now()
             except OSError as exc:
                 raise JournalError(self.path, exc) from exc
@@ -227,8 +246,11 @@ class Journal:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
-        self._flush_due = _GroupCommit.of(loop)
-        self._flush_due.add(self)
+        group = self._group
+        if group is None or group.loop is not loop:  # the same loop all campaign long: looked up once
+            group = self._group = _GroupCommit.of(loop)
+        self._flush_due = group
+        group.add(self)
         return True
 
     def _flush_now(self) -> None:
@@ -301,7 +323,7 @@ class _GroupCommit:
     _per_loop: weakref.WeakKeyDictionary[Any, _GroupCommit] = weakref.WeakKeyDictionary()
 
     def __init__(self, loop: Any) -> None:
-        self._loop = loop
+        self.loop = loop
         self._waiting: dict[Journal, None] = {}
         self._timer: Any = None
 
@@ -317,7 +339,7 @@ class _GroupCommit:
         """Flush ``journal`` with the next group (at most GROUP_COMMIT_SECONDS from now)."""
         self._waiting[journal] = None
         if self._timer is None:
-            self._timer = self._loop.call_later(GROUP_COMMIT_SECONDS, self._flush)
+            self._timer = self.loop.call_later(GROUP_COMMIT_SECONDS, self._flush)
 
     def discard(self, journal: Journal) -> None:
         """``journal`` flushed itself (or closed): leave it out of the next group."""

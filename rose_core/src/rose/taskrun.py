@@ -107,25 +107,39 @@ def _task_event(learner_id: Any, listeners: list[Callable[[dict[str, Any]], None
 
 def _journal_task(learner: Learner, campaign: Campaign, iteration: int | None,
                   key: str) -> Callable[[dict[str, Any]], None]:
-    directory = learner.run_dir
+    return _TaskJournal(learner, campaign, iteration, key)
 
-    def write(entry: dict[str, Any]) -> None:
-        if "result" in entry:
+
+#: results the journal holds exactly as they are (what :func:`rose.results.encode` returns unchanged)
+_STORED_AS_IS = (type(None), bool, int)
+
+
+class _TaskJournal:
+    """Writes one task's attempts to its campaign's journal (one small object per task in
+    flight rather than a closure and its cells: scenario 7 holds 10,000 of them)."""
+
+    __slots__ = ("campaign", "iteration", "key", "learner")
+
+    def __init__(self, learner: Learner, campaign: Campaign, iteration: int | None, key: str) -> None:
+        self.learner, self.campaign, self.iteration, self.key = learner, campaign, iteration, key
+
+    def __call__(self, entry: dict[str, Any]) -> None:
+        """Record ``entry`` (one attempt: its status, seconds, result or error)."""
+        key = self.key
+        if "result" in entry and type(entry["result"]) not in _STORED_AS_IS:
             try:
-                entry["result"] = results.encode(entry["result"], directory)
+                entry["result"] = results.encode(entry["result"], self.learner.run_dir)
             except results.Unstorable as exc:
                 logger.warning(
                     "[%s] the result of task %r (iteration %s) cannot be stored (%s): a resume runs it again",
-                    learner.label, entry.get("task"), iteration, exc,
+                    self.learner.label, entry.get("task"), self.iteration, exc,
                 )
                 entry["result"] = results.UNSTORED
         if "error" in entry:
             entry["error"] = clip(str(entry["error"]))
         elif key and entry.get("status") == "done":
             entry.update(replay.journal_fields(key))
-        campaign.write("task", iteration=iteration, key=key, **entry)
-
-    return write
+        self.campaign.write("task", iteration=self.iteration, key=key, **entry)
 
 
 def _journal_spawn(campaign: Campaign, iteration: int | None, task: str,

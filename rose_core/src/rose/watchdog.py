@@ -91,6 +91,7 @@ class Watchdog:
         self._process: subprocess.Popen[bytes] | None = None
         self._failed = False
         self._lock = threading.Lock()
+        self._ended: list[str] = []  # "- PGID" lines that go out with the next line written
 
     def _ensure(self) -> subprocess.Popen[bytes] | None:
         if self._process is not None or self._failed:
@@ -112,6 +113,11 @@ class Watchdog:
             process = self._ensure()
             if process is None or process.stdin is None:
                 return
+            if self._ended:  # first: a group id used again after its "-" must stay listed
+                line = "".join(self._ended) + line
+                self._ended.clear()
+            if not line:
+                return
             try:
                 process.stdin.write(line.encode())
                 process.stdin.flush()
@@ -124,13 +130,31 @@ class Watchdog:
         """A task's process group ``pgid`` now runs."""
         self._send(f"+ {pgid}\n")
 
-    def ended(self, pgid: int) -> None:
-        """The leader of group ``pgid`` has ended."""
-        if self._process is not None:
-            self._send(f"- {pgid}\n")
+    def ended(self, pgid: int, *, soon: bool = False) -> None:
+        """The leader of group ``pgid`` has ended.
+
+        With ``soon`` the news waits for the next line written (the next ``started``) or
+        :meth:`flush`: one write, and one wake-up of the watchdog, per command instead of
+        two. The caller flushes within a short time: until then a ``kill -9`` of the campaign
+        makes the watchdog signal a group that has ended (nothing happens, unless its id was
+        already used again by a new group).
+        """
+        if self._process is None:
+            return
+        if soon:
+            with self._lock:
+                self._ended.append(f"- {pgid}\n")
+            return
+        self._send(f"- {pgid}\n")
+
+    def flush(self) -> None:
+        """Write the ``ended(..., soon=True)`` news still waiting."""
+        if self._ended:
+            self._send("")
 
     def close(self) -> None:
         """Close the pipe and reap the watchdog (it exits at once when no group is left)."""
+        self.flush()
         with self._lock:
             process, self._process = self._process, None
         if process is None:

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -70,6 +71,8 @@ logger = logging.getLogger(__name__)
 EXECUTORS = ("thread", "process")
 #: a command running this long after its spawn is reported to ``task["rose_on_spawn"]`` (journaled)
 SPAWN_RECORD_DELAY = 0.02
+#: the longest the watchdog waits to hear that a command ended (it hears it with the next spawn)
+WATCHDOG_FLUSH_SECONDS = 0.02
 
 
 class _Slots:
@@ -100,6 +103,19 @@ class _Slots:
             yield
         finally:
             self._release(n)
+
+    def take_now(self, n: int) -> int:
+        """Take ``n`` slots if they are free and nobody waits: how many were taken (0: none;
+        give them back with :meth:`give_back`). No waiting, no context manager."""
+        n = max(1, min(n, self.total))
+        if self._waiters or self.free < n:
+            return 0
+        self.free -= n
+        return n
+
+    def give_back(self, n: int) -> None:
+        """Return ``n`` slots taken with :meth:`take_now`."""
+        self._release(n)
 
     def _release(self, n: int) -> None:
         self.free += n
@@ -177,6 +193,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         self._processes: dict[str, Process] = {}
         self._functions_running = 0
         self._watchdog = Watchdog(self.kill_grace)
+        self._watchdog_flush: asyncio.TimerHandle | None = None
 
     # -- commands -----------------------------------------------------------------------
     async def _execute_command(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -188,8 +205,15 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 "task %s asks for %d cores; this backend has max_workers=%d, so it runs alone",
                 task.get("name", task["uid"]), cores, self.max_workers,
             )
-        async with self._slots.take(cores), self._take_gpus(int(options.get("gpus", 0) or 0)) as gpu_ids:
-            env = options.get("env")
+        gpus = int(options.get("gpus", 0) or 0)
+        env = options.get("env")
+        taken = 0 if gpus else self._slots.take_now(cores)
+        if taken:  # the common case: a slot is free and no GPU is asked for
+            try:
+                return await self._run_process(task, argv, bool(options.get("shell", False)), options.get("cwd"), env)
+            finally:
+                self._slots.give_back(taken)
+        async with self._slots.take(cores), self._take_gpus(gpus) as gpu_ids:
             if gpu_ids:
                 env = {**(env if env is not None else os.environ), "CUDA_VISIBLE_DEVICES": ",".join(gpu_ids)}
             return await self._run_process(task, argv, bool(options.get("shell", False)), options.get("cwd"), env)
@@ -225,7 +249,8 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
             finally:
                 report.cancel()
                 self._processes.pop(uid, None)
-                self._watchdog.ended(process.pid)
+                self._watchdog.ended(process.pid, soon=True)  # with the next start, or within 20 ms
+                self._flush_watchdog_soon()
         finally:
             if isinstance(process, Child):
                 process.close()
@@ -243,6 +268,14 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 }
             )
         return task, "DONE" if process.returncode == 0 else "FAILED"
+
+    def _flush_watchdog_soon(self) -> None:
+        if self._watchdog_flush is None:
+            self._watchdog_flush = asyncio.get_running_loop().call_later(WATCHDOG_FLUSH_SECONDS, self._flush_watchdog)
+
+    def _flush_watchdog(self) -> None:
+        self._watchdog_flush = None
+        self._watchdog.flush()
 
     async def _terminate(self, process: Process, task: dict[str, Any]) -> None:
         """SIGTERM the task's process group, SIGKILL it after ``kill_grace`` seconds."""
@@ -301,6 +334,39 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         finally:
             self._functions_running -= 1
 
+    def rose_start_task(self, task: dict[str, Any]) -> bool:
+        """Start a function task on this backend's threads with no coroutine around it (True).
+
+        The core's submission asks this first (:func:`rose.engine.submit_task`): the task's end
+        is reported from a callback of the thread's result, as :meth:`_handle_task` would report
+        it, without an asyncio task held per task in flight (scenario 7). Commands, and
+        functions on another executor, return False and take the ordinary path.
+        """
+        function = task.get("function")
+        executor = self.executor
+        if not function or not isinstance(executor, FunctionThreads):
+            return False
+        running = executor.start(function, task.get("args", ()), task.get("kwargs", {}))
+        self.tasks[task["uid"]] = task
+        task["future"] = running  # what cancel_task and shutdown cancel
+        self._functions_running += 1
+        running.add_done_callback(functools.partial(self._function_ended, task))
+        return True
+
+    def _function_ended(self, task: dict[str, Any], running: asyncio.Future[Any]) -> None:
+        self._functions_running -= 1
+        self.tasks.pop(task["uid"], None)
+        if running.cancelled():
+            return  # cancel_task reported it
+        error = running.exception()
+        if error is None:  # no str(value) as stdout, as asyncflow does: printing a large result is pure cost
+            task.update({"return_value": running.result(), "stdout": "", "exit_code": 0})
+            self._callback_func(task, "DONE")
+        else:
+            task.update({"stderr": str(error), "stdout": None, "exit_code": 1, "exception": error,
+                         "return_value": None})
+            self._callback_func(task, "FAILED")
+
     # -- bookkeeping, cancellation, shutdown -------------------------------------------
     async def _handle_task(self, task: dict[str, Any]) -> None:
         # asyncflow's _handle_task, plus forgetting the task at its end. A function task on
@@ -354,6 +420,9 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
                 )
             executor.shutdown(wait=False, cancel_futures=True)
         self._thread_loops.close()
+        if self._watchdog_flush is not None:
+            self._watchdog_flush.cancel()  # close() writes what waits
+            self._watchdog_flush = None
         await asyncio.to_thread(self._watchdog.close)
         logger.info("local backend shut down")
 
