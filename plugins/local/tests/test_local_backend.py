@@ -42,7 +42,7 @@ async def test_max_workers_bounds_concurrent_commands(workdir: Path) -> None:
     async with make_engine("local", work_dir=str(workdir), max_workers=1) as engine:
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.utility_task
+        @learner.training_task
         async def probe() -> list[str]:
             return overlap_probe(workdir / "lock")
 
@@ -59,7 +59,7 @@ async def test_a_task_asking_for_all_cores_runs_alone(workdir: Path) -> None:
         async def wide() -> list[str]:
             return overlap_probe(workdir / "lock")
 
-        @learner.utility_task
+        @learner.training_task
         async def narrow() -> list[str]:
             return overlap_probe(workdir / "lock")
 
@@ -76,7 +76,7 @@ async def test_cancel_kills_the_whole_process_group(workdir: Path) -> None:
     async with make_engine("local", work_dir=str(workdir)) as engine:
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.utility_task
+        @learner.training_task
         async def tree() -> list[str]:
             return ["sh", "-c", f"sleep {inner} & sleep {outer}; wait"]
 
@@ -93,7 +93,7 @@ async def test_sigterm_ignored_means_sigkill_after_grace(workdir: Path) -> None:
     async with make_engine("local", work_dir=str(workdir), kill_grace=0.3) as engine:
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.utility_task(timeout=1.0)
+        @learner.training_task(timeout=1.0)
         async def stubborn() -> list[str]:
             return ["sh", "-c", f"trap '' TERM; sleep {marker}; echo survived"]
 
@@ -113,7 +113,7 @@ async def test_gpus_are_handed_out_through_cuda_visible_devices(
         async def train() -> list[str]:
             return ["sh", "-c", 'echo "$CUDA_VISIBLE_DEVICES"; sleep 0.2']
 
-        @learner.prediction_task(resources={"gpus": 2})
+        @learner.training_task(resources={"gpus": 2})
         async def predict() -> list[str]:
             return ["sh", "-c", 'echo "$CUDA_VISIBLE_DEVICES"']
 
@@ -156,7 +156,7 @@ async def test_capture_stdio_writes_files_in_the_engine_folder(workdir: Path) ->
     async with make_engine("local", work_dir=str(workdir)) as engine:
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.utility_task(capture_stdio=True)
+        @learner.training_task(capture_stdio=True)
         async def noisy() -> list[str]:
             return ["sh", "-c", "echo out; echo err >&2"]
 
@@ -170,7 +170,7 @@ async def test_bad_cwd_is_reported(workdir: Path) -> None:
     async with make_engine("local", work_dir=str(workdir)) as engine:
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.utility_task(resources={"cwd": str(workdir / "missing")})
+        @learner.training_task(resources={"cwd": str(workdir / "missing")})
         async def lost() -> str:
             return "true"
 
@@ -182,7 +182,7 @@ async def test_process_executor_runs_functions_in_another_process(workdir: Path)
     async with make_engine("local", work_dir=str(workdir), executor="process", max_workers=1) as engine:
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.utility_task(as_executable=False)
+        @learner.training_task(as_executable=False)
         async def whoami() -> int:
             return os.getpid()
 
@@ -220,7 +220,7 @@ async def test_rhapsody_concurrent_backend_is_recognised_as_local(workdir: Path)
         assert spec is not None and spec.name == "local"
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.utility_task(resources={"env": {"X": "42"}})
+        @learner.training_task(resources={"env": {"X": "42"}})
         async def show() -> list[str]:
             return ["sh", "-c", 'echo "$X a;b"']
 

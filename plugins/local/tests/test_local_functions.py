@@ -30,7 +30,7 @@ async def test_function_tasks_run_on_worker_threads_max_workers_at_a_time(workdi
         peak: list[int] = [0]
         lock = threading.Lock()
 
-        @learner.utility_task(as_executable=False)
+        @learner.training_task(as_executable=False)
         async def blocking(n: int) -> tuple[int, str]:
             with lock:
                 running.append(n)
@@ -65,7 +65,7 @@ async def test_many_concurrent_results_each_reach_their_caller(workdir: Path) ->
     async with make_engine("local", work_dir=str(workdir)) as engine:
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.utility_task(as_executable=False)
+        @learner.training_task(as_executable=False)
         async def square(n: int) -> int:
             if n % 97 == 13:
                 await asyncio.sleep(0)  # some suspend on their thread's loop
@@ -178,7 +178,7 @@ async def test_a_backend_that_fails_before_settling_a_task_fails_it_instead_of_h
     try:
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.utility_task()
+        @learner.training_task()
         async def command() -> str:
             return "true"
 

@@ -25,7 +25,7 @@ CAMPAIGN = """
         async with rose.engine("local", max_workers=2) as engine:
             learner = Learner(engine, run_dir="run")
 
-            @learner.utility_task
+            @learner.training_task
             async def long():
                 # a shell with a child: the whole process group must end, not only the leader
                 return ["sh", "-c", "sleep {duration} & sleep {duration}; wait"]

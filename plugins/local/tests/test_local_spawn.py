@@ -45,11 +45,11 @@ async def test_output_exit_code_and_stderr_reach_the_task(watcher: str, tmp_path
     async with make_engine("local", work_dir=str(tmp_path)) as engine:
         learner = Learner(engine, run_dir=tmp_path / "run")
 
-        @learner.utility_task
+        @learner.training_task
         async def ok() -> list[str]:
             return ["sh", "-c", "echo out; echo err >&2"]
 
-        @learner.utility_task
+        @learner.training_task
         async def broken() -> list[str]:
             return ["sh", "-c", "echo partial; echo 'disk full' >&2; exit 3"]
 
@@ -69,7 +69,7 @@ async def test_megabytes_on_both_streams_are_read_whole(watcher: str, tmp_path: 
     async with make_engine("local", work_dir=str(tmp_path)) as engine:
         learner = Learner(engine, run_dir=tmp_path / "run")
 
-        @learner.utility_task(timeout=60)
+        @learner.training_task(timeout=60)
         async def chatty() -> list[str]:
             return [sys.executable, "-c", script]
 
@@ -82,7 +82,7 @@ async def test_output_of_a_background_child_is_waited_for(watcher: str, tmp_path
     async with make_engine("local", work_dir=str(tmp_path)) as engine:
         learner = Learner(engine, run_dir=tmp_path / "run")
 
-        @learner.utility_task
+        @learner.training_task
         async def forks() -> list[str]:
             return ["sh", "-c", "echo first; (sleep 0.3; echo second) &"]
 
@@ -100,7 +100,7 @@ async def test_commands_in_flight_start_no_thread_each_and_leak_no_descriptor(tm
     async with make_engine("local", work_dir=str(tmp_path), max_workers=40) as engine:
         learner = Learner(engine, run_dir=tmp_path / "run")
 
-        @learner.utility_task
+        @learner.training_task
         async def sleeper() -> list[str]:
             return ["sleep", marker]
 
@@ -118,7 +118,7 @@ async def test_cancelling_ends_the_command_in_both_watchers(watcher: str, tmp_pa
     async with make_engine("local", work_dir=str(tmp_path), kill_grace=0.5) as engine:
         learner = Learner(engine, run_dir=tmp_path / "run")
 
-        @learner.utility_task(timeout=0.5)
+        @learner.training_task(timeout=0.5)
         async def slow() -> list[str]:
             return ["sh", "-c", f"sleep {marker}; echo late"]
 
