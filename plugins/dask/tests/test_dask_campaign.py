@@ -157,3 +157,31 @@ async def test_cores_and_memory_are_checked_against_the_workers(tmp_path: Path,
         with pytest.raises(ResourceError, match="'dask'") as big:
             await too_big()
         assert "4096 MiB" in str(big.value) and "--memory-limit" in str(big.value)
+
+
+async def test_tasks_of_one_name_form_one_dask_task_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask groups tasks by key prefix: one group per task name (as Client.map gives), not one per task,
+    which made the scheduler walk every group on each submission (benchmarks/peers, wrapping)."""
+    import asyncio
+
+    monkeypatch.chdir(tmp_path)
+    async with make_engine("dask", work_dir=str(tmp_path / "engine"), n_workers=1, processes=False) as engine:
+        learner = Learner(engine, run_dir=tmp_path / "run")
+
+        @learner.simulation_task(as_executable=False)
+        async def simulation(i: int) -> int:
+            return i * i
+
+        @learner.training_task(as_executable=False)
+        async def training(i: int) -> int:
+            return -i
+
+        results = await asyncio.gather(*(simulation(i) for i in range(6)), *(training(i) for i in range(2)))
+        assert results == [0, 1, 4, 9, 16, 25, 0, -1]  # distinct keys: no two tasks shared a future
+
+        def prefixes(dask_scheduler: Any) -> list[str]:
+            return sorted(dask_scheduler.task_prefixes)
+
+        seen = await engine.backend.client.run_on_scheduler(prefixes)
+    assert "simulation" in seen and "training" in seen, seen
+    assert not [p for p in seen if p.startswith("task.")], seen
