@@ -185,3 +185,28 @@ async def test_tasks_of_one_name_form_one_dask_task_group(tmp_path: Path, monkey
         seen = await engine.backend.client.run_on_scheduler(prefixes)
     assert "simulation" in seen and "training" in seen, seen
     assert not [p for p in seen if p.startswith("task.")], seen
+
+
+def test_a_coroutine_task_runs_on_its_threads_loop_and_leaves_nothing_running() -> None:
+    """Workers run coroutine function tasks on one loop per thread (not asyncio.run's loop per task):
+    the result comes back, an exception propagates, and tasks it left running are cancelled."""
+    import asyncio
+
+    from rose_plugin_dask.worker import run_coroutine
+
+    left: list[asyncio.Task[None]] = []
+
+    async def leaves_a_task(x: int) -> int:
+        left.append(asyncio.get_running_loop().create_task(asyncio.sleep(60)))
+        await asyncio.sleep(0)
+        return x + 1
+
+    async def fails() -> None:
+        await asyncio.sleep(0)
+        raise ValueError("bad input 7")
+
+    assert run_coroutine(leaves_a_task(1)) == 2
+    assert left[0].cancelled()
+    with pytest.raises(ValueError, match="bad input 7"):
+        run_coroutine(fails())
+    assert run_coroutine(leaves_a_task(5)) == 6  # the same loop serves the next task
