@@ -60,8 +60,11 @@ def test_a_tool_too_slow_for_the_largest_fan_out_is_not_started_and_the_table_sa
     sizes = scenario.PeerSizes(fan_out=(10_000,), fan_out_once=(100_000,), once_timeout=300.0)
     results = scenario.PeerResults(sizes, bench_python=None)
     results.cells[("fan-out", 10_000)] = {"slow": scenario.Cell(values=[100.0, 140.0]),
-                                          "fast": scenario.Cell(values=[5_000.0])}
+                                          "fast": scenario.Cell(values=[5_000.0]),
+                                          "failed": scenario.Cell(errors=["timed out after 180 s"])}
     why = scenario.predicted_too_slow(results, "slow", 100_000, 300.0)
     assert why is not None and "120 tasks/s at N=10,000" in why and "833 s" in why and "300 s" in why, why
     assert scenario.predicted_too_slow(results, "fast", 100_000, 300.0) is None
     assert scenario.predicted_too_slow(results, "never-measured", 100_000, 300.0) is None
+    failed = scenario.predicted_too_slow(results, "failed", 100_000, 300.0)
+    assert failed == "not run: it did not finish N=10,000 (timed out after 180 s)", failed

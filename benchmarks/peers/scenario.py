@@ -181,7 +181,10 @@ def predicted_too_slow(results: PeerResults, tool: str, n: int, timeout: float) 
     if not measured:
         return None
     largest = measured[-1]
-    rate = results.cells[("fan-out", largest)][tool].median()
+    cell = results.cells[("fan-out", largest)][tool]
+    rate = cell.median()
+    if rate is None and cell.errors:
+        return f"not run: it did not finish N={largest:,} ({cell.errors[0]})"
     if rate is None or rate <= 0:
         return None
     seconds = n / rate
