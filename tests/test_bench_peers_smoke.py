@@ -48,3 +48,23 @@ def test_peers_scenario_prints_a_ratio_per_comparison_and_writes_its_section(tmp
     assert re.search(r"Parsl \d{4}\.\d+\.\d+", section), section
     for row in ("10a.", "10b.", "10d.", "10e."):
         assert re.search(rf"\| {re.escape(row)} .*\| [\d.]+x \|", text), f"no value in row {row}:\n{text}"
+
+
+def test_a_tool_too_slow_for_the_largest_fan_out_is_not_started_and_the_table_says_why() -> None:
+    """At N=10^5 a tool whose 10^4 throughput predicts more than the timeout is reported, not waited for."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from peers import scenario
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    sizes = scenario.PeerSizes(fan_out=(10_000,), fan_out_once=(100_000,), once_timeout=300.0)
+    results = scenario.PeerResults(sizes, bench_python=None)
+    results.cells[("fan-out", 10_000)] = {"slow": scenario.Cell(values=[100.0, 140.0]),
+                                          "fast": scenario.Cell(values=[5_000.0]),
+                                          "failed": scenario.Cell(errors=["timed out after 180 s"])}
+    why = scenario.predicted_too_slow(results, "slow", 100_000, 300.0)
+    assert why is not None and "120 tasks/s at N=10,000" in why and "833 s" in why and "300 s" in why, why
+    assert scenario.predicted_too_slow(results, "fast", 100_000, 300.0) is None
+    assert scenario.predicted_too_slow(results, "never-measured", 100_000, 300.0) is None
+    failed = scenario.predicted_too_slow(results, "failed", 100_000, 300.0)
+    assert failed == "not run: it did not finish N=10,000 (timed out after 180 s)", failed

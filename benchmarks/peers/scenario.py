@@ -58,11 +58,15 @@ class PeerSizes:
     al_iterations: int = 20
     rounds: int = 2
     wrapping_dask: int = 1_000
-    wrapping_radical: int = 50
+    wrapping_radical: int = 200  # 50 left the ratio inside the noise (1.09x from 30 tasks); 200: ~4 min
     wrapping_rounds: int = 3
     #: a wrapping job runs 2-3 sides x (warm-up + rounds) on one cluster / pilot
     wrapping_timeout: float = 900.0
     job_timeout: float = 180.0  # a tool slower than N / 180 s is reported as timed out
+    #: the fan-out sizes run once get longer, and a tool whose throughput at the largest of
+    #: ``fan_out`` predicts more than this is not started (the table says why) instead of
+    #: being stopped at the timeout
+    once_timeout: float = 300.0
     tools: tuple[str, ...] = TOOLS
 
 
@@ -151,8 +155,15 @@ def _measure(job: JobRunner, results: PeerResults, figures: dict[tuple[str, int]
     params: dict[str, Any] = {"job": "measure", "peer": tool, "workload": workload, "n": n}
     if workload == "al-loop":
         params.update(n=0, iterations=n)
-    result = job(side(tool), params, results.sizes.job_timeout)
     cell = results.cells.setdefault((workload, n), {}).setdefault(tool, Cell())
+    timeout = results.sizes.job_timeout
+    if workload == "fan-out" and n in results.sizes.fan_out_once:
+        timeout = results.sizes.once_timeout
+        too_slow = predicted_too_slow(results, tool, n, timeout)
+        if too_slow:
+            cell.errors.append(too_slow)
+            return
+    result = job(side(tool), params, timeout)
     if not result.get("ok"):
         cell.errors.append(_first_line(result.get("error")))
         return
@@ -161,6 +172,26 @@ def _measure(job: JobRunner, results: PeerResults, figures: dict[tuple[str, int]
     if "cpu_us_per_task" in result:
         cell.cpu_us.append(float(result["cpu_us_per_task"]))
     figures.setdefault((workload, n), {})[tool] = value
+
+
+def predicted_too_slow(results: PeerResults, tool: str, n: int, timeout: float) -> str | None:
+    """Why ``tool`` is not started for a fan-out of ``n``: its median throughput at the largest
+    size already measured says the timed run alone would outlast ``timeout`` (None: run it)."""
+    measured = sorted(m for m in results.sizes.fan_out if m < n and results.cells.get(("fan-out", m), {}).get(tool))
+    if not measured:
+        return None
+    largest = measured[-1]
+    cell = results.cells[("fan-out", largest)][tool]
+    rate = cell.median()
+    if rate is None and cell.errors:
+        return f"not run: it did not finish N={largest:,} ({cell.errors[0]})"
+    if rate is None or rate <= 0:
+        return None
+    seconds = n / rate
+    if seconds <= timeout:
+        return None
+    return (f"not run: {rate:,.0f} tasks/s at N={largest:,} predicts {seconds:,.0f} s for N={n:,}, beyond the "
+            f"{timeout:.0f} s job timeout")
 
 
 def _first_line(error: Any) -> str:
@@ -257,7 +288,9 @@ def markdown(results: PeerResults, plot: str | None) -> list[str]:
         f"Ray {v.get('ray', '-')}, Parsl {v.get('parsl', '-')}, rose-core {v.get('rose-core', '-')}, "
         f"radical.pilot {v.get('radical.pilot', '-')}. Medians of {s.rounds} rounds (fan-out at "
         f"{', '.join(f'{n:,}' for n in s.fan_out_once) or '-'}: one, in the last round); the spread is min-max; "
-        f"a job (start, warm-up, timed run) is stopped after {s.job_timeout:.0f} s; "
+        f"a job (start, warm-up, timed run) is stopped after {s.job_timeout:.0f} s "
+        f"({s.once_timeout:.0f} s at {', '.join(f'{n:,}' for n in s.fan_out_once) or '-'}, where a tool whose "
+        "throughput at the smaller N predicts longer is not started); "
         "ratios compare ROSE local with each tool within a round (higher is better for ROSE): fan-out "
         "tasks/s ROSE / tool, the others wall time tool / ROSE.",
         "",

@@ -157,3 +157,56 @@ async def test_cores_and_memory_are_checked_against_the_workers(tmp_path: Path,
         with pytest.raises(ResourceError, match="'dask'") as big:
             await too_big()
         assert "4096 MiB" in str(big.value) and "--memory-limit" in str(big.value)
+
+
+async def test_tasks_of_one_name_form_one_dask_task_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask groups tasks by key prefix: one group per task name (as Client.map gives), not one per task,
+    which made the scheduler walk every group on each submission (benchmarks/peers, wrapping)."""
+    import asyncio
+
+    monkeypatch.chdir(tmp_path)
+    async with make_engine("dask", work_dir=str(tmp_path / "engine"), n_workers=1, processes=False) as engine:
+        learner = Learner(engine, run_dir=tmp_path / "run")
+
+        @learner.simulation_task(as_executable=False)
+        async def simulation(i: int) -> int:
+            return i * i
+
+        @learner.training_task(as_executable=False)
+        async def training(i: int) -> int:
+            return -i
+
+        results = await asyncio.gather(*(simulation(i) for i in range(6)), *(training(i) for i in range(2)))
+        assert results == [0, 1, 4, 9, 16, 25, 0, -1]  # distinct keys: no two tasks shared a future
+
+        def prefixes(dask_scheduler: Any) -> list[str]:
+            return sorted(dask_scheduler.task_prefixes)
+
+        seen = await engine.backend.client.run_on_scheduler(prefixes)
+    assert "simulation" in seen and "training" in seen, seen
+    assert not [p for p in seen if p.startswith("task.")], seen
+
+
+def test_a_coroutine_task_runs_on_its_threads_loop_and_leaves_nothing_running() -> None:
+    """Workers run coroutine function tasks on one loop per thread (not asyncio.run's loop per task):
+    the result comes back, an exception propagates, and tasks it left running are cancelled."""
+    import asyncio
+
+    from rose_plugin_dask.worker import run_coroutine
+
+    left: list[asyncio.Task[None]] = []
+
+    async def leaves_a_task(x: int) -> int:
+        left.append(asyncio.get_running_loop().create_task(asyncio.sleep(60)))
+        await asyncio.sleep(0)
+        return x + 1
+
+    async def fails() -> None:
+        await asyncio.sleep(0)
+        raise ValueError("bad input 7")
+
+    assert run_coroutine(leaves_a_task(1)) == 2
+    assert left[0].cancelled()
+    with pytest.raises(ValueError, match="bad input 7"):
+        run_coroutine(fails())
+    assert run_coroutine(leaves_a_task(5)) == 6  # the same loop serves the next task
