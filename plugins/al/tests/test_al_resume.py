@@ -100,3 +100,16 @@ async def test_resuming_with_another_learner_count_is_an_error_naming_the_differ
     assert words in message and "Resume it with the same 3 learners, or start a new campaign" in message
     assert {path: path.read_bytes() for path in run_dir.rglob("journal.jsonl")} == before  # nothing written
     assert not (run_dir / "learner-3").exists()
+
+
+async def test_a_parallel_campaign_killed_before_its_start_record_resumes(al_engine: Any, tmp_path: Path) -> None:
+    """kill -9 after the campaign's journal file was created but before its start record: nothing ran,
+    so a resume starts every learner (it was refused as "a campaign of 0 learners")."""
+    run_dir = tmp_path / "runs" / "killed-early"
+    run_dir.mkdir(parents=True)
+    (run_dir / "journal.jsonl").write_bytes(b"")
+    states = await plain(al_engine).start(parallel_learners=2, max_iter=2, resume=str(run_dir))
+    assert [(s.learner_id, s.iteration) for s in states] == [(0, 1), (1, 1)]
+    for learner in (0, 1):
+        journal = read_journal(str(run_dir / f"learner-{learner}"))
+        assert [r["state"]["iteration"] for r in journal if r["type"] == "iteration"] == [0, 1]

@@ -51,6 +51,8 @@ def check_shape(run_dir: str, children: Sequence[str], *, prefix: str = "learner
     count = manifest.get("parallel_count")
     count = count if isinstance(count, int) and not isinstance(count, bool) and count >= len(had) else len(had)
     wanted = list(children)
+    if count == 0:
+        return  # killed before its start record and before any child journal: nothing has run yet
     left = [name for name in had if name not in wanted]
     if not left and count == len(wanted):
         return
