@@ -29,3 +29,13 @@ def test_plugin_follows_the_naming_rule(plugin: Path) -> None:
 def test_every_plugin_directory_is_installed_and_discovered() -> None:
     installed = {ep.name for ep in entry_points(group="rose.plugins")}
     assert {p.name for p in PLUGINS} <= installed
+
+
+def test_every_distribution_in_this_repository_has_the_cores_version() -> None:
+    """rose-core and the plugins it ships are released together: one version, and the CHANGELOG names it."""
+    core = tomllib.loads((ROOT / "rose_core" / "pyproject.toml").read_text())["project"]["version"]
+    versions = {p.name: tomllib.loads((p / "pyproject.toml").read_text())["project"]["version"] for p in PLUGINS}
+    assert {name: v for name, v in versions.items() if v != core} == {}, f"rose-core is {core}"
+    release = core.split(".dev")[0]
+    assert f"] - {release}" in (ROOT / "CHANGELOG.md").read_text().split("\n## ", 2)[1], (
+        f"the CHANGELOG's first section names {release}")

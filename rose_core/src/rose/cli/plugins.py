@@ -49,7 +49,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for info in infos:
-        provides = "; ".join(f"{kind}: {len(names)}" for kind, names in provided(info, reg))
+        provides = "; ".join(f"{kind.replace('_', ' ')}: {len(names)}" for kind, names in provided(info, reg))
         status = info.status if not info.reason else f"{info.status} ({info.reason})"
         rows.append([info.name, info.distribution, info.version, provides or "-", status])
     print_table("ROSE plugins", ["name", "distribution", "version", "provides", "status"], rows)

@@ -13,7 +13,8 @@ Fixtures:
 :mod:`rose.testing.policy`). ``rose.testing.BackendContract`` is the backend contract suite (loaded on first use; see
 :mod:`rose.testing.backend`). Contract checks (``check_tracker``, ``check_backend_spec``, ``check_learner_spec``,
 ``check_learner_kind_spec``, ``check_metric_spec``, ``check_scheduler_spec``, ``check_policy_spec``) assert what
-every record of a kind must do; ``check_policy`` is the contract of a query policy object.
+every record of a kind must do; ``check_policy`` is the contract of a query policy object and
+``check_policy_resumes`` its part that says a policy rebuilt after a resume selects what a long-lived one does.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from rose.records import BackendSpec, LearnerSpec, MetricSpec, PolicySpec, Resources, SchedulerSpec
-from rose.testing.policy import check_policy
+from rose.testing.policy import check_policy, check_policy_resumes
 from rose.testing.recording import RecordingTracker
 from rose.testing.thread_backend import TEST_BACKEND, TestBackendPlugin, ensure_test_backend
 
@@ -37,6 +38,7 @@ __all__ = [
     "check_learner_spec",
     "check_metric_spec",
     "check_policy",
+    "check_policy_resumes",
     "check_policy_spec",
     "check_scheduler_spec",
     "check_tracker",
