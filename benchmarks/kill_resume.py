@@ -13,6 +13,13 @@ were tried, how many killed the campaign before it ended, how many iterations (a
 together) had finished at each kill, and every difference found. The moments are drawn over
 the campaign itself (from its start to its stop record), not over the process's exit.
 
+A contract campaign's tasks take microseconds, so a campaign shorter than ``--min-campaign``
+seconds spends much of its time opening and its kills fall mostly before its first iteration
+ends. Every other moment (the 2nd, 4th, ...) such a campaign's child therefore waits
+``min_campaign / max_iter`` seconds after each state, so that those kills fall after 0, 1,
+2, ... iterations alike (``paced_moments`` in the report); the other moments kill it
+unpaced, mostly inside its tasks. A paced run must equal the unpaced one too.
+
     python benchmarks/kill_resume.py --moments 10            # every learner, 10 moments each
     python benchmarks/kill_resume.py --only ThompsonSampling --moments 2
     python benchmarks/kill_resume.py --only OptunaPolicy --moments 10
@@ -62,8 +69,9 @@ def contract_of(name: str) -> Any:
     return getattr(module, cls)()
 
 
-async def child(name: str, run_dir: str, max_iter: int, resume: bool) -> None:
-    """One campaign of ``name`` in ``run_dir`` (the process the parent kills)."""
+async def child(name: str, run_dir: str, max_iter: int, resume: bool, pace: float) -> None:
+    """One campaign of ``name`` in ``run_dir`` (the process the parent kills); ``pace`` seconds
+    between two of its states."""
     contract = contract_of(name)
     engine = await contract.open_engine()
     try:
@@ -73,14 +81,16 @@ async def child(name: str, run_dir: str, max_iter: int, resume: bool) -> None:
             os.makedirs(run_dir, exist_ok=True)
         print("ready", flush=True)
         async for _state in run:
-            pass
+            if pace:
+                await asyncio.sleep(pace)
         print(f"run_dir {learner.run_dir}", flush=True)
     finally:
         await engine.shutdown()
 
 
-def spawn(name: str, run_dir: Path, max_iter: int, resume: bool) -> subprocess.Popen[str]:
-    argv = [sys.executable, __file__, "--child", name, "--run-dir", str(run_dir), "--max-iter", str(max_iter)]
+def spawn(name: str, run_dir: Path, max_iter: int, resume: bool, pace: float = 0.0) -> subprocess.Popen[str]:
+    argv = [sys.executable, __file__, "--child", name, "--run-dir", str(run_dir), "--max-iter", str(max_iter),
+            "--pace", str(pace)]
     return subprocess.Popen([*argv, *(["--resume"] if resume else [])], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=run_dir.parent, env={**os.environ, "ROSE_RUNS_DIR": str(run_dir.parent / "runs")})
 
@@ -89,11 +99,10 @@ def campaign_dir(output: str) -> str:
     return next(line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("run_dir "))
 
 
-def one_learner(name: str, moments: int, max_iter: int, rng: random.Random, scratch: Path) -> dict[str, Any]:
-    contract = contract_of(name)
-    reference_dir = scratch / f"{name}-reference"
-    reference_dir.mkdir()
-    process = spawn(name, reference_dir / "run", max_iter, False)
+def uninterrupted(name: str, folder: Path, max_iter: int, pace: float) -> tuple[float, str, str]:
+    """Run the campaign once to its end: its duration (start to stop record), its directory, stderr on failure."""
+    folder.mkdir()
+    process = spawn(name, folder / "run", max_iter, False, pace)
     assert process.stdout is not None
     process.stdout.readline()  # ready
     started = time.monotonic()
@@ -101,17 +110,36 @@ def one_learner(name: str, moments: int, max_iter: int, rng: random.Random, scra
     duration = time.monotonic() - started  # interpreter's exit take longer, and a kill there tests nothing
     out, err = process.communicate(timeout=300)
     if process.returncode != 0:
-        return {"error": f"the uninterrupted campaign failed: {err[-2000:]}"}
-    reference = contract.summary(campaign_dir(last + out))
-    report: dict[str, Any] = {"uninterrupted_s": round(duration, 3), "moments": 0, "killed": 0, "equal": 0,
+        return duration, "", err[-2000:] or f"exit code {process.returncode}"
+    return duration, campaign_dir(last + out), ""
+
+
+def one_learner(name: str, moments: int, max_iter: int, rng: random.Random, scratch: Path,
+                min_campaign: float = 0.0) -> dict[str, Any]:
+    contract = contract_of(name)
+    duration, reference_dir, error = uninterrupted(name, scratch / f"{name}-reference", max_iter, 0.0)
+    if error:
+        return {"error": f"the uninterrupted campaign failed: {error}"}
+    reference = contract.summary(reference_dir)
+    durations = {0.0: duration}  # pace -> how long the campaign takes at that pace
+    pace = round(min_campaign / max_iter, 3) if duration < min_campaign else 0.0
+    if pace:
+        durations[pace], paced_dir, error = uninterrupted(name, scratch / f"{name}-reference-paced", max_iter, pace)
+        if error:
+            return {"error": f"the uninterrupted paced campaign failed: {error}"}
+        contract.compare_runs("paced", None, reference, contract.summary(paced_dir), f"waiting {pace} s between states")
+    report: dict[str, Any] = {"uninterrupted_s": {str(p): round(d, 3) for p, d in durations.items()},
+                              "paced_moments": 0, "moments": 0, "killed": 0, "equal": 0,
                               "iterations_done_at_kill": [], "differences": []}
     for moment in range(moments):
-        low, high, found, delay = 0.0, duration, [], 0.0
+        moment_pace = pace if moment % 2 else 0.0  # every other moment paced, when the campaign is short
+        report["paced_moments"] += bool(moment_pace)
+        low, high, found, delay = 0.0, durations[moment_pace], [], 0.0
         for attempt in range(8):  # a moment after the campaign's end, or before its journal exists, is drawn again
             folder = scratch / f"{name}-{moment}-{attempt}"
             folder.mkdir()
             delay = rng.uniform(low, high)
-            process = spawn(name, folder / "run", max_iter, False)
+            process = spawn(name, folder / "run", max_iter, False, moment_pace)
             assert process.stdout is not None
             process.stdout.readline()
             time.sleep(delay)
@@ -135,7 +163,7 @@ def one_learner(name: str, moments: int, max_iter: int, rng: random.Random, scra
             continue
         report["killed"] += 1
         report["iterations_done_at_kill"].append(len(contract.summary(str(found[0]))["metrics"]))
-        resumed = spawn(name, found[0], max_iter, True)
+        resumed = spawn(name, found[0], max_iter, True, moment_pace)
         out, err = resumed.communicate(timeout=300)
         if resumed.returncode != 0:
             report["differences"].append({"moment": moment, "delay_s": round(delay, 3), "error": err[-2000:]})
@@ -156,19 +184,22 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=6)
     parser.add_argument("--seed", type=int, default=26)
     parser.add_argument("--only", default="", help="comma-separated learner names (default: all)")
+    parser.add_argument("--min-campaign", type=float, default=0.3,
+                        help="seconds: a shorter campaign waits between its iterations (0: never)")
+    parser.add_argument("--pace", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", help=argparse.SUPPRESS)
     parser.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        asyncio.run(child(args.child, args.run_dir, args.max_iter, args.resume))
+        asyncio.run(child(args.child, args.run_dir, args.max_iter, args.resume, args.pace))
         return
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(CASES)
     rng = random.Random(args.seed)
     out: dict[str, Any] = {"moments_per_learner": args.moments, "max_iter": args.max_iter, "seed": args.seed, "learners": {}}
     with tempfile.TemporaryDirectory(prefix="rose-kill-resume-") as scratch:
         for name in names:
-            out["learners"][name] = one_learner(name, args.moments, args.max_iter, rng, Path(scratch))
+            out["learners"][name] = one_learner(name, args.moments, args.max_iter, rng, Path(scratch), args.min_campaign)
     print(json.dumps(out, indent=1))
 
 
