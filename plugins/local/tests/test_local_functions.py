@@ -130,6 +130,56 @@ async def test_a_task_cancelled_before_its_turn_never_runs() -> None:
     pool.shutdown()
 
 
+async def test_a_coroutine_cancelled_while_it_runs_stops_at_its_next_await() -> None:
+    pool = FunctionThreads(1)
+    steps: list[int] = []
+    stopped = threading.Event()
+
+    async def long_work() -> None:
+        try:
+            for step in range(100):
+                steps.append(step)
+                await asyncio.sleep(0.02)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+
+    running = pool.start(long_work, (), {})
+    while not steps:
+        await asyncio.sleep(0.01)
+    running.cancel()
+    assert await asyncio.to_thread(stopped.wait, 5), "the coroutine was not cancelled on its thread"
+    done = len(steps)
+    await asyncio.sleep(0.2)
+    assert len(steps) == done < 100
+    assert await pool.start(asyncio.sleep, (0, "next"), {}) == "next"  # the thread and its loop serve the next task
+    pool.shutdown()
+
+
+async def test_a_function_task_that_times_out_stops_running(workdir: Path) -> None:
+    """``timeout=`` on an async function task: the task fails and its body stops, so a retry or the next
+    task never runs beside it."""
+    from rose.errors import TaskFailedError
+
+    log = workdir / "alive.log"
+    async with make_engine("local", work_dir=str(workdir), max_workers=2) as engine:
+        learner = Learner(engine, run_dir=workdir / "run")
+
+        @learner.training_task(as_executable=False, timeout=0.3)
+        async def slow() -> None:
+            for _ in range(40):
+                with log.open("a") as out:
+                    out.write(f"{time.monotonic()}\n")
+                await asyncio.sleep(0.05)
+
+        with pytest.raises(TaskFailedError, match="timeout=0.3"):
+            await learner.run_task("training")
+        failed_at = time.monotonic()
+        await asyncio.sleep(0.5)
+    late = [float(line) for line in log.read_text().split() if float(line) > failed_at]
+    assert late == [], f"the timed-out task wrote {len(late)} more lines after it had failed"
+
+
 async def test_it_is_an_executor_for_plain_callables() -> None:
     pool = FunctionThreads(2)
     loop = asyncio.get_running_loop()

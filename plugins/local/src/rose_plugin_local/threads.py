@@ -16,6 +16,8 @@ calls ``submit`` (or ``run_in_executor``) on ``backend.executor`` keeps working.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -41,8 +43,9 @@ class ThreadLoops:
         self._loops: list[asyncio.AbstractEventLoop] = []
         self._lock = threading.Lock()
 
-    def run(self, func: Any, args: Any, kwargs: Any) -> Any:
-        """Run the coroutine function ``func(*args, **kwargs)`` on this thread's loop."""
+    def run(self, func: Any, args: Any, kwargs: Any, on_start: Callable[[asyncio.Task[Any]], None] | None = None) -> Any:
+        """Run the coroutine function ``func(*args, **kwargs)`` on this thread's loop; ``on_start`` gets
+        its task before it runs (to cancel it from another thread)."""
         loop = getattr(self._local, "loop", None)
         if loop is None or loop.is_closed():
             loop = asyncio.new_event_loop()
@@ -54,7 +57,10 @@ class ThreadLoops:
         asyncio.set_event_loop(loop)
         tasks: list[asyncio.Task[Any]] = self._local.tasks
         try:
-            return loop.run_until_complete(func(*args, **kwargs))
+            main = loop.create_task(func(*args, **kwargs))
+            if on_start is not None:
+                on_start(main)
+            return loop.run_until_complete(main)
         finally:
             # What the function left running; not asyncio.all_tasks(loop), which walks every
             # task of every loop in the process (the campaign's thousands) on each call.
@@ -92,8 +98,10 @@ class FunctionThreads(Executor):
     """``workers`` daemon threads running coroutine functions for asyncio callers.
 
     :meth:`start` returns an asyncio future of the caller's loop. A future cancelled
-    before its turn is skipped; one cancelled while its function runs is left to finish
-    (Python cannot stop a thread) and its result is discarded. Threads are started on
+    before its turn is skipped; one cancelled while its coroutine runs cancels that coroutine
+    on its thread's loop, so it stops at its next ``await`` (a ``timeout``, a ``break``,
+    Ctrl-C: a retry never runs beside the attempt it replaces). Code that blocks without
+    awaiting runs out (Python cannot stop a thread) and its result is discarded. Threads are started on
     first use and are daemons, so a function that never returns does not keep the
     process alive after the campaign.
     """
@@ -108,6 +116,8 @@ class FunctionThreads(Executor):
         self._loops = ThreadLoops()
         self._lock = threading.Lock()
         self._outboxes: dict[asyncio.AbstractEventLoop, _Outbox] = {}
+        self._running: dict[asyncio.Future[Any], asyncio.Task[Any]] = {}  # caller's future -> its coroutine's task
+        self._on_done = self._stop_if_cancelled  # one bound method for every future (memory per task in flight)
         self._closed = False
 
     # -- the asyncio path ---------------------------------------------------------------
@@ -115,8 +125,15 @@ class FunctionThreads(Executor):
         """Run the coroutine function ``func(*args, **kwargs)`` on a worker thread."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
+        future.add_done_callback(self._on_done)
         self._put((future, func, args, kwargs))
         return future
+
+    def _stop_if_cancelled(self, future: asyncio.Future[Any]) -> None:
+        """(On the caller's loop.) A cancelled future cancels its coroutine where it runs."""
+        if future.cancelled() and (task := self._running.get(future)) is not None:
+            with contextlib.suppress(RuntimeError):  # that thread's loop is closed: the task has ended
+                task.get_loop().call_soon_threadsafe(task.cancel)
 
     def _deliver(self, outbox: _Outbox) -> None:
         with self._lock:
@@ -204,8 +221,17 @@ class FunctionThreads(Executor):
             if future.cancelled():
                 continue
             try:
-                value = self._loops.run(func, args, kwargs)
+                value = self._loops.run(func, args, kwargs, functools.partial(self._started, future))
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 self._send_back(future, False, exc)
             else:
                 self._send_back(future, True, value)
+            finally:
+                self._running.pop(future, None)
+
+    def _started(self, future: asyncio.Future[Any], task: asyncio.Task[Any]) -> None:
+        """(On the worker thread.) ``task`` runs ``future``'s coroutine; cancel it at once if the caller
+        already has (the caller's callback may have looked before the task was known)."""
+        self._running[future] = task
+        if future.cancelled():
+            task.cancel()
