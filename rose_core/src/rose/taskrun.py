@@ -139,7 +139,7 @@ class _TaskJournal:
             entry["error"] = clip(str(entry["error"]))
         elif key and entry.get("status") == "done":
             entry.update(replay.journal_fields(key))
-        self.campaign.write("task", iteration=self.iteration, key=key, **entry)
+        self.campaign.write_task(self.iteration, key, entry)
 
 
 def _journal_spawn(campaign: Campaign, iteration: int | None, task: str,
