@@ -177,3 +177,46 @@ def test_rose_engine_stays_a_function_after_the_engine_module_is_imported() -> N
     from rose.engine import translator_for  # noqa: F401 - what learners import
 
     assert callable(rose.engine) and rose.engine.__module__ == "rose"
+
+
+def test_the_manifest_record_is_the_attrs_view_of_the_manifest_whatever_it_holds() -> None:
+    """The start record's manifest (``PipelineManifest.to_dict``, built field by field for plain
+    values) is exactly what ``jsonable(attrs.asdict(manifest))`` gives, and falls back to it
+    for values it does not build itself (attrs instances, numpy values, subclasses)."""
+    import numpy as np
+    from attrs import asdict, define
+
+    from rose.state import jsonable
+    from rose.tracking import CriterionManifest, PipelineManifest, TaskManifest
+
+    @define
+    class Settings:
+        depth: int = 3
+
+    @define(kw_only=True)
+    class Labelled(TaskManifest):
+        label: str = "x"
+
+    def task(**fields: object) -> TaskManifest:
+        return TaskManifest(func_name="simulate", func_module="campaign", as_executable=False, **fields)  # type: ignore[arg-type]
+
+    manifests = [
+        PipelineManifest(learner_type="SequentialActiveLearner"),
+        PipelineManifest(
+            learner_type="ParallelActiveLearner", parallel_count=4, max_iter=10, run_dir="/runs/a", backend="local",
+            tasks={"simulation": task(kind="simulation", decor_kwargs={"shape": (1, 2), "opt": {"lr": math.nan}},
+                                      resources={"cpus": 2})},
+            criterion=CriterionManifest(func_name="check", func_module="campaign", as_executable=False,
+                                        kind="criterion", metric_name="mse", threshold=math.inf, operator="<"),
+            learner_configs=[None, {"simulation": {"kwargs": {"n": [1, 2.5, "x"]}}}], extra={"seed": 1},
+        ),
+        PipelineManifest(learner_type="L", extra={"settings": Settings()}),
+        PipelineManifest(learner_type="L", extra={"scale": np.float64(1.5)}, learner_configs=[{"x": np.arange(3)}]),
+        PipelineManifest(learner_type="L", tasks={"s": task(log_params={"settings": Settings()})}),
+        PipelineManifest(learner_type="L", tasks={"s": Labelled(func_name="f", func_module="m", as_executable=True)}),
+        PipelineManifest(learner_type="L", tasks={1: task(log_params={2: 3})}),  # type: ignore[dict-item]
+    ]
+    for manifest in manifests:
+        view = manifest.to_dict()
+        assert repr(view) == repr(jsonable(asdict(manifest, recurse=True)))
+        json.dumps(view, allow_nan=False)

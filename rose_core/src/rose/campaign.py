@@ -129,6 +129,13 @@ class Campaign:
         if self.journal is not None:
             self.journal.write(record_type, grouped=record_type == "task", learner_id=self.learner.learner_id, **fields)
 
+    def write_task(self, iteration: int | None, key: str, entry: dict[str, Any]) -> None:
+        """Append one task attempt's line (grouped): ``write("task", iteration=..., key=..., **entry)``."""
+        if self.deadline is not None and entry.get("status") == "done":
+            self.task_durations.setdefault(str(entry.get("task")), Durations()).add(float(entry.get("seconds") or 0))
+        if self.journal is not None:
+            self.journal.write_task(self.learner.learner_id, iteration, key, entry)
+
     def iteration_done(self, state: IterationState, carry: Any = None, *, store_carry: bool = True) -> None:
         """Record one finished iteration: the journal first (with the carry), then the trackers."""
         if self.journal is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -117,12 +118,29 @@ def inherit(child: Learner, parent: Learner, *, learner_id: int | str, task_cwd:
     child.criterion = parent.criterion
     child.learner_id = learner_id
     child._translate = parent._translate
-    if task_cwd is not None and parent.asyncflow is not None and not parent.backend_accepts({"cwd": task_cwd}):
+    if task_cwd is not None and parent.asyncflow is not None and not _places_tasks(parent, task_cwd):
         task_cwd = None  # a bare thread pool cannot place tasks: they run where it runs them
     child.task_cwd = task_cwd
     child.task_listeners = parent.task_listeners
     for callback in parent._state_callbacks:
         child.on_state_update(callback)
+
+
+#: per parent learner: (its translator, the folder of its children's directories, whether its
+#: backend runs tasks in a given directory): asked for the first child of a fan-out, not for each
+_PLACES_TASKS: weakref.WeakKeyDictionary[Learner, tuple[Any, str, bool]] = weakref.WeakKeyDictionary()
+
+
+def _places_tasks(parent: Learner, task_cwd: str) -> bool:
+    """Whether ``parent``'s backend accepts ``cwd=task_cwd`` (the same answer for every sibling
+    directory of the same backend: one translation per fan-out instead of one per child)."""
+    translate, folder = parent.translator(), os.path.dirname(task_cwd)
+    known = _PLACES_TASKS.get(parent)
+    if known is not None and known[0] is translate and known[1] == folder:
+        return known[2]
+    accepted = parent.backend_accepts({"cwd": task_cwd})
+    _PLACES_TASKS[parent] = (translate, folder, accepted)
+    return accepted
 
 
 def combined_stop_reason(reasons: Iterable[str | None], stopped: bool = False) -> str:

@@ -99,7 +99,7 @@ def _slow_form(value: Any) -> bytes:
 
 def _path_of(value: Any, cwd: str | None) -> str | None:
     if type(value) is not str:
-        if not isinstance(value, os.PathLike):
+        if value is None or not isinstance(value, os.PathLike):
             return None  # the common case (numbers, arrays, results handed on): no file to look at
         value = os.fspath(value)
         if not isinstance(value, str):

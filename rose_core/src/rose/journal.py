@@ -44,6 +44,7 @@ from rose.journal_read import (
     curve_is_current,
     curve_row,
     dumps,
+    dumps_line,
     paused_gc,
     read_curve,
     read_journal,
@@ -123,7 +124,7 @@ class Journal:
             for path in (self.path, self.summary_path, self.curve_path):
                 if os.path.basename(path) in present:
                     _drop_partial_last_line(path)
-            self._file = open(self.path, "a", encoding="utf-8", opener=private.opener())
+            self._file = open(self.path, "ab", opener=private.opener())  # bytes: lines are UTF-8 from orjson
             # a campaign of an older ROSE being resumed: derive what it did not write
             if JOURNAL_NAME in present and SUMMARY_NAME not in present:
                 _derive(self.path, self.summary_path, rows=False)
@@ -132,8 +133,8 @@ class Journal:
                         rows=True)
             if not self.child or _OpenFiles.take(2):  # else opened for each record: one file per learner
                 self._kept = 2 if self.child else 0
-                self._summary = open(self.summary_path, "a", encoding="utf-8", opener=private.opener())
-                self._curve = open(self.curve_path, "a", encoding="utf-8", opener=private.opener())
+                self._summary = open(self.summary_path, "ab", opener=private.opener())
+                self._curve = open(self.curve_path, "ab", opener=private.opener())
         except OSError as exc:
             self.close()
             raise JournalError(self.path, exc) from exc
@@ -194,19 +195,38 @@ class Journal:
         elif record_type == "stop" and isinstance(fields.get("final"), dict):
             fields["final"] = results.compact_state(fields["final"], self.run_dir)
         record = {"type": record_type, "time": time.time(), **fields}
-        line = dumps(record) + "\n"
+        line = dumps_line(record)
         summary = line
         if record_type == "iteration" and "carry" in record:
-            summary = dumps({k: v for k, v in record.items() if k != "carry"}) + "\n"
+            summary = dumps_line({k: v for k, v in record.items() if k != "carry"})
         with self._lock:
             try:
                 # the curve and summary first, the journal last: a kill in between leaves at most
                 # an iteration there that the resume runs again (their readers keep the last one)
                 self._append(self._curve, self.curve_path,
-                             dumps(curve_row(record)) + "\n" if record_type == "iteration" else line)
+                             dumps_line(curve_row(record)) if record_type == "iteration" else line)
                 self._append(self._summary, self.summary_path, summary)
                 self._file.write(line)
                 if not grouped or not self._flush_later():
+                    self._flush_now()
+            except OSError as exc:
+                raise JournalError(self.path, exc) from exc
+
+    def write_task(self, learner_id: Any, iteration: Any, key: str, entry: dict[str, Any]) -> None:
+        """Append one task line, grouped: what ``write("task", grouped=True, learner_id=...,
+        iteration=..., key=..., **entry)`` writes, without packing the fields into keyword
+        arguments twice on the way (it runs for every task)."""
+        if self._file is None:
+            return
+        seconds = self._seconds
+        where = (learner_id, iteration)
+        seconds[where] = seconds.get(where, 0.0) + float(entry.get("seconds") or 0.0)
+        line = dumps_line({"type": "task", "time": time.time(), "learner_id": learner_id, "iteration": iteration,
+                           "key": key, **entry})
+        with self._lock:
+            try:
+                self._file.write(line)
+                if self._flush_due is None and not self._flush_later():
                     self._flush_now()
             except OSError as exc:
                 raise JournalError(self.path, exc) from exc
@@ -217,7 +237,7 @@ class Journal:
             key = (fields.get("learner_id"), fields.get("iteration"))
             seconds = self._seconds
             seconds[key] = seconds.get(key, 0.0) + float(fields.get("seconds") or 0.0)
-        line = dumps({"type": record_type, "time": time.time(), **fields}) + "\n"
+        line = dumps_line({"type": record_type, "time": time.time(), **fields})
         with self._lock:
             try:
                 self._file.write(line)
@@ -227,13 +247,13 @@ class Journal:
                 raise JournalError(self.path, exc) from exc
 
     @staticmethod
-    def _append(handle: Any, path: str, line: str) -> None:
+    def _append(handle: Any, path: str, line: bytes) -> None:
         """Hand ``line`` to the OS through the open ``handle``, or (a child) open ``path`` for it."""
         if handle is not None:
             handle.write(line)
             handle.flush()
         else:
-            with open(path, "a", encoding="utf-8", opener=private.opener()) as opened:
+            with open(path, "ab", opener=private.opener()) as opened:
                 opened.write(line)
 
     def _flush_later(self) -> bool:

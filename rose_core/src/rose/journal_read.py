@@ -20,7 +20,7 @@ from rose.state import jsonable
 
 __all__ = [
     "CURVE_FIELDS", "CURVE_NAME", "DETAIL_RECORDS", "JOURNAL_NAME", "LOCK_NAME", "SUMMARY_NAME", "curve_is_current",
-    "curve_row", "dumps", "paused_gc", "read_curve", "read_journal", "read_new", "read_summary",
+    "curve_row", "dumps", "dumps_line", "paused_gc", "read_curve", "read_journal", "read_new", "read_summary",
 ]
 
 logger = logging.getLogger("rose.journal")
@@ -231,6 +231,16 @@ def dumps(record: Any) -> str:
 
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_LINE_OPTIONS = _OPTIONS | orjson.OPT_APPEND_NEWLINE
+
+
+def dumps_line(record: Any) -> bytes:
+    """:func:`dumps` as the UTF-8 bytes of one journal line, newline included (what the
+    journal's files are written with: no decoding and encoding again per line)."""
+    try:
+        return orjson.dumps(record, default=jsonable, option=_LINE_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):  # keys that are not strings or numbers (tuples...)
+        return orjson.dumps(jsonable(record), option=_LINE_OPTIONS)
 
 
 

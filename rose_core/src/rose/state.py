@@ -113,6 +113,10 @@ def jsonable(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
+    if type(value) is dict:  # the usual case, before the slower abstract-class checks below
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if type(value) is list:
+        return [jsonable(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):

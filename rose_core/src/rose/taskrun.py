@@ -51,7 +51,7 @@ async def run_task(
     found, result = _replayed(learner, campaign, spec, iteration, call)
     if not found:
         result = await learner.submit(spec, args, kwargs, iteration=iteration, key=call)  # a policy may override it
-    if record_state and isinstance(result, Mapping) and spec.kind != "criterion":
+    if record_state and result is not None and spec.kind != "criterion" and isinstance(result, Mapping):
         learner.register_result_state(result)
     return result
 
@@ -139,7 +139,7 @@ class _TaskJournal:
             entry["error"] = clip(str(entry["error"]))
         elif key and entry.get("status") == "done":
             entry.update(replay.journal_fields(key))
-        self.campaign.write("task", iteration=self.iteration, key=key, **entry)
+        self.campaign.write_task(self.iteration, key, entry)
 
 
 def _journal_spawn(campaign: Campaign, iteration: int | None, task: str,

@@ -234,7 +234,8 @@ async def execute(
     for attempt in range(1, attempts + 1):
         started = time.monotonic()
         command: str | None = None
-        _notify(context, spec, attempt, "running", 0.0)
+        if context.on_event is not None:
+            _notify(context, spec, attempt, "running", 0.0)
         try:
             if spec.as_executable:
                 argv = command_line(spec, await spec.func(*args, **kwargs))
@@ -389,7 +390,9 @@ def _notify(context: TaskContext, spec: TaskSpec, attempt: int, status: str, sec
 
 
 def _report(context: TaskContext, spec: TaskSpec, attempt: int, status: str, started: float, **extra: Any) -> None:
-    _notify(context, spec, attempt, status, round(time.monotonic() - started, 6))
+    seconds = round(time.monotonic() - started, 6)
+    if context.on_event is not None:
+        _notify(context, spec, attempt, status, seconds)
     if context.on_attempt is None:
         return
     record = {
@@ -397,7 +400,7 @@ def _report(context: TaskContext, spec: TaskSpec, attempt: int, status: str, sta
         "kind": spec.kind,
         "attempt": attempt,
         "status": status,
-        "seconds": round(time.monotonic() - started, 6),
+        "seconds": seconds,
         **extra,
     }
     try:

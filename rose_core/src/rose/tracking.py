@@ -117,7 +117,83 @@ class PipelineManifest:
     backend: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable view of the manifest."""
-        from attrs import asdict
+        """A JSON-serialisable view of the manifest.
 
-        return jsonable(asdict(self, recurse=True))  # type: ignore[no-any-return]
+        Every campaign writes it in its start record: a parallel campaign once per learner
+        (256 in scenario 3 of ``benchmarks/``). When its tasks' options and the manifest's
+        configurations hold plain values only (the usual case) the view is built field by
+        field, about ten times faster than attrs' recursive ``asdict``; otherwise it is built
+        that way. Both give the same dict.
+        """
+        if type(self) is not PipelineManifest:  # a subclass may have fields of its own
+            from attrs import asdict
+
+            return jsonable(asdict(self, recurse=True))  # type: ignore[no-any-return]
+        tasks = {str(key): _plain_task(task) for key, task in self.tasks.items()}
+        criterion = None if self.criterion is None else _plain_task(self.criterion)
+        if (None in tasks.values() or (self.criterion is not None and criterion is None)
+                or not _plain_list(self.learner_configs) or not _plain_map(self.extra)):
+            from attrs import asdict
+
+            return jsonable(asdict(self, recurse=True))  # type: ignore[no-any-return]
+        return {
+            "learner_type": self.learner_type,
+            "tasks": tasks,
+            "criterion": criterion,
+            "parallel_count": jsonable(self.parallel_count),
+            "max_iter": jsonable(self.max_iter),
+            "run_dir": jsonable(self.run_dir),
+            "learner_configs": jsonable(self.learner_configs),
+            "extra": jsonable(self.extra),
+            "backend": jsonable(self.backend),
+        }
+
+
+#: values ``jsonable(attrs.asdict(...))`` gives back unchanged or converts without recursing
+_PLAIN = (type(None), bool, int, float, str)
+
+
+def _plain(value: Any) -> bool:
+    """True when ``value`` is plain: a scalar of :data:`_PLAIN`, or a dict (string keys), list or
+    tuple of plain values. ``attrs.asdict`` then has nothing to convert in it."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if kind is dict:
+        return all(type(key) is str and _plain(item) for key, item in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
+    return False
+
+
+def _plain_map(value: Any) -> bool:
+    """True for a plain dict (see :func:`_plain`)."""
+    return type(value) is dict and _plain(value)
+
+
+def _plain_list(value: Any) -> bool:
+    """True for a plain list (see :func:`_plain`)."""
+    return type(value) is list and _plain(value)
+
+
+def _plain_task(task: TaskManifest) -> dict[str, Any] | None:
+    """``task`` as ``jsonable(asdict(task))`` gives it, or None when it holds other than plain values."""
+    if type(task) not in (TaskManifest, CriterionManifest):  # a subclass may have fields of its own
+        return None
+    if not (_plain_map(task.decor_kwargs) and _plain_map(task.log_params) and _plain_map(task.resources)
+            and type(task.func_name) is str and type(task.func_module) is str and type(task.kind) is str):
+        return None
+    out: dict[str, Any] = {
+        "func_name": task.func_name,
+        "func_module": task.func_module,
+        "as_executable": jsonable(task.as_executable),
+        "kind": task.kind,
+        "decor_kwargs": jsonable(task.decor_kwargs),
+        "log_params": jsonable(task.log_params),
+        "resources": jsonable(task.resources),
+    }
+    if type(task) is CriterionManifest:
+        out["metric_name"] = jsonable(task.metric_name)
+        out["threshold"] = jsonable(task.threshold)
+        out["operator"] = jsonable(task.operator)
+    return out
