@@ -176,13 +176,20 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         One batch at a time: the futures that finish while a batch's results are on their way
         make the next batch. While more tasks are in flight than the cluster has worker threads,
         every thread has a task waiting, so a result fetched a little later leaves no worker idle:
-        the collector then lets results gather for up to :data:`BATCH_WAIT` seconds first.
+        the collector then lets results gather for up to :data:`BATCH_WAIT` seconds first (no longer
+        than that state lasts).
         """
+        loop = asyncio.get_running_loop()
         while True:
             await wake.wait()
             threads = await self._worker_threads()
-            if threads and len(self._runtime) - len(self._finished) > threads:
-                await asyncio.sleep(BATCH_WAIT)
+            deadline = loop.time() + BATCH_WAIT
+            # each task that ends wakes this up: stop waiting as soon as a thread may be idle
+            while threads and len(self._runtime) - len(self._finished) > threads and loop.time() < deadline:
+                wake.clear()
+                timer = loop.call_later(deadline - loop.time(), wake.set)
+                await wake.wait()
+                timer.cancel()
             wake.clear()
             batch, self._finished = self._finished, []
             try:
