@@ -23,6 +23,10 @@ subclass changes:
   They get only the description keys ``Client.submit`` accepts (``resources``,
   ``workers``, ``retries``, ...), so a ``cwd`` or ``env`` request cannot break submission.
 * A GPU request no worker offers fails the task with :class:`~rose.errors.ResourceError`.
+* **Results are fetched in batches**: a task's end is awaited without fetching its result,
+  and one collector fetches the results of the tasks that ended meanwhile in one
+  ``Client.gather`` (rhapsody awaited each future, one request per task). Tasks with no
+  resource request are submitted from the core's submission itself (:meth:`rose_start_task`).
 * With no address (and no ``DASK_SCHEDULER_ADDRESS``), the backend starts a
   ``LocalCluster`` and closes it on shutdown. ``distributed``'s INFO lines stay quiet
   unless ROSE's own log level is INFO or lower.
