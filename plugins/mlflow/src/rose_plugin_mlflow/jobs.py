@@ -102,6 +102,8 @@ class Start:
     log_level: int
     retry_budget: float = 30.0
     run_dir: str | None = None
+    #: after the campaign's writer died, the runs it had made: reused, and the journal's metrics replayed at the stop
+    lost_runs: dict[Any, str] | None = None
 
 
 @define
@@ -146,16 +148,6 @@ class Stop:
     metric_name: str  # the y axis label: a readable name, with units where known
     threshold: float | None
     title: str
-
-
-@define
-class Recover:
-    """The campaign's writer died: a new writer gives its runs the journal's missing metrics, ``tags``, ``status``."""
-
-    start: Start
-    run_ids: dict[Any, str]
-    status: str
-    tags: dict[str, str]
 
 
 def http_retry_settings(budget: float) -> dict[str, str]:

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ from rose_plugin_mlflow.jobs import (
     PARENT,
     End,
     Log,
-    Recover,
     Start,
     Stop,
     clip,
@@ -168,7 +166,6 @@ class MLflowTracker(TrackerBase):
                               "pip install rose-plugin-mlflow (or pip install mlflow)")
 
     def __attrs_post_init__(self) -> None:
-        self._lock = threading.RLock()
         self._session: Session | None = None
         self._start: Start | None = None  # the campaign's Start job
         self._starts = 0  # learners of the campaign that started and did not stop yet
@@ -203,39 +200,29 @@ class MLflowTracker(TrackerBase):
     # the tracker protocol ----------------------------------------------------------------------
     def on_start(self, manifest: PipelineManifest) -> None:
         """Create (or join) the campaign's run and send its parameters."""
-        with self._lock:
-            self._starts += 1
-            if self._starts > 1:  # another learner of the same campaign: its parameters join the parent run
-                self._joined = True
-                job: Any = Log(PARENT, params=_manifest_params(manifest))
-            else:
-                self._manifest, self._kinds, self._joined, self._session = manifest, _task_kinds(manifest), False, None
-                self._reasons: list[str] = []
-                self._runs: dict[Any, _Run] = {}
-                self._warned, self._start_ms = False, now_ms()
-                job = self._start = self._start_job(manifest)
-                try:
-                    self._session = writer_link(_writer_log(job.tracking_uri, manifest.run_dir)).open_session(
-                        batch_interval=self.batch_interval, queue_size=self.queue_size)
-                except OSError as exc:
-                    logger.warning("MLflow tracker (experiment %r): could not start the MLflow writer process (%s: %s); "
-                                   "MLflow tracking is off for this campaign; the campaign goes on",
-                                   self.experiment_name, type(exc).__name__, exc)
-            session = self._session
-        if session is not None:
-            session.send(job)
+        self._starts += 1
+        if self._starts > 1:  # another learner of the same campaign: its parameters join the parent run
+            self._joined = True
+            if self._session is not None:
+                self._session.send(Log(PARENT, params=_manifest_params(manifest)))
+            return
+        self._manifest, self._kinds, self._joined = manifest, _task_kinds(manifest), False
+        self._reasons: list[str] = []
+        self._runs: dict[Any, _Run] = {}
+        self._warned, self._start_ms = False, now_ms()
+        self._start = self._start_job(manifest)
+        self._session = self._open(self._start, self.batch_interval)
 
     def on_iteration(self, state: IterationState) -> None:
         """Send this iteration's metrics (and, the first time, the learner's configuration)."""
-        with self._lock:
-            session = self._session
-            if self._starts == 0 and not self._warned_unstarted:
-                self._warned_unstarted = True
-                logger.warning("MLflowTracker.on_iteration before on_start: nothing is logged until on_start")
-            if self._starts == 0 or session is None or session.disabled:
-                return
-            job = self._iteration_job(state)
+        session = self._session
+        if self._starts == 0 and not self._warned_unstarted:
+            self._warned_unstarted = True
+            logger.warning("MLflowTracker.on_iteration before on_start: nothing is logged until on_start")
+        if self._starts == 0 or session is None or session.disabled:
+            return
         # from a tracker thread wait for room when MLflow is behind; the event loop never waits
+        job = self._iteration_job(state)
         if not session.send(job, 0.0 if _on_event_loop_thread() else self.flush_timeout) and session.dropped:
             if not self._warned:
                 self._warned = True
@@ -243,58 +230,69 @@ class MLflowTracker(TrackerBase):
                                "until it catches up", self.queue_size)
 
     def on_stop(self, final_state: IterationState | None, reason: str) -> None:
-        """Tag, attach the plot and final state, end the run(s) and wait until all is written."""
-        with self._lock:
-            if self._starts == 0:
-                logger.debug("MLflowTracker.on_stop without a running campaign; ignored")
-                return
-            self._starts -= 1
-            self._reasons.append(reason)
-            if final_state is not None:
-                key = PARENT if final_state.learner_id is None else final_state.learner_id
-                run = self._runs.setdefault(key, _Run(final_state, now_ms()))
-                if final_state.learner_id is not None and self._joined:
-                    run.reason = reason  # one learner of several that each started the tracker: its own reason
-            session, start = self._session, self._start
-            if self._starts > 0 or session is None or start is None:
-                return
-            stop = self._stop_job(final_state)
+        """Tag, attach the plot and final state, end the run(s) and wait until all is written.
+
+        If the writer died during the campaign, a new one ends the runs (``KILLED``, ``FAILED`` after
+        an error) with every metric of the journal, and says so in the ``rose.writer_lost`` tag.
+        """
+        if self._starts == 0:
+            logger.debug("MLflowTracker.on_stop without a running campaign; ignored")
+            return
+        self._starts -= 1
+        self._reasons.append(reason)
+        if final_state is not None:
+            key = PARENT if final_state.learner_id is None else final_state.learner_id
+            run = self._runs.setdefault(key, _Run(final_state, now_ms()))
+            if final_state.learner_id is not None and self._joined:
+                run.reason = reason  # one learner of several that each started the tracker: its own reason
+        session, start = self._session, self._start
+        if self._starts > 0 or session is None or start is None:
+            return
+        stop = self._stop_job(final_state)
         if not session.request(stop, self.flush_timeout):
-            logger.warning(
-                "MLflowTracker: MLflow did not finish writing within %s s; the campaign ends without waiting longer: "
-                "the writer process %d goes on writing in the background (its log: %s)",
-                self.flush_timeout, session.link.process.pid, session.link.log_path,
-            )
+            self._warn_late(session)
             return
         session.link.forget(session)
-        status = stop.runs[PARENT].status if session.lost is None else self._recover(session, stop.runs[PARENT], start)
+        if session.lost is not None:  # the writer died: a new one replays the journal and ends the runs
+            for end in stop.runs.values():
+                end.status = "FAILED" if end.status == "FAILED" else "KILLED"
+                end.tags["rose.writer_lost"] = f"{session.lost}; metrics replayed from the campaign's journal"
+            replay = self._open(evolve(start, params={}, lost_runs=dict(session.run_ids)), 0.0)
+            if replay is None:
+                return
+            if replay.request(stop, self.flush_timeout):
+                replay.link.forget(replay)
+                session.run_ids.update(replay.run_ids)
+                session.experiment_id, session.run_name = replay.experiment_id, replay.run_name
+            else:
+                self._warn_late(replay)
         if session.dropped:
             logger.warning("MLflowTracker: %d update(s) were dropped because %d were already waiting for MLflow",
                            session.dropped, self.queue_size)
         run_id = session.run_ids.get(PARENT)
         if run_id is not None and (not session.disabled or session.lost):
-            notice_logger.info("MLflow run %r (%s): %s", session.run_name or run_id, status,
+            notice_logger.info("MLflow run %r (%s): %s", session.run_name or run_id, stop.runs[PARENT].status,
                                view_hint(start.tracking_uri, session.experiment_id, run_id))
 
-    def _recover(self, lost: Session, end: End, start: Start) -> str:
-        """The writer died during the campaign: a new one ends the runs with every metric of the journal (the status)."""
-        status = "FAILED" if end.status == "FAILED" else "KILLED"
-        tags = {**end.tags, "rose.writer_lost": f"{lost.lost}; metrics replayed from the campaign's journal"}
+    def _open(self, start: Start, batch_interval: float) -> Session | None:
+        """A session on this process's writer (started if needed), sent ``start``; None if no writer could start."""
         try:
             session = writer_link(_writer_log(start.tracking_uri, start.run_dir)).open_session(
-                batch_interval=0.0, queue_size=self.queue_size)
+                batch_interval=batch_interval, queue_size=self.queue_size)
         except OSError as exc:
-            logger.warning("MLflowTracker: could not start a writer to end the run(s) (%s); they stay RUNNING", exc)
-            return end.status
-        if session.request(Recover(evolve(start, params={}), dict(lost.run_ids), status, tags),
-                           self.flush_timeout):
-            session.link.forget(session)
-            lost.run_ids.update(session.run_ids)
-            lost.experiment_id = lost.experiment_id or session.experiment_id
-        else:
-            logger.warning("MLflowTracker: the new MLflow writer did not end the run(s) within %s s; it goes on in the "
-                           "background (its log: %s)", self.flush_timeout, session.link.log_path)
-        return status
+            logger.warning("MLflow tracker (experiment %r): could not start the MLflow writer process (%s: %s); "
+                           "MLflow tracking is off for this campaign; the campaign goes on",
+                           self.experiment_name, type(exc).__name__, exc)
+            return None
+        session.send(start)
+        return session
+
+    def _warn_late(self, session: Session) -> None:
+        logger.warning(
+            "MLflowTracker: MLflow did not finish writing within %s s; the campaign ends without waiting longer: "
+            "the writer process %d goes on writing in the background (its log: %s)",
+            self.flush_timeout, session.link.process.pid, session.link.log_path,
+        )
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything sent so far is written; False on timeout."""

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
-from rose_plugin_mlflow.jobs import PARENT, Log, Recover, Start, Stop, http_retry_settings, now_ms, state_metrics, view_hint
+from rose_plugin_mlflow.jobs import PARENT, Log, Start, Stop, http_retry_settings, now_ms, state_metrics, view_hint
 
 __all__ = ["RunWriter", "main", "plot_learning_curve"]
 
@@ -62,7 +62,7 @@ class RunWriter:
         self.failures = 0
         self.failing_seconds = 0.0  # time spent in MLflow calls that failed
         self.experiment_id: str | None = None
-        self.run_ids: dict[Any, str] = {}
+        self.run_ids: dict[Any, str] = dict(job.lost_runs or {})
         self.client: Any = None
         self._params: dict[str, dict[str, str]] = {}  # run id -> the parameters it has
         self._skipped: set[Any] = set()  # learners whose nested run could not be created
@@ -80,7 +80,10 @@ class RunWriter:
                 self._guard(f"logging to the {_label(key)} run", self._log_batch, run_id, log.metrics, log.params, log.tags)
 
     def stop(self, job: Stop) -> None:
-        """Tag the runs, attach the final states and the learning curve, end every run (the campaign's last)."""
+        """Tag the runs, attach the final states and the learning curve, end every run (the campaign's last);
+        the runs of a writer that died first get the metrics the journal holds and the store lacks."""
+        if self.job.lost_runs is not None:
+            self._replay_journal(self._journal())
         for key, end in sorted(job.runs.items(), key=lambda item: item[0] == PARENT):
             run_id = None if self.disabled or self.client is None else self._run_id(key, end.name, end.start_ms)
             if run_id is not None:
@@ -97,13 +100,12 @@ class RunWriter:
         journal = self._journal()
         reason = {"unfinished": "killed"}.get(journal.status, journal.status) if journal is not None else "killed"
         status = "KILLED" if reason in ("killed", "interrupted") else "FAILED" if reason == "error" else "FINISHED"
-        self._finish(status, {"stop_reason": reason}, journal)
-
-    def recover(self, job: Recover) -> None:
-        """The campaign's first writer died: end its runs with the journal's metrics, ``job.tags`` and ``job.status``."""
-        self.run_ids.update(job.run_ids)
-        self.start()
-        self._finish(job.status, job.tags, self._journal())
+        if self.client is None:
+            return
+        self._replay_journal(journal)
+        for key, run_id in list(self.run_ids.items()):
+            self.disabled = False  # each step gets one more try after failures
+            self._end(key, run_id, status, {"stop_reason": reason}, now_ms())
 
     def _journal(self) -> Any:
         """The campaign's journal read back (``rose.runs.load_run``), or None."""
@@ -118,16 +120,11 @@ class RunWriter:
                            self.job.run_dir, exc)
             return None
 
-    def _finish(self, status: str, tags: dict[str, str], journal: Any) -> None:
-        """Replay the journal, then tag and end every run: each step gets one more try after failures."""
-        if self.client is None:
-            return
+    def _replay_journal(self, journal: Any) -> None:
+        """Give each learner's run the journal's metrics it lacks (one more try for each after failures)."""
         for learner_id, history in journal.learners.items() if journal is not None else ():
             self.disabled = False
             self._guard(f"replaying the journal of learner {learner_id}", self._replay, learner_id, history.iterations)
-        for key, run_id in list(self.run_ids.items()):
-            self.disabled = False
-            self._end(key, run_id, status, tags, now_ms())
 
     def _end(self, key: Any, run_id: str, status: str, tags: dict[str, str], end_ms: int,
              final_state: dict[str, Any] | None = None, stop: Stop | None = None) -> None:
@@ -216,7 +213,7 @@ class RunWriter:
                 logger.info("MLflow experiment %r was deleted; restoring it", job.experiment_name)
                 client.restore_experiment(self.experiment_id)
         run_name = job.run_name
-        if PARENT not in self.run_ids:  # else known: recovering the campaign of a writer that died
+        if PARENT not in self.run_ids:  # else known: the campaign of a writer that died
             run = client.create_run(str(self.experiment_id), start_time=job.start_ms, tags=job.tags, run_name=job.run_name)
             self.run_ids[PARENT], run_name = run.info.run_id, run.info.run_name or job.run_name
         run_id = self.run_ids[PARENT]
@@ -357,9 +354,6 @@ class _Server(logging.Handler):
             pending = {}
             if isinstance(job, Start):
                 self.open(session, job).start()
-            elif isinstance(job, Recover):
-                self.open(session, job.start).recover(job)
-                self.writers.pop(session, None)
             elif isinstance(job, Stop) and (writer := self.writers.pop(session, None)) is not None:
                 writer.stop(job)
             if token:
