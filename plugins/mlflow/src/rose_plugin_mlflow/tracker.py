@@ -18,12 +18,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from attrs import define, evolve, field, fields
+from attrs import define, evolve, field
 
-from rose.config import LearnerConfig
 from rose.engine import runs_root
 from rose.state import IterationState, jsonable
-from rose.tracking import PipelineManifest, TrackerBase, masked_env
+from rose.tracking import PipelineManifest, TrackerBase, campaign_params, config_params, masked_env
 from rose_plugin_mlflow.jobs import (
     MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
@@ -206,7 +205,7 @@ class MLflowTracker(TrackerBase):
             if self._session is not None:
                 self._session.send(Log(PARENT, params=_manifest_params(manifest)))
             return
-        self._manifest, self._kinds, self._joined = manifest, _task_kinds(manifest), False
+        self._manifest, self._joined = manifest, False
         self._reasons: list[str] = []
         self._runs: dict[Any, _Run] = {}
         self._warned, self._start_ms = False, now_ms()
@@ -332,15 +331,16 @@ class MLflowTracker(TrackerBase):
         if state.metric_value is not None and (value := number(state.metric_value)) is not None:
             run.curve.append((step, value))
         params: dict[str, Any] = {"learner_id": state.learner_id} if first and key != PARENT else {}
-        for task, (args, kwargs) in _task_configs(state.current_config, step, self._kinds).items():
-            if first:
-                params.update(_config_params(f"config/{task}", args, kwargs))
-            for arg, raw in kwargs.items():
-                config_key = mlflow_key(f"config/{task}/{arg}")
-                if (found := number(raw, parse_strings=True)) is not None:
-                    metrics[config_key] = found
-                else:  # text: a tag of the same name
-                    tags[config_key] = clip(raw if isinstance(raw, str) else _param_value(raw), MAX_TAG_VALUE)
+        config = config_params(state.current_config, step, self._manifest)
+        if first:
+            params.update(config)
+        for config_key, raw in config.items():
+            if config_key.endswith("/args"):  # positional arguments stay a parameter
+                continue
+            if (found := number(raw, parse_strings=True)) is not None:
+                metrics[mlflow_key(config_key)] = found
+            else:  # text: a tag of the same name
+                tags[mlflow_key(config_key)] = clip(raw if isinstance(raw, str) else _param_value(raw), MAX_TAG_VALUE)
         return Log(key, metrics={(k, step): (v, ms) for k, v in metrics.items()}, tags=tags, name=name,
                    params={mlflow_key(k): _param_value(v) for k, v in params.items()},
                    start_ms=self._start_ms if first else None)
@@ -431,36 +431,8 @@ def _writer_log(tracking_uri: str, run_dir: str | None) -> str:
 
 
 def _manifest_params(manifest: PipelineManifest) -> dict[str, str]:
-    """The campaign's parameters: learner, criterion, tasks, each learner's configuration, extras."""
-    raw: dict[str, Any] = {"learner_type": manifest.learner_type}
-    raw.update({key: value for key, value in (("parallel_count", manifest.parallel_count), ("max_iter", manifest.max_iter))
-                if value is not None})
-    if (crit := manifest.criterion) is not None:
-        raw.update({"criterion/metric_name": crit.metric_name, "criterion/threshold": crit.threshold,
-                    "criterion/operator": crit.operator, "criterion/as_executable": crit.as_executable,
-                    "criterion/function": f"{crit.func_module}.{crit.func_name}".lstrip("."),
-                    **{f"criterion/{key}": value for key, value in crit.log_params.items()}})
-    for name, task in manifest.tasks.items():
-        raw.update({f"task/{name}/as_executable": task.as_executable,
-                    f"task/{name}/function": f"{task.func_module}.{task.func_name}".lstrip("."),
-                    **({f"task/{name}/kind": task.kind} if task.kind and task.kind != name else {}),
-                    **{f"task/{name}/resources/{key}": value for key, value in masked_env(task.resources).items()},
-                    **{f"task/{name}/{key}": value for key, value in task.log_params.items()}})
-    configs = list(manifest.learner_configs or ())
-    for index, config in enumerate(configs):
-        prefix = "config" if len(configs) == 1 else f"learner_{index}/config"
-        for task_name, (args, kwargs) in _task_configs(config, 0, _task_kinds(manifest)).items():
-            raw.update(_config_params(f"{prefix}/{task_name}", args, kwargs))
-    raw.update({f"extra/{key}": value for key, value in (manifest.extra or {}).items()})
-    return {mlflow_key(k): _param_value(v) for k, v in raw.items()}
-
-
-def _task_kinds(manifest: PipelineManifest) -> dict[str, str] | None:
-    """Task name -> kind of the manifest's tasks and criterion (for ``LearnerConfig.resolve``); None if it lists none."""
-    if not manifest.tasks:
-        return None
-    return {**{name: task.kind or name for name, task in manifest.tasks.items()},
-            **({"criterion": "criterion"} if manifest.criterion else {})}
+    """The campaign's parameters (the core's :func:`~rose.tracking.campaign_params`) as MLflow keys and values."""
+    return {mlflow_key(k): _param_value(v) for k, v in campaign_params(manifest).items()}
 
 
 def _child_name(key: Any, state: IterationState) -> str:
@@ -469,39 +441,3 @@ def _child_name(key: Any, state: IterationState) -> str:
     if isinstance(label, str) and label.strip():
         return clip(label.strip(), MAX_TAG_VALUE)
     return str(key) if isinstance(key, str) and key.strip() else f"learner-{key}"
-
-
-def _task_configs(config: Any, iteration: int, kinds: dict[str, str] | None) -> dict[str, tuple[tuple[Any, ...], dict[str, Any]]]:
-    """``{task: (args, kwargs)}`` of a LearnerConfig (or a manifest's ``to_dict()`` of one) at ``iteration``,
-    each resolved by the core's one rule (``LearnerConfig.resolve``); ``kinds``: task name -> kind, None for
-    every configured task."""
-    if isinstance(config, Mapping):
-        config = _learner_config(config)
-    if not isinstance(config, LearnerConfig):
-        return {}
-    if kinds is None:
-        kinds = {name: name for name in [*(f.name for f in fields(type(config)) if f.name != "tasks"
-                                           and getattr(config, f.name) is not None), *config.tasks]}
-    out: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
-    for name, kind in kinds.items():
-        try:
-            found = config.resolve(name, iteration, kind)
-        except Exception as exc:  # noqa: BLE001 - a user schedule failing must not stop tracking
-            logger.debug("MLflowTracker: could not resolve the %r configuration at iteration %d: %s", name, iteration, exc)
-            continue
-        if found is not None:
-            out[name] = (tuple(found.args or ()), dict(found.kwargs or {}))
-    return out
-
-
-def _learner_config(document: Mapping[str, Any]) -> LearnerConfig | None:
-    """The LearnerConfig a manifest describes (``LearnerConfig.to_dict()``; a schedule's repr is left out)."""
-    try:
-        return LearnerConfig.from_dict(document)
-    except (TypeError, ValueError):
-        logger.debug("MLflowTracker: the manifest's learner configuration %r is not readable", document)
-        return None
-
-
-def _config_params(prefix: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    return {**({f"{prefix}/args": list(args)} if args else {}), **{f"{prefix}/{k}": v for k, v in kwargs.items()}}
