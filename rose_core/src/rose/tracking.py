@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from attrs import define, field
 
+from rose.config import LearnerConfig
 from rose.state import IterationState, jsonable
 
 __all__ = [
@@ -163,8 +164,8 @@ def config_params(config: Any, iteration: int, manifest: PipelineManifest, prefi
     every configured task when the manifest lists none. Unreadable configurations and failing schedules
     give nothing (logged at debug level): describing a campaign never stops it.
     """
-    from rose.config import LearnerConfig
-
+    if config is None:
+        return {}
     try:
         config = LearnerConfig.from_dict(config) if isinstance(config, Mapping) else config
     except (TypeError, ValueError):
