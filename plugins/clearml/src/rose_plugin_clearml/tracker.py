@@ -2,10 +2,12 @@
 
 What the task holds:
 
-* hyperparameters (section ``ROSE``, at the start): ``learner_type``, ``parallel_count``,
-  ``max_iter``, ``criterion/metric_name|threshold|operator``, ``task/<task>/as_executable``,
-  ``task/<task>/function``, every ``log_params`` entry as ``task/<task>/<key>`` and the tasks'
-  resources (values of ``resources["env"]`` shown as ``***``);
+* hyperparameters (section ``ROSE``, at the start): the campaign's parameters as the core
+  flattens them (:func:`rose.tracking.campaign_params`): ``learner_type``, ``parallel_count``,
+  ``max_iter``, ``criterion/metric_name|threshold|operator|function``, ``task/<task>/as_executable``,
+  ``task/<task>/function``, every ``log_params`` entry as ``task/<task>/<key>``, the tasks'
+  resources (values of ``resources["env"]`` shown as ``***``) and each learner's configuration
+  (``config/<task>/<key>``);
 * scalars (every iteration, ``iteration`` = ROSE iteration): the criterion metric and every
   numeric value of the iteration's state, each a plot whose series is the learner
   (``value`` for a single learner; for parallel learners the ``learner_label`` state value, else
@@ -32,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rose.state import IterationState, jsonable
-from rose.tracking import PipelineManifest, TrackerBase, masked_env
+from rose.tracking import PipelineManifest, TrackerBase, campaign_params, masked_env
 
 __all__ = ["ClearMLTracker"]
 
@@ -204,22 +206,7 @@ class ClearMLTracker(TrackerBase):
     def _connect(self, manifest: PipelineManifest) -> None:
         if self.task is None or self._logger is None:
             return
-        params: dict[str, Any] = {"learner_type": manifest.learner_type}
-        if manifest.parallel_count is not None:
-            params["parallel_count"] = manifest.parallel_count
-        if manifest.max_iter is not None:
-            params["max_iter"] = manifest.max_iter
-        crit = manifest.criterion
-        if crit is not None:
-            params.update({"criterion/metric_name": crit.metric_name, "criterion/threshold": crit.threshold,
-                           "criterion/operator": crit.operator})
-        for name, task in manifest.tasks.items():
-            params[f"task/{name}/as_executable"] = task.as_executable
-            params[f"task/{name}/function"] = f"{task.func_module}.{task.func_name}".lstrip(".")
-            for key, value in task.log_params.items():
-                params[f"task/{name}/{key}"] = value
-            for key, value in masked_env(task.resources).items():
-                params[f"task/{name}/resources/{key}"] = value
+        params = campaign_params(manifest)  # the core's flattening, as every tracker records it
         clean = {k: v if isinstance(v, (str, int, float, bool)) or v is None else str(jsonable(v)) for k, v in params.items()}
         self.task.connect(clean, name="ROSE")
 
