@@ -86,7 +86,7 @@ def state_metrics(state: IterationState) -> dict[str, float]:
 @define
 class Start:
     """Open a campaign: store, experiment, the campaign's run; the process's ``environ`` and ``cwd``
-    (so ``MLFLOW_*`` and relative paths mean what they mean to the script); ``run_dir`` for replays."""
+    (so ``MLFLOW_*`` and relative paths mean what they mean to the script); ``run_dir`` for replays and the plot."""
 
     experiment_name: str
     tracking_uri: str
@@ -102,6 +102,7 @@ class Start:
     log_level: int
     retry_budget: float = 30.0
     run_dir: str | None = None
+    metric_units: str | None = None  # the learning curve's axis units
     #: after the campaign's writer died, the runs it had made: reused, and the journal's metrics replayed at the stop
     lost_runs: dict[Any, str] | None = None
 
@@ -141,13 +142,10 @@ class End:
 
 @define
 class Stop:
-    """End the campaign: every run's :class:`End` (the campaign's under ``PARENT``), then the learning curve."""
+    """End the campaign: every run's :class:`End` (the campaign's under ``PARENT``); the learning curve
+    is drawn from the campaign's journal (``Start.run_dir``)."""
 
     runs: dict[Any, End]
-    curves: dict[str, list[tuple[int, float]]]
-    metric_name: str  # the y axis label: a readable name, with units where known
-    threshold: float | None
-    title: str
 
 
 def http_retry_settings(budget: float) -> dict[str, str]:

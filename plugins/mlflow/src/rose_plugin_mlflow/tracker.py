@@ -21,6 +21,7 @@ from typing import Any
 from attrs import define, evolve, field
 
 from rose.engine import runs_root
+from rose.plotting import metric_label  # re-exported: the core's rule, importable from here as before
 from rose.state import IterationState, jsonable
 from rose.tracking import PipelineManifest, TrackerBase, campaign_params, config_params, masked_env
 from rose_plugin_mlflow.jobs import (
@@ -39,9 +40,8 @@ from rose_plugin_mlflow.jobs import (
     view_hint,
 )
 from rose_plugin_mlflow.writer_link import Session, writer_link
-from rose_plugin_mlflow.writer_process import plot_learning_curve
 
-__all__ = ["DEFAULT_EXPERIMENT", "MLflowTracker", "metric_label", "mlflow_key", "plot_learning_curve"]
+__all__ = ["DEFAULT_EXPERIMENT", "MLflowTracker", "metric_label", "mlflow_key"]
 
 logger = logging.getLogger(__name__)
 DEFAULT_EXPERIMENT = "ROSE_AL_Experiment"
@@ -60,35 +60,6 @@ if not notice_logger.handlers:
     notice_logger.addHandler(_StderrNotice())
     notice_logger.setLevel(logging.INFO)
     notice_logger.propagate = False
-
-#: readable names (and units) of ROSE's built-in metrics, for plot axes
-_METRIC_LABELS = {
-    "mean_squared_error_mse": "MSE", "root_mean_squared_error_rmse": "RMSE", "mean_absolute_error_mae": "MAE",
-    "r2_score": "R²", "model_accuracy": "accuracy (fraction correct)", "training_time": "training time (s)",
-    "time_to_convergence": "time to convergence (s)", "number_of_iterations": "iterations",
-    "predictive_entropy": "predictive entropy (nats)", "mutual_information": "mutual information (nats)",
-    "negative_log_likelihood": "negative log-likelihood (nats)", "f1_score": "F1 score",
-}
-_UNIT_SUFFIXES = {"_s": "s", "_seconds": "s", "_ms": "ms", "_bytes": "bytes", "_mb": "MB", "_percent": "%", "_pct": "%"}
-
-
-def metric_label(name: str, units: str | None = None) -> str:
-    """A readable axis label for a metric: ``RMSE`` for ``root_mean_squared_error_rmse``, units where known.
-
-    ``units`` (the tracker's ``metric_units``) wins; else units come from ROSE's built-in metrics
-    or a suffix such as ``_s`` or ``_seconds``; other names are shown with spaces for underscores.
-    """
-    known = _METRIC_LABELS.get(name)
-    if known is not None:
-        return f"{known.split(' (')[0]} ({units})" if units else known
-    text, found_unit = name, None
-    for suffix, unit in _UNIT_SUFFIXES.items():
-        if name.lower().endswith(suffix) and len(name) > len(suffix):
-            text, found_unit = name[: -len(suffix)], unit
-            break
-    text, shown = text.replace("_", " ").strip() or name, units or found_unit
-    return f"{text} ({shown})" if shown else text
-
 
 def _option(test: Callable[[Any], bool], what: str, error: type[Exception] = ValueError) -> Any:
     """An attrs validator: ``MLflowTracker: <option> must be <what>, got <value>``."""
@@ -115,7 +86,6 @@ class _Run:
     last: IterationState
     ms: int
     name: str | None = None
-    curve: list[tuple[int, float]] = field(factory=list)  # (iteration, criterion value)
     reason: str | None = None  # a learner's own stop reason, when it stopped on its own
 
 
@@ -316,7 +286,7 @@ class MLflowTracker(TrackerBase):
             tags=_tags(tags),
             manifest=document, start_ms=self._start_ms,
             environ=dict(os.environ), cwd=os.getcwd(), log_level=logging.getLogger("rose_plugin_mlflow").getEffectiveLevel(),
-            retry_budget=self.retry_budget, run_dir=manifest.run_dir,
+            retry_budget=self.retry_budget, run_dir=manifest.run_dir, metric_units=self.metric_units,
         )
 
     def _iteration_job(self, state: IterationState) -> Log:
@@ -328,8 +298,6 @@ class MLflowTracker(TrackerBase):
         run = self._runs[key] = self._runs.get(key) or _Run(state, ms, name)
         tags = {"mlflow.runName": name} if name is not None and run.name != name else {}  # the label came later: rename
         run.last, run.ms, run.name = state, ms, name
-        if state.metric_value is not None and (value := number(state.metric_value)) is not None:
-            run.curve.append((step, value))
         params: dict[str, Any] = {"learner_id": state.learner_id} if first and key != PARENT else {}
         config = config_params(state.current_config, step, self._manifest)
         if first:
@@ -365,15 +333,7 @@ class MLflowTracker(TrackerBase):
         ends[PARENT] = End(_status(reason), {"stop_reason": reason, "final_iteration": "none" if final_iteration is None else
                            str(final_iteration)},
                            summary, now_ms())
-        crit = manifest.criterion
-        threshold, metric_name = (crit.threshold, crit.metric_name) if crit is not None else (None, None)
-        for run in runs.values():
-            threshold = threshold if threshold is not None else run.last.metric_threshold
-            metric_name = metric_name or run.last.metric_name
-        label = metric_label(metric_name or "metric", self.metric_units)
-        curves = {label if key == PARENT else run.name or f"learner {key}": run.curve for key, run in runs.items()}
-        title = f"{manifest.learner_type or 'ROSE'}: {label.split(' (')[0]} per iteration ({reason})"
-        return Stop(ends, curves, label, threshold, title)
+        return Stop(ends)
 
 
 def _status(reason: str) -> str:
