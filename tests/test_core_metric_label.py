@@ -6,15 +6,13 @@ from rose.builtin.progress import short_metric_name as progress_name
 from rose.plotting import metric_label, short_metric_name
 
 
-def test_metric_labels_are_readable_with_units_where_known():
-    assert metric_label("root_mean_squared_error_rmse") == "RMSE"
+def test_metric_labels_join_both_rules():
+    """ROSE's metrics by name, units from the name or given (also tested as rose_plugin_mlflow's metric_label),
+    and a name ending in an abbreviation (the progress view's rule) is that abbreviation on axes too."""
     assert metric_label("r2_score") == "R²"
-    assert metric_label("training_time") == "training time (s)"
     assert metric_label("wall_time_seconds") == "wall time (s)"
-    assert metric_label("energy_error", "eV/atom") == "energy error (eV/atom)"
-    assert metric_label("root_mean_squared_error_rmse", "eV") == "RMSE (eV)"
-    # a name ending in an abbreviation (the progress view's rule) is that abbreviation on axes too
     assert metric_label("holdout_auc") == "AUC"
+    assert metric_label("holdout_nll", "nats") == "NLL (nats)"
     assert metric_label(None) == "metric"
 
 

@@ -25,17 +25,19 @@ def client_for(uri: str) -> Any:
     return MlflowClient(uri)
 
 
-async def test_nested_runs_have_real_times_and_the_learners_labels(rose_engine, tmp_path, mlflow_store, experiment):
-    """Each learner takes >= 0.6 s: its run starts with the campaign, ends after its last iteration, and is named by its label."""
+def labeled_learners(engine: Any, run_dir: Any, values: list[float], threshold: float, sleep: float = 0.0) -> tuple[Any, Any]:
+    """A ParallelActiveLearner of function tasks and the configurations of its two learners (the first labeled
+    ``uncertainty``): simulations take ``sleep`` s, the criterion reports ``values`` in turn (then the last again)."""
     import asyncio
 
     from rose.al import ParallelActiveLearner
 
-    acl = ParallelActiveLearner(rose_engine, run_dir=os.fspath(tmp_path / "timed"))
+    acl = ParallelActiveLearner(engine, run_dir=os.fspath(run_dir))
+    reported = iter(values)
 
     @acl.simulation_task(as_executable=False)
     async def simulate(*args, **kwargs):
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(sleep)
         return {"labeled_count": 10}
 
     @acl.training_task(as_executable=False)
@@ -46,11 +48,16 @@ async def test_nested_runs_have_real_times_and_the_learners_labels(rose_engine, 
     async def select(*args, **kwargs):
         return None
 
-    @acl.as_stop_criterion(metric_name="root_mean_squared_error_rmse", threshold=0.0, as_executable=False)
+    @acl.as_stop_criterion(metric_name="root_mean_squared_error_rmse", threshold=threshold, as_executable=False)
     async def criterion(*args, **kwargs):
-        return 0.5
+        return next(reported, values[-1])
 
-    configs = [LearnerConfig(training=TaskConfig(kwargs={"label": "uncertainty"})), LearnerConfig()]
+    return acl, [LearnerConfig(training=TaskConfig(kwargs={"label": "uncertainty"})), LearnerConfig()]
+
+
+async def test_nested_runs_have_real_times_and_the_learners_labels(rose_engine, tmp_path, mlflow_store, experiment):
+    """Each learner takes >= 0.6 s: its run starts with the campaign, ends after its last iteration, and is named by its label."""
+    acl, configs = labeled_learners(rose_engine, tmp_path / "timed", [0.5], threshold=0.0, sleep=0.2)
     tracker = MLflowTracker(experiment, tracking_uri=mlflow_store)
     acl.add_tracker(tracker)
     before = int(time.time() * 1000)
@@ -75,29 +82,9 @@ async def test_the_runs_learning_curve_is_the_one_rose_show_draws(rose_engine, t
     directory (same curves, names, threshold, title and pixels), with the tracker's ``metric_units`` on the axis."""
     from PIL import Image
 
-    from rose.al import ParallelActiveLearner
     from rose.plotting import learning_curve
 
-    acl = ParallelActiveLearner(rose_engine, run_dir=os.fspath(tmp_path / "compared"))
-    values = iter([0.9, 0.8, 0.5, 0.4, 0.2, 0.05])
-
-    @acl.simulation_task(as_executable=False)
-    async def simulate(*args, **kwargs):
-        return {"labeled_count": 10}
-
-    @acl.training_task(as_executable=False)
-    async def train(*args, label=None, **kwargs):
-        return {"learner_label": label} if label else {}
-
-    @acl.active_learn_task(as_executable=False)
-    async def select(*args, **kwargs):
-        return None
-
-    @acl.as_stop_criterion(metric_name="root_mean_squared_error_rmse", threshold=0.1, as_executable=False)
-    async def criterion(*args, **kwargs):
-        return next(values)
-
-    configs = [LearnerConfig(training=TaskConfig(kwargs={"label": "uncertainty"})), LearnerConfig()]
+    acl, configs = labeled_learners(rose_engine, tmp_path / "compared", [0.9, 0.8, 0.5, 0.4, 0.2, 0.05], threshold=0.1)
     tracker = MLflowTracker(experiment, tracking_uri=mlflow_store, metric_units="eV")
     acl.add_tracker(tracker)
     await acl.start(parallel_learners=2, max_iter=3, learner_configs=configs)
