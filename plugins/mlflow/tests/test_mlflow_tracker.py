@@ -182,6 +182,10 @@ async def test_mlflow_stream_learners_get_nested_runs(
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"learning_curve.png", "final_state.json"}
     final = json.loads(artifact_text(client, parent.info.run_id, "final_state.json", tmp_path))
     assert sorted(final["learners"]) == ["0", "1"]
+    from PIL import Image
+
+    with Image.open(client.download_artifacts(parent.info.run_id, "learning_curve.png", os.fspath(tmp_path))) as png:
+        assert png.info["Description"].startswith("learning curves: learner 0; learner 1 |")  # both directories' learners
     assert {a.path for a in client.list_artifacts(zero.info.run_id)} == {"final_state.json"}
 
 

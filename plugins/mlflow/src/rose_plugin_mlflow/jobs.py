@@ -146,6 +146,8 @@ class Stop:
     is drawn from the campaign's journal (``Start.run_dir``)."""
 
     runs: dict[Any, End]
+    #: the directories of learners that started on their own and joined this run (``Start.run_dir`` is the first's)
+    joined: list[str] = field(factory=list)
 
 
 def http_retry_settings(budget: float) -> dict[str, str]:

@@ -172,10 +172,13 @@ class MLflowTracker(TrackerBase):
         self._starts += 1
         if self._starts > 1:  # another learner of the same campaign: its parameters join the parent run
             self._joined = True
+            if manifest.run_dir and manifest.run_dir not in (self._start and self._start.run_dir, *self._run_dirs):
+                self._run_dirs.append(manifest.run_dir)  # its journal joins the learning curve
             if self._session is not None:
                 self._session.send(Log(PARENT, params=_manifest_params(manifest)))
             return
         self._manifest, self._joined = manifest, False
+        self._run_dirs: list[str] = []  # the directories of learners that joined
         self._reasons: list[str] = []
         self._runs: dict[Any, _Run] = {}
         self._warned, self._start_ms = False, now_ms()
@@ -333,7 +336,7 @@ class MLflowTracker(TrackerBase):
         ends[PARENT] = End(_status(reason), {"stop_reason": reason, "final_iteration": "none" if final_iteration is None else
                            str(final_iteration)},
                            summary, now_ms())
-        return Stop(ends)
+        return Stop(ends, list(self._run_dirs))
 
 
 def _status(reason: str) -> str:

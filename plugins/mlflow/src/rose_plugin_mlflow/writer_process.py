@@ -86,7 +86,7 @@ class RunWriter:
         of the stop), so the learning curve is the one ``rose show`` draws (:func:`rose.plotting.learning_curve`).
         """
         lost = self.job.lost_runs is not None
-        journal = self._journal() if lost else self._journal(full=False) if self.job.log_artifacts else None
+        journal = self._journal(full=lost, joined=job.joined) if lost or self.job.log_artifacts else None
         if lost:
             self._replay_journal(journal)
         for key, end in sorted(job.runs.items(), key=lambda item: item[0] == PARENT):
@@ -112,8 +112,9 @@ class RunWriter:
             self.disabled = False  # each step gets one more try after failures
             self._end(key, run_id, status, {"stop_reason": reason}, now_ms())
 
-    def _journal(self, *, full: bool = True) -> Any:
-        """The campaign's journal read back (``rose.runs.load_run``; ``full=False``: what a plot needs), or None.
+    def _journal(self, *, full: bool = True, joined: list[str] | None = None) -> Any:
+        """The campaign's journal read back (``rose.runs.load_run``; ``full=False``: what a plot needs), or None;
+        with the learners of the ``joined`` directories (learners started on their own that shared the tracker).
 
         None for a campaign without a directory (a manifest built by hand); a journal that cannot be
         read is a warning when metrics were to be replayed from it, else (only the plot is lost) a debug line.
@@ -122,15 +123,21 @@ class RunWriter:
             return None
         from rose.runs import load_run
 
-        try:
-            return load_run(self.job.run_dir, full=full)
-        except Exception as exc:  # noqa: BLE001 - a damaged or missing journal: the runs still end
-            if full:
-                logger.warning("MLflow tracker: cannot read the journal of %s (%s); its runs end without replay",
-                               self.job.run_dir, exc)
+        found = None
+        for run_dir in [self.job.run_dir, *(joined or ())]:
+            try:
+                run = load_run(run_dir, full=full)
+            except Exception as exc:  # noqa: BLE001 - a damaged or missing journal: the runs still end
+                (logger.warning if full else logger.debug)(
+                    "MLflow tracker: cannot read the journal of %s (%s)%s", run_dir, exc,
+                    "; its runs end without replay" if full else "")
+                continue
+            if found is None:
+                found = run
             else:
-                logger.debug("MLflow tracker: cannot read the journal of %s (%s)", self.job.run_dir, exc)
-            return None
+                for learner_id, history in run.learners.items():
+                    found.learners.setdefault(learner_id, history)
+        return found
 
     def _replay_journal(self, journal: Any) -> None:
         """Give each learner's run the journal's metrics it lacks (one more try for each after failures)."""
