@@ -14,6 +14,8 @@ stalls tasks; a tracker that raises is logged with its name and never breaks the
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,6 +34,8 @@ __all__ = [
     "campaign_params",
     "config_params",
     "masked_env",
+    "number",
+    "state_metrics",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,6 +57,39 @@ def masked_env(resources: Mapping[str, Any]) -> dict[str, Any]:
     elif env is not None:
         out["env"] = "***"
     return out
+
+
+def number(value: Any, *, parse_strings: bool = False) -> float | None:
+    """A float for a numeric value, else None: ints and floats (non-finite ones too), bools as 0/1,
+    numpy scalars and 0-d arrays; with ``parse_strings``, finite numeric text (``" 0.01 "``)."""
+    if type(value) is float or type(value) is int:
+        return float(value)
+    if isinstance(value, str):
+        if not parse_strings:
+            return None
+        try:
+            parsed = float(value.strip())
+        except ValueError:
+            return None
+        return parsed if math.isfinite(parsed) else None
+    if isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and callable(getattr(value, "item", None))):
+        try:  # numpy scalars and bool_, 0-d arrays
+            return float(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return None
+
+
+def state_metrics(state: IterationState) -> dict[str, float]:
+    """The numbers of one iteration, for trackers that record metrics: the criterion value (under its
+    metric name, else ``metric``), then every numeric value the tasks returned (see :func:`number`)."""
+    metrics: dict[str, float] = {}
+    if state.metric_value is not None and (value := number(state.metric_value)) is not None:
+        metrics[state.metric_name or "metric"] = value
+    for name, raw in state.state.items():
+        if (value := number(raw)) is not None:
+            metrics.setdefault(str(name), value)
+    return metrics
 
 
 @runtime_checkable

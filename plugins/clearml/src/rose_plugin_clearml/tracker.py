@@ -28,13 +28,12 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
-import numbers
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rose.state import IterationState, jsonable
-from rose.tracking import PipelineManifest, TrackerBase, campaign_params, masked_env
+from rose.tracking import PipelineManifest, TrackerBase, campaign_params, masked_env, state_metrics
 
 __all__ = ["ClearMLTracker"]
 
@@ -51,19 +50,6 @@ _QUIET_INIT = {
     "auto_resource_monitoring": False,
     "auto_connect_streams": False,
 }
-
-
-def _number(value: Any) -> float | None:
-    """A finite float for numbers (bools as 0/1, numpy scalars), else None."""
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and callable(getattr(value, "item", None))):
-        try:
-            number = float(value)
-        except (TypeError, ValueError, OverflowError):
-            return None
-        return number if math.isfinite(number) else None
-    return None
 
 
 class ClearMLTracker(TrackerBase):
@@ -223,17 +209,9 @@ class ClearMLTracker(TrackerBase):
 
     def _report(self, state: IterationState) -> None:
         series = self._series(state)
-        values: dict[str, float] = {}
-        if state.metric_value is not None:
-            number = _number(state.metric_value)
-            if number is not None:
-                values[state.metric_name or "metric"] = number
-        for key, raw in state.state.items():
-            number = _number(raw)
-            if number is not None:
-                values.setdefault(str(key), number)
-        for title, value in values.items():
-            self._logger.report_scalar(title=title, series=series, value=value, iteration=int(state.iteration))
+        for title, value in state_metrics(state).items():
+            if math.isfinite(value):
+                self._logger.report_scalar(title=title, series=series, value=value, iteration=int(state.iteration))
 
     def _finish(self, final_state: IterationState | None, reason: str) -> None:
         task = self.task

@@ -23,7 +23,7 @@ from attrs import define, evolve, field
 from rose.engine import runs_root
 from rose.plotting import metric_label  # re-exported: the core's rule, importable from here as before
 from rose.state import IterationState, jsonable
-from rose.tracking import PipelineManifest, TrackerBase, campaign_params, config_params, masked_env
+from rose.tracking import PipelineManifest, TrackerBase, campaign_params, config_params, masked_env, number, state_metrics
 from rose_plugin_mlflow.jobs import (
     MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
@@ -34,9 +34,8 @@ from rose_plugin_mlflow.jobs import (
     Stop,
     clip,
     mlflow_key,
+    mlflow_metrics,
     now_ms,
-    number,
-    state_metrics,
     view_hint,
 )
 from rose_plugin_mlflow.writer_link import Session, writer_link
@@ -295,7 +294,7 @@ class MLflowTracker(TrackerBase):
     def _iteration_job(self, state: IterationState) -> Log:
         key = PARENT if state.learner_id is None else state.learner_id
         step, ms = int(state.iteration), now_ms()
-        metrics = state_metrics(state)
+        metrics = mlflow_metrics(state_metrics(state))
         name = None if key == PARENT else _child_name(key, state)
         first = key not in self._runs
         run = self._runs[key] = self._runs.get(key) or _Run(state, ms, name)

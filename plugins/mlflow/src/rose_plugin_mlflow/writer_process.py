@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
-from rose_plugin_mlflow.jobs import PARENT, Log, Start, Stop, http_retry_settings, now_ms, state_metrics, view_hint
+from rose_plugin_mlflow.jobs import PARENT, Log, Start, Stop, http_retry_settings, mlflow_metrics, now_ms, view_hint
 
 __all__ = ["RunWriter", "main"]
 
@@ -162,6 +162,7 @@ class RunWriter:
     def _replay(self, learner_id: Any, iterations: list[dict[str, Any]]) -> None:
         """Log the metrics of the journal's iterations that the run lacks, and its final iteration."""
         from rose.state import IterationState
+        from rose.tracking import state_metrics
 
         key = PARENT if learner_id is None else learner_id
         run_id = self._run_id(key) if iterations or key == PARENT else None
@@ -172,7 +173,7 @@ class RunWriter:
         ms = now_ms()
         for data in iterations:
             state = IterationState.from_dict(data)
-            for name, value in state_metrics(state).items():
+            for name, value in mlflow_metrics(state_metrics(state)).items():
                 if name not in stored:
                     stored[name] = {m.step for m in self.client.get_metric_history(run_id, name)}
                 if state.iteration not in stored[name]:
