@@ -34,6 +34,7 @@ __all__ = [
     "campaign_params",
     "config_params",
     "masked_env",
+    "masked_manifest",
     "number",
     "state_metrics",
 ]
@@ -57,6 +58,17 @@ def masked_env(resources: Mapping[str, Any]) -> dict[str, Any]:
     elif env is not None:
         out["env"] = "***"
     return out
+
+
+def masked_manifest(manifest: PipelineManifest) -> dict[str, Any]:
+    """``manifest.to_dict()`` with the ``env`` values of every task's and the criterion's ``resources`` and
+    ``decor_kwargs`` written as ``***`` (see :func:`masked_env`): for trackers that store the manifest."""
+    document = manifest.to_dict()
+    for section in [*(document.get("tasks") or {}).values(), document.get("criterion")]:
+        for key in ("resources", "decor_kwargs"):
+            if isinstance(section, dict) and isinstance(section.get(key), Mapping):
+                section[key] = masked_env(section[key])
+    return document
 
 
 def number(value: Any, *, parse_strings: bool = False) -> float | None:

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rose.state import IterationState, jsonable
-from rose.tracking import PipelineManifest, TrackerBase, campaign_params, masked_env, state_metrics
+from rose.tracking import PipelineManifest, TrackerBase, campaign_params, masked_manifest, state_metrics
 
 __all__ = ["ClearMLTracker"]
 
@@ -226,11 +226,7 @@ class ClearMLTracker(TrackerBase):
         }
         task.upload_artifact("final_state", artifact_object=jsonable(document))
         if self._manifest is not None:
-            manifest = self._manifest.to_dict()
-            for section in [*(manifest.get("tasks") or {}).values(), manifest.get("criterion")]:
-                if isinstance(section, dict) and isinstance(section.get("resources"), Mapping):
-                    section["resources"] = masked_env(section["resources"])
-            task.upload_artifact("manifest", artifact_object=manifest)
+            task.upload_artifact("manifest", artifact_object=masked_manifest(self._manifest))
         if reason == "error":
             task.mark_failed(status_reason="the ROSE campaign ended with an error", force=True)
 

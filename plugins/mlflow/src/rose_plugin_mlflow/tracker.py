@@ -23,7 +23,7 @@ from attrs import define, evolve, field
 from rose.engine import runs_root
 from rose.plotting import metric_label  # re-exported: the core's rule, importable from here as before
 from rose.state import IterationState, jsonable
-from rose.tracking import PipelineManifest, TrackerBase, campaign_params, config_params, masked_env, number, state_metrics
+from rose.tracking import PipelineManifest, TrackerBase, campaign_params, config_params, masked_manifest, number, state_metrics
 from rose_plugin_mlflow.jobs import (
     MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
@@ -275,18 +275,13 @@ class MLflowTracker(TrackerBase):
         uri, artifact_location = _resolve_store(self.tracking_uri, self.artifact_location, manifest.run_dir)
         tags = {"rose.learner_type": manifest.learner_type, **({"rose.run_dir": manifest.run_dir} if manifest.run_dir else {}),
                 **self.tags}
-        document: dict[str, Any] = manifest.to_dict()  # no resources["env"] value in clear text, whoever built it
-        for section in [*(document.get("tasks") or {}).values(), document.get("criterion")]:
-            for key in ("resources", "decor_kwargs"):
-                if isinstance(section, dict) and isinstance(section.get(key), Mapping):
-                    section[key] = masked_env(section[key])
         return Start(
             experiment_name=self.experiment_name, tracking_uri=uri, artifact_location=artifact_location,
             log_artifacts=self.log_artifacts, params=_manifest_params(manifest),
             run_name=self.run_name or (os.path.basename(os.path.normpath(manifest.run_dir)) if manifest.run_dir
                                        else manifest.learner_type),
             tags=_tags(tags),
-            manifest=document, start_ms=self._start_ms,
+            manifest=masked_manifest(manifest), start_ms=self._start_ms,  # no env value in clear text, whoever built it
             environ=dict(os.environ), cwd=os.getcwd(), log_level=logging.getLogger("rose_plugin_mlflow").getEffectiveLevel(),
             retry_budget=self.retry_budget, run_dir=manifest.run_dir, metric_units=self.metric_units,
         )
