@@ -1,9 +1,19 @@
-"""The campaign's parameters as trackers record them (``rose.tracking.campaign_params`` / ``config_params``)."""
+"""What trackers record, as the core gives it: parameters (``campaign_params`` / ``config_params``), the stored
+manifest (``masked_manifest``) and an iteration's numbers (``state_metrics``)."""
 
 from __future__ import annotations
 
 from rose import LearnerConfig, TaskConfig
-from rose.tracking import CriterionManifest, PipelineManifest, TaskManifest, campaign_params, config_params
+from rose.state import IterationState
+from rose.tracking import (
+    CriterionManifest,
+    PipelineManifest,
+    TaskManifest,
+    campaign_params,
+    config_params,
+    masked_manifest,
+    state_metrics,
+)
 
 
 def manifest(**fields: object) -> PipelineManifest:
@@ -41,3 +51,21 @@ def test_campaign_params_are_flat_and_mask_secrets() -> None:
     assert params["config/relax/epochs"] == 3 and params["extra/seed"] == 7
     two = campaign_params(manifest(learner_configs=[config.to_dict(), config.to_dict()]))
     assert two["learner_0/config/relax/epochs"] == two["learner_1/config/relax/epochs"] == 3
+
+
+def test_the_stored_manifest_has_no_env_value_in_clear_text() -> None:
+    stored = masked_manifest(manifest())
+    assert stored["tasks"]["simulation"]["resources"] == {"cpus": 2, "env": {"TOKEN": "***"}}
+    assert stored["learner_type"] == "SequentialActiveLearner"
+
+
+def test_state_metrics_are_the_criterion_value_then_the_numbers_tasks_returned() -> None:
+    import numpy as np
+
+    state = IterationState(iteration=2, metric_name="mse", metric_value=np.float32(0.5),
+                           state={"labeled_count": np.int64(40), "converged": np.bool_(True), "pool": "a", "mse": 9.0,
+                                  "loss": float("nan"), "note": None})
+    values = state_metrics(state)
+    assert list(values)[:3] == ["mse", "labeled_count", "converged"]
+    assert values["mse"] == 0.5 and values["labeled_count"] == 40.0 and values["converged"] == 1.0
+    assert "pool" not in values and "note" not in values and values["loss"] != values["loss"]  # NaN kept
