@@ -122,6 +122,11 @@ def test_clearml_parallel_learners_are_series_of_one_plot_and_an_error_fails_the
     assert curves["second"] == [(0, 0.5)]  # learner_names[1]; it failed at its second iteration
     assert "stop:error" in task["tags"]
     assert {k: v["value"] for k, v in task["hyperparams"]["properties"].items()}["stop_reason"] == "error"
+    # each learner's configuration, by the same flat names as the MLflow tracker's (rose.tracking.campaign_params)
+    params = {k: v["value"] for k, v in task["hyperparams"]["ROSE"].items()}
+    assert params["learner_0/config/training/label"] == "uncertainty"
+    assert params["learner_1/config/criterion/learner"] == "1"
+    assert params["parallel_count"] == "2"
 
 
 def test_clearml_tracker_is_registered_and_cheap_to_import():

@@ -25,17 +25,19 @@ def client_for(uri: str) -> Any:
     return MlflowClient(uri)
 
 
-async def test_nested_runs_have_real_times_and_the_learners_labels(rose_engine, tmp_path, mlflow_store, experiment):
-    """Each learner takes >= 0.6 s: its run starts with the campaign, ends after its last iteration, and is named by its label."""
+def labeled_learners(engine: Any, run_dir: Any, values: list[float], threshold: float, sleep: float = 0.0) -> tuple[Any, Any]:
+    """A ParallelActiveLearner of function tasks and the configurations of its two learners (the first labeled
+    ``uncertainty``): simulations take ``sleep`` s, the criterion reports ``values`` in turn (then the last again)."""
     import asyncio
 
     from rose.al import ParallelActiveLearner
 
-    acl = ParallelActiveLearner(rose_engine, run_dir=os.fspath(tmp_path / "timed"))
+    acl = ParallelActiveLearner(engine, run_dir=os.fspath(run_dir))
+    reported = iter(values)
 
     @acl.simulation_task(as_executable=False)
     async def simulate(*args, **kwargs):
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(sleep)
         return {"labeled_count": 10}
 
     @acl.training_task(as_executable=False)
@@ -46,11 +48,16 @@ async def test_nested_runs_have_real_times_and_the_learners_labels(rose_engine, 
     async def select(*args, **kwargs):
         return None
 
-    @acl.as_stop_criterion(metric_name="root_mean_squared_error_rmse", threshold=0.0, as_executable=False)
+    @acl.as_stop_criterion(metric_name="root_mean_squared_error_rmse", threshold=threshold, as_executable=False)
     async def criterion(*args, **kwargs):
-        return 0.5
+        return next(reported, values[-1])
 
-    configs = [LearnerConfig(training=TaskConfig(kwargs={"label": "uncertainty"})), LearnerConfig()]
+    return acl, [LearnerConfig(training=TaskConfig(kwargs={"label": "uncertainty"})), LearnerConfig()]
+
+
+async def test_nested_runs_have_real_times_and_the_learners_labels(rose_engine, tmp_path, mlflow_store, experiment):
+    """Each learner takes >= 0.6 s: its run starts with the campaign, ends after its last iteration, and is named by its label."""
+    acl, configs = labeled_learners(rose_engine, tmp_path / "timed", [0.5], threshold=0.0, sleep=0.2)
     tracker = MLflowTracker(experiment, tracking_uri=mlflow_store)
     acl.add_tracker(tracker)
     before = int(time.time() * 1000)
@@ -68,6 +75,28 @@ async def test_nested_runs_have_real_times_and_the_learners_labels(rose_engine, 
         assert info.end_time - info.start_time >= 550  # three iterations of >= 0.2 s each
     # the plot's axis is readable
     assert metric_label("root_mean_squared_error_rmse") == "RMSE"
+
+
+async def test_the_runs_learning_curve_is_the_one_rose_show_draws(rose_engine, tmp_path, mlflow_store, experiment):
+    """The PNG attached to the campaign's run is what ``rose.plotting.learning_curve`` draws from the campaign's
+    directory (same curves, names, threshold, title and pixels), with the tracker's ``metric_units`` on the axis."""
+    from PIL import Image
+
+    from rose.plotting import learning_curve
+
+    acl, configs = labeled_learners(rose_engine, tmp_path / "compared", [0.9, 0.8, 0.5, 0.4, 0.2, 0.05], threshold=0.1)
+    tracker = MLflowTracker(experiment, tracking_uri=mlflow_store, metric_units="eV")
+    acl.add_tracker(tracker)
+    await acl.start(parallel_learners=2, max_iter=3, learner_configs=configs)
+
+    client = client_for(mlflow_store)
+    logged = client.download_artifacts(tracker.run_id, "learning_curve.png", os.fspath(tmp_path))
+    drawn = learning_curve(tmp_path / "compared", tmp_path / "core.png", units="eV")
+    with Image.open(logged) as mlflow_png, Image.open(drawn) as core_png:
+        assert mlflow_png.info["Description"] == core_png.info["Description"]
+        assert mlflow_png.info["Description"].startswith("learning curves: uncertainty; learner 1 | threshold: < 0.1")
+        assert mlflow_png.info["Title"] == core_png.info["Title"] == "compared"
+        assert mlflow_png.tobytes() == core_png.tobytes()
 
 
 def test_metric_labels_are_readable_with_units_where_known():
@@ -167,7 +196,7 @@ def test_a_plain_script_prints_how_to_view_its_run_and_keeps_secrets_and_stray_m
     from PIL import Image
 
     with Image.open(client.download_artifacts(run.info.run_id, "learning_curve.png", os.fspath(tmp_path))) as png:
-        assert png.info["Description"] == "y axis: RMSE"  # not root_mean_squared_error_rmse
+        assert png.info["Description"] == "learning curves: learner | threshold: < 0.1"  # the core's plot
 
 
 def test_campaigns_started_together_share_a_new_store(tmp_path, experiment):

@@ -182,6 +182,10 @@ async def test_mlflow_stream_learners_get_nested_runs(
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"learning_curve.png", "final_state.json"}
     final = json.loads(artifact_text(client, parent.info.run_id, "final_state.json", tmp_path))
     assert sorted(final["learners"]) == ["0", "1"]
+    from PIL import Image
+
+    with Image.open(client.download_artifacts(parent.info.run_id, "learning_curve.png", os.fspath(tmp_path))) as png:
+        assert png.info["Description"].startswith("learning curves: learner 0; learner 1 |")  # both directories' learners
     assert {a.path for a in client.list_artifacts(zero.info.run_id)} == {"final_state.json"}
 
 
@@ -313,10 +317,13 @@ def test_mlflow_contract_check(tmp_path, mlflow_store, experiment):
 
     tracker = MLflowTracker(experiment, tracking_uri=mlflow_store)
     check_tracker(tracker)
-    run = client_for(mlflow_store).get_run(tracker.run_id)
+    client = client_for(mlflow_store)
+    run = client.get_run(tracker.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.metrics == {"mean_squared_error_mse": 0.5, "labeled": 3.0}
     assert run.data.tags["stop_reason"] == "max_iter_reached"
+    # a manifest without a campaign directory (no journal to draw from): no plot, the rest is there
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"final_state.json", "manifest.json"}
 
 
 def test_mlflow_keys_are_sanitised_for_mlflow():

@@ -17,11 +17,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from rose.builtin.progress import short_metric_name
 from rose.errors import RoseError
 from rose.runs import Run, load_run, reached_target
 
-__all__ = ["PLOT_NAME", "SHOW_MAKER", "learning_curve", "plot_maker"]
+__all__ = ["PLOT_NAME", "SHOW_MAKER", "learning_curve", "metric_label", "plot_maker", "short_metric_name"]
 
 PLOT_NAME = "learning_curve.png"
 
@@ -33,6 +32,52 @@ DEFAULT_MAKER = "ROSE (rose.plotting)"
 # distinct, colour-blind friendly line colours (Okabe-Ito), in learner order
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 THRESHOLD_COLOR = "#666666"
+
+#: readable names (and units) of ROSE's built-in metrics
+_METRIC_LABELS = {
+    "mean_squared_error_mse": "MSE", "root_mean_squared_error_rmse": "RMSE", "mean_absolute_error_mae": "MAE",
+    "r2_score": "R²", "model_accuracy": "accuracy (fraction correct)", "training_time": "training time (s)",
+    "time_to_convergence": "time to convergence (s)", "number_of_iterations": "iterations",
+    "predictive_entropy": "predictive entropy (nats)", "mutual_information": "mutual information (nats)",
+    "negative_log_likelihood": "negative log-likelihood (nats)", "f1_score": "F1 score",
+}
+#: name endings that are abbreviations, shown in capitals (``holdout_rmse``: ``RMSE``)
+_ABBREVIATIONS = {"mse", "rmse", "mae", "r2", "auc", "emi", "nll"}
+_UNIT_SUFFIXES = {"_s": "s", "_seconds": "s", "_ms": "ms", "_bytes": "bytes", "_mb": "MB", "_percent": "%", "_pct": "%"}
+
+
+def short_metric_name(name: str | None) -> str:
+    """A metric's short name for one-line texts: ``root_mean_squared_error_rmse`` -> ``RMSE`` (a name ending in
+    an abbreviation such as ``_rmse``, ``_mae``, ``_auc`` or ``_nll``); other names are kept, None is ``metric``."""
+    if not name:
+        return "metric"
+    tail = name.rsplit("_", 1)[-1]
+    return tail.upper() if tail != name and tail.lower() in _ABBREVIATIONS else name
+
+
+def metric_label(name: str | None, units: str | None = None) -> str:
+    """A readable axis label for a metric: ``RMSE`` for ``root_mean_squared_error_rmse``, units where known.
+
+    ROSE's built-in metrics have readable names (``training time (s)``); a name ending in an
+    abbreviation is that abbreviation (see :func:`short_metric_name`); else a suffix such as
+    ``_s`` or ``_seconds`` gives the units and underscores become spaces. ``units``
+    (``"eV/atom"``) wins over units found in the name.
+    """
+    if not name:
+        return f"metric ({units})" if units else "metric"
+    known = _METRIC_LABELS.get(name)
+    if known is not None:
+        return f"{known.split(' (')[0]} ({units})" if units else known
+    short = short_metric_name(name)
+    if short != name:
+        return f"{short} ({units})" if units else short
+    text, found_unit = name, None
+    for suffix, unit in _UNIT_SUFFIXES.items():
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            text, found_unit = name[: -len(suffix)], unit
+            break
+    text, shown = text.replace("_", " ").strip() or name, units or found_unit
+    return f"{text} ({shown})" if shown else text
 
 
 def _matplotlib() -> Any:
@@ -55,12 +100,14 @@ def learning_curve(
     title: str | None = None,
     log_y: bool | None = None,
     maker: str = DEFAULT_MAKER,
+    units: str | None = None,
 ) -> str:
     """Draw ``run``'s learning curve to ``path`` (default ``<run_dir>/learning_curve.png``).
 
     ``run`` is a campaign directory or a :class:`rose.runs.Run`. ``labels`` maps learner
     ids to legend names (default: each learner's ``learner_label`` or ``learner <id>``).
     ``log_y`` defaults to a log scale when the values span more than a factor of 20.
+    The y axis is labeled by :func:`metric_label` (``units``, such as ``"eV/atom"``, shown there).
     Returns the path written. The PNG's metadata records the curves' names
     (``Description``), so tools can tell what the image shows without reading pixels, and
     ``maker`` as ``Software`` (see :func:`plot_maker`).
@@ -108,8 +155,7 @@ def learning_curve(
     if log_y:
         axes.set_yscale("log")
     axes.set_xlabel("labeled samples (simulations)" if x_kind == "labeled_count" else "iteration")
-    short = short_metric_name(loaded.metric_name)
-    axes.set_ylabel(short if short == loaded.metric_name else f"{short} ({loaded.metric_name})")
+    axes.set_ylabel(metric_label(loaded.metric_name, units))
     heading = title or f"{loaded.name}: {loaded.learner_type}"
     if loaded.dry_run:  # never let placeholder values pass for results
         heading = f"DRY RUN (no task ran, placeholder values): {heading}"

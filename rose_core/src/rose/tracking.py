@@ -14,11 +14,14 @@ stalls tasks; a tracker that raises is logged with its name and never breaks the
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from attrs import define, field
 
+from rose.config import LearnerConfig
 from rose.state import IterationState, jsonable
 
 __all__ = [
@@ -28,7 +31,12 @@ __all__ = [
     "TaskManifest",
     "Tracker",
     "TrackerBase",
+    "campaign_params",
+    "config_params",
     "masked_env",
+    "masked_manifest",
+    "number",
+    "state_metrics",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,6 +58,50 @@ def masked_env(resources: Mapping[str, Any]) -> dict[str, Any]:
     elif env is not None:
         out["env"] = "***"
     return out
+
+
+def masked_manifest(manifest: PipelineManifest) -> dict[str, Any]:
+    """``manifest.to_dict()`` with the ``env`` values of every task's and the criterion's ``resources`` and
+    ``decor_kwargs`` written as ``***`` (see :func:`masked_env`): for trackers that store the manifest."""
+    document = manifest.to_dict()
+    for section in [*(document.get("tasks") or {}).values(), document.get("criterion")]:
+        for key in ("resources", "decor_kwargs"):
+            if isinstance(section, dict) and isinstance(section.get(key), Mapping):
+                section[key] = masked_env(section[key])
+    return document
+
+
+def number(value: Any, *, parse_strings: bool = False) -> float | None:
+    """A float for a numeric value, else None: ints and floats (non-finite ones too), bools as 0/1,
+    numpy scalars and 0-d arrays; with ``parse_strings``, finite numeric text (``" 0.01 "``)."""
+    if type(value) is float or type(value) is int:
+        return float(value)
+    if isinstance(value, str):
+        if not parse_strings:
+            return None
+        try:
+            parsed = float(value.strip())
+        except ValueError:
+            return None
+        return parsed if math.isfinite(parsed) else None
+    if isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and callable(getattr(value, "item", None))):
+        try:  # numpy scalars and bool_, 0-d arrays
+            return float(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return None
+
+
+def state_metrics(state: IterationState) -> dict[str, float]:
+    """The numbers of one iteration, for trackers that record metrics: the criterion value (under its
+    metric name, else ``metric``), then every numeric value the tasks returned (see :func:`number`)."""
+    metrics: dict[str, float] = {}
+    if state.metric_value is not None and (value := number(state.metric_value)) is not None:
+        metrics[state.metric_name or "metric"] = value
+    for name, raw in state.state.items():
+        if (value := number(raw)) is not None:
+            metrics.setdefault(str(name), value)
+    return metrics
 
 
 @runtime_checkable
@@ -196,4 +248,69 @@ def _plain_task(task: TaskManifest) -> dict[str, Any] | None:
         out["metric_name"] = jsonable(task.metric_name)
         out["threshold"] = jsonable(task.threshold)
         out["operator"] = jsonable(task.operator)
+    return out
+
+
+def campaign_params(manifest: PipelineManifest) -> dict[str, Any]:
+    """A campaign's parameters as flat ``name: value`` pairs, for trackers that record parameters.
+
+    ``learner_type``, ``parallel_count``, ``max_iter``; ``criterion/<field>`` and the criterion's
+    ``log_params``; ``task/<task>/as_executable|function|kind|resources/<key>`` (``env`` values
+    masked) and each task's ``log_params``; each learner's configuration at iteration 0 (see
+    :func:`config_params`; ``learner_<i>/config/...`` when there are several); ``extra/<key>``.
+    Values are left as they are (each tracker writes them in its own way).
+    """
+    raw: dict[str, Any] = {"learner_type": manifest.learner_type}
+    raw.update({key: value for key, value in (("parallel_count", manifest.parallel_count), ("max_iter", manifest.max_iter))
+                if value is not None})
+    if (crit := manifest.criterion) is not None:
+        raw.update({"criterion/metric_name": crit.metric_name, "criterion/threshold": crit.threshold,
+                    "criterion/operator": crit.operator, "criterion/as_executable": crit.as_executable,
+                    "criterion/function": f"{crit.func_module}.{crit.func_name}".lstrip("."),
+                    **{f"criterion/{key}": value for key, value in crit.log_params.items()}})
+    for name, task in manifest.tasks.items():
+        raw.update({f"task/{name}/as_executable": task.as_executable,
+                    f"task/{name}/function": f"{task.func_module}.{task.func_name}".lstrip("."),
+                    **({f"task/{name}/kind": task.kind} if task.kind and task.kind != name else {}),
+                    **{f"task/{name}/resources/{key}": value for key, value in masked_env(task.resources).items()},
+                    **{f"task/{name}/{key}": value for key, value in task.log_params.items()}})
+    configs = list(manifest.learner_configs or ())
+    for index, config in enumerate(configs):
+        raw.update(config_params(config, 0, manifest, "config" if len(configs) == 1 else f"learner_{index}/config"))
+    raw.update({f"extra/{key}": value for key, value in (manifest.extra or {}).items()})
+    return raw
+
+
+def config_params(config: Any, iteration: int, manifest: PipelineManifest, prefix: str = "config") -> dict[str, Any]:
+    """``{"<prefix>/<task>/<key>": value, "<prefix>/<task>/args": [...]}``: the configuration each task gets at
+    ``iteration`` from ``config`` (a LearnerConfig, or its ``to_dict()`` form as in a manifest).
+
+    Each task of the manifest (and its criterion) is resolved by the one rule, :meth:`LearnerConfig.resolve`;
+    every configured task when the manifest lists none. Unreadable configurations and failing schedules
+    give nothing (logged at debug level): describing a campaign never stops it.
+    """
+    if config is None:
+        return {}
+    try:
+        config = LearnerConfig.from_dict(config) if isinstance(config, Mapping) else config
+    except (TypeError, ValueError):
+        logger.debug("the learner configuration %r is not readable", config)
+        return {}
+    if not isinstance(config, LearnerConfig):
+        return {}
+    kinds = {name: task.kind or name for name, task in manifest.tasks.items()}
+    if not kinds:
+        kinds = {name: name for name in [*(key for key in config.to_dict() if key != "tasks"), *config.tasks]}
+    elif manifest.criterion is not None:
+        kinds["criterion"] = "criterion"
+    out: dict[str, Any] = {}
+    for name, kind in kinds.items():
+        try:
+            found = config.resolve(name, iteration, kind)
+        except Exception as exc:  # noqa: BLE001 - a user schedule failing must not stop tracking
+            logger.debug("could not resolve the %r configuration at iteration %d: %s", name, iteration, exc)
+            continue
+        if found is not None:
+            out.update({f"{prefix}/{name}/args": list(found.args)} if found.args else {})
+            out.update({f"{prefix}/{name}/{key}": value for key, value in (found.kwargs or {}).items()})
     return out

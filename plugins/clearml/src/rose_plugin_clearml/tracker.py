@@ -2,10 +2,12 @@
 
 What the task holds:
 
-* hyperparameters (section ``ROSE``, at the start): ``learner_type``, ``parallel_count``,
-  ``max_iter``, ``criterion/metric_name|threshold|operator``, ``task/<task>/as_executable``,
-  ``task/<task>/function``, every ``log_params`` entry as ``task/<task>/<key>`` and the tasks'
-  resources (values of ``resources["env"]`` shown as ``***``);
+* hyperparameters (section ``ROSE``, at the start): the campaign's parameters as the core
+  flattens them (:func:`rose.tracking.campaign_params`): ``learner_type``, ``parallel_count``,
+  ``max_iter``, ``criterion/metric_name|threshold|operator|function``, ``task/<task>/as_executable``,
+  ``task/<task>/function``, every ``log_params`` entry as ``task/<task>/<key>``, the tasks'
+  resources (values of ``resources["env"]`` shown as ``***``) and each learner's configuration
+  (``config/<task>/<key>``);
 * scalars (every iteration, ``iteration`` = ROSE iteration): the criterion metric and every
   numeric value of the iteration's state, each a plot whose series is the learner
   (``value`` for a single learner; for parallel learners the ``learner_label`` state value, else
@@ -26,13 +28,12 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
-import numbers
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rose.state import IterationState, jsonable
-from rose.tracking import PipelineManifest, TrackerBase, masked_env
+from rose.tracking import PipelineManifest, TrackerBase, campaign_params, masked_manifest, state_metrics
 
 __all__ = ["ClearMLTracker"]
 
@@ -49,19 +50,6 @@ _QUIET_INIT = {
     "auto_resource_monitoring": False,
     "auto_connect_streams": False,
 }
-
-
-def _number(value: Any) -> float | None:
-    """A finite float for numbers (bools as 0/1, numpy scalars), else None."""
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and callable(getattr(value, "item", None))):
-        try:
-            number = float(value)
-        except (TypeError, ValueError, OverflowError):
-            return None
-        return number if math.isfinite(number) else None
-    return None
 
 
 class ClearMLTracker(TrackerBase):
@@ -204,22 +192,7 @@ class ClearMLTracker(TrackerBase):
     def _connect(self, manifest: PipelineManifest) -> None:
         if self.task is None or self._logger is None:
             return
-        params: dict[str, Any] = {"learner_type": manifest.learner_type}
-        if manifest.parallel_count is not None:
-            params["parallel_count"] = manifest.parallel_count
-        if manifest.max_iter is not None:
-            params["max_iter"] = manifest.max_iter
-        crit = manifest.criterion
-        if crit is not None:
-            params.update({"criterion/metric_name": crit.metric_name, "criterion/threshold": crit.threshold,
-                           "criterion/operator": crit.operator})
-        for name, task in manifest.tasks.items():
-            params[f"task/{name}/as_executable"] = task.as_executable
-            params[f"task/{name}/function"] = f"{task.func_module}.{task.func_name}".lstrip(".")
-            for key, value in task.log_params.items():
-                params[f"task/{name}/{key}"] = value
-            for key, value in masked_env(task.resources).items():
-                params[f"task/{name}/resources/{key}"] = value
+        params = campaign_params(manifest)  # the core's flattening, as every tracker records it
         clean = {k: v if isinstance(v, (str, int, float, bool)) or v is None else str(jsonable(v)) for k, v in params.items()}
         self.task.connect(clean, name="ROSE")
 
@@ -236,17 +209,9 @@ class ClearMLTracker(TrackerBase):
 
     def _report(self, state: IterationState) -> None:
         series = self._series(state)
-        values: dict[str, float] = {}
-        if state.metric_value is not None:
-            number = _number(state.metric_value)
-            if number is not None:
-                values[state.metric_name or "metric"] = number
-        for key, raw in state.state.items():
-            number = _number(raw)
-            if number is not None:
-                values.setdefault(str(key), number)
-        for title, value in values.items():
-            self._logger.report_scalar(title=title, series=series, value=value, iteration=int(state.iteration))
+        for title, value in state_metrics(state).items():
+            if math.isfinite(value):
+                self._logger.report_scalar(title=title, series=series, value=value, iteration=int(state.iteration))
 
     def _finish(self, final_state: IterationState | None, reason: str) -> None:
         task = self.task
@@ -261,11 +226,7 @@ class ClearMLTracker(TrackerBase):
         }
         task.upload_artifact("final_state", artifact_object=jsonable(document))
         if self._manifest is not None:
-            manifest = self._manifest.to_dict()
-            for section in [*(manifest.get("tasks") or {}).values(), manifest.get("criterion")]:
-                if isinstance(section, dict) and isinstance(section.get("resources"), Mapping):
-                    section["resources"] = masked_env(section["resources"])
-            task.upload_artifact("manifest", artifact_object=manifest)
+            task.upload_artifact("manifest", artifact_object=masked_manifest(self._manifest))
         if reason == "error":
             task.mark_failed(status_reason="the ROSE campaign ended with an error", force=True)
 

@@ -1,20 +1,16 @@
-"""What the tracker sends to the MLflow writer process, MLflow's limits, and the metrics of a state
-(:func:`state_metrics`: the tracker and a writer replaying a journal record the same keys). No MLflow import."""
+"""What the tracker sends to the MLflow writer process, MLflow's limits, and MLflow's keys for the metrics of a
+state (:func:`mlflow_metrics`: the tracker and a writer replaying a journal record the same keys). No MLflow import."""
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
 import re
 import shlex
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 from attrs import define, field
-
-if TYPE_CHECKING:  # the writer process starts without importing rose
-    from rose.state import IterationState
 
 PARENT = "<campaign>"  # run key of the campaign's own run (the parent run when learners have ids)
 # MLflow's limits (mlflow.utils.validation): key length, value lengths. Its client splits big batches itself.
@@ -52,41 +48,18 @@ def mlflow_key(raw: object) -> str:
     return known
 
 
-def number(value: Any, *, parse_strings: bool = False) -> float | None:
-    """A float for numbers (bools as 0/1, numpy scalars, 0-d arrays; finite numeric text if asked), else None."""
-    if type(value) is float or type(value) is int:
-        return float(value)
-    if isinstance(value, str):
-        if not parse_strings:
-            return None
-        try:
-            parsed = float(value.strip())
-        except ValueError:
-            return None
-        return parsed if math.isfinite(parsed) else None
-    if isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and callable(getattr(value, "item", None))):
-        try:  # numpy scalars and bool_, 0-d arrays
-            return float(value)
-        except (TypeError, ValueError, OverflowError):
-            return None
-    return None
-
-
-def state_metrics(state: IterationState) -> dict[str, float]:
-    """The metrics of one iteration: the criterion value, then every numeric value the tasks returned."""
+def mlflow_metrics(values: Mapping[str, float]) -> dict[str, float]:
+    """The metrics of one iteration (the core's :func:`rose.tracking.state_metrics`) under MLflow keys."""
     metrics: dict[str, float] = {}
-    if state.metric_value is not None and (value := number(state.metric_value)) is not None:
-        metrics[mlflow_key(state.metric_name or "metric")] = value
-    for name, raw in state.state.items():
-        if (value := number(raw)) is not None:
-            metrics.setdefault(mlflow_key(name), value)
+    for name, value in values.items():
+        metrics.setdefault(mlflow_key(name), value)
     return metrics
 
 
 @define
 class Start:
     """Open a campaign: store, experiment, the campaign's run; the process's ``environ`` and ``cwd``
-    (so ``MLFLOW_*`` and relative paths mean what they mean to the script); ``run_dir`` for replays."""
+    (so ``MLFLOW_*`` and relative paths mean what they mean to the script); ``run_dir`` for replays and the plot."""
 
     experiment_name: str
     tracking_uri: str
@@ -102,6 +75,9 @@ class Start:
     log_level: int
     retry_budget: float = 30.0
     run_dir: str | None = None
+    metric_units: str | None = None  # the learning curve's axis units
+    #: after the campaign's writer died, the runs it had made: reused, and the journal's metrics replayed at the stop
+    lost_runs: dict[Any, str] | None = None
 
 
 @define
@@ -139,23 +115,12 @@ class End:
 
 @define
 class Stop:
-    """End the campaign: every run's :class:`End` (the campaign's under ``PARENT``), then the learning curve."""
+    """End the campaign: every run's :class:`End` (the campaign's under ``PARENT``); the learning curve
+    is drawn from the campaign's journal (``Start.run_dir``)."""
 
     runs: dict[Any, End]
-    curves: dict[str, list[tuple[int, float]]]
-    metric_name: str  # the y axis label: a readable name, with units where known
-    threshold: float | None
-    title: str
-
-
-@define
-class Recover:
-    """The campaign's writer died: a new writer gives its runs the journal's missing metrics, ``tags``, ``status``."""
-
-    start: Start
-    run_ids: dict[Any, str]
-    status: str
-    tags: dict[str, str]
+    #: the directories of learners that started on their own and joined this run (``Start.run_dir`` is the first's)
+    joined: list[str] = field(factory=list)
 
 
 def http_retry_settings(budget: float) -> dict[str, str]:

@@ -14,37 +14,33 @@ import json
 import logging
 import os
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from attrs import define, evolve, field, fields
+from attrs import define, evolve, field
 
-from rose.config import LearnerConfig
 from rose.engine import runs_root
+from rose.plotting import metric_label  # re-exported: the core's rule, importable from here as before
 from rose.state import IterationState, jsonable
-from rose.tracking import PipelineManifest, TrackerBase, masked_env
+from rose.tracking import PipelineManifest, TrackerBase, campaign_params, config_params, masked_manifest, number, state_metrics
 from rose_plugin_mlflow.jobs import (
     MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
     PARENT,
     End,
     Log,
-    Recover,
     Start,
     Stop,
     clip,
     mlflow_key,
+    mlflow_metrics,
     now_ms,
-    number,
-    state_metrics,
     view_hint,
 )
 from rose_plugin_mlflow.writer_link import Session, writer_link
-from rose_plugin_mlflow.writer_process import plot_learning_curve
 
-__all__ = ["DEFAULT_EXPERIMENT", "MLflowTracker", "metric_label", "mlflow_key", "plot_learning_curve"]
+__all__ = ["DEFAULT_EXPERIMENT", "MLflowTracker", "metric_label", "mlflow_key"]
 
 logger = logging.getLogger(__name__)
 DEFAULT_EXPERIMENT = "ROSE_AL_Experiment"
@@ -63,35 +59,6 @@ if not notice_logger.handlers:
     notice_logger.addHandler(_StderrNotice())
     notice_logger.setLevel(logging.INFO)
     notice_logger.propagate = False
-
-#: readable names (and units) of ROSE's built-in metrics, for plot axes
-_METRIC_LABELS = {
-    "mean_squared_error_mse": "MSE", "root_mean_squared_error_rmse": "RMSE", "mean_absolute_error_mae": "MAE",
-    "r2_score": "R²", "model_accuracy": "accuracy (fraction correct)", "training_time": "training time (s)",
-    "time_to_convergence": "time to convergence (s)", "number_of_iterations": "iterations",
-    "predictive_entropy": "predictive entropy (nats)", "mutual_information": "mutual information (nats)",
-    "negative_log_likelihood": "negative log-likelihood (nats)", "f1_score": "F1 score",
-}
-_UNIT_SUFFIXES = {"_s": "s", "_seconds": "s", "_ms": "ms", "_bytes": "bytes", "_mb": "MB", "_percent": "%", "_pct": "%"}
-
-
-def metric_label(name: str, units: str | None = None) -> str:
-    """A readable axis label for a metric: ``RMSE`` for ``root_mean_squared_error_rmse``, units where known.
-
-    ``units`` (the tracker's ``metric_units``) wins; else units come from ROSE's built-in metrics
-    or a suffix such as ``_s`` or ``_seconds``; other names are shown with spaces for underscores.
-    """
-    known = _METRIC_LABELS.get(name)
-    if known is not None:
-        return f"{known.split(' (')[0]} ({units})" if units else known
-    text, found_unit = name, None
-    for suffix, unit in _UNIT_SUFFIXES.items():
-        if name.lower().endswith(suffix) and len(name) > len(suffix):
-            text, found_unit = name[: -len(suffix)], unit
-            break
-    text, shown = text.replace("_", " ").strip() or name, units or found_unit
-    return f"{text} ({shown})" if shown else text
-
 
 def _option(test: Callable[[Any], bool], what: str, error: type[Exception] = ValueError) -> Any:
     """An attrs validator: ``MLflowTracker: <option> must be <what>, got <value>``."""
@@ -118,7 +85,6 @@ class _Run:
     last: IterationState
     ms: int
     name: str | None = None
-    curve: list[tuple[int, float]] = field(factory=list)  # (iteration, criterion value)
     reason: str | None = None  # a learner's own stop reason, when it stopped on its own
 
 
@@ -168,7 +134,6 @@ class MLflowTracker(TrackerBase):
                               "pip install rose-plugin-mlflow (or pip install mlflow)")
 
     def __attrs_post_init__(self) -> None:
-        self._lock = threading.RLock()
         self._session: Session | None = None
         self._start: Start | None = None  # the campaign's Start job
         self._starts = 0  # learners of the campaign that started and did not stop yet
@@ -203,39 +168,32 @@ class MLflowTracker(TrackerBase):
     # the tracker protocol ----------------------------------------------------------------------
     def on_start(self, manifest: PipelineManifest) -> None:
         """Create (or join) the campaign's run and send its parameters."""
-        with self._lock:
-            self._starts += 1
-            if self._starts > 1:  # another learner of the same campaign: its parameters join the parent run
-                self._joined = True
-                job: Any = Log(PARENT, params=_manifest_params(manifest))
-            else:
-                self._manifest, self._kinds, self._joined, self._session = manifest, _task_kinds(manifest), False, None
-                self._reasons: list[str] = []
-                self._runs: dict[Any, _Run] = {}
-                self._warned, self._start_ms = False, now_ms()
-                job = self._start = self._start_job(manifest)
-                try:
-                    self._session = writer_link(_writer_log(job.tracking_uri, manifest.run_dir)).open_session(
-                        batch_interval=self.batch_interval, queue_size=self.queue_size)
-                except OSError as exc:
-                    logger.warning("MLflow tracker (experiment %r): could not start the MLflow writer process (%s: %s); "
-                                   "MLflow tracking is off for this campaign; the campaign goes on",
-                                   self.experiment_name, type(exc).__name__, exc)
-            session = self._session
-        if session is not None:
-            session.send(job)
+        self._starts += 1
+        if self._starts > 1:  # another learner of the same campaign: its parameters join the parent run
+            self._joined = True
+            if manifest.run_dir and manifest.run_dir not in (self._start and self._start.run_dir, *self._run_dirs):
+                self._run_dirs.append(manifest.run_dir)  # its journal joins the learning curve
+            if self._session is not None:
+                self._session.send(Log(PARENT, params=_manifest_params(manifest)))
+            return
+        self._manifest, self._joined = manifest, False
+        self._run_dirs: list[str] = []  # the directories of learners that joined
+        self._reasons: list[str] = []
+        self._runs: dict[Any, _Run] = {}
+        self._warned, self._start_ms = False, now_ms()
+        self._start = self._start_job(manifest)
+        self._session = self._open(self._start, self.batch_interval)
 
     def on_iteration(self, state: IterationState) -> None:
         """Send this iteration's metrics (and, the first time, the learner's configuration)."""
-        with self._lock:
-            session = self._session
-            if self._starts == 0 and not self._warned_unstarted:
-                self._warned_unstarted = True
-                logger.warning("MLflowTracker.on_iteration before on_start: nothing is logged until on_start")
-            if self._starts == 0 or session is None or session.disabled:
-                return
-            job = self._iteration_job(state)
+        session = self._session
+        if self._starts == 0 and not self._warned_unstarted:
+            self._warned_unstarted = True
+            logger.warning("MLflowTracker.on_iteration before on_start: nothing is logged until on_start")
+        if self._starts == 0 or session is None or session.disabled:
+            return
         # from a tracker thread wait for room when MLflow is behind; the event loop never waits
+        job = self._iteration_job(state)
         if not session.send(job, 0.0 if _on_event_loop_thread() else self.flush_timeout) and session.dropped:
             if not self._warned:
                 self._warned = True
@@ -243,58 +201,69 @@ class MLflowTracker(TrackerBase):
                                "until it catches up", self.queue_size)
 
     def on_stop(self, final_state: IterationState | None, reason: str) -> None:
-        """Tag, attach the plot and final state, end the run(s) and wait until all is written."""
-        with self._lock:
-            if self._starts == 0:
-                logger.debug("MLflowTracker.on_stop without a running campaign; ignored")
-                return
-            self._starts -= 1
-            self._reasons.append(reason)
-            if final_state is not None:
-                key = PARENT if final_state.learner_id is None else final_state.learner_id
-                run = self._runs.setdefault(key, _Run(final_state, now_ms()))
-                if final_state.learner_id is not None and self._joined:
-                    run.reason = reason  # one learner of several that each started the tracker: its own reason
-            session, start = self._session, self._start
-            if self._starts > 0 or session is None or start is None:
-                return
-            stop = self._stop_job(final_state)
+        """Tag, attach the plot and final state, end the run(s) and wait until all is written.
+
+        If the writer died during the campaign, a new one ends the runs (``KILLED``, ``FAILED`` after
+        an error) with every metric of the journal, and says so in the ``rose.writer_lost`` tag.
+        """
+        if self._starts == 0:
+            logger.debug("MLflowTracker.on_stop without a running campaign; ignored")
+            return
+        self._starts -= 1
+        self._reasons.append(reason)
+        if final_state is not None:
+            key = PARENT if final_state.learner_id is None else final_state.learner_id
+            run = self._runs.setdefault(key, _Run(final_state, now_ms()))
+            if final_state.learner_id is not None and self._joined:
+                run.reason = reason  # one learner of several that each started the tracker: its own reason
+        session, start = self._session, self._start
+        if self._starts > 0 or session is None or start is None:
+            return
+        stop = self._stop_job(final_state)
         if not session.request(stop, self.flush_timeout):
-            logger.warning(
-                "MLflowTracker: MLflow did not finish writing within %s s; the campaign ends without waiting longer: "
-                "the writer process %d goes on writing in the background (its log: %s)",
-                self.flush_timeout, session.link.process.pid, session.link.log_path,
-            )
+            self._warn_late(session)
             return
         session.link.forget(session)
-        status = stop.runs[PARENT].status if session.lost is None else self._recover(session, stop.runs[PARENT], start)
+        if session.lost is not None:  # the writer died: a new one replays the journal and ends the runs
+            for end in stop.runs.values():
+                end.status = "FAILED" if end.status == "FAILED" else "KILLED"
+                end.tags["rose.writer_lost"] = f"{session.lost}; metrics replayed from the campaign's journal"
+            replay = self._open(evolve(start, params={}, lost_runs=dict(session.run_ids)), 0.0)
+            if replay is None:
+                return
+            if replay.request(stop, self.flush_timeout):
+                replay.link.forget(replay)
+                session.run_ids.update(replay.run_ids)
+                session.experiment_id, session.run_name = replay.experiment_id, replay.run_name
+            else:
+                self._warn_late(replay)
         if session.dropped:
             logger.warning("MLflowTracker: %d update(s) were dropped because %d were already waiting for MLflow",
                            session.dropped, self.queue_size)
         run_id = session.run_ids.get(PARENT)
         if run_id is not None and (not session.disabled or session.lost):
-            notice_logger.info("MLflow run %r (%s): %s", session.run_name or run_id, status,
+            notice_logger.info("MLflow run %r (%s): %s", session.run_name or run_id, stop.runs[PARENT].status,
                                view_hint(start.tracking_uri, session.experiment_id, run_id))
 
-    def _recover(self, lost: Session, end: End, start: Start) -> str:
-        """The writer died during the campaign: a new one ends the runs with every metric of the journal (the status)."""
-        status = "FAILED" if end.status == "FAILED" else "KILLED"
-        tags = {**end.tags, "rose.writer_lost": f"{lost.lost}; metrics replayed from the campaign's journal"}
+    def _open(self, start: Start, batch_interval: float) -> Session | None:
+        """A session on this process's writer (started if needed), sent ``start``; None if no writer could start."""
         try:
             session = writer_link(_writer_log(start.tracking_uri, start.run_dir)).open_session(
-                batch_interval=0.0, queue_size=self.queue_size)
+                batch_interval=batch_interval, queue_size=self.queue_size)
         except OSError as exc:
-            logger.warning("MLflowTracker: could not start a writer to end the run(s) (%s); they stay RUNNING", exc)
-            return end.status
-        if session.request(Recover(evolve(start, params={}), dict(lost.run_ids), status, tags),
-                           self.flush_timeout):
-            session.link.forget(session)
-            lost.run_ids.update(session.run_ids)
-            lost.experiment_id = lost.experiment_id or session.experiment_id
-        else:
-            logger.warning("MLflowTracker: the new MLflow writer did not end the run(s) within %s s; it goes on in the "
-                           "background (its log: %s)", self.flush_timeout, session.link.log_path)
-        return status
+            logger.warning("MLflow tracker (experiment %r): could not start the MLflow writer process (%s: %s); "
+                           "MLflow tracking is off for this campaign; the campaign goes on",
+                           self.experiment_name, type(exc).__name__, exc)
+            return None
+        session.send(start)
+        return session
+
+    def _warn_late(self, session: Session) -> None:
+        logger.warning(
+            "MLflowTracker: MLflow did not finish writing within %s s; the campaign ends without waiting longer: "
+            "the writer process %d goes on writing in the background (its log: %s)",
+            self.flush_timeout, session.link.process.pid, session.link.log_path,
+        )
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything sent so far is written; False on timeout."""
@@ -306,43 +275,37 @@ class MLflowTracker(TrackerBase):
         uri, artifact_location = _resolve_store(self.tracking_uri, self.artifact_location, manifest.run_dir)
         tags = {"rose.learner_type": manifest.learner_type, **({"rose.run_dir": manifest.run_dir} if manifest.run_dir else {}),
                 **self.tags}
-        document: dict[str, Any] = manifest.to_dict()  # no resources["env"] value in clear text, whoever built it
-        for section in [*(document.get("tasks") or {}).values(), document.get("criterion")]:
-            for key in ("resources", "decor_kwargs"):
-                if isinstance(section, dict) and isinstance(section.get(key), Mapping):
-                    section[key] = masked_env(section[key])
         return Start(
             experiment_name=self.experiment_name, tracking_uri=uri, artifact_location=artifact_location,
             log_artifacts=self.log_artifacts, params=_manifest_params(manifest),
             run_name=self.run_name or (os.path.basename(os.path.normpath(manifest.run_dir)) if manifest.run_dir
                                        else manifest.learner_type),
             tags=_tags(tags),
-            manifest=document, start_ms=self._start_ms,
+            manifest=masked_manifest(manifest), start_ms=self._start_ms,  # no env value in clear text, whoever built it
             environ=dict(os.environ), cwd=os.getcwd(), log_level=logging.getLogger("rose_plugin_mlflow").getEffectiveLevel(),
-            retry_budget=self.retry_budget, run_dir=manifest.run_dir,
+            retry_budget=self.retry_budget, run_dir=manifest.run_dir, metric_units=self.metric_units,
         )
 
     def _iteration_job(self, state: IterationState) -> Log:
         key = PARENT if state.learner_id is None else state.learner_id
         step, ms = int(state.iteration), now_ms()
-        metrics = state_metrics(state)
+        metrics = mlflow_metrics(state_metrics(state))
         name = None if key == PARENT else _child_name(key, state)
         first = key not in self._runs
         run = self._runs[key] = self._runs.get(key) or _Run(state, ms, name)
         tags = {"mlflow.runName": name} if name is not None and run.name != name else {}  # the label came later: rename
         run.last, run.ms, run.name = state, ms, name
-        if state.metric_value is not None and (value := number(state.metric_value)) is not None:
-            run.curve.append((step, value))
         params: dict[str, Any] = {"learner_id": state.learner_id} if first and key != PARENT else {}
-        for task, (args, kwargs) in _task_configs(state.current_config, step, self._kinds).items():
-            if first:
-                params.update(_config_params(f"config/{task}", args, kwargs))
-            for arg, raw in kwargs.items():
-                config_key = mlflow_key(f"config/{task}/{arg}")
-                if (found := number(raw, parse_strings=True)) is not None:
-                    metrics[config_key] = found
-                else:  # text: a tag of the same name
-                    tags[config_key] = clip(raw if isinstance(raw, str) else _param_value(raw), MAX_TAG_VALUE)
+        config = config_params(state.current_config, step, self._manifest)
+        if first:
+            params.update(config)
+        for config_key, raw in config.items():
+            if config_key.endswith("/args"):  # positional arguments stay a parameter
+                continue
+            if (found := number(raw, parse_strings=True)) is not None:
+                metrics[mlflow_key(config_key)] = found
+            else:  # text: a tag of the same name
+                tags[mlflow_key(config_key)] = clip(raw if isinstance(raw, str) else _param_value(raw), MAX_TAG_VALUE)
         return Log(key, metrics={(k, step): (v, ms) for k, v in metrics.items()}, tags=tags, name=name,
                    params={mlflow_key(k): _param_value(v) for k, v in params.items()},
                    start_ms=self._start_ms if first else None)
@@ -367,15 +330,7 @@ class MLflowTracker(TrackerBase):
         ends[PARENT] = End(_status(reason), {"stop_reason": reason, "final_iteration": "none" if final_iteration is None else
                            str(final_iteration)},
                            summary, now_ms())
-        crit = manifest.criterion
-        threshold, metric_name = (crit.threshold, crit.metric_name) if crit is not None else (None, None)
-        for run in runs.values():
-            threshold = threshold if threshold is not None else run.last.metric_threshold
-            metric_name = metric_name or run.last.metric_name
-        label = metric_label(metric_name or "metric", self.metric_units)
-        curves = {label if key == PARENT else run.name or f"learner {key}": run.curve for key, run in runs.items()}
-        title = f"{manifest.learner_type or 'ROSE'}: {label.split(' (')[0]} per iteration ({reason})"
-        return Stop(ends, curves, label, threshold, title)
+        return Stop(ends, list(self._run_dirs))
 
 
 def _status(reason: str) -> str:
@@ -433,36 +388,8 @@ def _writer_log(tracking_uri: str, run_dir: str | None) -> str:
 
 
 def _manifest_params(manifest: PipelineManifest) -> dict[str, str]:
-    """The campaign's parameters: learner, criterion, tasks, each learner's configuration, extras."""
-    raw: dict[str, Any] = {"learner_type": manifest.learner_type}
-    raw.update({key: value for key, value in (("parallel_count", manifest.parallel_count), ("max_iter", manifest.max_iter))
-                if value is not None})
-    if (crit := manifest.criterion) is not None:
-        raw.update({"criterion/metric_name": crit.metric_name, "criterion/threshold": crit.threshold,
-                    "criterion/operator": crit.operator, "criterion/as_executable": crit.as_executable,
-                    "criterion/function": f"{crit.func_module}.{crit.func_name}".lstrip("."),
-                    **{f"criterion/{key}": value for key, value in crit.log_params.items()}})
-    for name, task in manifest.tasks.items():
-        raw.update({f"task/{name}/as_executable": task.as_executable,
-                    f"task/{name}/function": f"{task.func_module}.{task.func_name}".lstrip("."),
-                    **({f"task/{name}/kind": task.kind} if task.kind and task.kind != name else {}),
-                    **{f"task/{name}/resources/{key}": value for key, value in masked_env(task.resources).items()},
-                    **{f"task/{name}/{key}": value for key, value in task.log_params.items()}})
-    configs = list(manifest.learner_configs or ())
-    for index, config in enumerate(configs):
-        prefix = "config" if len(configs) == 1 else f"learner_{index}/config"
-        for task_name, (args, kwargs) in _task_configs(config, 0, _task_kinds(manifest)).items():
-            raw.update(_config_params(f"{prefix}/{task_name}", args, kwargs))
-    raw.update({f"extra/{key}": value for key, value in (manifest.extra or {}).items()})
-    return {mlflow_key(k): _param_value(v) for k, v in raw.items()}
-
-
-def _task_kinds(manifest: PipelineManifest) -> dict[str, str] | None:
-    """Task name -> kind of the manifest's tasks and criterion (for ``LearnerConfig.resolve``); None if it lists none."""
-    if not manifest.tasks:
-        return None
-    return {**{name: task.kind or name for name, task in manifest.tasks.items()},
-            **({"criterion": "criterion"} if manifest.criterion else {})}
+    """The campaign's parameters (the core's :func:`~rose.tracking.campaign_params`) as MLflow keys and values."""
+    return {mlflow_key(k): _param_value(v) for k, v in campaign_params(manifest).items()}
 
 
 def _child_name(key: Any, state: IterationState) -> str:
@@ -471,39 +398,3 @@ def _child_name(key: Any, state: IterationState) -> str:
     if isinstance(label, str) and label.strip():
         return clip(label.strip(), MAX_TAG_VALUE)
     return str(key) if isinstance(key, str) and key.strip() else f"learner-{key}"
-
-
-def _task_configs(config: Any, iteration: int, kinds: dict[str, str] | None) -> dict[str, tuple[tuple[Any, ...], dict[str, Any]]]:
-    """``{task: (args, kwargs)}`` of a LearnerConfig (or a manifest's ``to_dict()`` of one) at ``iteration``,
-    each resolved by the core's one rule (``LearnerConfig.resolve``); ``kinds``: task name -> kind, None for
-    every configured task."""
-    if isinstance(config, Mapping):
-        config = _learner_config(config)
-    if not isinstance(config, LearnerConfig):
-        return {}
-    if kinds is None:
-        kinds = {name: name for name in [*(f.name for f in fields(type(config)) if f.name != "tasks"
-                                           and getattr(config, f.name) is not None), *config.tasks]}
-    out: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
-    for name, kind in kinds.items():
-        try:
-            found = config.resolve(name, iteration, kind)
-        except Exception as exc:  # noqa: BLE001 - a user schedule failing must not stop tracking
-            logger.debug("MLflowTracker: could not resolve the %r configuration at iteration %d: %s", name, iteration, exc)
-            continue
-        if found is not None:
-            out[name] = (tuple(found.args or ()), dict(found.kwargs or {}))
-    return out
-
-
-def _learner_config(document: Mapping[str, Any]) -> LearnerConfig | None:
-    """The LearnerConfig a manifest describes (``LearnerConfig.to_dict()``; a schedule's repr is left out)."""
-    try:
-        return LearnerConfig.from_dict(document)
-    except (TypeError, ValueError):
-        logger.debug("MLflowTracker: the manifest's learner configuration %r is not readable", document)
-        return None
-
-
-def _config_params(prefix: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    return {**({f"{prefix}/args": list(args)} if args else {}), **{f"{prefix}/{k}": v for k, v in kwargs.items()}}

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
-from rose_plugin_mlflow.jobs import PARENT, Log, Recover, Start, Stop, http_retry_settings, now_ms, state_metrics, view_hint
+from rose_plugin_mlflow.jobs import PARENT, Log, Start, Stop, http_retry_settings, mlflow_metrics, now_ms, view_hint
 
-__all__ = ["RunWriter", "main", "plot_learning_curve"]
+__all__ = ["RunWriter", "main"]
 
 logger = logging.getLogger("rose_plugin_mlflow")
 
@@ -62,7 +61,7 @@ class RunWriter:
         self.failures = 0
         self.failing_seconds = 0.0  # time spent in MLflow calls that failed
         self.experiment_id: str | None = None
-        self.run_ids: dict[Any, str] = {}
+        self.run_ids: dict[Any, str] = dict(job.lost_runs or {})
         self.client: Any = None
         self._params: dict[str, dict[str, str]] = {}  # run id -> the parameters it has
         self._skipped: set[Any] = set()  # learners whose nested run could not be created
@@ -80,11 +79,20 @@ class RunWriter:
                 self._guard(f"logging to the {_label(key)} run", self._log_batch, run_id, log.metrics, log.params, log.tags)
 
     def stop(self, job: Stop) -> None:
-        """Tag the runs, attach the final states and the learning curve, end every run (the campaign's last)."""
+        """Tag the runs, attach the final states and the learning curve, end every run (the campaign's last);
+        the runs of a writer that died first get the metrics the journal holds and the store lacks.
+
+        The campaign's journal is complete by now (its stop record is written before trackers hear
+        of the stop), so the learning curve is the one ``rose show`` draws (:func:`rose.plotting.learning_curve`).
+        """
+        lost = self.job.lost_runs is not None
+        journal = self._journal(full=lost, joined=job.joined) if lost or self.job.log_artifacts else None
+        if lost:
+            self._replay_journal(journal)
         for key, end in sorted(job.runs.items(), key=lambda item: item[0] == PARENT):
             run_id = None if self.disabled or self.client is None else self._run_id(key, end.name, end.start_ms)
             if run_id is not None:
-                self._end(key, run_id, end.status, end.tags, end.end_ms, end.final_state, job)
+                self._end(key, run_id, end.status, end.tags, end.end_ms, end.final_state, journal, plot=True)
 
     def abandon(self) -> None:
         """The campaign's process went away without stopping: end its runs as its journal says.
@@ -97,46 +105,54 @@ class RunWriter:
         journal = self._journal()
         reason = {"unfinished": "killed"}.get(journal.status, journal.status) if journal is not None else "killed"
         status = "KILLED" if reason in ("killed", "interrupted") else "FAILED" if reason == "error" else "FINISHED"
-        self._finish(status, {"stop_reason": reason}, journal)
+        if self.client is None:
+            return
+        self._replay_journal(journal)
+        for key, run_id in list(self.run_ids.items()):
+            self.disabled = False  # each step gets one more try after failures
+            self._end(key, run_id, status, {"stop_reason": reason}, now_ms())
 
-    def recover(self, job: Recover) -> None:
-        """The campaign's first writer died: end its runs with the journal's metrics, ``job.tags`` and ``job.status``."""
-        self.run_ids.update(job.run_ids)
-        self.start()
-        self._finish(job.status, job.tags, self._journal())
+    def _journal(self, *, full: bool = True, joined: list[str] | None = None) -> Any:
+        """The campaign's journal read back (``rose.runs.load_run``; ``full=False``: what a plot needs), or None;
+        with the learners of the ``joined`` directories (learners started on their own that shared the tracker).
 
-    def _journal(self) -> Any:
-        """The campaign's journal read back (``rose.runs.load_run``), or None."""
+        None for a campaign without a directory (a manifest built by hand); a journal that cannot be
+        read is a warning when metrics were to be replayed from it, else (only the plot is lost) a debug line.
+        """
         if not self.job.run_dir:
             return None
         from rose.runs import load_run
 
-        try:
-            return load_run(self.job.run_dir)
-        except Exception as exc:  # noqa: BLE001 - a damaged or missing journal: the runs still end
-            logger.warning("MLflow tracker: cannot read the journal of %s (%s); its runs end without replay",
-                           self.job.run_dir, exc)
-            return None
+        found = None
+        for run_dir in [self.job.run_dir, *(joined or ())]:
+            try:
+                run = load_run(run_dir, full=full)
+            except Exception as exc:  # noqa: BLE001 - a damaged or missing journal: the runs still end
+                (logger.warning if full else logger.debug)(
+                    "MLflow tracker: cannot read the journal of %s (%s)%s", run_dir, exc,
+                    "; its runs end without replay" if full else "")
+                continue
+            if found is None:
+                found = run
+            else:
+                for learner_id, history in run.learners.items():
+                    found.learners.setdefault(learner_id, history)
+        return found
 
-    def _finish(self, status: str, tags: dict[str, str], journal: Any) -> None:
-        """Replay the journal, then tag and end every run: each step gets one more try after failures."""
-        if self.client is None:
-            return
+    def _replay_journal(self, journal: Any) -> None:
+        """Give each learner's run the journal's metrics it lacks (one more try for each after failures)."""
         for learner_id, history in journal.learners.items() if journal is not None else ():
             self.disabled = False
             self._guard(f"replaying the journal of learner {learner_id}", self._replay, learner_id, history.iterations)
-        for key, run_id in list(self.run_ids.items()):
-            self.disabled = False
-            self._end(key, run_id, status, tags, now_ms())
 
     def _end(self, key: Any, run_id: str, status: str, tags: dict[str, str], end_ms: int,
-             final_state: dict[str, Any] | None = None, stop: Stop | None = None) -> None:
-        """Tag one run, attach its files (the manifest and the learning curve to the campaign's), end it."""
+             final_state: dict[str, Any] | None = None, journal: Any = None, *, plot: bool = False) -> None:
+        """Tag one run, attach its files (the manifest and, if ``plot``, the learning curve to the campaign's), end it."""
         self._guard(f"tagging the {_label(key)} run", self._log_batch, run_id, {}, {}, tags)
         if self.job.log_artifacts and key == PARENT:
             self._guard("logging manifest.json", self.client.log_dict, run_id, self.job.manifest, "manifest.json")
-            if stop is not None and any(stop.curves.values()):
-                self._guard("logging learning_curve.png", self._plot, run_id, stop)
+            if plot:
+                self._plot(run_id, journal)
         if self.job.log_artifacts and final_state is not None:
             self._guard(f"logging final_state.json of the {_label(key)} run", self.client.log_dict, run_id, final_state,
                         "final_state.json")
@@ -146,6 +162,7 @@ class RunWriter:
     def _replay(self, learner_id: Any, iterations: list[dict[str, Any]]) -> None:
         """Log the metrics of the journal's iterations that the run lacks, and its final iteration."""
         from rose.state import IterationState
+        from rose.tracking import state_metrics
 
         key = PARENT if learner_id is None else learner_id
         run_id = self._run_id(key) if iterations or key == PARENT else None
@@ -156,7 +173,7 @@ class RunWriter:
         ms = now_ms()
         for data in iterations:
             state = IterationState.from_dict(data)
-            for name, value in state_metrics(state).items():
+            for name, value in mlflow_metrics(state_metrics(state)).items():
                 if name not in stored:
                     stored[name] = {m.step for m in self.client.get_metric_history(run_id, name)}
                 if state.iteration not in stored[name]:
@@ -216,7 +233,7 @@ class RunWriter:
                 logger.info("MLflow experiment %r was deleted; restoring it", job.experiment_name)
                 client.restore_experiment(self.experiment_id)
         run_name = job.run_name
-        if PARENT not in self.run_ids:  # else known: recovering the campaign of a writer that died
+        if PARENT not in self.run_ids:  # else known: the campaign of a writer that died
             run = client.create_run(str(self.experiment_id), start_time=job.start_ms, tags=job.tags, run_name=job.run_name)
             self.run_ids[PARENT], run_name = run.info.run_id, run.info.run_name or job.run_name
         run_id = self.run_ids[PARENT]
@@ -258,47 +275,20 @@ class RunWriter:
             self.client.log_batch(run_id, metrics=[Metric(key, value, ms, step) for (key, step), (value, ms) in metrics.items()],
                                   params=[Param(k, v) for k, v in new.items()], tags=[RunTag(k, v) for k, v in tags.items()])
 
-    def _plot(self, run_id: str, stop: Stop) -> None:
+    def _plot(self, run_id: str, journal: Any) -> None:
+        """Attach ``learning_curve.png``, drawn from the campaign's journal by the core (what ``rose show``
+        draws, with ``metric_units`` on the axis); none for a campaign without a journal or metric values."""
+        if journal is None or not any(history.metric_values() for history in journal.learners.values()):
+            logger.debug("MLflow: no learning curve for %s (no journal, or no metric value in it)",
+                         self.job.run_dir or "a campaign without a directory")
+            return
+        self._guard("logging learning_curve.png", self._log_plot, run_id, journal)
+
+    def _log_plot(self, run_id: str, journal: Any) -> None:
+        from rose.plotting import PLOT_NAME, learning_curve
+
         with tempfile.TemporaryDirectory(prefix="rose-mlflow-") as tmp:
-            path = os.path.join(tmp, "learning_curve.png")
-            plot_learning_curve(path, stop.curves, stop.metric_name, stop.threshold, stop.title)
-            self.client.log_artifact(run_id, path)
-
-
-def plot_learning_curve(
-    path: str, curves: Mapping[str, Iterable[tuple[int, float]]], metric_name: str, threshold: float | None = None,
-    title: str = "",
-) -> None:
-    """Write a PNG of ``metric_name`` against iteration, one line per curve, threshold dashed.
-
-    Uses matplotlib's Agg canvas directly (no pyplot, so a script's own backend is untouched).
-    The y axis is logarithmic when all values are positive and span more than two decades.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    fig = Figure(figsize=(7.5, 4.5), dpi=110)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    values: list[float] = []
-    for label, points in curves.items():
-        finite = sorted((i, v) for i, v in points if math.isfinite(v))
-        if finite:
-            xs, ys = zip(*finite)
-            values.extend(ys)
-            ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.5, label=label)
-    if threshold is not None and math.isfinite(threshold):
-        ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1.2, label=f"threshold {threshold:g}")
-        values.append(threshold)
-    if values and min(values) > 0 and max(values) / min(values) > 100:
-        ax.set_yscale("log")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set(xlabel="iteration", ylabel=metric_name, title=title or f"{metric_name} per iteration")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Title": title or f"{metric_name} per iteration", "Description": f"y axis: {metric_name}"})
+            self.client.log_artifact(run_id, learning_curve(journal, os.path.join(tmp, PLOT_NAME), units=self.job.metric_units))
 
 
 class _Server(logging.Handler):
@@ -357,9 +347,6 @@ class _Server(logging.Handler):
             pending = {}
             if isinstance(job, Start):
                 self.open(session, job).start()
-            elif isinstance(job, Recover):
-                self.open(session, job.start).recover(job)
-                self.writers.pop(session, None)
             elif isinstance(job, Stop) and (writer := self.writers.pop(session, None)) is not None:
                 writer.stop(job)
             if token:

@@ -30,22 +30,11 @@ from typing import IO, Any
 from attrs import define, evolve, field
 
 from rose.engine import LIFECYCLE_LOGGER
+from rose.plotting import short_metric_name  # the one metric naming rule (kept importable from here)
 from rose.state import IterationState
 from rose.tracking import PipelineManifest, TrackerBase
 
 __all__ = ["LearnerProgress", "ProgressTracker", "short_metric_name"]
-
-_SHORT = {"mse", "rmse", "mae", "r2", "auc", "emi", "nll"}
-
-
-def short_metric_name(name: str | None) -> str:
-    """``root_mean_squared_error_rmse`` -> ``RMSE``; other names are kept."""
-    if not name:
-        return "metric"
-    tail = name.rsplit("_", 1)[-1]
-    if tail != name and tail.lower() in _SHORT:
-        return tail.upper()
-    return name
 
 
 @define(kw_only=True)
