@@ -14,25 +14,7 @@ import statistics
 from typing import Any
 
 from peer_tasks import TRUE, WORKERS, Clock, noop, warm_up_size
-from rose_peer import FanOut, fan_out_learner
-
-
-async def noop_task(i: int) -> int:
-    """The ROSE side's task on Dask: ``noop`` in an ``async def`` (ROSE's tasks are coroutines).
-
-    At module level, so the cluster's workers import it by name, as they import every tool's
-    task body here (``peer_tasks``) and the raw side's ``noop``. Defined inside a function
-    (``rose_peer.fan_out_learner``), it was pickled by value for every task: about 65 us of the
-    client's CPU per task that the raw side does not pay (its ``noop`` goes by name).
-    """
-    return noop(i)
-
-
-def noop_learner(engine: Any) -> FanOut:
-    """The fan-out policy with :func:`noop_task` as its simulation."""
-    learner = FanOut(engine)
-    learner.simulation_task(as_executable=False)(noop_task)
-    return learner
+from rose_peer import fan_out_learner
 
 
 async def dask_pairs(n: int, rounds: int) -> dict[str, Any]:
@@ -54,7 +36,7 @@ async def dask_pairs(n: int, rounds: int) -> dict[str, Any]:
         await client.gather(client.map(noop, range(count), pure=False))
 
     async def through_rose(count: int) -> None:
-        await noop_learner(engine).start(max_iter=1, width=count)
+        await fan_out_learner(engine, executable=False).start(max_iter=1, width=count)
 
     try:
         sides = {"raw_submit": raw_submit, "raw_map": raw_map, "rose": through_rose}
