@@ -33,8 +33,8 @@ SUMMARY_NAME = "iterations.jsonl"
 #: ``rose runs`` and ``rose show`` parse a million-task campaign's iterations from it in a blink
 CURVE_NAME = "curve.jsonl"
 LOCK_NAME = ".rose.lock"
-#: record types that stay out of the summary
-DETAIL_RECORDS = frozenset({"task", "process"})
+#: record types that stay out of the summary (``running``: the long tasks in flight, :mod:`rose.flights`)
+DETAIL_RECORDS = frozenset({"task", "process", "running"})
 
 def read_journal(path: str) -> Iterator[dict[str, Any]]:
     """Yield the records of a journal (a run directory or the file itself).

@@ -92,7 +92,11 @@ def submit(
                   if campaign is not None and spec.as_executable else None),  # only commands spawn
         log_dir=learner.run_dir if campaign is not None else None,
     )
-    return execute(learner.asyncflow, spec, args, kwargs, context, translate)
+    running = execute(learner.asyncflow, spec, args, kwargs, context, translate)
+    flights = campaign.flights if campaign is not None else None
+    if flights is not None:  # counted in flight: a long one is journaled while it runs (rose.flights)
+        return flights.run(running, spec.name, spec.kind, iteration, key)
+    return running
 
 
 def _task_event(learner_id: Any, listeners: list[Callable[[dict[str, Any]], None]],
