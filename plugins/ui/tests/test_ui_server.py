@@ -277,3 +277,22 @@ def test_a_function_task_listed_as_running_shows_running_until_its_end_or_its_ca
     latest = {bar["key"]: bar for bar in view.snapshot()["bars"]}
     assert latest["a"]["state"] == "done" and latest["a"]["id"] == bars[0]["id"]  # the same bar, ended
     assert latest["b"]["state"] == "cancelled" and latest["b"]["end"] >= submitted
+
+
+def test_a_damaged_line_after_the_timeline_s_start_is_named_by_its_line_in_the_journal(tmp_path, caplog) -> None:
+    import logging
+
+    from rose_plugin_ui.view import MAX_BARS
+
+    run_dir = str(tmp_path / "run")
+    write_campaign(run_dir, MAX_BARS // 2, tasks=3, stop=None)  # the timeline starts inside the journal
+    path = os.path.join(run_dir, "journal.jsonl")
+    with open(path, "a") as handle:
+        handle.write('{"type":"task","time":17966,"broken\n')
+    with open(path, "rb") as handle:
+        total = sum(1 for _ in handle)
+    view = CampaignView(run_dir)
+    with caplog.at_level(logging.WARNING):
+        view.refresh(details=True)
+    assert view.summary()["skipped"] == 1 and view._dirs[view.path].backfill_end > 0
+    assert f"skipping damaged line {total} of {path}" in caplog.text

@@ -120,7 +120,7 @@ def _read_window(path: str, offset: int, start: float, end: float) -> list[dict[
     open_bars: dict[tuple[Any, ...], dict[str, Any]] = {}
     found: list[dict[str, Any]] = []
     while True:
-        records, offset, _, _ = read_new(path, offset, types=TASK_TYPES, limit=4 * BLOCK)
+        records, offset, _, _ = read_new(path, offset, line=None, types=TASK_TYPES, limit=4 * BLOCK)
         if not records:
             return found
         for record in records:

@@ -80,8 +80,8 @@ class _Learner:
         self.backfill_end = tail_start(self.journal.path, MAX_BARS, TASK_TYPES)
         self.journal.start_at(self.backfill_end)
         if self.backfill_end:
-            logger.info("%s: the timeline starts %d bytes into the file (its latest %d task records); damaged lines "
-                        "from there are numbered from that point", self.journal.path, self.backfill_end, MAX_BARS)
+            logger.info("%s: the timeline starts %d bytes into the file (its latest %d task records)",
+                        self.journal.path, self.backfill_end, MAX_BARS)
 
     def backfill_records(self) -> list[dict[str, Any]]:
         """The next slice (at most :data:`BACKFILL_BYTES`) of the task records before the timeline's start."""
@@ -91,7 +91,8 @@ class _Learner:
         records, self.backfill.offset, lines, skipped = read_new(
             self.backfill.path, self.backfill.offset, line=self.backfill.lines, types=("task",),
             limit=min(BACKFILL_BYTES, left))
-        self.backfill.lines += lines
+        if self.backfill.lines is not None:
+            self.backfill.lines += lines
         self.backfill.skipped += skipped
         return records
 
