@@ -20,9 +20,12 @@ or the curve; resuming ignores it (what a resume reuses comes from ``task`` reco
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable
 from typing import Any, Protocol, TypeVar
+
+from rose.errors import RoseError
 
 __all__ = ["LISTED_AFTER", "MAX_LISTED", "REPEAT_SECONDS", "TICK_SECONDS", "Flights"]
 
@@ -36,6 +39,7 @@ REPEAT_SECONDS = 30.0
 MAX_LISTED = 200
 
 _T = TypeVar("_T")
+logger = logging.getLogger(__name__)
 
 
 class _Journal(Protocol):
@@ -93,7 +97,12 @@ class Flights:
                 listed.append(number)
         joined = any(number not in self._listed for number in listed)
         if joined or self._dropped or (count and now - self._written_at >= REPEAT_SECONDS):
-            self._write(listed, count)
+            try:
+                self._write(listed, count)
+            except RoseError as exc:  # the journal cannot be written: the campaign's next record says so
+                logger.error("%s (the tasks in flight are no longer listed)", exc)
+                self.close()
+                return
             self._listed, self._dropped, self._written_at = set(listed), False, now
         if self._tasks:
             self._timer = asyncio.get_running_loop().call_later(TICK_SECONDS, self._tick)
