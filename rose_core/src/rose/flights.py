@@ -47,7 +47,10 @@ class _Journal(Protocol):
 
 
 class Flights:
-    """The tasks of one campaign in flight (see the module docstring); one per campaign journal."""
+    """The tasks of one campaign in flight (see the module docstring); one per campaign journal
+    (slots: a parallel campaign of 1,000 learners holds 1,000 of them)."""
+
+    __slots__ = ("_closed", "_dropped", "_journal", "_learner_id", "_listed", "_next", "_tasks", "_timer", "_written_at")
 
     def __init__(self, journal: _Journal, learner_id: Any) -> None:
         self._journal = journal
@@ -56,7 +59,7 @@ class Flights:
         self._tasks: dict[int, tuple[str, str, Any, str, float]] = {}
         self._next = 0
         self._timer: asyncio.TimerHandle | None = None
-        self._listed: set[int] = set()  # the tasks the last record listed
+        self._listed: frozenset[int] = frozenset()  # the tasks the last record listed
         self._dropped = False  # one of them ended without a task record (cancelled) since
         self._written_at = 0.0
         self._closed = False
@@ -103,7 +106,7 @@ class Flights:
                 logger.error("%s (the tasks in flight are no longer listed)", exc)
                 self.close()
                 return
-            self._listed, self._dropped, self._written_at = set(listed), False, now
+            self._listed, self._dropped, self._written_at = frozenset(listed), False, now
         if self._tasks:
             self._timer = asyncio.get_running_loop().call_later(TICK_SECONDS, self._tick)
 
