@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from rose import flights
@@ -81,21 +82,59 @@ async def test_a_campaign_of_short_tasks_writes_no_running_record(
     assert [r for r in records(run_dir) if r["type"] == "running"] == []
 
 
-async def test_a_listed_task_that_is_cancelled_is_left_out_by_the_next_record(tmp_path: Path) -> None:
-    journal = Journal(str(tmp_path / "run"))
-    journal.open()
-    tracked = Flights(journal, learner_id=3)
-    slow = asyncio.ensure_future(tracked.run(asyncio.sleep(30), "simulation", "simulation", 0, "k0"))
-    other = asyncio.ensure_future(tracked.run(asyncio.sleep(4), "training", "training", 0, "k1"))
-    await asyncio.sleep(flights.TICK_SECONDS + flights.LISTED_AFTER + 0.3)
-    slow.cancel()  # no task record will end it
-    await asyncio.sleep(flights.TICK_SECONDS + 0.3)
-    await other
-    tracked.close()
-    journal.close()
-    lists = [[t["task"] for t in r["tasks"]] for r in read_journal(str(tmp_path / "run")) if r["type"] == "running"]
-    assert lists[0] == ["simulation", "training"] and lists[-1] == ["training"]
-    assert all(r["learner_id"] == 3 for r in read_journal(str(tmp_path / "run")) if r["type"] == "running")
+class Patient(Loop):
+    """Gives its simulation 2.5 s, then goes on without it (the task is cancelled)."""
+
+    async def evaluate(self, step: Step) -> Outcome:
+        try:
+            await asyncio.wait_for(step.run("simulation"), 2.5)
+        except asyncio.TimeoutError:
+            pass
+        return Outcome()
+
+
+async def test_a_listed_task_that_is_cancelled_is_left_out_by_the_next_record(
+    rose_plugins: PluginSandbox, rose_engine: Any, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "runs" / "cancelled"
+    learner = Patient(rose_engine, run_dir=run_dir, name="patient")
+
+    calls: list[int] = []
+
+    @learner.simulation_task(as_executable=False)
+    async def simulation(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        await asyncio.sleep(6 if len(calls) == 1 else 0.7)  # the next ones short: never listed
+        return 1
+
+    await learner.start(max_iter=3)  # the next iterations run on after the cancelled task (2.5 s + 1 tick)
+    journal = records(run_dir)
+    lists = [[t["task"] for t in r["tasks"]] for r in journal if r["type"] == "running"]
+    assert lists[0] == ["simulation"] and lists[-1] == [], lists  # cancelled: no longer listed
+    assert [r["iteration"] for r in journal if r["type"] == "task"] == [1, 2]  # (no task record ends the first)
+    empty = next(r for r in journal if r["type"] == "running" and not r["tasks"])
+    stop = next(r for r in journal if r["type"] == "stop")
+    assert empty["count"] == 0 and empty["time"] <= stop["time"]
+
+
+async def test_a_retried_task_is_listed_again_for_its_next_attempt(
+    rose_plugins: PluginSandbox, rose_engine: Any, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "runs" / "retried"
+    learner = Loop(rose_engine, run_dir=run_dir, name="loop")
+    calls: list[int] = []
+
+    @learner.simulation_task(as_executable=False, retries=1, retry_backoff=0)
+    async def simulation(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        time.sleep(2.2)
+        if len(calls) == 1:
+            raise ValueError("the first attempt fails")
+        return 1
+
+    await learner.start(max_iter=1)
+    kinds = [(r["type"], r.get("status")) for r in records(run_dir) if r["type"] in ("running", "task")]
+    assert kinds == [("running", None), ("task", "failed"), ("running", None), ("task", "done")], kinds
 
 
 async def test_a_record_lists_the_longest_in_flight_and_counts_them_all(tmp_path: Path) -> None:
@@ -103,10 +142,15 @@ async def test_a_record_lists_the_longest_in_flight_and_counts_them_all(tmp_path
     journal.open()
     tracked = Flights(journal, learner_id=None)
     total = flights.MAX_LISTED + 50
-    await asyncio.gather(*(tracked.run(asyncio.sleep(flights.TICK_SECONDS + flights.LISTED_AFTER + 0.5), "t", "t", i, "")
-                           for i in range(total)))
+    spec = SimpleNamespace(name="t", kind="t", retries=0)
+    running = []
+    for i in range(total):
+        task = asyncio.sleep(flights.TICK_SECONDS + flights.LISTED_AFTER + 0.5)
+        tracked.add(object(), spec, i, "", task)
+        running.append(asyncio.ensure_future(task))
+    await asyncio.gather(*running)
     tracked.close()
     journal.close()
-    (record,) = [r for r in read_journal(str(tmp_path / "run")) if r["type"] == "running"]
+    record = [r for r in read_journal(str(tmp_path / "run")) if r["type"] == "running"][-1]  # once all ran 1 s
     assert record["count"] == total and len(record["tasks"]) == flights.MAX_LISTED
     assert [t["iteration"] for t in record["tasks"]] == list(range(flights.MAX_LISTED))  # the oldest first

@@ -95,7 +95,7 @@ def submit(
     running = execute(learner.asyncflow, spec, args, kwargs, context, translate)
     flights = campaign.flights if campaign is not None else None
     if flights is not None:  # counted in flight: a long one is journaled while it runs (rose.flights)
-        return flights.run(running, spec.name, spec.kind, iteration, key)
+        flights.add(context.on_attempt, spec, iteration, key, running)
     return running
 
 
@@ -143,7 +143,10 @@ class _TaskJournal:
             entry["error"] = clip(str(entry["error"]))
         elif key and entry.get("status") == "done":
             entry.update(replay.journal_fields(key))
-        self.campaign.write("task", iteration=self.iteration, key=key, **entry)
+        campaign = self.campaign
+        campaign.write("task", iteration=self.iteration, key=key, **entry)
+        if campaign.flights is not None:
+            campaign.flights.ended(self, entry.get("status"), entry.get("attempt"))
 
 
 def _journal_spawn(campaign: Campaign, iteration: int | None, task: str,
