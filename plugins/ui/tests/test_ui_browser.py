@@ -125,6 +125,68 @@ def test_a_running_demo_campaign_gains_points_and_its_tasks_change_state(page, t
         server.stop()
 
 
+SLOW_FUNCTION_CAMPAIGN = """
+import asyncio, sys, time
+import rose
+from rose.al import SequentialActiveLearner
+
+
+async def main():
+    async with rose.engine("local") as engine:
+        learner = SequentialActiveLearner(engine)
+
+        @learner.simulation_task(as_executable=False)
+        async def simulation(*args, **kwargs):
+            time.sleep(3.0)  # a function task: nothing of it reaches the journal before its end but the running record
+            return 1
+
+        @learner.training_task(as_executable=False)
+        async def training(*args, **kwargs):
+            return 1
+
+        @learner.active_learn_task(as_executable=False)
+        async def active_learn(*args, **kwargs):
+            return 1
+
+        await learner.start(max_iter=3)
+
+
+asyncio.run(main())
+"""
+
+
+def test_a_function_task_is_shown_running_before_it_ends(page, tmp_path) -> None:
+    runs = tmp_path / "runs"
+    script = tmp_path / "slow_function.py"
+    script.write_text(SLOW_FUNCTION_CAMPAIGN)
+    campaign = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "ROSE_RUNS_DIR": str(runs)},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = UiServer(str(runs))
+    try:
+        deadline = time.monotonic() + 60
+        while not (runs.is_dir() and [p for p in runs.iterdir() if not p.name.startswith(".")]):
+            assert campaign.poll() is None and time.monotonic() < deadline, "the campaign did not start"
+            time.sleep(0.1)
+        (name,) = [p.name for p in runs.iterdir() if not p.name.startswith(".")]
+        page.goto(f"{server.base}/campaign/{name}")
+        seen: list[dict[str, int]] = []
+        while campaign.poll() is None and time.monotonic() < deadline + 60:
+            state = ui_state(page)
+            if state["updates"] and state["states"]:
+                seen.append(dict(state["states"]))
+            time.sleep(0.2)
+        output = campaign.communicate(timeout=60)[0]
+        assert campaign.returncode == 0, output[-2000:]
+        # 3 iterations of a 3 s simulation: the page, polling once a second, sees one running
+        assert any(states["running"] > 0 for states in seen), f"no function task was seen running: {seen[-3:]}"
+        page.wait_for_function("window.roseUi.states.done === 9 && window.roseUi.states.running === 0", timeout=30_000)
+    finally:
+        if campaign.poll() is None:
+            campaign.kill()
+            campaign.communicate()
+        server.stop()
+
+
 def test_a_campaign_of_100000_iterations_opens_thinned_and_a_zoom_shows_every_point(page, tmp_path) -> None:
     runs = tmp_path / "runs"
     name = "20261204-000000-long"

@@ -70,3 +70,34 @@ def test_a_given_token_is_required_on_the_loopback_too(runs) -> None:
         assert server.get("/api/campaigns?token=s3cret")[0] == 200
     finally:
         server.stop()
+
+
+def test_the_address_is_printed_once_the_server_answers(tmp_path) -> None:
+    import http.client
+    import time
+
+    def answer_seconds(port: int) -> float:
+        started = time.monotonic()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request("GET", "/static/ui.css")
+            response = connection.getresponse()
+            assert response.status == 200 and response.read()
+        finally:
+            connection.close()
+        return time.monotonic() - started
+
+    process = subprocess.Popen([sys.executable, "-m", "rose", "ui", str(tmp_path), "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "serving" in line, line
+        port = int(line.split(" at ", 1)[1].split()[0].rstrip("/").rsplit(":", 1)[1])
+        first = answer_seconds(port)  # right after the line: no retry, no waiting for the server to start
+        usual = min(answer_seconds(port) for _ in range(3))
+        # printed before the server ran, the first answer waited for uvicorn and the app to load (0.2-0.3 s)
+        assert first < max(0.06, 10 * usual), (first, usual)
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)

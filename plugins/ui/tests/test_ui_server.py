@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 from helpers_ui import UiServer, tree, write_campaign
 from rose_plugin_ui.view import CampaignView
@@ -251,3 +252,47 @@ def test_the_in_flight_counts_take_the_older_records_a_slice_per_refresh(tmp_pat
         view.refresh(details=True)
         refreshes += 1
     assert refreshes > 10 and view.inflight.tasks == 3 * view_module.MAX_BARS and view.bar_count == view_module.MAX_BARS
+
+
+def test_a_function_task_listed_as_running_shows_running_until_its_end_or_its_cancellation(tmp_path) -> None:
+    run_dir = str(tmp_path / "run")
+    journal = Journal(run_dir)
+    journal.open()
+    journal.write("start", learner_id=None, manifest={"learner_type": "SequentialActiveLearner"})
+    submitted = time.time() - 1.5
+    listed = [{"task": "simulation", "kind": "simulation", "iteration": 0, "key": key, "submit": submitted}
+              for key in ("a", "b")]
+    journal.write("running", learner_id=None, count=2, tasks=listed)  # what rose.flights writes
+    view = CampaignView(run_dir)
+    view.refresh(details=True)
+    bars = view.snapshot()["bars"]
+    assert [(bar["key"], bar["state"], bar["submit"]) for bar in bars] == [("a", "running", submitted),
+                                                                           ("b", "running", submitted)]
+    assert view.snapshot()["inflight"]["values"]  # counted in flight
+    journal.write("task", learner_id=None, iteration=0, key="a", task="simulation", kind="simulation", attempt=1,
+                  status="done", seconds=2.0)
+    journal.write("running", learner_id=None, count=0, tasks=[])  # b no longer listed: it was cancelled
+    journal.close()
+    view.refresh(details=True)
+    latest = {bar["key"]: bar for bar in view.snapshot()["bars"]}
+    assert latest["a"]["state"] == "done" and latest["a"]["id"] == bars[0]["id"]  # the same bar, ended
+    assert latest["b"]["state"] == "cancelled" and latest["b"]["end"] >= submitted
+
+
+def test_a_damaged_line_after_the_timeline_s_start_is_named_by_its_line_in_the_journal(tmp_path, caplog) -> None:
+    import logging
+
+    from rose_plugin_ui.view import MAX_BARS
+
+    run_dir = str(tmp_path / "run")
+    write_campaign(run_dir, MAX_BARS // 2, tasks=3, stop=None)  # the timeline starts inside the journal
+    path = os.path.join(run_dir, "journal.jsonl")
+    with open(path, "a") as handle:
+        handle.write('{"type":"task","time":17966,"broken\n')
+    with open(path, "rb") as handle:
+        total = sum(1 for _ in handle)
+    view = CampaignView(run_dir)
+    with caplog.at_level(logging.WARNING):
+        view.refresh(details=True)
+    assert view.summary()["skipped"] == 1 and view._dirs[view.path].backfill_end > 0
+    assert f"skipping damaged line {total} of {path}" in caplog.text

@@ -29,6 +29,7 @@ from rose.deadline import (
     stopped_at_deadline,
 )
 from rose.errors import RoseError
+from rose.flights import Flights
 from rose.interrupts import exit_for_signal
 from rose.journal import Journal
 from rose.options import options_record
@@ -82,6 +83,8 @@ class Campaign:
         self.background: set[asyncio.Task[Any]] = set()
         self._journaled = journal
         self.journal: Journal | None = None
+        #: the tasks in flight, the long ones journaled as ``running`` records (None: no journal)
+        self.flights: Flights | None = None
         self.hub: TrackerHub | None = None
         self.reason: str | None = None  # as recorded in the journal (set once, by the stop record)
         self.started = time.monotonic()
@@ -101,6 +104,7 @@ class Campaign:
         self.hub = TrackerHub([*learner.trackers, *overrides.campaign_trackers(learner)])
         if self.journal is not None:
             self.journal.open()
+            self.flights = Flights(self.journal, learner.learner_id)
             options: dict[str, Any] = {} if self.plan.start_options is None else {
                 "options": options_record(self.plan.start_options)}
             try:
@@ -211,6 +215,8 @@ class Campaign:
         self.reason = reason
         if self.hub is not None:
             self.learner.remove_task_listener(self.hub.task)
+        if self.flights is not None:
+            self.flights.close()
         logger.info(
             "[%s] finished: %s after %s iteration(s) in %.1f s", self.learner.label, reason,
             (final.iteration + 1) if final else 0, time.monotonic() - self.started,

@@ -1,6 +1,8 @@
 """The campaign journal: an append-only JSON-lines record in each learner's directory.
 
-One line per finished task attempt, per finished iteration and per start, resume and stop.
+One line per finished task attempt, per finished iteration and per start, resume and stop
+(and, while tasks are in flight for a second or more, a ``running`` line listing them at most
+once a second: :mod:`rose.flights`).
 Start, resume, stop and iteration lines are handed to the operating system as they are
 written; task lines are written in groups, at the latest :data:`GROUP_COMMIT_SECONDS` after
 they were recorded (one system call for many fast tasks). So ``kill -9`` of the campaign loses

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,8 +33,8 @@ SUMMARY_NAME = "iterations.jsonl"
 #: ``rose runs`` and ``rose show`` parse a million-task campaign's iterations from it in a blink
 CURVE_NAME = "curve.jsonl"
 LOCK_NAME = ".rose.lock"
-#: record types that stay out of the summary
-DETAIL_RECORDS = frozenset({"task", "process"})
+#: record types that stay out of the summary (``running``: the long tasks in flight, :mod:`rose.flights`)
+DETAIL_RECORDS = frozenset({"task", "process", "running"})
 
 def read_journal(path: str) -> Iterator[dict[str, Any]]:
     """Yield the records of a journal (a run directory or the file itself).
@@ -76,7 +76,7 @@ def _read_lines(path: str, rows: bool) -> Iterator[Any]:
             yield from _parse_lines([b"".join(pending)], number, path, rows)
 
 
-def read_new(path: str, offset: int = 0, *, line: int = 0, rows: bool = False, types: Iterable[str] = (),
+def read_new(path: str, offset: int = 0, *, line: int | None = 0, rows: bool = False, types: Iterable[str] = (),
              limit: int = 1 << 26) -> tuple[list[Any], int, int, int]:
     """The records of the complete lines of ``path`` after byte ``offset``, for readers that
     follow a journal file while a campaign appends to it (``rose ui``).
@@ -87,7 +87,9 @@ def read_new(path: str, offset: int = 0, *, line: int = 0, rows: bool = False, t
     :func:`read_journal` does); ``rows`` also yields curve rows (arrays). At most ``limit``
     bytes are read per call. A missing file reads as nothing new. ``types`` (``("task",
     "process")``) keeps only records of those types, and parses no other line: records are
-    written with ``type`` first, so a line is picked by its first bytes.
+    written with ``type`` first, so a line is picked by its first bytes. ``line`` is how many
+    lines come before ``offset``; None when the caller does not know (it started in the middle of
+    the file): they are then counted, once, only if a damaged line has to be named.
     """
     try:
         with open(path, "rb") as handle:
@@ -101,21 +103,73 @@ def read_new(path: str, offset: int = 0, *, line: int = 0, rows: bool = False, t
     lines = block[:cut].split(b"\n")
     lines.pop()
     count = len(lines)
+    numbers = _LineNumbers(path, offset, line, lines, ())
     if types:
         wanted = tuple(b'{"type":"' + kind.encode() + b'"' for kind in types)
         lines = [each for each in lines if each.startswith(wanted)]
-    records = _parse_lines(lines, line, path, rows)
+        numbers.wanted = wanted
+    records = _parse_lines(lines, 0, path, rows, numbers)
     filled = sum(1 for each in lines if each.strip())
     return records, offset + cut, count, max(0, filled - len(records))
+
+
+class _LineNumbers:
+    """The line number in the file of the k-th line :func:`read_new` parsed (k from 1), worked
+    out only when a damaged line is named: the lines before its offset counted when not known,
+    and, when it kept only some record types, where the k-th kept line was."""
+
+    def __init__(self, path: str, offset: int, before: int | None, lines: list[bytes], wanted: tuple[bytes, ...]) -> None:
+        self.path, self.offset, self.before, self.lines, self.wanted = path, offset, before, lines, wanted
+
+    def __call__(self, kept: int) -> int:
+        if self.before is None:
+            self.before = lines_before(self.path, self.offset)
+        if not self.wanted:
+            return self.before + kept
+        found = 0
+        for number, each in enumerate(self.lines, 1):
+            if each.startswith(self.wanted):
+                found += 1
+                if found == kept:
+                    return self.before + number
+        return self.before + kept  # pragma: no cover - kept lines come from these lines
+
+
+_COUNTED: dict[str, tuple[int, int]] = {}  # per file: the last offset whose lines before were counted, and their count
+
+
+def lines_before(path: str, offset: int) -> int:
+    """How many lines of ``path`` end before byte ``offset`` (a line start), counted in blocks
+    from the last count of this file that lies before it."""
+    start, count = _COUNTED.get(path, (0, 0))
+    if start > offset:
+        start, count = 0, 0
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            while start < offset:
+                block = handle.read(min(READ_BLOCK * 4, offset - start))
+                if not block:
+                    break
+                count += block.count(b"\n")
+                start += len(block)
+    except OSError:
+        return count
+    if len(_COUNTED) > 64:
+        _COUNTED.clear()
+    _COUNTED[path] = (start, count)
+    return count
 
 
 #: how many bytes :func:`read_journal` parses at a time
 READ_BLOCK = 1 << 18  # small enough for the records of a block to stay in the CPU cache: 2x faster than 4 MB
 
 
-def _parse_lines(lines: list[bytes], number: int, path: str, rows: bool) -> list[Any]:
+def _parse_lines(lines: list[bytes], number: int, path: str, rows: bool,
+                 numbers: Callable[[int], int] | None = None) -> list[Any]:
     """The records of ``lines`` (``number`` lines of the file come before them), with
-    ``rows`` also the arrays.
+    ``rows`` also the arrays; ``numbers`` (when given) turns the count of lines parsed into the
+    line number a warning names.
 
     The cyclic garbage collector is paused meanwhile (:func:`paused_gc`).
     """
@@ -127,17 +181,18 @@ def _parse_lines(lines: list[bytes], number: int, path: str, rows: bool) -> list
             try:
                 record = loads(line)
             except orjson.JSONDecodeError:
-                record = _damaged(line, number, path)
+                record = _damaged(line, number, path, numbers)
                 if record is None:
                     continue
             if type(record) is dict or (rows and type(record) is list):
                 append(record)
             else:
-                logger.warning("skipping line %d of %s: not a journal record", number, path)
+                logger.warning("skipping line %d of %s: not a journal record",
+                               numbers(number) if numbers is not None else number, path)
     return records
 
 
-def _damaged(line: bytes, number: int, path: str) -> Any:
+def _damaged(line: bytes, number: int, path: str, numbers: Callable[[int], int] | None = None) -> Any:
     """A line orjson refused: blank (skipped quietly), not UTF-8 (parsed with the bad bytes
     replaced) or damaged (skipped with a warning); None when skipped."""
     if not line.strip():
@@ -145,7 +200,8 @@ def _damaged(line: bytes, number: int, path: str) -> Any:
     try:
         return orjson.loads(line.decode("utf-8", errors="replace"))
     except orjson.JSONDecodeError as again:
-        logger.warning("skipping damaged line %d of %s (%s)", number, path, again)
+        logger.warning("skipping damaged line %d of %s (%s)", numbers(number) if numbers is not None else number,
+                       path, again)
         return None
 
 

@@ -92,7 +92,11 @@ def submit(
                   if campaign is not None and spec.as_executable else None),  # only commands spawn
         log_dir=learner.run_dir if campaign is not None else None,
     )
-    return execute(learner.asyncflow, spec, args, kwargs, context, translate)
+    running = execute(learner.asyncflow, spec, args, kwargs, context, translate)
+    flights = campaign.flights if campaign is not None else None
+    if flights is not None:  # counted in flight: a long one is journaled while it runs (rose.flights)
+        flights.add(context.on_attempt, spec, iteration, key, running)
+    return running
 
 
 def _task_event(learner_id: Any, listeners: list[Callable[[dict[str, Any]], None]],
@@ -139,7 +143,10 @@ class _TaskJournal:
             entry["error"] = clip(str(entry["error"]))
         elif key and entry.get("status") == "done":
             entry.update(replay.journal_fields(key))
-        self.campaign.write_task(self.iteration, key, entry)
+        campaign = self.campaign
+        campaign.write_task(self.iteration, key, entry)
+        if campaign.flights is not None:
+            campaign.flights.ended(self, entry.get("status"), entry.get("attempt"))
 
 
 def _journal_spawn(campaign: Campaign, iteration: int | None, task: str,

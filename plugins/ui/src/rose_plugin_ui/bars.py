@@ -1,8 +1,10 @@
 """Task attempts as bars of the timeline, made from the journal's ``task`` and ``process`` records.
 
-A ``process`` record (a command's process started) opens a running bar; the attempt's ``task``
-record (written when it ends: ``time`` is the end, ``time - seconds`` the submission) ends it,
-or makes the whole bar when there was none (function tasks). :func:`window` reads the bars of a
+A ``process`` record (a command's process started) opens a running bar, and so does each task a
+``running`` record lists (the tasks in flight for a second or more, :mod:`rose.flights`: a
+function task's only sign of life before its end); the attempt's ``task`` record (written when
+it ends: ``time`` is the end, ``time - seconds`` the submission) ends it, or makes the whole bar
+when there was none (a function task done within a second). :func:`window` reads the bars of a
 time window from journal files without reading them whole.
 """
 
@@ -15,7 +17,8 @@ from typing import Any, TypeGuard
 from rose.journal import read_new
 from rose_plugin_ui.follow import BLOCK, offset_at, tail_start
 
-__all__ = ["MAX_WINDOW_BARS", "STATES", "TASK_TYPES", "ended", "finite", "key_of", "opened", "task_key", "window"]
+__all__ = ["MAX_WINDOW_BARS", "STATES", "TASK_TYPES", "ended", "finite", "in_flight", "key_of", "listed_tasks", "opened",
+           "task_key", "window"]
 
 #: the most task attempts one time window of the timeline returns
 MAX_WINDOW_BARS = 3000
@@ -44,6 +47,28 @@ def opened(record: dict[str, Any], number: int) -> dict[str, Any] | None:
             "task": record.get("task"), "key": record.get("key"), "kind": record.get("task"), "attempt": None,
             "submit": moment, "start": moment, "end": None, "state": "running", "engine": record.get("engine"),
             "pid": record.get("pid")}
+
+
+def listed_tasks(record: dict[str, Any]) -> tuple[list[dict[str, Any]], bool] | None:
+    """The tasks a ``running`` record lists (each with the record's ``learner_id``), and whether
+    that is all of them (its ``count``); None for a record that is not one."""
+    tasks, count = record.get("tasks"), record.get("count")
+    if not isinstance(tasks, list):
+        return None
+    learner_id = record.get("learner_id")
+    entries = [{**entry, "learner_id": learner_id} for entry in tasks
+               if isinstance(entry, dict) and finite(entry.get("submit"))]
+    return entries, isinstance(count, int) and count <= len(tasks)
+
+
+def in_flight(entry: dict[str, Any], number: int) -> dict[str, Any]:
+    """The running bar, numbered ``number``, of a task a ``running`` record lists (from
+    :func:`listed_tasks`): in flight since its submission (when a function's thread took it up
+    is not recorded)."""
+    submit = entry["submit"]
+    return {"id": number, "learner": key_of(entry.get("learner_id")), "iteration": entry.get("iteration"),
+            "task": entry.get("task"), "key": entry.get("key"), "kind": entry.get("kind"), "attempt": None,
+            "submit": submit, "start": submit, "end": None, "state": "running", "engine": None, "listed": True}
 
 
 def ended(record: dict[str, Any], open_bars: dict[tuple[Any, ...], dict[str, Any]], number: int) -> dict[str, Any] | None:
@@ -95,7 +120,7 @@ def _read_window(path: str, offset: int, start: float, end: float) -> list[dict[
     open_bars: dict[tuple[Any, ...], dict[str, Any]] = {}
     found: list[dict[str, Any]] = []
     while True:
-        records, offset, _, _ = read_new(path, offset, types=TASK_TYPES, limit=4 * BLOCK)
+        records, offset, _, _ = read_new(path, offset, line=None, types=TASK_TYPES, limit=4 * BLOCK)
         if not records:
             return found
         for record in records:

@@ -16,6 +16,7 @@ import os
 import secrets
 import socket
 import sys
+from collections.abc import Callable
 
 __all__ = ["DEFAULT_PORT", "add_arguments", "bind", "is_loopback", "run"]
 
@@ -95,25 +96,37 @@ def run(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
     address = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    print(f"rose ui: serving {root} at {address}")
+    lines = [f"rose ui: serving {root} at {address}"]
     if is_loopback(args.host):
-        print(f"rose ui: from another machine, tunnel it: ssh -L {port}:127.0.0.1:{port} <this host>, "
-              f"then open http://127.0.0.1:{port}/")
-    sys.stdout.flush()
+        lines.append(f"rose ui: from another machine, tunnel it: ssh -L {port}:127.0.0.1:{port} <this host>, "
+                     f"then open http://127.0.0.1:{port}/")
+
+    def announce() -> None:
+        print("\n".join(lines), flush=True)
+
     if args.check:
+        announce()
         sock.close()
         return 0
-    return _serve(sock, root, token, args.mlflow_url)
+    return _serve(sock, root, token, args.mlflow_url, announce)
 
 
-def _serve(sock: socket.socket, root: str, token: str | None, mlflow_url: str) -> int:
+def _serve(sock: socket.socket, root: str, token: str | None, mlflow_url: str, announce: Callable[[], None]) -> int:
+    """Serve ``root`` on ``sock``; ``announce()`` once the server answers (the address is printed
+    only then: a page opened at once is served at once)."""
     import uvicorn
 
     from rose_plugin_ui.server import create_app
 
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                announce()
+
     app = create_app(root, token=token, mlflow_url=mlflow_url)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
+    server = Server(config)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # pragma: no cover - uvicorn handles SIGINT itself

@@ -25,10 +25,10 @@ class Follower:
     """The records appended to ``path`` since the last :meth:`read` (complete lines only).
 
     The file is opened read-only; a call costs one ``stat`` when nothing was appended.
-    ``skipped`` counts damaged lines, each also logged with its line number by
-    :func:`rose.journal.read_new` (counted from where the follower started: see
-    :meth:`start_at`); ``types`` keeps only records of those types (the others are not even
-    parsed).
+    ``skipped`` counts damaged lines, each also logged with its line number in the file by
+    :func:`rose.journal.read_new` (after :meth:`start_at`, the lines before are counted only
+    when a damaged line is named); ``types`` keeps only records of those types (the others are
+    not even parsed).
     """
 
     def __init__(self, path: str, *, rows: bool = False, types: tuple[str, ...] = ()) -> None:
@@ -36,12 +36,13 @@ class Follower:
         self.rows = rows
         self.types = types
         self.offset = 0
-        self.lines = 0
+        self.lines: int | None = 0  # the lines before ``offset`` (None: not counted)
         self.skipped = 0
 
     def start_at(self, offset: int) -> None:
         """Follow from byte ``offset`` (a line start) instead of the beginning."""
         self.offset = offset
+        self.lines = None if offset else 0
 
     def read(self) -> list[Any]:
         """The new records (dicts, and curve rows when ``rows``); ``[]`` when none or no file."""
@@ -55,7 +56,8 @@ class Follower:
             return []
         records, self.offset, lines, skipped = read_new(self.path, self.offset, line=self.lines, rows=self.rows,
                                                         types=self.types)
-        self.lines += lines
+        if self.lines is not None:
+            self.lines += lines
         self.skipped += skipped
         return records
 

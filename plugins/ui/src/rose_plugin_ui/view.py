@@ -6,9 +6,10 @@ A :class:`CampaignView` follows, in the campaign directory and in each learner's
   start, resume, stop, interrupted and allocation records: the learning curves, the status,
   the options and the allocation chain;
 * ``journal.jsonl`` (only once a page asks for tasks): ``task`` records (written when an
-  attempt ends: ``time`` is the end, ``time - seconds`` the submission) and ``process``
-  records (a command was spawned: its start). They make the task timeline and the in-flight
-  counts.
+  attempt ends: ``time`` is the end, ``time - seconds`` the submission), ``process``
+  records (a command was spawned: its start) and ``running`` records (the tasks in flight
+  for a second or more, :mod:`rose.flights`: how a function task shows while it runs). They
+  make the task timeline and the in-flight counts.
 
 The journal is read lazily: the timeline starts from its latest :data:`MAX_BARS` task records
 (found by reading the file backwards) and follows it from there; the older records feed the
@@ -33,7 +34,18 @@ from typing import Any
 
 from rose.journal import CURVE_FIELDS, CURVE_NAME, JOURNAL_NAME, read_new
 from rose.runs import DRY_RUN_MARK, UNFINISHED, LearnerHistory, Run, is_run_dir
-from rose_plugin_ui.bars import MAX_WINDOW_BARS, TASK_TYPES, ended, finite, key_of, opened, task_key, window
+from rose_plugin_ui.bars import (
+    MAX_WINDOW_BARS,
+    TASK_TYPES,
+    ended,
+    finite,
+    in_flight,
+    key_of,
+    listed_tasks,
+    opened,
+    task_key,
+    window,
+)
 from rose_plugin_ui.follow import Follower, tail_start
 from rose_plugin_ui.inflight import InFlight
 from rose_plugin_ui.sample import envelope
@@ -55,7 +67,8 @@ class _Learner:
     def __init__(self, directory: str) -> None:
         self.directory = directory
         self.curve = Follower(os.path.join(directory, CURVE_NAME), rows=True)
-        self.journal = Follower(os.path.join(directory, JOURNAL_NAME), types=("task", "process", "resume", "stop", "interrupted"))
+        self.journal = Follower(os.path.join(directory, JOURNAL_NAME),
+                                types=("task", "process", "running", "resume", "stop", "interrupted"))
         self.open: dict[tuple[Any, ...], dict[str, Any]] = {}  # spawned commands not yet ended
         self.tailed = False  # the journal follower was placed at its latest task records
         self.backfill = Follower(self.journal.path, types=("task",))  # the records before that, for in-flight
@@ -67,8 +80,8 @@ class _Learner:
         self.backfill_end = tail_start(self.journal.path, MAX_BARS, TASK_TYPES)
         self.journal.start_at(self.backfill_end)
         if self.backfill_end:
-            logger.info("%s: the timeline starts %d bytes into the file (its latest %d task records); damaged lines "
-                        "from there are numbered from that point", self.journal.path, self.backfill_end, MAX_BARS)
+            logger.info("%s: the timeline starts %d bytes into the file (its latest %d task records)",
+                        self.journal.path, self.backfill_end, MAX_BARS)
 
     def backfill_records(self) -> list[dict[str, Any]]:
         """The next slice (at most :data:`BACKFILL_BYTES`) of the task records before the timeline's start."""
@@ -78,7 +91,8 @@ class _Learner:
         records, self.backfill.offset, lines, skipped = read_new(
             self.backfill.path, self.backfill.offset, line=self.backfill.lines, types=("task",),
             limit=min(BACKFILL_BYTES, left))
-        self.backfill.lines += lines
+        if self.backfill.lines is not None:
+            self.backfill.lines += lines
         self.backfill.skipped += skipped
         return records
 
@@ -144,6 +158,8 @@ class CampaignView:
                             self._task(learner, record)
                         elif kind == "process":
                             self._process(learner, record)
+                        elif kind == "running":
+                            self._running(learner, record)
                         elif kind == "resume":  # in order with the task records
                             self._replayed(record.get("learner_id"))
                         elif kind in ("stop", "interrupted"):
@@ -276,6 +292,30 @@ class CampaignView:
         learner.open[task_key(record)] = bar
         self._bar(bar)
 
+    def _running(self, learner: _Learner, record: dict[str, Any]) -> None:
+        """The long tasks in flight (a ``running`` record, :mod:`rose.flights`): a running bar for
+        each not shown yet; one an earlier such record opened and this one no longer lists (when
+        it lists them all) was cancelled: nothing else ends it."""
+        listed = listed_tasks(record)
+        if listed is None:
+            return
+        entries, complete = listed
+        keys = set()
+        for entry in entries:
+            key = task_key(entry)
+            keys.add(key)
+            if key in learner.open:
+                continue
+            bar = in_flight(entry, self._next_bar + 1)
+            self._next_bar += 1
+            self._inflight_at(bar["submit"])
+            learner.open[key] = bar
+            self._bar(bar)
+        if complete:
+            gone = [key for key, bar in learner.open.items() if bar.get("listed") and key not in keys]
+            for key in gone:
+                self._close(learner.open.pop(key), "cancelled", record.get("time"))
+
     def _task(self, learner: _Learner, record: dict[str, Any]) -> None:
         bar = ended(record, learner.open, self._next_bar + 1)
         if bar is None:
@@ -304,13 +344,17 @@ class CampaignView:
     def _cancelled(self, learner: _Learner, moment: Any) -> None:
         """A command still running when its learner stopped was cancelled with it."""
         for bar in learner.open.values():
-            end = moment if finite(moment) else bar["start"]
-            bar.update(state="cancelled", end=end)
-            self._inflight_at(bar["submit"])
-            assert self.inflight is not None
-            self.inflight.add(bar["submit"], end)
-            self._bar(bar)
+            self._close(bar, "cancelled", moment)
         learner.open.clear()
+
+    def _close(self, bar: dict[str, Any], state: str, moment: Any) -> None:
+        """End an open bar with ``state`` at ``moment`` (its start when that is not a time)."""
+        end = moment if finite(moment) else bar["start"]
+        bar.update(state=state, end=end)
+        self._inflight_at(bar["submit"])
+        assert self.inflight is not None
+        self.inflight.add(bar["submit"], end)
+        self._bar(bar)
 
     def _inflight_at(self, moment: float) -> None:
         if self.inflight is None:

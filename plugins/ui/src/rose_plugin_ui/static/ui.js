@@ -273,7 +273,7 @@ var RoseUi = (function () {
       text($("tasks-note"), all.length ? (shown.of > shown.bars.length ? "the latest " + shown.bars.length + " of the " + shown.of + " task attempts in this window; zoom in for the others. " :
                                           state.window === null && all.length > shown.bars.length ? "the latest " + shown.bars.length + " task attempts: zoom out or pan left for earlier ones (double-click: back to the latest). " : "") +
            "Each bar runs from submission (grey: queued) through start to end, coloured by state" :
-           "no task attempt recorded yet (a task is journaled when it ends; commands also when they start)");
+           "no task attempt recorded yet (a task is journaled when it ends, and while it runs once it has run for a second; a command also when it starts)");
       var allocShapes = (info.allocations || []).map(function (a) {
         return { type: "line", yref: "paper", y0: 0, y1: 1, x0: a.opened - t0, x1: a.opened - t0, line: { color: "#8e5cc9", dash: "dot" } };
       });
