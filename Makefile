@@ -9,6 +9,10 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 # compile .pyc at install time: the first import of mlflow/sklearn in a fresh CI checkout is much faster
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
+# With a variable on the command line (make unit PYTEST_ARGS=...) make exports MAKEOVERRIDES as
+# the literal `${-*-command-variables-*-}`; RADICAL-Pilot copies the environment into a bash
+# script for its pilot, where that is a "bad substitution" and the pilot fails to start.
+unexport MAKEOVERRIDES
 MEMBERS := $(wildcard rose_core/pyproject.toml plugins/*/pyproject.toml examples/rose-plugin-*/pyproject.toml)
 
 BENCH_VENV := .venv-bench
