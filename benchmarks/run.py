@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _common import keep_awake
 from peers import scenario as peers
 
 HERE = Path(__file__).resolve().parent
@@ -812,6 +813,9 @@ def write_results(path: Path, bench: Bench, info: dict[str, Any], table: list[st
         "- floor: the same work in bare asyncio in this project's interpreter (no framework)",
         f"- load average (1/5/15 min) at start {info['load_start']}, at end {info['load_end']} on {m['cores']} cores: "
         "wall times are only comparable when nothing else runs; CPU times are less sensitive",
+        ("- a neighbour process kept the CPUs awake (it wakes every 0.5 ms; `--no-keep-awake` leaves it out): an idle "
+         "virtual CPU that falls asleep between two thread hand-offs made repetitions differ by 1.7x"
+         if info.get("keep_awake") else "- no keep-awake neighbour (--no-keep-awake): repetitions may differ widely"),
         f"- medians of {bench.sizes.reps} repetitions ({bench.sizes.slow_reps} for the 50 ms loop and the parallel "
         f"learners, {bench.sizes.startup_reps} for start-up), each repetition in a fresh process",
         "",
@@ -897,6 +901,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=HERE / "results.md", help="results file")
     parser.add_argument("--tracker", default="mlflow", help="tracker of scenario 5 (default mlflow; CI uses jsonl)")
     parser.add_argument("--quiet", action="store_true", help="do not log every run")
+    parser.add_argument("--no-keep-awake", action="store_true",
+                        help="no neighbour process keeping the CPUs awake (see _common.keep_awake)")
     args = parser.parse_args(argv)
 
     sizes = SMOKE if args.smoke else FULL
@@ -951,11 +957,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenarios = {"1": bench.scenario1, "2": bench.scenario2, "3": bench.scenario3, "4": bench.scenario4,
                  "5": bench.scenario5, "6": bench.scenario6, "7": bench.scenario7, "8": bench.scenario8,
                  "9": bench.scenario9, "10": bench.scenario10}
-    for number in [n.strip() for n in args.only.split(",") if n.strip()]:
+    numbers = [n.strip() for n in args.only.split(",") if n.strip()]
+    for number in numbers:
         if number not in scenarios:
             parser.error(f"--only: unknown scenario {number!r} (1-10)")
-        print(f"scenario {number} ...", file=sys.stderr)
-        scenarios[number]()
+    info["keep_awake"] = not args.no_keep_awake
+    with keep_awake(info["keep_awake"]):
+        for number in numbers:
+            print(f"scenario {number} ...", file=sys.stderr)
+            scenarios[number]()
 
     table = render_table(bench.measures)
     print(render_plain(bench.measures))

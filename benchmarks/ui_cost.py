@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import KEEP_AWAKE
+
 CHROMIUM = os.environ.get("ROSE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -48,7 +50,6 @@ SETTLE = 5.0
 #: no-op tasks runs 2-3 times faster when anything else keeps the CPUs from going idle (a busy
 #: loop at nice 19 did it as well as the page), which made "with the page" the faster arm; this
 #: neighbour wakes every half millisecond, so neither arm finds the CPUs asleep
-KEEP_AWAKE = "import time\nwhile True:\n    time.sleep(0.0005)\n"
 
 CAMPAIGN = textwrap.dedent('''
     import asyncio, sys, time

@@ -41,3 +41,4 @@ def test_bench_smoke_run_writes_every_scenario(tmp_path: Path) -> None:
         assert re.match(r"-?[\d.,]+(e[-+]?\d+)?\s*\S*", ours), f"row {key} has no value for this project: {line}"
     assert re.search(r"machine: .+ cores", text)
     assert "radical.asyncflow" in text  # versions are recorded
+    assert "a neighbour process kept the CPUs awake" in text  # how the CPUs were kept (benchmarks/_common.keep_awake)
