@@ -346,7 +346,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         executor = self.executor
         if not function or not isinstance(executor, FunctionThreads):
             return False
-        running = executor.start(function, task.get("args", ()), task.get("kwargs", {}))
+        running = executor.start(function, task.get("args", ()), task.get("kwargs", {}), stop_on_cancel=False)
         self.tasks[task["uid"]] = task
         task["future"] = running  # what cancel_task and shutdown cancel
         self._functions_running += 1
@@ -357,6 +357,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         self._functions_running -= 1
         self.tasks.pop(task["uid"], None)
         if running.cancelled():
+            self.executor.stop_if_cancelled(running)  # its coroutine stops at its next await
             return  # cancel_task reported it
         error = running.exception()
         if error is None:  # no str(value) as stdout, as asyncflow does: printing a large result is pure cost

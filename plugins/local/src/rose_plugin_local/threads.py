@@ -117,20 +117,26 @@ class FunctionThreads(Executor):
         self._lock = threading.Lock()
         self._outboxes: dict[asyncio.AbstractEventLoop, _Outbox] = {}
         self._running: dict[asyncio.Future[Any], asyncio.Task[Any]] = {}  # caller's future -> its coroutine's task
-        self._on_done = self._stop_if_cancelled  # one bound method for every future (memory per task in flight)
+        self._on_done = self.stop_if_cancelled  # one bound method for every future (memory per task in flight)
         self._closed = False
 
     # -- the asyncio path ---------------------------------------------------------------
-    def start(self, func: Callable[..., Any], args: Any, kwargs: Any) -> asyncio.Future[Any]:
-        """Run the coroutine function ``func(*args, **kwargs)`` on a worker thread."""
+    def start(self, func: Callable[..., Any], args: Any, kwargs: Any, *, stop_on_cancel: bool = True) -> asyncio.Future[Any]:
+        """Run the coroutine function ``func(*args, **kwargs)`` on a worker thread.
+
+        Cancelling the returned future cancels the coroutine where it runs; a caller that has a
+        done-callback on the future anyway may pass ``stop_on_cancel=False`` and call
+        :meth:`stop_if_cancelled` from it (one callback less per task in flight).
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        future.add_done_callback(self._on_done)
+        if stop_on_cancel:
+            future.add_done_callback(self._on_done)
         self._put((future, func, args, kwargs))
         return future
 
-    def _stop_if_cancelled(self, future: asyncio.Future[Any]) -> None:
-        """(On the caller's loop.) A cancelled future cancels its coroutine where it runs."""
+    def stop_if_cancelled(self, future: asyncio.Future[Any]) -> None:
+        """(On the caller's loop, once ``future`` is done.) A cancelled future cancels its coroutine where it runs."""
         if future.cancelled() and (task := self._running.get(future)) is not None:
             with contextlib.suppress(RuntimeError):  # that thread's loop is closed: the task has ended
                 task.get_loop().call_soon_threadsafe(task.cancel)
