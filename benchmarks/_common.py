@@ -35,8 +35,9 @@ __all__ = [
     "timed",
 ]
 
-#: a neighbour process that wakes every 0.5 ms: it keeps the machine's CPUs out of deep idle states
-KEEP_AWAKE = "import time\nwhile True:\n    time.sleep(0.0005)\n"
+#: a neighbour process that wakes every 0.5 ms: it keeps the machine's CPUs out of deep idle states;
+#: it ends when the process that started it is gone (a harness killed by a signal leaves nothing behind)
+KEEP_AWAKE = "import os, time\nparent = os.getppid()\nwhile os.getppid() == parent:\n    time.sleep(0.0005)\n"
 
 
 class keep_awake:
