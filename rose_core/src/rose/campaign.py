@@ -128,17 +128,21 @@ class Campaign:
 
     def write(self, record_type: str, /, **fields: Any) -> None:
         """Append a record to the journal (no-op without one); task lines are written in groups."""
-        if self.deadline is not None and record_type == "task" and fields.get("status") == "done":
-            self.task_durations.setdefault(str(fields.get("task")), Durations()).add(float(fields.get("seconds") or 0))
+        if record_type == "task":
+            self._time_task(fields)
         if self.journal is not None:
             self.journal.write(record_type, grouped=record_type == "task", learner_id=self.learner.learner_id, **fields)
 
     def write_task(self, iteration: int | None, key: str, entry: dict[str, Any]) -> None:
         """Append one task attempt's line (grouped): ``write("task", iteration=..., key=..., **entry)``."""
-        if self.deadline is not None and entry.get("status") == "done":
-            self.task_durations.setdefault(str(entry.get("task")), Durations()).add(float(entry.get("seconds") or 0))
+        self._time_task(entry)
         if self.journal is not None:
             self.journal.write_task(self.learner.learner_id, iteration, key, entry)
+
+    def _time_task(self, entry: dict[str, Any]) -> None:
+        """With a deadline, a done task's seconds join its task's durations (what planning against it reads)."""
+        if self.deadline is not None and entry.get("status") == "done":
+            self.task_durations.setdefault(str(entry.get("task")), Durations()).add(float(entry.get("seconds") or 0))
 
     def iteration_done(self, state: IterationState, carry: Any = None, *, store_carry: bool = True) -> None:
         """Record one finished iteration: the journal first (with the carry), then the trackers."""

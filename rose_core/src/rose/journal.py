@@ -220,26 +220,23 @@ class Journal:
         arguments twice on the way (it runs for every task)."""
         if self._file is None:
             return
-        seconds = self._seconds
-        where = (learner_id, iteration)
-        seconds[where] = seconds.get(where, 0.0) + float(entry.get("seconds") or 0.0)
-        line = dumps_line({"type": "task", "time": time.time(), "learner_id": learner_id, "iteration": iteration,
-                           "key": key, **entry})
-        with self._lock:
-            try:
-                self._file.write(line)
-                if self._flush_due is None and not self._flush_later():
-                    self._flush_now()
-            except OSError as exc:
-                raise JournalError(self.path, exc) from exc
+        self._add_seconds(learner_id, iteration, entry.get("seconds"))
+        self._write_line(dumps_line({"type": "task", "time": time.time(), "learner_id": learner_id,
+                                     "iteration": iteration, "key": key, **entry}), grouped=True)
 
     def _write_detail(self, record_type: str, grouped: bool, fields: dict[str, Any]) -> None:
         """A task or process line: the journal only (the one line written for every task)."""
         if record_type == "task":
-            key = (fields.get("learner_id"), fields.get("iteration"))
-            seconds = self._seconds
-            seconds[key] = seconds.get(key, 0.0) + float(fields.get("seconds") or 0.0)
-        line = dumps_line({"type": record_type, "time": time.time(), **fields})
+            self._add_seconds(fields.get("learner_id"), fields.get("iteration"), fields.get("seconds"))
+        self._write_line(dumps_line({"type": record_type, "time": time.time(), **fields}), grouped)
+
+    def _add_seconds(self, learner_id: Any, iteration: Any, seconds: Any) -> None:
+        """Add a task's seconds to its iteration's total (the iteration line's ``task_seconds``)."""
+        where = (learner_id, iteration)
+        self._seconds[where] = self._seconds.get(where, 0.0) + float(seconds or 0.0)
+
+    def _write_line(self, line: bytes, grouped: bool) -> None:
+        """Write a journal-only line; it reaches the OS at once, or with the next group when ``grouped``."""
         with self._lock:
             try:
                 self._file.write(line)
