@@ -65,7 +65,7 @@ class Sizes:
     many: tuple[int, int] = (1000, 3)
     tracking_iterations: int = 100
     tracking_long_iterations: int = 1000  # scenario 5 again, long enough for several MLflow writes
-    tracking_rounds: int = 5  # pairs (without, with the tracker) per process in scenario 5
+    tracking_rounds: int = 10  # pairs (without, with the tracker) per process in scenario 5
     steady_reps: int = 3  # seeds per mode in scenario 6
     steady_in_flight: int = 8
     steady_target: float = 3.0  # hold-out RMSE (m) both modes must reach
@@ -858,7 +858,9 @@ def write_results(path: Path, bench: Bench, info: dict[str, Any], table: list[st
         "repetition is one fresh process that runs a 5-iteration campaign without and one with the tracker "
         "(5f: how much longer the tracked one took; for this project, starting the MLflow writer process, which "
         "imports MLflow, and which the campaign waits for only at its end), then alternates campaigns without "
-        "and with the tracker (pairs, medians per process): the ratios compare the loop (first to last "
+        "and with the tracker (pairs, medians per process; the pairs alternate their order, so each kind "
+        "follows a tracked campaign as often as an untracked one: a campaign right after a tracked one runs "
+        "faster here): the ratios compare the loop (first to last "
         "iteration), the second half of it, and a longer loop; 5d compares the campaign process's own CPU "
         "time (all its threads; this project's writer process is not in it); 5e is the time outside the loop "
         "(the tracker's start and the final flush).",
