@@ -290,3 +290,59 @@ async def test_cancelling_one_task_among_many(tmp_path: Path, monkeypatch: pytes
         assert await wait_until(lambda: not backend.tasks, 10), backend.tasks
         keys = await backend.client.run_on_scheduler(lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks])
     assert not [k for k in keys if k.startswith("slow-")], keys
+
+
+async def test_tasks_started_together_reach_the_scheduler_together(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 function tasks started in one turn of the event loop reach the scheduler in a few graph
+    updates (one per task before: each update costs the scheduler a fixed price), each with its own
+    arguments and result; a task cancelled in the turn it was started never reaches the cluster."""
+    import asyncio
+
+    monkeypatch.chdir(tmp_path)
+    async with make_engine("dask", work_dir=str(tmp_path / "engine"), n_workers=2, processes=False) as engine:
+        learner = Learner(engine, run_dir=tmp_path / "run")
+
+        @learner.simulation_task(as_executable=False)
+        async def simulation(i: int) -> int:
+            return 3 * i
+
+        @learner.training_task(as_executable=False)
+        async def never(i: int) -> int:
+            Path(tmp_path / "never-ran").write_text(str(i))
+            return i
+
+        def count_updates(dask_scheduler: Any) -> None:
+            handler = dask_scheduler.stream_handlers["update-graph"]
+            dask_scheduler.rose_test_updates = 0
+
+            async def counted(*args: Any, **kwargs: Any) -> Any:
+                dask_scheduler.rose_test_updates += 1
+                return await handler(*args, **kwargs)
+
+            dask_scheduler.stream_handlers["update-graph"] = counted
+
+        def updates(dask_scheduler: Any) -> int:
+            return int(dask_scheduler.rose_test_updates)
+
+        client = engine.backend.client
+        await client.run_on_scheduler(count_updates)
+        backend = engine.backend
+        started = [asyncio.ensure_future(simulation(i)) for i in range(200)]
+        cancelled = asyncio.ensure_future(never(-7))
+        uid = None
+        while uid is None:  # the turn in which the core hands the tasks to the backend
+            await asyncio.sleep(0)
+            uid = next((u for u, task in backend.tasks.items() if task.get("args") == (-7,)), None)
+        assert backend._queue is not None and backend._queue.holds(uid)  # started this turn, not sent yet
+        assert await backend.cancel_task(uid)
+        results = await asyncio.gather(*started)
+        (outcome,) = await asyncio.gather(cancelled, return_exceptions=True)
+        count = await client.run_on_scheduler(updates)
+        keys = await client.run_on_scheduler(lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks])
+
+    assert results == [3 * i for i in range(200)]
+    assert isinstance(outcome, BaseException), outcome
+    assert count <= 5, f"{count} graph updates for 200 tasks started together"
+    assert not (tmp_path / "never-ran").exists()
+    assert not [k for k in keys if k.startswith("training-")], keys

@@ -26,7 +26,9 @@ subclass changes:
 * **Results are fetched in batches**: a task's end is awaited without fetching its result,
   and one collector fetches the results of the tasks that ended meanwhile in one
   ``Client.gather`` (rhapsody awaited each future, one request per task). Tasks with no
-  resource request are submitted from the core's submission itself (:meth:`rose_start_task`).
+  resource request are submitted from the core's submission itself (:meth:`rose_start_task`),
+  and those started in one turn of the event loop reach the scheduler together, as one
+  ``Client.map`` (:mod:`rose_plugin_dask.submissions`).
 * With no address (and no ``DASK_SCHEDULER_ADDRESS``), the backend starts a
   ``LocalCluster`` and closes it on shutdown. ``distributed``'s INFO lines stay quiet
   unless ROSE's own log level is INFO or lower.
@@ -53,6 +55,7 @@ from rhapsody.backends.constants import BackendMainStates
 from rhapsody.backends.execution.dask_parallel import DaskExecutionBackend, _TaskRuntime
 
 from rose.errors import ResourceError
+from rose_plugin_dask.submissions import SubmitQueue
 from rose_plugin_dask.worker import kill_command, run_command, run_function
 
 __all__ = ["DaskBackend", "create_backend"]
@@ -98,6 +101,7 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
         self._finished: list[tuple[dict[str, Any], Any, str]] = []
         self._finished_event: asyncio.Event | None = None
         self._collector: asyncio.Task[None] | None = None
+        self._queue: SubmitQueue | None = None  # tasks started this turn of the event loop
 
     def _key(self, uid: str) -> str:
         """The Dask key of task ``uid`` (see :func:`dask_key`)."""
@@ -138,13 +142,32 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
             if kind == "executable":
                 submit_options = {k: v for k, v in submit_options.items()
                                   if k not in ("cwd", "shell", "env", "cores", "memory_mb")}
-            future = client.submit(function, *args, **kwargs, **submit_options)
+            self._submit_queue(client).put(task, kind, function, args, kwargs, submit_options)
         except BaseException:
             self._purge(uid)
             raise  # the core reports it as this task's failure
-        self._runtime[uid].future = future
-        asyncio.get_running_loop().create_task(self._await_end(task, future, kind))
         return True
+
+    def _submit_queue(self, client: Any) -> SubmitQueue:
+        """The queue that sends the tasks started in one turn of the event loop together."""
+        queue = self._queue
+        if queue is None or queue.client is not client:
+            queue = self._queue = SubmitQueue(client, self._submitted, self._refused, self._still_wanted)
+        return queue
+
+    def _submitted(self, task: dict[str, Any], kind: str, future: Any) -> None:
+        """Dask has ``task`` (from :class:`SubmitQueue`): wait for its end."""
+        self._runtime[task["uid"]].future = future
+        asyncio.get_running_loop().create_task(self._await_end(task, future, kind))
+
+    def _refused(self, task: dict[str, Any], error: BaseException) -> None:
+        """Dask refused ``task`` (from :class:`SubmitQueue`): it fails with that error."""
+        task.update({"exception": error, "stdout": "", "stderr": str(error)})
+        self._purge(task["uid"])
+        asyncio.get_running_loop().create_task(self._invoke_callback(task, "FAILED"))
+
+    def _still_wanted(self, uid: str) -> bool:
+        return uid in self._runtime
 
     async def _on_done(self, task: dict[str, Any], future: Any, kind: str) -> None:
         """rhapsody's completion handler (the ordinary path): report RUNNING, then as :meth:`_await_end`."""
@@ -366,6 +389,11 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
     async def cancel_task(self, uid: str) -> bool:
         """Cancel the Dask future and kill the task's command on whichever worker runs it."""
         self._on_spawn.pop(self._key(uid), None)
+        if self._queue is not None and self._queue.holds(uid) and uid in self._runtime:
+            task = self.tasks[uid]  # started this turn, not sent yet: it never reaches Dask
+            self._purge(uid)
+            await self._invoke_callback(task, "CANCELED")
+            return True
         runtime = self._runtime.get(uid)
         if runtime is not None and runtime.kind == "executable" and self._client is not None:
             try:
@@ -378,6 +406,8 @@ class DaskBackend(DaskExecutionBackend):  # type: ignore[misc]
     async def shutdown(self) -> None:
         """Cancel (and kill) running tasks, close the client, and the cluster if owned."""
         cluster = self._cluster_provided
+        if self._queue is not None:
+            self._queue.send()  # what was started this turn has futures for rhapsody to cancel
         await super().shutdown()
         await asyncio.sleep(0)  # the futures it cancelled have ended: their waits hand them over
         collector, self._collector = self._collector, None

@@ -70,6 +70,7 @@ from rhapsody.backends.execution.radical_pilot import RadicalExecutionBackend as
 from rose.engine import quiet_asyncflow_shutdown, script_directory
 from rose.errors import ResourceError
 from rose_plugin_radical.batch import PilotJob, use_shipped_resource
+from rose_plugin_radical.leftovers import end_pilot_processes
 
 __all__ = ["PilotLostError", "RadicalExecutionBackend", "create_backend", "prepare_environment"]
 
@@ -453,6 +454,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         logger.info("closing RADICAL-Pilot session %s", session.uid)
         await asyncio.to_thread(session.close, download=False)
         logger.info("RADICAL-Pilot session %s closed", session.uid)
+        await asyncio.to_thread(self._end_local_leftovers)
         pilot = getattr(self, "resource_pilot", None)
         final = (rp.DONE, rp.CANCELED, rp.FAILED)
         if pilot is not None and self._pilot_states_seen.get(getattr(pilot, "uid", "pilot")) not in final:
@@ -460,6 +462,13 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
             # pilot ended with the session, so say so once (as the callback would have)
             state = getattr(pilot, "state", None)
             self._log_pilot_state(pilot, state if state in final else rp.CANCELED)
+
+
+    def _end_local_leftovers(self) -> None:
+        """End the processes a pilot on this machine (``local.*``) left running after its session closed."""
+        job = self.pilot_job
+        if job is not None and job.sandbox and job.resource.startswith("local."):
+            end_pilot_processes(job.pilot, job.sandbox)
 
 
 def _no_callback(task: Any, state: str) -> None:
@@ -513,6 +522,8 @@ def _close_at_exit(backend: RadicalExecutionBackend) -> None:
         lifecycle.info("closing the RADICAL-Pilot session %s at exit: its pilot's batch job is cancelled", session.uid)
         with contextlib.suppress(Exception):
             session.close(download=False)
+        with contextlib.suppress(Exception):
+            alive._end_local_leftovers()
 
     atexit.register(close)
 
