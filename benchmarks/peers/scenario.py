@@ -26,6 +26,8 @@ ROSE = "rose-local"
 #: the tools of the fan-out, AL-loop and executables workloads, in the order they run
 TOOLS = ("threads", "dask-threads", "dask-distributed", "ray", "parsl-threads", "parsl-htex", ROSE, "rose-dask")
 PEERS = tuple(t for t in TOOLS if not t.startswith("rose-"))
+#: the floor: no framework (the issue's targets compare ROSE with it apart from the peers)
+FLOOR_TOOL = "threads"
 LABELS = {
     "threads": "concurrent.futures threads (floor)",
     "dask-threads": "Dask, threaded scheduler",
@@ -241,22 +243,23 @@ def targets(results: PeerResults) -> dict[str, tuple[list[float], str]]:
     fan_out = []
     for figures in results.rounds:
         worst = [figures[(w, n)][ROSE] / figures[(w, n)][t] for (w, n) in figures if w == "fan-out"
-                 for t in figures[(w, n)] if t in PEERS and ROSE in figures[(w, n)]]
+                 for t in figures[(w, n)] if t in PEERS and t != FLOOR_TOOL and ROSE in figures[(w, n)]]
         if worst:
             fan_out.append(min(worst))
-    out["fan-out"] = (fan_out, "ROSE local tasks/s over the fastest peer's (lowest over both N), >= 1.0x")
+    out["fan-out"] = (fan_out, "ROSE local tasks/s over the fastest peer's (floor excluded; lowest over both N), "
+                               ">= 1.0x")
     for engine in ("dask", "radical-pilot"):
         wrapped = results.wrapping.get(engine, {})
         out[f"wrapping-{engine}"] = (list(wrapped.get("rose_over_raw", [])) if wrapped.get("ok") else [],
                                      f"ROSE on {engine} wall time over the same tasks sent to it directly, <= 1.10x")
     key = ("al-loop", results.sizes.al_iterations)
-    floor = [f[key][ROSE] / f[key]["threads"] for f in results.rounds
-             if ROSE in f.get(key, {}) and "threads" in f.get(key, {})]
+    floor = [f[key][ROSE] / f[key][FLOOR_TOOL] for f in results.rounds
+             if ROSE in f.get(key, {}) and FLOOR_TOOL in f.get(key, {})]
     out["al-loop-floor"] = (floor, "ROSE wall time over the floor's, <= 1.02x")
     ahead = []
     for f in results.rounds:
         here = f.get(key, {})
-        peers = [here[t] for t in here if t in PEERS and t != "threads"]
+        peers = [here[t] for t in here if t in PEERS and t != FLOOR_TOOL]
         if ROSE in here and peers:
             ahead.append(here[ROSE] / min(peers))
     out["al-loop-peers"] = (ahead, "ROSE wall time over the fastest peer's (floor excluded), < 1.0x")
