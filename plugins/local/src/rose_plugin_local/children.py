@@ -90,10 +90,14 @@ class Child:
     def __init__(self, popen: subprocess.Popen[bytes], pidfd: int, loop: asyncio.AbstractEventLoop) -> None:
         self.pid = popen.pid
         self._popen = popen
+        self._loop = loop
         self._poller = Poller.of(loop)
         self._pidfd = pidfd
-        self._exited: asyncio.Future[int] = loop.create_future()
-        self._drained: asyncio.Future[None] = loop.create_future()
+        self._code: int | None = None  # the exit code, once reaped
+        # one future per waiting call, not asyncio.shield around shared ones: a cancelled
+        # wait cancels only its own future, and the waiter resumes one loop turn sooner
+        self._exit_waiters: list[asyncio.Future[None]] = []
+        self._end_waiters: list[asyncio.Future[None]] = []  # exit and end of file on both pipes
         self._chunks: dict[int, list[bytes]] = {}
         self._reading: set[int] = set()
         for pipe in (popen.stdout, popen.stderr):
@@ -103,8 +107,6 @@ class Child:
                 self._chunks[fd] = []
                 self._reading.add(fd)
                 self._poller.add(fd, functools.partial(self._read, fd))
-        if not self._reading:
-            self._drained.set_result(None)
         self._poller.add(pidfd, self._reap)
 
     @property
@@ -124,8 +126,8 @@ class Child:
             return
         self._poller.remove(fd)
         self._reading.discard(fd)
-        if not self._reading and not self._drained.done():
-            self._drained.set_result(None)
+        if not self._reading:
+            self._release()
 
     def _reap(self) -> None:
         self._poller.remove(self._pidfd)
@@ -135,17 +137,37 @@ class Child:
         code = self._popen.poll()
         if code is None:  # pragma: no cover - reaped elsewhere (a waitpid(-1) child watcher)
             code = self._popen.returncode = 0
-        if not self._exited.done():
-            self._exited.set_result(code)
+        self._code = code
+        self._release()
+
+    def _release(self) -> None:
+        """Resume the waits that can end now."""
+        if self._code is None:
+            return
+        waiting = self._exit_waiters + (self._end_waiters if not self._reading else [])
+        self._exit_waiters = []
+        if not self._reading:
+            self._end_waiters = []
+        for waiter in waiting:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _until(self, waiters: list[asyncio.Future[None]]) -> None:
+        waiter = self._loop.create_future()
+        waiters.append(waiter)
+        await waiter
 
     async def wait(self) -> int:
         """Wait for the process to exit; its exit code."""
-        return await asyncio.shield(self._exited)
+        if self._code is None:
+            await self._until(self._exit_waiters)
+        assert self._code is not None
+        return self._code
 
     async def communicate(self) -> tuple[bytes, bytes]:
         """Wait for end of file on both pipes and for the exit; ``(stdout, stderr)``."""
-        await asyncio.shield(self._drained)
-        await self.wait()
+        if self._code is None or self._reading:
+            await self._until(self._end_waiters)
         out, err = (self._popen.stdout, self._popen.stderr)
         return (
             b"".join(self._chunks[out.fileno()]) if out is not None else b"",
