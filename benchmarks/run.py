@@ -16,6 +16,8 @@ written with the machine, versions and date to ``benchmarks/results.md``.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import datetime
 import json
 import os
@@ -27,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,12 @@ class Runner:
     pythons: dict[str, str]
     verbose: bool = True
     log: list[str] = field(default_factory=list)
+    #: where the campaigns of scenarios 1-9 write (their job folders, ``TMPDIR``); None: the system's
+    work_dir: str | None = None
+
+    def script_env(self) -> dict[str, str]:
+        """The environment of a scenario script (steady_state.py, spawn.py...): its temporary folders in ``work_dir``."""
+        return {**os.environ, "TMPDIR": self.work_dir} if self.work_dir else dict(os.environ)
 
     def job(self, impl: str, name: str, verbose: bool = True, timeout: float = JOB_TIMEOUT,
             **params: Any) -> dict[str, Any]:
@@ -100,12 +108,14 @@ class Runner:
         workers, a Ray raylet, Parsl's interchange...) is killed, not only the worker.
         """
         python = self.pythons[impl]
-        with tempfile.TemporaryDirectory(prefix="rose-bench-") as tmp:
+        ours = impl in WORKERS  # ROSE, ROSE 0.3, the floor: in work_dir; the peers keep the system's temp
+        with _job_folder(self.work_dir if ours else None) as tmp:
             result_path = os.path.join(tmp, "result.json")
             env = {
                 **os.environ,
                 "ROSE_RUNS_DIR": os.path.join(tmp, "runs"),
                 "MLFLOW_TRACKING_URI": "sqlite:///" + os.path.join(tmp, "mlflow.db"),
+                **({"TMPDIR": tmp} if ours and self.work_dir else {}),
             }
             command = [python, str(WORKERS[impl]), json.dumps({"job": name, **params}), result_path]
             started = time.perf_counter()
@@ -154,6 +164,19 @@ class Runner:
         except (IndexError, ValueError):
             pass
         return result
+
+
+@contextlib.contextmanager
+def _job_folder(work_dir: str | None) -> Iterator[str]:
+    """A fresh folder for one job. In ``work_dir`` it stays until the run ends (``main`` removes
+    ``work_dir``): deleting thousands of files between two jobs made the next job's file creations
+    cost up to 20x the kernel CPU on this VM's disk (ext4 without a journal walks past recently
+    deleted inodes), which scenario 3e counted as ROSE's own work."""
+    if work_dir is not None:
+        yield tempfile.mkdtemp(prefix="job-", dir=work_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="rose-bench-") as tmp:
+        yield tmp
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
@@ -512,7 +535,8 @@ class Bench:
                 "--in-flight", str(s.steady_in_flight), "--target", str(s.steady_target)]
         if s is FULL:
             argv += ["--plot", str(ROOT / "docs" / "img" / "steady_state.png")]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False, cwd=HERE)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False, cwd=HERE,
+                              env=self.runner.script_env())
         if self.runner.verbose:
             print(proc.stdout, file=sys.stderr)
         lines = proc.stdout.strip().splitlines()
@@ -579,7 +603,8 @@ class Bench:
              "< 2 s", lambda v: v < 2.0),
         ]
         proc = subprocess.run([self.runner.pythons[OURS], str(HERE / "journal_scale.py"), "--records", str(n)],
-                              capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False, cwd=HERE)
+                              capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False, cwd=HERE,
+                              env=self.runner.script_env())
         try:
             result = json.loads(proc.stdout.strip().splitlines()[-1])
         except (IndexError, ValueError):
@@ -615,7 +640,8 @@ class Bench:
         ]
         argv = [self.runner.pythons[OURS], str(HERE / "spawn.py"), "--tasks", str(tasks), "--concurrency",
                 str(concurrency), "--ballast-gib", str(ballast), "--reps", str(reps)]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False, cwd=HERE)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False, cwd=HERE,
+                              env=self.runner.script_env())
         try:
             result = json.loads(proc.stdout.strip().splitlines()[-1])
         except (IndexError, ValueError):
@@ -794,6 +820,14 @@ OUR_PACKAGES = (
 OLD_PACKAGES = ("rose-surrogate-explorer", "radical.asyncflow", "rhapsody-py", "mlflow")
 
 
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the checkout when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def write_results(path: Path, bench: Bench, info: dict[str, Any], table: list[str], seconds: float) -> None:
     """``results.md``: the table, every repetition, the environment."""
     m = info["machine"]
@@ -817,6 +851,8 @@ def write_results(path: Path, bench: Bench, info: dict[str, Any], table: list[st
         ("- a neighbour process kept the CPUs awake (it wakes every 0.5 ms; `--no-keep-awake` leaves it out): an idle "
          "virtual CPU that falls asleep between two thread hand-offs made repetitions differ by 1.7x"
          if info.get("keep_awake") else "- no keep-awake neighbour (--no-keep-awake): repetitions may differ widely"),
+        f"- campaign folders of scenarios 1-9 (journals, MLflow stores, `TMPDIR`) in `{info.get('work_dir')}` "
+        "(`--work-dir`; the peers of scenario 10 keep the system's temporary folder)",
         f"- medians of {bench.sizes.reps} repetitions ({bench.sizes.slow_reps} for the 50 ms loop and the parallel "
         f"learners, {bench.sizes.startup_reps} for start-up), each repetition in a fresh process",
         "",
@@ -904,6 +940,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=HERE / "results.md", help="results file")
     parser.add_argument("--tracker", default="mlflow", help="tracker of scenario 5 (default mlflow; CI uses jsonl)")
     parser.add_argument("--quiet", action="store_true", help="do not log every run")
+    parser.add_argument("--work-dir", type=Path, default=HERE / ".work",
+                        help="where the campaigns of scenarios 1-9 write (default benchmarks/.work in the checkout, "
+                             "where a user's runs/ would be; removed at the end)")
     parser.add_argument("--no-keep-awake", action="store_true",
                         help="no neighbour process keeping the CPUs awake (see _common.keep_awake)")
     args = parser.parse_args(argv)
@@ -916,7 +955,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours_python = sys.executable
     pythons = {OURS: ours_python, FLOOR: ours_python}
     impls = [OURS, FLOOR]
-    runner = Runner(pythons, verbose=not args.quiet)
+    args.work_dir = args.work_dir.resolve()  # the workers run in their own folders
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = tempfile.mkdtemp(prefix="run-", dir=args.work_dir)
+    atexit.register(shutil.rmtree, work_dir, True)
+    runner = Runner(pythons, verbose=not args.quiet, work_dir=work_dir)
     pythons[PEERS_PROJECT] = ours_python
     peers_missing = ""
     bench_python = args.bench_venv / "bin" / "python"
@@ -942,6 +985,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "argv": list(argv if argv is not None else sys.argv[1:]),
         "backend": probe,
         "load_start": _load(),
+        "work_dir": _shown_path(args.work_dir),
         "versions": {OURS: versions(ours_python, OUR_PACKAGES)},
     }
     rose03_mlflow = False

@@ -28,7 +28,7 @@ def test_peers_scenario_prints_a_ratio_per_comparison_and_writes_its_section(tmp
     output = tmp_path / "results.md"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--no-rose03", "--only", "10", "--quiet",
-         "--output", str(output)],
+         "--output", str(output), "--work-dir", str(tmp_path / "work")],
         cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -22,10 +22,11 @@ def test_bench_smoke_run_writes_every_scenario(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--no-rose03", "--tracker", "jsonl",
          "--only", "1,2,3,4,5,6,7,8,9",  # scenario 10 (the peers) has its own: tests/test_bench_peers_smoke.py
-         "--quiet", "--output", str(output)],
+         "--quiet", "--output", str(output), "--work-dir", str(tmp_path / "work")],
         cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert list((tmp_path / "work").iterdir()) == []  # the campaigns' folders go at the end of the run
     assert re.search(r"\d+/\d+ targets met", proc.stdout), proc.stdout[-2000:]
 
     text = output.read_text(encoding="utf-8")
@@ -41,4 +42,5 @@ def test_bench_smoke_run_writes_every_scenario(tmp_path: Path) -> None:
         assert re.match(r"-?[\d.,]+(e[-+]?\d+)?\s*\S*", ours), f"row {key} has no value for this project: {line}"
     assert re.search(r"machine: .+ cores", text)
     assert "radical.asyncflow" in text  # versions are recorded
+    assert f"campaign folders of scenarios 1-9 (journals, MLflow stores, `TMPDIR`) in `{tmp_path / 'work'}`" in text
     assert "a neighbour process kept the CPUs awake" in text  # how the CPUs were kept (benchmarks/_common.keep_awake)
