@@ -108,7 +108,9 @@ class Runner:
         workers, a Ray raylet, Parsl's interchange...) is killed, not only the worker.
         """
         python = self.pythons[impl]
-        ours = impl in WORKERS  # ROSE, ROSE 0.3, the floor: in work_dir; the peers keep the system's temp
+        # ROSE, ROSE 0.3, the floor: in work_dir. The peers keep the system's temporary folder: Ray puts
+        # its sockets under TMPDIR, and a path in a checkout is longer than AF_UNIX allows (107 bytes)
+        ours = impl in (OURS, ROSE03, FLOOR)
         with _job_folder(self.work_dir if ours else None) as tmp:
             result_path = os.path.join(tmp, "result.json")
             env = {
