@@ -944,7 +944,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="do not log every run")
     parser.add_argument("--work-dir", type=Path, default=HERE / ".work",
                         help="where the campaigns of scenarios 1-9 write (default benchmarks/.work in the checkout, "
-                             "where a user's runs/ would be; removed at the end)")
+                             "where a user's runs/ would be); one folder per job, all removed when the run ends")
     parser.add_argument("--no-keep-awake", action="store_true",
                         help="no neighbour process keeping the CPUs awake (see _common.keep_awake)")
     args = parser.parse_args(argv)
