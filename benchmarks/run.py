@@ -110,14 +110,14 @@ class Runner:
         python = self.pythons[impl]
         # ROSE, ROSE 0.3, the floor: in work_dir. The peers keep the system's temporary folder: Ray puts
         # its sockets under TMPDIR, and a path in a checkout is longer than AF_UNIX allows (107 bytes)
-        ours = impl in (OURS, ROSE03, FLOOR)
-        with _job_folder(self.work_dir if ours else None) as tmp:
+        work_dir = self.work_dir if impl in (OURS, ROSE03, FLOOR) else None
+        with _job_folder(work_dir) as tmp:
             result_path = os.path.join(tmp, "result.json")
             env = {
                 **os.environ,
                 "ROSE_RUNS_DIR": os.path.join(tmp, "runs"),
                 "MLFLOW_TRACKING_URI": "sqlite:///" + os.path.join(tmp, "mlflow.db"),
-                **({"TMPDIR": tmp} if ours and self.work_dir else {}),
+                **({"TMPDIR": tmp} if work_dir else {}),
             }
             command = [python, str(WORKERS[impl]), json.dumps({"job": name, **params}), result_path]
             started = time.perf_counter()
