@@ -4,6 +4,8 @@ what comes back (values, exceptions, cancellation), and the Executor API."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import sys
 import threading
 import time
 from pathlib import Path
@@ -153,6 +155,84 @@ async def test_a_coroutine_cancelled_while_it_runs_stops_at_its_next_await() -> 
     await asyncio.sleep(0.2)
     assert len(steps) == done < 100
     assert await pool.start(asyncio.sleep, (0, "next"), {}) == "next"  # the thread and its loop serve the next task
+    pool.shutdown()
+
+
+async def test_a_coroutine_runs_inside_a_task_of_its_own_context() -> None:
+    """A coroutine that never waits runs without a turn of its thread's loop, but still as asyncio
+    code expects: inside a task, on a running loop, with its own copy of the context (a variable
+    one task sets is not seen by the next on the same thread)."""
+    pool = FunctionThreads(1)
+    variable: contextvars.ContextVar[str] = contextvars.ContextVar("variable", default="unset")
+
+    async def look(value: str) -> tuple[bool, bool, str]:
+        seen = variable.get()
+        variable.set(value)
+        return asyncio.current_task() is not None, asyncio.get_running_loop() is not None, seen
+
+    assert await pool.start(look, ("first",), {}) == (True, True, "unset")
+    assert await pool.start(look, ("second",), {}) == (True, True, "unset")
+
+    async def waits_then_looks() -> tuple[str, bool]:
+        variable.set("mine")
+        await asyncio.sleep(0.01)  # the rest runs after a real wait, in the same context and task
+        return variable.get(), asyncio.current_task() is not None
+
+    assert await pool.start(waits_then_looks, (), {}) == ("mine", True)
+    pool.shutdown()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout and TaskGroup are Python 3.11+")
+async def test_timeouts_and_task_groups_work_in_a_function_task_even_after_a_cancelled_one() -> None:
+    pool = FunctionThreads(1)
+    started = threading.Event()
+
+    async def long_work() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    running = pool.start(long_work, (), {})
+    assert await asyncio.to_thread(started.wait, 5)
+    running.cancel()
+
+    async def times_out() -> str:
+        try:
+            async with asyncio.timeout(0.02):
+                await asyncio.sleep(5)
+        except TimeoutError:  # not CancelledError: the earlier task's cancellation is not counted here
+            return "timed out"
+        return "not timed out"
+
+    async def in_a_group() -> list[int]:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(asyncio.sleep(0.01, k)) for k in range(3)]
+        return [task.result() for task in tasks]
+
+    assert await pool.start(times_out, (), {}) == "timed out"
+    assert await pool.start(in_a_group, (), {}) == [0, 1, 2]
+    pool.shutdown()
+
+
+async def test_a_plain_callable_runs_outside_any_event_loop() -> None:
+    """``Executor.submit`` of a function that runs its own ``asyncio.run`` (no loop is running around it)."""
+    pool = FunctionThreads(1)
+
+    def runs_its_own_loop() -> int:
+        return asyncio.run(asyncio.sleep(0, 7))
+
+    assert await asyncio.wrap_future(pool.submit(runs_its_own_loop)) == 7
+    pool.shutdown()
+
+
+async def test_a_function_that_is_not_a_coroutine_function_fails_by_name() -> None:
+    pool = FunctionThreads(1)
+
+    def not_async(x: int) -> int:
+        return x
+
+    with pytest.raises(TypeError, match="must be a coroutine function .* returned 3"):
+        await pool.start(not_async, (3,), {})
+    assert await pool.start(asyncio.sleep, (0, "next"), {}) == "next"
     pool.shutdown()
 
 

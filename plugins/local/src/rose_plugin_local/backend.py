@@ -346,11 +346,11 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         executor = self.executor
         if not function or not isinstance(executor, FunctionThreads):
             return False
-        running = executor.start(function, task.get("args", ()), task.get("kwargs", {}), stop_on_cancel=False)
+        running = executor.start(function, task.get("args", ()), task.get("kwargs", {}), stop_on_cancel=False,
+                                 on_end=functools.partial(self._function_ended, task))
         self.tasks[task["uid"]] = task
         task["future"] = running  # what cancel_task and shutdown cancel
         self._functions_running += 1
-        running.add_done_callback(functools.partial(self._function_ended, task))
         return True
 
     def _function_ended(self, task: dict[str, Any], running: asyncio.Future[Any]) -> None:
