@@ -147,8 +147,12 @@ async def test_a_writer_killed_mid_campaign_leaves_a_true_run_and_the_next_campa
 
 
 CAMPAIGN = """
-import asyncio, sys, time
+import asyncio, signal, sys, time
 import rose
+
+# Ctrl-C as a terminal delivers it, even when the tests were started in the background of a
+# script (a shell without job control starts those with SIGINT ignored, and a child inherits that)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from rose.al import SequentialActiveLearner
 from rose_plugin_mlflow import MLflowTracker
 
