@@ -19,7 +19,7 @@ around a computation, ends there), and from there as a coroutine the pump awaits
 through ``run_until_complete`` cost 10 us warm and 85-135 us of the worker's CPU cold, on the
 hop from a task to the task that depends on it (benchmarks/peers/measured, 2026-12-07). The
 coroutine still runs inside a real task (``asyncio.current_task()``, ``asyncio.timeout`` and
-``TaskGroup`` work), in a copy of the context of its own, and cancelling it still stops it at its
+``TaskGroup`` work), in its own copy of the context, and cancelling it still stops it at its
 next ``await``.
 """
 
