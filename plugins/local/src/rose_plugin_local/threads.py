@@ -78,10 +78,8 @@ class ThreadLoops:
         finally:
             # What the function left running; not asyncio.all_tasks(loop), which walks every
             # task of every loop in the process (the campaign's thousands) on each call.
-            leftover = [task for task in tasks if not task.done()]
+            leftover = _cancel_unfinished(tasks)
             tasks.clear()
-            for task in leftover:
-                task.cancel()
             if leftover:
                 loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
 
@@ -97,6 +95,14 @@ class ThreadLoops:
         for loop in loops:
             if not loop.is_running() and not loop.is_closed():
                 loop.close()
+
+
+def _cancel_unfinished(tasks: list[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
+    """Cancel the tasks a function left running (as ``asyncio.run`` does at its end); returns them, to await."""
+    leftover = [task for task in tasks if not task.done()]
+    for task in leftover:
+        task.cancel()
+    return leftover
 
 
 class _Pump:
@@ -146,10 +152,7 @@ class _Pump:
 
     async def _after(self) -> None:
         """Cancel what the coroutine left running (as ``asyncio.run`` does) and clear the pump's cancellations."""
-        started, self.started = self.started or [], None
-        leftover = [task for task in started if not task.done()]
-        for task in leftover:
-            task.cancel()
+        leftover, self.started = _cancel_unfinished(self.started or []), None
         while leftover:
             try:
                 await asyncio.gather(*leftover, return_exceptions=True)
