@@ -20,13 +20,6 @@ from rose.records import Resources
 from rose.testing.backend import processes_running, unique_sleep, wait_until
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ROSE_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path
-
-
 def overlap_probe(lock: Path, seconds: float = 0.3) -> list[str]:
     """A command that fails (exit 9) if another probe holds ``lock`` at the same time."""
     return ["sh", "-c", f'mkdir "{lock}" 2>/dev/null || exit 9; sleep {seconds}; rmdir "{lock}"']

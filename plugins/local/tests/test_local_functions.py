@@ -18,13 +18,6 @@ from rose.engine import engine as make_engine
 from rose.learner import Learner
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ROSE_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path
-
-
 async def test_function_tasks_run_on_worker_threads_max_workers_at_a_time(workdir: Path) -> None:
     async with make_engine("local", work_dir=str(workdir), max_workers=2) as engine:
         learner = Learner(engine, run_dir=workdir / "run")
@@ -294,14 +287,23 @@ async def test_results_for_a_closed_loop_are_dropped_quietly() -> None:
     pool.shutdown()
 
 
-async def test_a_backend_that_fails_before_settling_a_task_fails_it_instead_of_hanging(workdir: Path) -> None:
-    """Injected fault (a backend bug cannot be produced otherwise): the task's handler raises."""
+@pytest.mark.parametrize("where", ["handler", "start"])
+async def test_a_backend_that_fails_before_settling_a_task_fails_it_instead_of_hanging(
+    workdir: Path, where: str
+) -> None:
+    """Injected fault (a backend bug cannot be produced otherwise): the task's handler raises
+    (the coroutine path), or starting the task at submission raises (rose_start_task)."""
     from radical.asyncflow import WorkflowEngine
     from rose_plugin_local import LocalBackend
 
     class Broken(LocalBackend):
         async def _execute_task(self, task: dict[str, Any]) -> Any:
             raise RuntimeError("backend bug before any state was reported")
+
+        def rose_start_task(self, task: dict[str, Any]) -> bool:
+            if where == "start":
+                raise RuntimeError("backend bug while starting the task")
+            return False
 
     backend = await Broken(max_workers=1)
     engine = await WorkflowEngine.create(backend=backend)

@@ -232,7 +232,8 @@ def submit_task(
 
     A backend with a method ``rose_start_task(task) -> bool`` is asked first: True means it
     started the task itself, without an asyncio task around it (the local plugin does so for
-    function tasks on its threads: one coroutine and one asyncio task less per task in flight),
+    function tasks on its threads, and for commands, started at once or queued for a core: one
+    coroutine and one asyncio task less per task in flight),
     and reports its end through its state callback as usual; False takes the ordinary path.
     """
     if _Lazy.running_loop is None or _Lazy.next_uid is None:

@@ -31,7 +31,10 @@ process pool, asyncflow's callbacks and cancellation hooks). What it changes, an
   ``benchmarks/spawn.py`` (scenario 9) measures both against bare asyncio.
 * **Bounded concurrency.** At most ``max_workers`` cores are busy with commands at once (a
   task asking for ``cores=2`` takes two); function tasks share a pool of ``max_workers``
-  threads or processes. GPUs listed in ``CUDA_VISIBLE_DEVICES`` are handed out one task at
+  threads or processes. A command that finds no free core waits in a first-come,
+  first-served queue (:mod:`rose_plugin_local.slots`) as a :class:`CommandRun
+  <rose_plugin_local.commands.CommandRun>`, not as a coroutine, and starts in the loop turn
+  that frees a core (:meth:`LocalBackend._start_command`). GPUs listed in ``CUDA_VISIBLE_DEVICES`` are handed out one task at
   a time.
 * Finished tasks are forgotten, so a long campaign does not accumulate every stdout.
 
@@ -53,78 +56,28 @@ import signal
 import subprocess
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import Any
+from typing import IO, Any
 
 from radical.asyncflow import LocalExecutionBackend
 
-from rose.processes import process_start_time
 from rose.watchdog import Watchdog
-from rose_plugin_local.children import Child, Process
+from rose_plugin_local.children import Process, watches_pidfds
+from rose_plugin_local.children import spawn as spawn_child
 from rose_plugin_local.children import start as start_child
+from rose_plugin_local.commands import SPAWN_RECORD_DELAY, CommandRun
 from rose_plugin_local.resources import available_gpus
+from rose_plugin_local.slots import Slots
 from rose_plugin_local.threads import FunctionThreads, ThreadLoops
 
-__all__ = ["LocalBackend", "create_backend"]
+__all__ = ["SPAWN_RECORD_DELAY", "LocalBackend", "create_backend"]
 
 logger = logging.getLogger(__name__)
 
 EXECUTORS = ("thread", "process")
-#: a command running this long after its spawn is reported to ``task["rose_on_spawn"]`` (journaled)
-SPAWN_RECORD_DELAY = 0.02
+#: what a command that cannot start raises: its task fails with the reason (not the campaign)
+SPAWN_ERRORS = (FileNotFoundError, PermissionError, NotADirectoryError)
 #: the longest the watchdog waits to hear that a command ended (it hears it with the next spawn)
 WATCHDOG_FLUSH_SECONDS = 0.02
-
-
-class _Slots:
-    """A counting pool of ``total`` slots; ``take(n)`` waits until ``n`` are free (FIFO)."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.free = total
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-
-    @contextlib.asynccontextmanager
-    async def take(self, n: int) -> AsyncIterator[None]:
-        n = max(1, min(n, self.total))
-        if self._waiters or self.free < n:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append((n, waiter))
-            try:
-                await waiter
-            except BaseException:
-                if (n, waiter) in self._waiters:
-                    self._waiters.remove((n, waiter))
-                elif waiter.done() and not waiter.cancelled():
-                    self._release(n)  # granted while we were being cancelled
-                raise
-        else:
-            self.free -= n
-        try:
-            yield
-        finally:
-            self._release(n)
-
-    def take_now(self, n: int) -> int:
-        """Take ``n`` slots if they are free and nobody waits: how many were taken (0: none;
-        give them back with :meth:`give_back`). No waiting, no context manager."""
-        n = max(1, min(n, self.total))
-        if self._waiters or self.free < n:
-            return 0
-        self.free -= n
-        return n
-
-    def give_back(self, n: int) -> None:
-        """Return ``n`` slots taken with :meth:`take_now`."""
-        self._release(n)
-
-    def _release(self, n: int) -> None:
-        self.free += n
-        while self._waiters and self._waiters[0][0] <= self.free:
-            wanted, waiter = self._waiters.pop(0)
-            if waiter.done():
-                continue
-            self.free -= wanted
-            waiter.set_result(None)
 
 
 def _check_picklable(task: dict[str, Any]) -> None:
@@ -186,7 +139,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         self._thread_loops = ThreadLoops()  # for an Executor of the user's
         self.max_workers = workers
         self.kill_grace = float(kill_grace)
-        self._slots = _Slots(workers)
+        self._slots = Slots(workers)
         self._gpu_pool = available_gpus()
         self._gpus_free = list(self._gpu_pool)
         self._gpu_waiters: list[asyncio.Future[None]] = []
@@ -221,53 +174,106 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
     async def _run_process(
         self, task: dict[str, Any], argv: list[str], shell: bool, cwd: str | None, env: dict[str, str] | None
     ) -> tuple[dict[str, Any], str]:
-        uid = task["uid"]
-        stdout_file = stderr_file = None
-        out: Any = subprocess.PIPE
-        err: Any = subprocess.PIPE
-        if task.get("capture_stdio"):
-            stdout_path = os.path.join(self._work_dir, f"{uid}.stdout")
-            stderr_path = os.path.join(self._work_dir, f"{uid}.stderr")
-            out = stdout_file = open(stdout_path, "wb")
-            err = stderr_file = open(stderr_path, "wb")
-        process: Process | None = None
+        out, err, files = self._outputs(task)
         try:
-            try:
-                # asyncflow split a shell command string; the shell joins it back
-                command: str | list[str] = " ".join(argv) if shell else argv
-                process = await start_child(command, shell=shell, stdout=out, stderr=err, cwd=cwd, env=env)
-            except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-                return _spawn_failure(task, argv, cwd, exc)
-            self._processes[uid] = process
-            self._watchdog.started(process.pid)
-            report = asyncio.get_running_loop().call_later(SPAWN_RECORD_DELAY, _report_spawn, task, process.pid)
-            try:
-                stdout, stderr = await process.communicate()
-            except asyncio.CancelledError:
-                await self._terminate(process, task)
-                raise
-            finally:
-                report.cancel()
-                self._processes.pop(uid, None)
-                self._watchdog.ended(process.pid, soon=True)  # with the next start, or within 20 ms
-                self._flush_watchdog_soon()
-        finally:
-            if isinstance(process, Child):
-                process.close()
-            for handle in (stdout_file, stderr_file):
-                if handle is not None:
-                    handle.close()
-        if stdout_file is not None:
-            task.update({"stdout": stdout_path, "stderr": stderr_path, "exit_code": process.returncode})
+            # asyncflow split a shell command string; the shell joins it back
+            process = await start_child(" ".join(argv) if shell else argv, shell=shell, stdout=out, stderr=err,
+                                        cwd=cwd, env=env)
+        except SPAWN_ERRORS as exc:
+            return _spawn_failure(task, argv, cwd, files, exc)
+        except BaseException:
+            _close_all(files)
+            raise
+        run = CommandRun(task, stop=self._terminate, on_end=self._command_closed)
+        self._follow(run, process, files)
+        result: tuple[dict[str, Any], str] = await run
+        return result
+
+    def _start_command(self, task: dict[str, Any]) -> bool:
+        """Take a command task without a coroutine around it (True): started in this loop turn
+        when a slot is free, else queued for one and started in the turn that frees it.
+
+        Its end is reported from the turn that sees the process end (:meth:`_command_ended`).
+        Only where pidfds watch processes and no GPU is asked for; anything else returns
+        False and takes the coroutine path (:meth:`_execute_command`).
+        """
+        options = task.get("task_backend_specific_kwargs") or {}
+        cores = int(options.get("cores", 1) or 1)
+        if options.get("gpus") or cores > self.max_workers or not watches_pidfds(asyncio.get_running_loop()):
+            return False
+        run = CommandRun(task, stop=self._terminate, on_end=self._command_ended)
+        self.tasks[task["uid"]] = task
+        task["future"] = run  # what cancel_task and shutdown cancel
+        taken = self._slots.take_now(cores)
+        if taken:
+            self._launch(run, taken)
         else:
-            task.update(
-                {
-                    "stdout": stdout.decode(errors="replace"),
-                    "stderr": stderr.decode(errors="replace"),
-                    "exit_code": process.returncode,
-                }
-            )
-        return task, "DONE" if process.returncode == 0 else "FAILED"
+            run.withdraw = self._slots.take_later(cores, functools.partial(self._launch, run))
+        return True
+
+    def _launch(self, run: CommandRun, taken: int) -> None:
+        """Start ``run``'s command on the ``taken`` slots it now holds (never raises: a failure settles the run)."""
+        run.slots, run.withdraw = taken, None
+        task = run.task
+        options = task.get("task_backend_specific_kwargs") or {}
+        argv = [str(task["executable"]), *(str(a) for a in task.get("arguments") or ())]
+        shell, cwd = bool(options.get("shell", False)), options.get("cwd")
+        try:
+            out, err, files = self._outputs(task)
+            try:
+                process = spawn_child(" ".join(argv) if shell else argv, shell=shell, stdout=out, stderr=err,
+                                      cwd=cwd, env=options.get("env"))
+            except SPAWN_ERRORS as exc:
+                run.finish(*_spawn_failure(task, argv, cwd, files, exc))
+                return
+            except BaseException:
+                _close_all(files)
+                raise
+            self._follow(run, process, files)
+        except Exception as exc:  # noqa: BLE001 - e.g. no file descriptor left: this task fails, not the loop
+            run.fail(exc)
+
+    def _outputs(self, task: dict[str, Any]) -> tuple[Any, Any, tuple[IO[bytes], ...]]:
+        """Where the command writes: pipes, or with ``capture_stdio`` files in the engine's folder."""
+        if not task.get("capture_stdio"):
+            return subprocess.PIPE, subprocess.PIPE, ()
+        uid = task["uid"]
+        stdout_file = open(os.path.join(self._work_dir, f"{uid}.stdout"), "wb")
+        try:
+            stderr_file = open(os.path.join(self._work_dir, f"{uid}.stderr"), "wb")
+        except BaseException:
+            stdout_file.close()
+            raise
+        return stdout_file, stderr_file, (stdout_file, stderr_file)
+
+    def _follow(self, run: CommandRun, process: Process, files: tuple[IO[bytes], ...]) -> None:
+        """A command just started: known to the watchdog and to :meth:`shutdown`, followed by ``run``."""
+        self._processes[run.task["uid"]] = process
+        self._watchdog.started(process.pid)
+        run.follow(process, files)
+
+    def _command_closed(self, run: CommandRun) -> None:
+        if run.process is None:
+            return  # never started
+        self._processes.pop(run.task["uid"], None)
+        self._watchdog.ended(run.process.pid, soon=True)  # with the next start, or within 20 ms
+        self._flush_watchdog_soon()
+
+    def _command_ended(self, run: CommandRun) -> None:
+        """The end of a command taken by :meth:`_start_command`: reported as _handle_task would."""
+        self._command_closed(run)
+        if run.slots:  # first: a queued command starts while this one's end is reported
+            taken, run.slots = run.slots, 0
+            self._slots.give_back(taken)
+        self.tasks.pop(run.task["uid"], None)
+        if run.cancelled():
+            return  # cancel_task reported it
+        error = run.exception()
+        if error is not None:
+            run.task.update({"stderr": str(error), "stdout": None, "exit_code": 1, "exception": error})
+            self._callback_func(run.task, "FAILED")
+            return
+        self._callback_func(*run.result())
 
     def _flush_watchdog_soon(self) -> None:
         if self._watchdog_flush is None:
@@ -335,16 +341,21 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
             self._functions_running -= 1
 
     def rose_start_task(self, task: dict[str, Any]) -> bool:
-        """Start a function task on this backend's threads with no coroutine around it (True).
+        """Start a task with no coroutine around it (True), or leave it to the ordinary path (False).
 
         The core's submission asks this first (:func:`rose.engine.submit_task`): the task's end
-        is reported from a callback of the thread's result, as :meth:`_handle_task` would report
-        it, without an asyncio task held per task in flight (scenario 7). Commands, and
-        functions on another executor, return False and take the ordinary path.
+        is reported from a callback, as :meth:`_handle_task` would report it, without an
+        asyncio task held per task in flight (scenario 7). Function tasks run on this
+        backend's threads; commands start at once or wait in the queue for a core
+        (:meth:`_start_command`). Functions on another executor, commands asking for a GPU
+        or for more cores than ``max_workers``, and commands where pidfds cannot watch
+        processes, return False.
         """
         function = task.get("function")
+        if not function:
+            return self._start_command(task)
         executor = self.executor
-        if not function or not isinstance(executor, FunctionThreads):
+        if not isinstance(executor, FunctionThreads):
             return False
         running = executor.start(function, task.get("args", ()), task.get("kwargs", {}), stop_on_cancel=False,
                                  on_end=functools.partial(self._function_ended, task))
@@ -428,17 +439,6 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         logger.info("local backend shut down")
 
 
-def _report_spawn(task: dict[str, Any], pid: int) -> None:
-    """Call ``task["rose_on_spawn"]({"pid", "pgid", "start_time"})`` if the core set one."""
-    callback = task.get("rose_on_spawn")
-    if not callable(callback):
-        return
-    try:
-        callback({"pid": pid, "pgid": pid, "start_time": process_start_time(pid)})
-    except Exception:  # bookkeeping must not fail the task
-        logger.warning("rose_on_spawn of task %s failed", task.get("name", task["uid"]), exc_info=True)
-
-
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -454,9 +454,16 @@ def _terminate_workers(executor: ProcessPoolExecutor) -> None:
             process.terminate()
 
 
+def _close_all(files: tuple[IO[bytes], ...]) -> None:
+    for handle in files:
+        handle.close()
+
+
 def _spawn_failure(
-    task: dict[str, Any], argv: list[str], cwd: str | None, exc: OSError
+    task: dict[str, Any], argv: list[str], cwd: str | None, files: tuple[IO[bytes], ...], exc: OSError
 ) -> tuple[dict[str, Any], str]:
+    """The failed result of a command that could not start (its capture files closed)."""
+    _close_all(files)
     if cwd is not None and not os.path.isdir(cwd):
         message, code = f"working directory {cwd!r} does not exist (task resources cwd=...)", 126
     elif isinstance(exc, FileNotFoundError):

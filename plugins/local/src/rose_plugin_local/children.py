@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Child", "Poller", "Process", "start"]
+__all__ = ["Child", "Poller", "Process", "spawn", "start", "watches_pidfds"]
 
 logger = logging.getLogger("rose_plugin_local.backend")
 
@@ -100,6 +100,7 @@ class Child:
         self._end_waiters: list[asyncio.Future[None]] = []  # exit and end of file on both pipes
         self._chunks: dict[int, list[bytes]] = {}
         self._reading: set[int] = set()
+        self._on_end: Callable[[], None] | None = None
         for pipe in (popen.stdout, popen.stderr):
             if pipe is not None:
                 fd = pipe.fileno()
@@ -113,6 +114,22 @@ class Child:
     def returncode(self) -> int | None:
         """The exit code (negative: killed by that signal), None while it runs."""
         return self._popen.returncode
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once, when the process has exited and both pipes are at end of file.
+
+        It runs in the loop turn that saw the last of those (no coroutine to wake, no turn
+        in between); :meth:`output` then has everything the process wrote.
+        """
+        self._on_end = callback
+
+    def output(self) -> tuple[bytes, bytes]:
+        """``(stdout, stderr)`` as read so far (all of it once the process has ended)."""
+        out, err = (self._popen.stdout, self._popen.stderr)
+        return (
+            b"".join(self._chunks[out.fileno()]) if out is not None else b"",
+            b"".join(self._chunks[err.fileno()]) if err is not None else b"",
+        )
 
     def _read(self, fd: int) -> None:
         try:
@@ -130,13 +147,16 @@ class Child:
             self._release()
 
     def _reap(self) -> None:
+        # the pidfd is readable once the process has exited: this waitpid does not block
+        code = self._popen.poll()
+        if code is None:
+            # not reaped: a readiness meant for an earlier descriptor of the same number (closed
+            # and reused within one dispatch), or another thread in this Popen's waitpid; the
+            # set is level-triggered, so a real exit is reported again
+            return
         self._poller.remove(self._pidfd)
         os.close(self._pidfd)
         self._pidfd = -1
-        # the pidfd is readable once the process has exited: this waitpid does not block
-        code = self._popen.poll()
-        if code is None:  # pragma: no cover - reaped elsewhere (a waitpid(-1) child watcher)
-            code = self._popen.returncode = 0
         self._code = code
         self._release()
 
@@ -151,6 +171,9 @@ class Child:
         for waiter in waiting:
             if not waiter.done():
                 waiter.set_result(None)
+        if not self._reading and self._on_end is not None:
+            callback, self._on_end = self._on_end, None
+            callback()
 
     async def _until(self, waiters: list[asyncio.Future[None]]) -> None:
         waiter = self._loop.create_future()
@@ -168,11 +191,7 @@ class Child:
         """Wait for end of file on both pipes and for the exit; ``(stdout, stderr)``."""
         if self._code is None or self._reading:
             await self._until(self._end_waiters)
-        out, err = (self._popen.stdout, self._popen.stderr)
-        return (
-            b"".join(self._chunks[out.fileno()]) if out is not None else b"",
-            b"".join(self._chunks[err.fileno()]) if err is not None else b"",
-        )
+        return self.output()
 
     def close(self) -> None:
         """Stop watching; close the pipes and the pidfd (the process is reaped if it has exited)."""
@@ -208,7 +227,7 @@ def _pidfd_supported() -> bool:
     return _PIDFD
 
 
-def _watches_pidfds(loop: asyncio.AbstractEventLoop) -> bool:
+def watches_pidfds(loop: asyncio.AbstractEventLoop) -> bool:
     """Whether commands can be watched through pidfds on ``loop``: the kernel gives them and
     the loop accepts file descriptor readers (selector loops and uvloop do); checked once per loop class."""
     if not _pidfd_supported():
@@ -230,9 +249,11 @@ def _watches_pidfds(loop: asyncio.AbstractEventLoop) -> bool:
 async def start(
     command: str | list[str], *, shell: bool, stdout: Any, stderr: Any, cwd: str | None, env: dict[str, str] | None
 ) -> Process:
-    """Start ``command`` in its own session (vfork + exec: no ``preexec_fn``), output to pipes or files."""
-    loop = asyncio.get_running_loop()
-    if not _watches_pidfds(loop):
+    """Start ``command`` in its own session (vfork + exec: no ``preexec_fn``), output to pipes or files.
+
+    A :class:`Child` where :func:`watches_pidfds`, else asyncio's own process.
+    """
+    if not watches_pidfds(asyncio.get_running_loop()):
         if shell:
             assert isinstance(command, str)
             return await asyncio.create_subprocess_shell(
@@ -241,6 +262,17 @@ async def start(
         return await asyncio.create_subprocess_exec(
             *command, stdout=stdout, stderr=stderr, cwd=cwd, env=env, start_new_session=True
         )
+    return spawn(command, shell=shell, stdout=stdout, stderr=stderr, cwd=cwd, env=env)
+
+
+def spawn(
+    command: str | list[str], *, shell: bool, stdout: Any, stderr: Any, cwd: str | None, env: dict[str, str] | None
+) -> Child:
+    """:func:`start` without awaiting: the process runs when this returns.
+
+    Only where :func:`watches_pidfds` is true for the running loop.
+    """
+    loop = asyncio.get_running_loop()
     popen = subprocess.Popen(
         command, shell=shell, stdout=stdout, stderr=stderr, cwd=cwd, env=env, start_new_session=True, bufsize=0
     )
@@ -251,5 +283,3 @@ async def start(
         popen.wait()
         raise
     return Child(popen, pidfd, loop)
-
-
