@@ -59,7 +59,7 @@ async def test_a_cancelled_waiting_command_never_starts_and_does_not_hold_up_the
         async def wide() -> list[str]:
             return ["touch", str(workdir / "wide-ran")]
 
-        @learner.active_learn_task
+        @learner.training_task
         async def narrow() -> list[str]:
             return ["echo", "narrow"]
 
@@ -95,7 +95,7 @@ async def test_a_waiting_command_that_cannot_start_fails_alone_and_frees_its_cor
         async def missing() -> list[str]:
             return ["rose-test-no-such-command"]
 
-        @learner.active_learn_task
+        @learner.training_task
         async def after(i: int) -> list[str]:
             return ["echo", str(i)]
 
@@ -150,3 +150,36 @@ async def test_a_cancelled_waiter_of_the_coroutine_path_does_not_hold_up_the_que
     await asyncio.wait_for(narrow, 1)  # granted on the free slot, before the first one is given back
     slots.give_back(1)
     assert slots.free == 2
+
+
+async def test_cancelling_every_task_with_commands_waiting_starts_none_of_them(workdir: Path) -> None:
+    """The backend's own cancel_all_tasks (what its shutdown calls) with commands still queued:
+    a waiting command is forgotten as it is cancelled, and none reaches a core freed on the way."""
+    token = unique_sleep(60)
+    async with make_engine("local", work_dir=str(workdir), max_workers=2, kill_grace=0.5) as engine:
+        learner = Learner(engine, run_dir=workdir / "run")
+
+        @learner.simulation_task
+        async def blocker() -> list[str]:
+            return ["sleep", token]
+
+        @learner.training_task(resources={"cores": 2})
+        async def wide() -> list[str]:
+            return ["touch", str(workdir / "marker-wide")]
+
+        @learner.training_task
+        async def marker(i: int) -> list[str]:
+            return ["touch", str(workdir / f"marker-{i}")]
+
+        calls = [asyncio.ensure_future(blocker())]
+        assert await wait_until(lambda: processes_running(token), 5)
+        # one core is free, but the two-core command at the head of the queue holds up the rest
+        calls += [asyncio.ensure_future(wide())] + [asyncio.ensure_future(marker(i)) for i in range(50)]
+        await asyncio.sleep(0.05)
+        assert await engine.backend.cancel_all_tasks() == 52
+        assert await wait_until(lambda: not processes_running(token), 5)
+        await asyncio.sleep(0.1)
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+    assert not list(workdir.glob("marker-*"))

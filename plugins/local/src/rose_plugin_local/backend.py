@@ -408,6 +408,23 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         finally:
             self.tasks.pop(task["uid"], None)
 
+    async def cancel_all_tasks(self) -> int:
+        """Cancel every task: first the commands waiting for a core, newest first, then the rest.
+
+        A waiting command is forgotten as soon as it is cancelled (so this walks a copy), and
+        withdrawing the newest first never lets one of them reach a core freed on the way.
+        """
+        tasks = list(self.tasks.values())
+        self.tasks.clear()
+        waiting = [t for t in tasks if isinstance(t.get("future"), CommandRun) and t["future"].process is None]
+        for task in reversed(waiting):
+            task["future"].cancel()
+        for task in tasks:
+            future = task.get("future")
+            if future is not None:
+                future.cancel()
+        return len(tasks)
+
     async def shutdown(self) -> None:
         """Cancel every task (killing its process group), then stop the pool."""
         pending = [t["future"] for t in list(self.tasks.values()) if t.get("future") is not None]
