@@ -45,7 +45,9 @@ class CommandRun(asyncio.Future):  # type: ignore[type-arg]
     the queue for them.
     """
 
-    __slots__ = ("_files", "_on_end", "_report", "_stop", "_stopping", "process", "slots", "task", "withdraw")
+    __slots__ = (
+        "_files", "_on_end", "_reading", "_report", "_stop", "_stopping", "process", "slots", "task", "withdraw",
+    )
 
     def __init__(self, task: dict[str, Any], *, stop: Stop, on_end: Callable[[CommandRun], None]) -> None:
         super().__init__(loop=asyncio.get_running_loop())
@@ -58,6 +60,7 @@ class CommandRun(asyncio.Future):  # type: ignore[type-arg]
         self._on_end: Callable[[CommandRun], None] | None = on_end
         self._stopping: asyncio.Task[None] | None = None
         self._report: asyncio.TimerHandle | None = None
+        self._reading: asyncio.Task[tuple[bytes, bytes]] | None = None
 
     def follow(self, process: Process, files: tuple[IO[bytes], ...]) -> None:
         """The command runs as ``process``: settle when it has ended and its output is read."""
@@ -67,7 +70,8 @@ class CommandRun(asyncio.Future):  # type: ignore[type-arg]
         if isinstance(process, Child):
             process.on_end(self._ended)
         else:  # asyncio's own process (no pidfds here): a task reads its output
-            loop.create_task(process.communicate()).add_done_callback(self._communicated)
+            self._reading = loop.create_task(process.communicate())
+            self._reading.add_done_callback(self._communicated)
 
     def finish(self, task: dict[str, Any], state: str) -> None:
         """Settle a run whose command did not start (``state`` FAILED, the reason in ``task``)."""
@@ -140,6 +144,8 @@ class CommandRun(asyncio.Future):  # type: ignore[type-arg]
             self._report.cancel()
         if isinstance(self.process, Child):
             self.process.close()
+        elif self._reading is not None and not self._reading.done():
+            self._reading.cancel()  # stopped: what a process outside the group still writes is not waited for
         for handle in self._files:
             handle.close()  # a second close does nothing
 
