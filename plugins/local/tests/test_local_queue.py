@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,18 @@ from rose.engine import engine as make_engine
 from rose.errors import TaskFailedError
 from rose.learner import Learner
 from rose.testing.backend import processes_running, unique_sleep, wait_until
+
+
+async def _blocker_running(learner: Learner, token: str) -> asyncio.Future[Any]:
+    """A one-core ``sleep <token>`` command of ``learner``, once its process runs."""
+
+    @learner.simulation_task
+    async def blocker() -> list[str]:
+        return ["sleep", token]
+
+    running = asyncio.ensure_future(blocker())
+    assert await wait_until(lambda: processes_running(token), 5)
+    return running
 
 
 async def test_waiting_commands_start_in_the_order_they_were_submitted(workdir: Path) -> None:
@@ -51,10 +64,6 @@ async def test_a_cancelled_waiting_command_never_starts_and_does_not_hold_up_the
     async with make_engine("local", work_dir=str(workdir), max_workers=2) as engine:
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.simulation_task
-        async def blocker() -> list[str]:
-            return ["sleep", token]
-
         @learner.training_task(resources={"cores": 2})
         async def wide() -> list[str]:
             return ["touch", str(workdir / "wide-ran")]
@@ -63,8 +72,7 @@ async def test_a_cancelled_waiting_command_never_starts_and_does_not_hold_up_the
         async def narrow() -> list[str]:
             return ["echo", "narrow"]
 
-        running = asyncio.ensure_future(blocker())
-        assert await wait_until(lambda: processes_running(token), 5)
+        running = await _blocker_running(learner, token)
         waiting_wide = asyncio.ensure_future(wide())
         waiting_narrow = asyncio.ensure_future(narrow())
         await asyncio.sleep(0.1)
@@ -111,16 +119,11 @@ async def test_shutdown_with_commands_waiting_starts_none_of_them(workdir: Path)
     async with make_engine("local", work_dir=str(workdir), max_workers=1, kill_grace=0.5) as engine:
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.simulation_task
-        async def blocker() -> list[str]:
-            return ["sleep", token]
-
         @learner.training_task
         async def marker(i: int) -> list[str]:
             return ["touch", str(workdir / f"marker-{i}")]
 
-        calls = [asyncio.ensure_future(blocker())]
-        assert await wait_until(lambda: processes_running(token), 5)
+        calls = [await _blocker_running(learner, token)]
         calls += [asyncio.ensure_future(marker(i)) for i in range(200)]
         await asyncio.sleep(0.05)
         started = time.monotonic()
@@ -159,10 +162,6 @@ async def test_cancelling_every_task_with_commands_waiting_starts_none_of_them(w
     async with make_engine("local", work_dir=str(workdir), max_workers=2, kill_grace=0.5) as engine:
         learner = Learner(engine, run_dir=workdir / "run")
 
-        @learner.simulation_task
-        async def blocker() -> list[str]:
-            return ["sleep", token]
-
         @learner.training_task(resources={"cores": 2})
         async def wide() -> list[str]:
             return ["touch", str(workdir / "marker-wide")]
@@ -171,8 +170,7 @@ async def test_cancelling_every_task_with_commands_waiting_starts_none_of_them(w
         async def marker(i: int) -> list[str]:
             return ["touch", str(workdir / f"marker-{i}")]
 
-        calls = [asyncio.ensure_future(blocker())]
-        assert await wait_until(lambda: processes_running(token), 5)
+        calls = [await _blocker_running(learner, token)]
         # one core is free, but the two-core command at the head of the queue holds up the rest
         calls += [asyncio.ensure_future(wide())] + [asyncio.ensure_future(marker(i)) for i in range(50)]
         await asyncio.sleep(0.05)

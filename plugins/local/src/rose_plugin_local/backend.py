@@ -151,7 +151,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
     # -- commands -----------------------------------------------------------------------
     async def _execute_command(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:
         options = task.get("task_backend_specific_kwargs") or {}
-        argv = [str(task["executable"]), *(str(a) for a in task.get("arguments") or ())]
+        argv = _argv(task)
         cores = int(options.get("cores", 1) or 1)
         if cores > self.max_workers:
             logger.warning(
@@ -176,9 +176,7 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
     ) -> tuple[dict[str, Any], str]:
         out, err, files = self._outputs(task)
         try:
-            # asyncflow split a shell command string; the shell joins it back
-            process = await start_child(" ".join(argv) if shell else argv, shell=shell, stdout=out, stderr=err,
-                                        cwd=cwd, env=env)
+            process = await start_child(_to_start(argv, shell), shell=shell, stdout=out, stderr=err, cwd=cwd, env=env)
         except SPAWN_ERRORS as exc:
             return _spawn_failure(task, argv, cwd, files, exc)
         except BaseException:
@@ -216,13 +214,13 @@ class LocalBackend(LocalExecutionBackend):  # type: ignore[misc]
         run.slots, run.withdraw = taken, None
         task = run.task
         options = task.get("task_backend_specific_kwargs") or {}
-        argv = [str(task["executable"]), *(str(a) for a in task.get("arguments") or ())]
+        argv = _argv(task)
         shell, cwd = bool(options.get("shell", False)), options.get("cwd")
         try:
             out, err, files = self._outputs(task)
             try:
-                process = spawn_child(" ".join(argv) if shell else argv, shell=shell, stdout=out, stderr=err,
-                                      cwd=cwd, env=options.get("env"))
+                process = spawn_child(_to_start(argv, shell), shell=shell, stdout=out, stderr=err, cwd=cwd,
+                                      env=options.get("env"))
             except SPAWN_ERRORS as exc:
                 run.finish(*_spawn_failure(task, argv, cwd, files, exc))
                 return
@@ -469,6 +467,16 @@ def _terminate_workers(executor: ProcessPoolExecutor) -> None:
     for process in list(getattr(executor, "_processes", {}).values()):  # same thing before 3.14
         with contextlib.suppress(Exception):
             process.terminate()
+
+
+def _argv(task: dict[str, Any]) -> list[str]:
+    """A command task's argv, as asyncflow holds it (``executable`` and ``arguments``)."""
+    return [str(task["executable"]), *(str(a) for a in task.get("arguments") or ())]
+
+
+def _to_start(argv: list[str], shell: bool) -> str | list[str]:
+    """What to start: asyncflow split a shell command string; the shell joins it back."""
+    return " ".join(argv) if shell else argv
 
 
 def _close_all(files: tuple[IO[bytes], ...]) -> None:
