@@ -64,14 +64,20 @@ slurm-stop: setup
 
 # The tests marked `slurm` spend their time waiting on Slurm's scheduler and a pilot's start-up, not on
 # the CPU: they run in a second pytest process alongside the others; their output follows when both end.
+# Under `make test` the isolated installs (`make isolation`) follow them in that second stream: the whole
+# suite keeps the CPU about a third busy (16 min of wall for 11 of CPU on two cores), so they fit beside
+# the unit tests instead of after them; each writes only in its own temporary folders.
 unit: setup slurm-install browser
-	@rm -f .slurm-tests.log; \
-	ROSE_STRICT_PLUGINS=1 $(BIN)/python -m pytest -q -m slurm --basetemp=.pytest-slurm $(PYTEST_ARGS) \
-		> .slurm-tests.log 2>&1 & slurm=$$!; \
+	@rm -f .slurm-tests.log .isolation.log; \
+	{ ROSE_STRICT_PLUGINS=1 $(BIN)/python -m pytest -q -m slurm --basetemp=.pytest-slurm $(PYTEST_ARGS) \
+		> .slurm-tests.log 2>&1; marked=$$?; isolated=0; \
+	  if [ -n "$(ISOLATION_ALONGSIDE)" ]; then $(BIN)/python tests/isolation/run_isolated.py > .isolation.log 2>&1; isolated=$$?; fi; \
+	  { [ $$marked -eq 0 ] || [ $$marked -eq 5 ]; } && [ $$isolated -eq 0 ]; } & alongside=$$!; \
 	ROSE_STRICT_PLUGINS=1 $(BIN)/python -m pytest -q -m "not slurm" $(PYTEST_ARGS); others=$$?; \
-	wait $$slurm; marked=$$?; \
+	wait $$alongside; along=$$?; \
 	echo "--- the tests marked slurm (run alongside) ---"; cat .slurm-tests.log; \
-	[ $$others -eq 0 ] && { [ $$marked -eq 0 ] || [ $$marked -eq 5 ]; }
+	if [ -n "$(ISOLATION_ALONGSIDE)" ]; then echo "--- make isolation (run alongside, after them) ---"; cat .isolation.log; fi; \
+	[ $$others -eq 0 ] && [ $$along -eq 0 ]
 
 isolation: setup
 	$(BIN)/python tests/isolation/run_isolated.py
@@ -89,7 +95,8 @@ browser:
 		echo "*** browser: no chromium, and no root + apt-get to install it: the rose ui browser tests will be SKIPPED ***"; \
 	fi
 
-test: lint typecheck docs unit isolation
+test: ISOLATION_ALONGSIDE := yes
+test: lint typecheck docs unit
 
 dist: setup
 	rm -rf dist && mkdir -p dist

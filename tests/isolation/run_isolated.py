@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,10 @@ def project(member: Path) -> dict[str, object]:
 
 
 def main() -> int:
+    # `make test` starts this in the background of a shell without job control, which ignores
+    # SIGINT for it; a handler here gives the tests' own processes Ctrl-C back (the local plugin's
+    # tests send it to campaigns, which would otherwise inherit "ignored")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     env.pop("VIRTUAL_ENV", None)
     with tempfile.TemporaryDirectory(prefix="rose-isolation-") as tmp:
