@@ -51,7 +51,8 @@ async def test_commands_waiting_for_a_core_hold_no_asyncio_task_each(workdir: Pa
 
         before = len(asyncio.all_tasks())
         waiting = [asyncio.ensure_future(short(i)) for i in range(100)]
-        await asyncio.sleep(0.02)  # all submitted: one runs, 99 wait for the core
+        await asyncio.sleep(0)  # all submitted in that turn: one runs, 99 wait for the core
+        assert len(engine.backend.tasks) == 100
         # one task per caller (the ensure_future above), none in the backend per command
         assert len(asyncio.all_tasks()) - before <= 100 + 2
         assert await asyncio.gather(*waiting) == [""] * 100
@@ -125,7 +126,7 @@ async def test_shutdown_with_commands_waiting_starts_none_of_them(workdir: Path)
 
         calls = [await _blocker_running(learner, token)]
         calls += [asyncio.ensure_future(marker(i)) for i in range(200)]
-        await asyncio.sleep(0.05)
+        assert await wait_until(lambda: len(engine.backend.tasks) == 201, 10), len(engine.backend.tasks)
         started = time.monotonic()
     assert time.monotonic() - started < 5
     results = await asyncio.gather(*calls, return_exceptions=True)
@@ -173,7 +174,8 @@ async def test_cancelling_every_task_with_commands_waiting_starts_none_of_them(w
         calls = [await _blocker_running(learner, token)]
         # one core is free, but the two-core command at the head of the queue holds up the rest
         calls += [asyncio.ensure_future(wide())] + [asyncio.ensure_future(marker(i)) for i in range(50)]
-        await asyncio.sleep(0.05)
+        # all 52 in the backend (a fixed sleep was too short once, under a loaded make test)
+        assert await wait_until(lambda: len(engine.backend.tasks) == 52, 10), len(engine.backend.tasks)
         assert await engine.backend.cancel_all_tasks() == 52
         assert await wait_until(lambda: not processes_running(token), 5)
         await asyncio.sleep(0.1)

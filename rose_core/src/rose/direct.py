@@ -84,13 +84,13 @@ def _implements_evaluate(learner: Learner) -> bool:
             or getattr(cls.launch, "__qualname__", "") != "Learner.launch")
 
 
-async def _resolved(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
 async def _run(learner: Learner, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-    # dependencies: every awaitable argument is awaited here, concurrently, before the task is submitted
-    values = await asyncio.gather(*(_resolved(a) for a in args), *(_resolved(v) for v in kwargs.values()))
+    values = [*args, *kwargs.values()]
+    waiting = [i for i, value in enumerate(values) if inspect.isawaitable(value)]
+    if waiting:  # dependencies: the awaitable arguments are awaited here, concurrently, before the task is submitted
+        for i, value in zip(waiting, await asyncio.gather(*(values[i] for i in waiting))):
+            values[i] = value
+    # without any, the task is submitted in the call's first step (a gather took three loop turns)
     resolved_args, resolved_kwargs = values[: len(args)], dict(zip(kwargs, values[len(args):]))
     campaign = _campaign(learner)
     if campaign is None:  # inside a running campaign: the task runs as part of it
