@@ -303,6 +303,41 @@ async def test_cancelled_task_is_killed(pilot: Pilot) -> None:
 
 
 @in_module_loop
+async def test_a_fan_out_reaches_rp_in_one_submission(pilot: Pilot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tasks a fan-out starts in one turn of the event loop reach RP in one ``submit_tasks``
+    call (RP spends 2-3 ms per call); a task withdrawn before that turn ends never reaches it."""
+    learner = Learner(pilot.engine, run_dir=pilot.root / "run")
+
+    @learner.utility_task
+    async def echo(n: int) -> list[str]:
+        return ["echo", str(n)]
+
+    backend = pilot.engine.backend
+    manager = backend.task_manager
+    sent: list[list[str]] = []
+    submit = manager.submit_tasks
+
+    def recording(descriptions: Any, *args: Any, **kwargs: Any) -> Any:  # RP's own call, recorded
+        sent.append([d.uid for d in descriptions])
+        return submit(descriptions, *args, **kwargs)
+
+    monkeypatch.setattr(manager, "submit_tasks", recording)
+    outputs = await asyncio.gather(*(echo(n) for n in range(6)))
+    assert [out.strip() for out in outputs] == [str(n) for n in range(6)]
+    assert len(sent) == 1 and len(sent[0]) == 6, sent
+
+    withdrawn = {"uid": "task.withdrawn", "name": "withdrawn", "executable": "/bin/true", "arguments": [],
+                 "task_backend_specific_kwargs": {}}
+    backend.rose_start_task(withdrawn)
+    assert await backend.cancel_task("task.withdrawn")
+    async def later() -> str:
+        return "true"
+
+    assert await pilot.engine.executable_task(later)() == ""  # the next submission goes out as before
+    assert all("task.withdrawn" not in uids for uids in sent), sent
+
+
+@in_module_loop
 async def test_shutdown_leaves_no_processes(pilot: Pilot) -> None:
     await pilot.engine.shutdown()
     pilot.closed = True

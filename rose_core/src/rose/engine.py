@@ -232,7 +232,8 @@ def submit_task(
 
     A backend with a method ``rose_start_task(task) -> bool`` is asked first: True means it
     started the task itself, without an asyncio task around it (the local plugin does so for
-    function tasks on its threads, and for commands, started at once or queued for a core: one
+    function tasks on its threads, and for commands, started at once or queued for a core; the
+    Dask and RADICAL-Pilot plugins send the tasks started in one loop turn together: one
     coroutine and one asyncio task less per task in flight),
     and reports its end through its state callback as usual; False takes the ordinary path.
     """
