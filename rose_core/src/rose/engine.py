@@ -26,7 +26,7 @@ from rose.backend_helpers import Translate as Translate  # these from rose.engin
 from rose.backend_helpers import backend_spec_for as backend_spec_for
 from rose.backend_helpers import default_translate as default_translate
 from rose.backend_helpers import quiet_asyncflow_shutdown, script_directory, silence_radical_fork_warning, translator_for
-from rose.errors import JournalError
+from rose.errors import EngineClosedError, JournalError
 from rose.records import BackendSpec
 
 if TYPE_CHECKING:
@@ -237,6 +237,9 @@ def submit_task(
     coroutine and one asyncio task less per task in flight),
     and reports its end through its state callback as usual; False takes the ordinary path.
     """
+    closing = getattr(engine, "_shutdown_event", None)  # asyncflow's: set as its shutdown begins
+    if closing is not None and closing.is_set():
+        raise EngineClosedError(str(spec.name))
     if _Lazy.running_loop is None or _Lazy.next_uid is None:
         _Lazy.load()
     loop = _Lazy.running_loop()  # type: ignore[misc]

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CriterionOutputError",
+    "EngineClosedError",
     "JournalError",
     "LearnerFailedError",
     "PluginConflictError",
@@ -68,6 +69,19 @@ class ResourceError(RoseError, ValueError):
             f"provide: {why}. Change the task's resources or pick another backend."
         )
         self.task, self.resources, self.backend = task, resources, backend
+
+
+class EngineClosedError(RoseError, RuntimeError):
+    """A task was submitted to an engine that is shutting down or has shut down: it cannot run
+    (before, such a task waited forever for a backend that no longer reported on it)."""
+
+    def __init__(self, task: str) -> None:
+        super().__init__(
+            f"task {task!r} was submitted after its engine began to shut down (engine.shutdown(), or the "
+            f"end of `async with rose.engine(...)`), so it cannot run: submit tasks before the shutdown, "
+            f"or make a new engine with `await rose.engine(...)`"
+        )
+        self.task = task
 
 
 class TaskFailedError(RoseError, RuntimeError):

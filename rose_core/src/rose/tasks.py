@@ -25,7 +25,14 @@ from attrs import define, field
 
 from rose import private
 from rose.engine import submit_task
-from rose.errors import STDERR_TAIL_CHARS, JournalError, ResourceError, TaskFailedError, TaskTimeoutError
+from rose.errors import (
+    STDERR_TAIL_CHARS,
+    EngineClosedError,
+    JournalError,
+    ResourceError,
+    TaskFailedError,
+    TaskTimeoutError,
+)
 from rose.records import Resources
 
 __all__ = [
@@ -256,7 +263,7 @@ async def execute(
                     ) from None
             else:
                 result = await future
-        except (asyncio.CancelledError, ResourceError):
+        except (asyncio.CancelledError, ResourceError, EngineClosedError):
             raise
         except Exception as exc:
             error = _describe_failure(spec, exc, command, context, attempt, locals().get("future"))
