@@ -330,6 +330,7 @@ async def test_a_fan_out_reaches_rp_in_one_submission(pilot: Pilot, monkeypatch:
                  "task_backend_specific_kwargs": {}}
     backend.rose_start_task(withdrawn)
     assert await backend.cancel_task("task.withdrawn")
+
     async def later() -> str:
         return "true"
 

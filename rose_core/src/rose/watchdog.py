@@ -57,8 +57,7 @@ def _any_alive(groups: set[int]) -> bool:
     return False
 
 
-#: how often the watchdog reads what its parent wrote (seconds); it wakes for nothing else but
-#: the pipe's end, so a command costs its parent a pipe write and never a wake-up of this process
+#: how often the watchdog reads what its parent wrote (seconds; it wakes sooner only for the pipe's end)
 DRAIN_EVERY = 0.25
 #: the pipe's capacity the watchdog asks for: news of ~50,000 commands fit between two reads
 PIPE_BYTES = 1 << 20
@@ -178,8 +177,7 @@ class Watchdog:
         """The leader of group ``pgid`` has ended.
 
         With ``soon`` the news waits for the next line written (the next ``started``) or
-        :meth:`flush`: one write, and one wake-up of the watchdog, per command instead of
-        two. The caller flushes within a short time: until then a ``kill -9`` of the campaign
+        :meth:`flush`: one pipe write (a system call) per command instead of two. The caller flushes within a short time: until then a ``kill -9`` of the campaign
         makes the watchdog signal a group that has ended (nothing happens, unless its id was
         already used again by a new group).
         """
