@@ -177,9 +177,10 @@ class Watchdog:
         """The leader of group ``pgid`` has ended.
 
         With ``soon`` the news waits for the next line written (the next ``started``) or
-        :meth:`flush`: one pipe write (a system call) per command instead of two. The caller flushes within a short time: until then a ``kill -9`` of the campaign
-        makes the watchdog signal a group that has ended (nothing happens, unless its id was
-        already used again by a new group).
+        :meth:`flush`: one pipe write (a system call) per command instead of two. The caller
+        flushes within a short time: until then a ``kill -9`` of the campaign makes the watchdog
+        signal a group that has ended (nothing happens, unless its id was already used again by
+        a new group).
         """
         if self._process is None:
             return
