@@ -302,8 +302,22 @@ class Bench:
     rose03_backend: dict[str, Any]
     rose03_mlflow: bool
     tracker: str = "mlflow"
+    #: where the results file goes: its figures go to ``img/`` beside it (see :meth:`figure`)
+    output: Path = HERE / "results.md"
     measures: list[Measure] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def figure(self, name: str, published: Path | None = None) -> tuple[Path, str]:
+        """Where figure ``name`` is written, and its link relative to the results file.
+
+        The default results file (``benchmarks/results.md``) keeps its figures in
+        ``benchmarks/img/``, and ``published`` (a figure the docs show) is overwritten only then;
+        any other ``--output`` gets its own ``img/`` folder, so a partial or trial run never
+        rewrites the checkout's figures.
+        """
+        if self.output.resolve() == (HERE / "results.md").resolve() and published is not None:
+            return published, os.path.relpath(published, self.output.parent)
+        return self.output.parent / "img" / name, f"img/{name}"
 
     def params(self, impl: str, **params: Any) -> dict[str, Any]:
         """Job parameters, plus the backend class and worker count for ROSE 0.3."""
@@ -536,7 +550,7 @@ class Bench:
         argv = [self.runner.pythons[OURS], str(HERE / "steady_state.py"), "--reps", str(s.steady_reps),
                 "--in-flight", str(s.steady_in_flight), "--target", str(s.steady_target)]
         if s is FULL:
-            argv += ["--plot", str(ROOT / "docs" / "img" / "steady_state.png")]
+            argv += ["--plot", str(self.figure("steady_state.png", ROOT / "docs" / "img" / "steady_state.png")[0])]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False, cwd=HERE,
                               env=self.runner.script_env())
         if self.runner.verbose:
@@ -685,8 +699,9 @@ class Bench:
 
         results = peers.run(job, sizes, bench_python, self.extra.get("peers_missing", ""))
         image = None
-        if sizes is peers.FULL and peers.plot(results, HERE / "img" / "peers_fan_out.png"):
-            image = "img/peers_fan_out.png"
+        path, link = self.figure("peers_fan_out.png")
+        if sizes is peers.FULL and peers.plot(results, path):
+            image = link
         self.extra["scenario10"] = peers.markdown(results, image)
         rows = {
             "fan-out": ("10a", "10a. fan-out: ROSE local tasks/s over the fastest peer's (floor excluded; lowest "
@@ -1001,7 +1016,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         impls.insert(1, ROSE03)
         info["versions"][ROSE03] = versions(pythons[ROSE03], OLD_PACKAGES)
 
-    bench = Bench(runner, sizes, tuple(impls), rose03_backend, rose03_mlflow, args.tracker)
+    bench = Bench(runner, sizes, tuple(impls), rose03_backend, rose03_mlflow, args.tracker, args.output)
     bench.extra["peers_missing"] = peers_missing
     scenarios = {"1": bench.scenario1, "2": bench.scenario2, "3": bench.scenario3, "4": bench.scenario4,
                  "5": bench.scenario5, "6": bench.scenario6, "7": bench.scenario7, "8": bench.scenario8,

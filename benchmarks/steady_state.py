@@ -202,6 +202,7 @@ def plot(runs: list[dict[str, Any]], path: Path, target: float) -> None:
     axis.set_title("Active learning with varying simulation times (8 in flight)")
     axis.legend()
     figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
 
 
