@@ -339,6 +339,42 @@ async def test_a_fan_out_reaches_rp_in_one_submission(pilot: Pilot, monkeypatch:
 
 
 @in_module_loop
+async def test_only_the_states_asyncflow_acts_on_reach_the_event_loop(pilot: Pilot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RP reports about ten states per task from its own threads; only the running state and the
+    end are handed to the event loop, where ROSE settles its own tasks without asyncflow's
+    argument-checked callback (before: every state woke the loop and went through it)."""
+    learner = Learner(pilot.engine, run_dir=pilot.root / "run-states")
+
+    @learner.utility_task
+    async def echo(n: int) -> list[str]:
+        return ["echo", str(n)]
+
+    assert (await echo(0)).strip() == "0"
+    backend = pilot.engine.backend
+    settlement = backend._rose_settlement
+    assert settlement is not None, "ROSE's engine does not settle the RADICAL-Pilot backend's tasks itself"
+    reached: list[str] = []
+    passed_on: list[str] = []
+    deliver, asyncflow_callback = backend._callback_func, settlement._callback
+
+    def on_the_loop(task: Any, state: str, *args: Any, **kwargs: Any) -> None:
+        reached.append(state)
+        deliver(task, state, *args, **kwargs)
+
+    def to_asyncflow(task: Any, state: str, *args: Any, **kwargs: Any) -> None:
+        passed_on.append(state)
+        asyncflow_callback(task, state, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "_callback_func", on_the_loop)
+    monkeypatch.setattr(settlement, "_callback", to_asyncflow)
+    outputs = await asyncio.gather(*(echo(n) for n in range(3)))
+    assert [out.strip() for out in outputs] == ["0", "1", "2"]
+    assert reached.count(rp.DONE) == 3, reached
+    assert set(reached) <= {rp.AGENT_EXECUTING, rp.DONE}, reached
+    assert passed_on == [], passed_on
+
+
+@in_module_loop
 async def test_shutdown_leaves_no_processes(pilot: Pilot) -> None:
     await pilot.engine.shutdown()
     pilot.closed = True

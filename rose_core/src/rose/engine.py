@@ -437,12 +437,12 @@ class _Settlement:
     asyncflow's ``engine.task_callbacks`` checks its arguments with typeguard and formats a
     log line on every state change: measured 85 us per task, a third of the engine's cost
     per no-op function task (benchmarks/, scenario 3). When the backend calls that method
-    directly (on the event loop: asyncflow's local and no-op backends and the plugins built
-    on them), ROSE settles its own tasks' futures itself, exactly as asyncflow would
-    (result, exception, cancellation, ``future.state``), and passes everything else on:
-    other states, tasks ROSE did not submit. Engines with telemetry on, and backends that
-    wrap the callback (RADICAL-Pilot hands states over from its own threads), are left as
-    they are.
+    from its ``_callback_func`` on the event loop (asyncflow's local and no-op backends, the
+    plugins built on them, and ROSE's RADICAL-Pilot backend, which hands states over from
+    RP's threads to the loop first), ROSE settles its own tasks' futures itself, exactly as
+    asyncflow would (result, exception, cancellation, ``future.state``, the running state
+    included), and passes everything else on: other states, tasks ROSE did not submit.
+    Engines with telemetry on are left as they are (asyncflow's callback emits its events).
     """
 
     def __init__(self, engine: Any, callback: Callable[..., None]) -> None:
@@ -451,6 +451,7 @@ class _Settlement:
         self._callback = callback
         states = engine.task_states_map
         self._done, self._failed, self._canceled = states.DONE, states.FAILED, states.CANCELED
+        self._running = states.RUNNING
 
     @classmethod
     def of(cls, engine: Any, backend: Any) -> _Settlement | None:
@@ -469,6 +470,9 @@ class _Settlement:
     def state_changed(self, task: Any, state: str, *args: Any, **kwargs: Any) -> None:
         """The backend's callback: settle ROSE's task, or hand the call to asyncflow."""
         future = self.futures.get(task.get("uid", "")) if isinstance(task, dict) and not args and not kwargs else None
+        if future is not None and state == self._running:
+            future.state = "RUNNING"  # type: ignore[attr-defined]  # all asyncflow does without telemetry
+            return
         if future is None or state not in (self._done, self._failed, self._canceled):
             self._callback(task, state, *args, **kwargs)
             return

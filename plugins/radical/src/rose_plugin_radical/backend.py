@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shlex
@@ -150,6 +151,7 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         self.tasks: dict[str, Any] = {}
         self.raptor_mode = False
         self._callback_func: Callable[..., Any] = _no_callback
+        self._on_state: Callable[..., Any] = _no_callback  # every task state from RP (register_callback)
         self.session = rp.Session(uid=ru.generate_id("rose.session", mode=ru.ID_PRIVATE), cfg=cfg)
         try:
             self.task_manager = rp.TaskManager(self.session)
@@ -431,23 +433,30 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
                 continue
             error = PilotLostError(f"task {task.get('name', uid)!r}: {message}")
             task.update({"exception": error, "stdout": "", "stderr": str(error), "exit_code": None})
-            self._callback_func(task, rp.FAILED)
+            self._on_state(task, rp.FAILED)
 
     def _fail(self, task: dict[str, Any], error: BaseException) -> None:
         logger.error("task %s not submitted: %s", task.get("name", task["uid"]), error)
         task.update({"exception": error, "stdout": "", "stderr": str(error), "exit_code": None})
-        self._callback_func(task, rp.FAILED)
+        self._on_state(task, rp.FAILED)
 
     # -- results ------------------------------------------------------------------------
     def register_callback(self, func: Any) -> None:
         """Register asyncflow's callback: run it on the event loop, with the full stdout.
 
-        RP calls back from its own threads; asyncflow's callback resolves asyncio futures,
-        which is only safe (and only wakes the engine at once) on the loop's thread.
+        RP calls back from its own threads, for every state a task passes through (about ten
+        from submission to the end); asyncflow acts on its running state and its ends only, and
+        resolves asyncio futures, which is only safe (and only wakes the engine at once) on the
+        loop's thread. So the other states stop here, on RP's thread, without waking the loop,
+        and the rest is handed over to the loop and to ``self._callback_func``: ``func``, or what
+        ROSE's engine puts in its place to settle its own tasks (``rose.engine``: the same
+        outcome without asyncflow's argument checks per state).
         """
         loop = asyncio.get_running_loop()
 
         def on_loop(task: Any, state: str, *args: Any, **kwargs: Any) -> None:
+            if state not in _ACTED_ON and not args and not kwargs:
+                return
             if isinstance(task, dict) and state in (rp.DONE, rp.FAILED, rp.CANCELED):
                 self._finished.add(str(task.get("uid")))
             if isinstance(task, dict) and state in (rp.DONE, rp.FAILED):
@@ -459,12 +468,17 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
             except RuntimeError:
                 running = None
             if running is loop:
-                func(task, state, *args, **kwargs)
+                self._callback_func(task, state, *args, **kwargs)
             elif not loop.is_closed():
-                loop.call_soon_threadsafe(lambda: func(task, state, *args, **kwargs))
+                loop.call_soon_threadsafe(functools.partial(self._hand_over, task, state, args, kwargs))
 
         super().register_callback(on_loop)
-        self._callback_func = on_loop
+        self._on_state = on_loop
+        self._callback_func = func
+
+    def _hand_over(self, task: Any, state: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """(On the loop.) Give one task state to the registered callback, as it is when the state arrives."""
+        self._callback_func(task, state, *args, **kwargs)
 
     def _complete_stdout(self, task: dict[str, Any]) -> None:
         stdout = task.get("stdout")
@@ -507,6 +521,11 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         job = self.pilot_job
         if job is not None and job.sandbox and job.resource.startswith("local."):
             end_pilot_processes(job.pilot, job.sandbox)
+
+
+#: the task states asyncflow acts on (``get_task_states_map``: the running state and the three ends);
+#: RP reports about ten per task, and the others never reach the event loop
+_ACTED_ON = frozenset((rp.AGENT_EXECUTING, rp.DONE, rp.FAILED, rp.CANCELED))
 
 
 def _no_callback(task: Any, state: str) -> None:
