@@ -477,7 +477,8 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         self._callback_func = func
 
     def _hand_over(self, task: Any, state: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """(On the loop.) Give one task state to the registered callback, as it is when the state arrives."""
+        """(On the loop.) Hand one task state to ``self._callback_func`` as it is then (asyncflow's
+        callback, or the engine's settlement once the engine has put it there)."""
         self._callback_func(task, state, *args, **kwargs)
 
     def _complete_stdout(self, task: dict[str, Any]) -> None:
