@@ -453,9 +453,11 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         outcome without asyncflow's argument checks per state).
         """
         loop = asyncio.get_running_loop()
+        states = self.get_task_states_map()  # the mapper asyncflow reads them from: running, and the ends
+        acted_on = frozenset((states.RUNNING, *states.terminal_states))
 
         def on_loop(task: Any, state: str, *args: Any, **kwargs: Any) -> None:
-            if state not in _ACTED_ON and not args and not kwargs:
+            if state not in acted_on and not args and not kwargs:
                 return
             if isinstance(task, dict) and state in (rp.DONE, rp.FAILED, rp.CANCELED):
                 self._finished.add(str(task.get("uid")))
@@ -522,11 +524,6 @@ class RadicalExecutionBackend(_RhapsodyRadical):  # type: ignore[misc]
         job = self.pilot_job
         if job is not None and job.sandbox and job.resource.startswith("local."):
             end_pilot_processes(job.pilot, job.sandbox)
-
-
-#: the task states asyncflow acts on (``get_task_states_map``: the running state and the three ends);
-#: RP reports about ten per task, and the others never reach the event loop
-_ACTED_ON = frozenset((rp.AGENT_EXECUTING, rp.DONE, rp.FAILED, rp.CANCELED))
 
 
 def _no_callback(task: Any, state: str) -> None:
